@@ -1,0 +1,21 @@
+"""The error types every stage raises. The CLI alone catches them: one line on stderr, exit code 2."""
+
+
+class YoloKfpError(Exception):
+    """Base error: its message is one line that names the bad value, the file and the fix."""
+
+
+class DatasetError(YoloKfpError):
+    """The input data is unusable (nothing to convert, malformed dataset YAML, unknown class with --strict)."""
+
+
+class StorageError(YoloKfpError):
+    """An object store or file system operation failed after retries."""
+
+
+class ConfigError(YoloKfpError):
+    """A parameter is out of range or names something that does not exist."""
+
+
+class GateFailed(YoloKfpError):
+    """The quality gate refused a model (raised only where failing the gate must stop the run)."""
