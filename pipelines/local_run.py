@@ -1,0 +1,157 @@
+"""Run the whole pipeline on this machine through ``kfp.local`` (the laptop demo and the e2e test).
+
+Each task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``), exactly the
+component code that runs in the cluster's pods; artifacts go to ``OUT/kfp/``. Without ``--voc`` the
+built-in synthetic sample (task B) is generated and the committed checkpoint pre-trained on task A
+is the starting point, so the demo shows real transfer learning with no download.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components._shared.errors import ConfigError, YoloKfpError
+from pipelines.config import PipelineParams
+
+log = logging.getLogger(__name__)
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+SAMPLE_WEIGHTS = SAMPLE_DIR / "pretrained_task_a.pt"
+SAMPLE_IMAGES = 100
+
+# What the demo changes from the cluster defaults: small images, few epochs, local paths.
+LOCAL_DEFAULTS: dict[str, Any] = {
+    "imgsz": 160,
+    "batch": 16,
+    "strategy": "two-stage",
+    "epochs_frozen": 10,
+    "epochs_finetune": 10,
+    "lr0": 0.01,
+    "lr_finetune": 0.001,
+    "warmup_epochs": 1.0,
+    "warmup_finetune": 0.0,
+    "gpus": 0,
+    "checkpoint_root": "",
+}
+
+
+@dataclass(frozen=True)
+class LocalRunResult:
+    """Where the run left its outputs, and what it measured."""
+
+    out_dir: Path
+    run_dir: Path
+    params: dict[str, Any]
+    task_seconds: dict[str, float]
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    onnx_model: Path | None = None
+    reports: list[Path] = field(default_factory=list)
+    gate: dict[str, Any] = field(default_factory=dict)
+    published: Path | None = None
+    seconds: float = 0.0
+
+
+def local_params(voc: Path | None, out_dir: Path, overrides: dict[str, Any]) -> PipelineParams:
+    """The demo's parameters: cluster defaults <- local defaults <- sample paths <- user overrides."""
+    from pipelines.config import load_params
+
+    base = dict(LOCAL_DEFAULTS)
+    base["source"] = str(voc) if voc else str(out_dir / "sample-voc")
+    base["weights"] = str(SAMPLE_WEIGHTS)
+    base["publish_dest"] = str(out_dir / "models" / "yolo-transfer")
+    return load_params(overrides.pop("params_file", None), {**base, **overrides})
+
+
+def run_local(voc: Path | None, out_dir: Path, overrides: dict[str, Any] | None = None) -> LocalRunResult:
+    """Run the compiled DAG locally and collect its results.
+
+    Args:
+        voc: a VOC tree (or ``s3://`` URI); ``None`` for the built-in synthetic sample.
+        out_dir: where the sample, the KFP artifacts and the published model go.
+        overrides: pipeline parameters to change (``None`` values ignored).
+
+    Raises:
+        ConfigError: the sample checkpoint is missing, or a task of the pipeline failed.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = local_params(voc, out_dir, dict(overrides or {}))
+    if voc is None:
+        _make_demo_sample(out_dir / "sample-voc")
+    if params.weights == str(SAMPLE_WEIGHTS) and not SAMPLE_WEIGHTS.is_file():
+        raise ConfigError(f"{SAMPLE_WEIGHTS} is missing: run 'make pretrained-sample' to recreate it")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    from kfp import local
+
+    from pipelines.yolo_transfer import yolo_transfer
+
+    root = out_dir / "kfp"
+    root.mkdir(exist_ok=True)
+    before = {p.name for p in root.iterdir()}
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    started = time.perf_counter()
+    try:
+        yolo_transfer(**params.to_dict())
+    except RuntimeError as err:  # kfp.local raises RuntimeError naming the failed task
+        raise ConfigError(f"local pipeline run failed: {' '.join(str(err).split())[:300]}") from err
+    seconds = time.perf_counter() - started
+    new = sorted((p for p in root.iterdir() if p.name not in before), key=lambda p: p.stat().st_mtime)
+    if not new:
+        raise YoloKfpError(f"{root}: the local run left no outputs")
+    return collect_results(new[-1], out_dir, params, seconds, started_at=time.time() - seconds)
+
+
+def _make_demo_sample(dest: Path) -> None:
+    from components.make_sample.core import SampleConfig, make_sample
+
+    if not (dest / "Annotations").is_dir():
+        make_sample(dest, SampleConfig(images=SAMPLE_IMAGES, seed=0, task="B", imgsz=160))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def collect_results(
+    run_dir: Path, out_dir: Path, params: PipelineParams, seconds: float, started_at: float
+) -> LocalRunResult:
+    """Read the task folders of a finished local run into a ``LocalRunResult``."""
+    tasks = sorted((p for p in run_dir.iterdir() if p.is_dir()), key=_finished_at)
+    task_seconds, previous = {}, started_at
+    for task in tasks:  # kfp.local runs tasks one after another: durations are completion gaps
+        end = _finished_at(task)
+        task_seconds[task.name] = round(max(0.0, end - previous), 1)
+        previous = end
+    stages: dict[str, dict[str, Any]] = {}
+    reports: list[Path] = []
+    onnx_model = published = None
+    gate: dict[str, Any] = {}
+    for task in tasks:
+        for metrics in task.glob("*/metrics.json"):
+            data = _read_json(metrics)
+            key = data.get("stage_name") or ("onnx" if data.get("model_format") == "onnx" else "pytorch")
+            stages[key] = data
+            if data.get("model_format") == "onnx":
+                gate = data.get("gate", {})
+        reports += sorted(p for p in task.glob("*") if p.is_file() and p.suffix in ("", ".html") and _is_html(p))
+        onnx_model = next(iter(task.glob("*/model.onnx")), onnx_model)
+    prod = Path(params.publish_dest) / "production.json"
+    if prod.is_file():
+        published = prod
+    return LocalRunResult(out_dir, run_dir, params.to_dict(), task_seconds, stages, onnx_model, reports, gate,
+                          published, round(seconds, 1))  # fmt: skip
+
+
+def _finished_at(task: Path) -> float:
+    files = [p.stat().st_mtime for p in task.rglob("*") if p.is_file()]
+    return max(files, default=task.stat().st_mtime)
+
+
+def _is_html(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(256).lstrip().lower().startswith((b"<!doctype html", b"<html"))

@@ -1,0 +1,141 @@
+"""The yolo-transfer pipeline: wiring only. Every step's work happens in ``components/<stage>/core.py``.
+
+source -> convert -> split -> stats (+ plan) -> fetch weights -> train (frozen) -> train (fine-tune)
+-> validate -> export ONNX -> validate ONNX -> If(gate passed) -> publish
+"""
+
+
+from kfp import dsl, kubernetes
+
+from components.convert.component import convert_voc
+from components.export.component import export_onnx
+from components.ingest.component import ingest_dataset
+from components.publish.component import publish_model
+from components.split.component import split_dataset
+from components.stats.component import dataset_stats
+from components.train.component import fetch_weights, train_model
+from components.validate.component import validate_model
+from pipelines import config
+from pipelines.config import PipelineParams, Resources
+
+PIPELINE_NAME = "yolo-transfer"
+MINIO_SECRET = "yolo-kfp-minio"
+MINIO_ENV = {k: k for k in ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_SECURE", "MINIO_REGION")}
+_D = PipelineParams()
+
+
+def _data_task(task: dsl.PipelineTask, name: str, res: Resources, storage: bool = False) -> dsl.PipelineTask:
+    """A CPU-only, cacheable data task with small requests."""
+    task.set_display_name(name).set_caching_options(True)
+    task.set_cpu_request(res.cpu_request).set_cpu_limit(res.cpu_limit)
+    task.set_memory_request(res.memory_request).set_memory_limit(res.memory_limit)
+    if storage:
+        kubernetes.use_secret_as_env(task, MINIO_SECRET, MINIO_ENV, optional=True)
+    return task
+
+
+def _gpu_task(
+    task: dsl.PipelineTask, name: str, res: Resources, gpus, accelerator, node_selector
+) -> dsl.PipelineTask:
+    """A GPU task: accelerator request, toleration, node selector, /dev/shm, retry on preemption, no cache."""
+    task.set_display_name(name).set_caching_options(False)
+    task.set_cpu_request(res.cpu_request).set_cpu_limit(res.cpu_limit)
+    task.set_memory_request(res.memory_request).set_memory_limit(res.memory_limit)
+    task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
+    kubernetes.add_toleration(task, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+    kubernetes.add_node_selector_json(task, node_selector)
+    # PyTorch dataloader workers share batches through /dev/shm; the container default (64 MiB) kills them.
+    kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=res.shm)
+    kubernetes.use_secret_as_env(task, MINIO_SECRET, MINIO_ENV, optional=True)
+    task.set_retry(num_retries=3, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="600s")
+    return task
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="YOLOv5 transfer learning: VOC -> YOLO, frozen backbone then fine-tune, gated ONNX publishing.")
+def yolo_transfer(
+    source: str = _D.source,
+    classes: str = _D.classes,
+    include_difficult: bool = _D.include_difficult,
+    weights: str = _D.weights,
+    model_size: str = _D.model_size,
+    strategy: str = _D.strategy,
+    imgsz: int = _D.imgsz,
+    batch: int = _D.batch,
+    freeze: int = _D.freeze,
+    epochs_frozen: int = _D.epochs_frozen,
+    epochs_finetune: int = _D.epochs_finetune,
+    lr0: float = _D.lr0,
+    lr_finetune: float = _D.lr_finetune,
+    warmup_epochs: float = _D.warmup_epochs,
+    warmup_finetune: float = _D.warmup_finetune,
+    val: float = _D.val,
+    test: float = _D.test,
+    group: str = _D.group,
+    seed: int = _D.seed,
+    gpus: int = _D.gpus,
+    accelerator: str = _D.accelerator,
+    node_selector: dict = _D.node_selector,
+    min_map50_95: float = _D.min_map50_95,
+    publish_dest: str = _D.publish_dest,
+    checkpoint_root: str = _D.checkpoint_root,
+):
+    """YOLOv5 transfer learning from Pascal VOC data to a gated, published ONNX model.
+
+    Secrets (MinIO credentials) come from the Kubernetes Secret ``yolo-kfp-minio``, never from parameters.
+    """
+    r = config
+    src = _data_task(ingest_dataset(source=source), "1 ingest dataset", r.DATA, storage=True)
+    conv = _data_task(
+        convert_voc(voc_tree=src.outputs["voc_tree"], classes=classes, include_difficult=include_difficult),
+        "2 convert VOC to YOLO", r.DATA,
+    )  # fmt: skip
+    split = _data_task(
+        split_dataset(yolo_labels=conv.outputs["yolo_labels"], val=val, test=test, seed=seed, group=group),
+        "3 split train/val/test", r.DATA,
+    )  # fmt: skip
+    data = split.outputs["yolo_dataset"]
+    stats = _data_task(
+        dataset_stats(
+            yolo_dataset=data, imgsz=imgsz, weights=weights, model_size=model_size, strategy=strategy,
+            freeze=freeze, epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0,
+            lr_finetune=lr_finetune,
+        ),
+        "4 dataset stats and training plan", r.DATA,
+    )  # fmt: skip
+    plan = stats.outputs
+    pre = _data_task(fetch_weights(weights=plan["weights"]), "5 fetch pretrained weights", r.DATA, storage=True)
+    common = dict(yolo_dataset=data, imgsz=imgsz, batch=batch, seed=seed, checkpoint_root=checkpoint_root,
+                  run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)  # fmt: skip
+    frozen = _gpu_task(
+        train_model(init_weights=pre.outputs["pretrained"], stage="frozen", freeze=plan["freeze"],
+                    epochs=plan["epochs_frozen"], lr0=plan["lr_frozen"], warmup_epochs=warmup_epochs, **common),
+        "6 train: frozen backbone", r.TRAIN, gpus, accelerator, node_selector,
+    )  # fmt: skip
+    fine = _gpu_task(
+        train_model(init_weights=frozen.outputs["weights"], stage="finetune", freeze=0,
+                    epochs=plan["epochs_finetune"], lr0=plan["lr_finetune"], warmup_epochs=warmup_finetune, **common),
+        "7 train: fine-tune all layers", r.TRAIN, gpus, accelerator, node_selector,
+    )  # fmt: skip
+    val_pt = _gpu_task(
+        validate_model(model=fine.outputs["weights"], yolo_dataset=data, split="val", imgsz=imgsz,
+                       min_map50_95=min_map50_95, baseline_dest=""),
+        "8 validate PyTorch model", r.TRAIN, gpus, accelerator, node_selector,
+    )  # fmt: skip
+    onnx = _data_task(
+        export_onnx(weights=fine.outputs["weights"], yolo_dataset=data, imgsz=imgsz),
+        "9 export ONNX + simplify", r.EXPORT,
+    )  # fmt: skip
+    onnx.set_caching_options(False)
+    val_onnx = _data_task(
+        validate_model(model=onnx.outputs["onnx_model"], yolo_dataset=data, split="val", imgsz=imgsz,
+                       min_map50_95=min_map50_95, baseline_dest=publish_dest),
+        "10 validate ONNX model + gate", r.EXPORT, storage=True,
+    )  # fmt: skip
+    val_onnx.set_caching_options(False).after(val_pt)
+    with dsl.If(val_onnx.outputs["gate_passed"] == True, name="gate-passed"):  # noqa: E712
+        _data_task(
+            publish_model(onnx_model=onnx.outputs["onnx_model"], weights=fine.outputs["weights"],
+                          validation=val_onnx.outputs["validation"], dest=publish_dest,
+                          fingerprint=src.outputs["fingerprint"], promote=True),
+            "11 publish + promote model", r.DATA, storage=True,
+        ).set_caching_options(False)  # fmt: skip
