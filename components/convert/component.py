@@ -28,7 +28,9 @@ def convert_voc(
     from components._shared.kfp_io import publish_file, set_metadata
     from components.convert.core import ConvertConfig, convert_voc, parse_classes
 
-    cfg = ConvertConfig(classes=parse_classes(classes) if classes else None, include_difficult=include_difficult)
+    cfg = ConvertConfig(
+        classes=parse_classes(classes) if classes else None, include_difficult=include_difficult
+    )
     result = convert_voc([Path(voc_tree.path)], Path(yolo_labels.path), cfg)
     set_metadata(yolo_labels, result.to_dict())
     publish_file(Path(yolo_labels.path) / "report.md", convert_report)

@@ -5,8 +5,8 @@ y_c = ((ymin + ymax) / 2 - 1) / H, w = (xmax - xmin) / W, h = (ymax - ymin) / H,
 final values clamped to [0, 1]. Boxes are first clipped to [0, W] x [0, H]; a box that lies inside
 the image is therefore never changed. See README.md for every skip reason.
 
-Parsing runs in worker processes or threads (``ConvertConfig.workers``); the result does not depend on
-the worker count: files are handled in sorted order and collected in that order.
+Parsing runs in worker processes for large trees (``ConvertConfig.workers``); the result does not depend
+on the worker count: files are handled in sorted order and collected in that order.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +29,13 @@ from tqdm import tqdm
 
 from components._shared.dataset import IMAGE_SUFFIXES
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic, write_text_atomic
+from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-# Below this many XML files a process pool costs more to start than it saves (measured: README).
-_PROCESS_POOL_MIN_FILES = 2000
+# Parsing is CPU-bound: threads were slower than one process (GIL); a process pool breaks even at
+# 250-500 files on 2 cores (measurements in README.md).
+_PROCESS_POOL_MIN_FILES = 500
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
 
 
@@ -46,7 +47,8 @@ class ConvertConfig:
         classes: class order; ``None`` means the sorted names of the objects that are written.
         include_difficult: keep objects marked ``difficult=1`` (left out by default).
         strict: an object whose class is not in ``classes`` is an error instead of a skip.
-        workers: parallel parsers; ``None`` picks one per CPU, ``0`` or ``1`` parses in-process.
+        workers: parser processes; ``None`` = one per usable CPU, ``0``/``1`` = in-process. Trees of
+            fewer than 500 XML files are always parsed in-process (a pool does not pay off there).
     """
 
     classes: tuple[str, ...] | None = None
@@ -98,12 +100,14 @@ class _Object:
 @dataclass(frozen=True)
 class _Job:
     xml: Path
+    tree: int  # position of its VOC folder in ``voc_dirs``
     images: tuple[Path, ...]  # image files with the XML's stem, sorted
 
 
 @dataclass(frozen=True)
 class _Parsed:
     xml: Path
+    tree: int
     image: Path | None = None
     reason: str | None = None  # file-level skip reason
     objects: tuple[_Object, ...] = ()
@@ -140,7 +144,9 @@ def parse_classes(value: str) -> tuple[str, ...]:
     else:
         names = [n.strip() for n in value.split(",") if n.strip()]
     if not names:
-        raise ConfigError(f"--classes {value!r}: no class names (give a,b,c or a file with one name per line)")
+        raise ConfigError(
+            f"--classes {value!r}: no class names (give a,b,c or a file with one name per line)"
+        )
     dupes = sorted(n for n, c in Counter(names).items() if c > 1)
     if dupes:
         raise ConfigError(f"--classes {value!r}: {', '.join(dupes)} given more than once")
@@ -163,9 +169,11 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
         ConfigError: the same folder was given twice.
     """
     start = time.perf_counter()
+    if cfg.workers is not None and cfg.workers < 0:
+        raise ConfigError(f"workers={cfg.workers}: must be 0 or more (0 or 1 parse in-process)")
     trees = _check_trees(voc_dirs)
     jobs, orphans = _collect_jobs(trees)
-    log.info(
+    log.debug(
         "convert: %d XML files in %d tree(s), classes=%s, include_difficult=%s, strict=%s",
         len(jobs),
         len(trees),
@@ -174,29 +182,14 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
         cfg.strict,
     )
     parsed = _parse_all(jobs, cfg.workers)
-    usable = [p for p in parsed if p.reason is None]
-    if not usable:
-        reasons = Counter(p.reason for p in parsed)
-        detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "no Annotations/*.xml files"
-        raise DatasetError(
-            f"{', '.join(map(str, trees))}: no usable annotation/image pair ({detail}); "
-            "each Annotations/<stem>.xml needs a readable JPEGImages/<stem>.<jpg|png|...>"
-        )
+    usable = _require_usable(parsed, trees)
     classes = cfg.classes or _found_classes(usable, cfg.include_difficult)
     if cfg.strict and cfg.classes:
         _check_strict(usable, cfg.classes)
     names = _output_names(usable, trees)
 
-    tally = _Tally()
     with staged_dir(out_dir) as tmp:
-        (tmp / "images").mkdir()
-        (tmp / "labels").mkdir()
-        for p in usable:
-            lines = _label_lines(p.objects, classes, cfg.include_difficult, tally)
-            name = names[p.xml]
-            link_or_copy(p.image, tmp / "images" / f"{name}{p.image.suffix.lower()}")  # type: ignore[union-attr]
-            write_text_atomic(tmp / "labels" / f"{name}.txt", "".join(f"{ln}\n" for ln in lines))
-        write_text_atomic(tmp / "classes.txt", "".join(f"{c}\n" for c in classes))
+        tally = _write_dataset(tmp, usable, names, classes, cfg.include_difficult)
         seconds = time.perf_counter() - start
         result = ConvertResult(
             out_dir=Path(out_dir),
@@ -217,9 +210,37 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
             seconds=round(seconds, 3),
             files_per_second=round(len(jobs) / seconds, 1) if seconds > 0 else 0.0,
         )
+        (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
         write_json_atomic(tmp / "report.json", result.to_dict())  # last: its presence means complete
     _log_summary(result)
     return result
+
+
+def render_markdown(result: ConvertResult, max_files: int = 50) -> str:
+    """The report as Markdown (for the KFP UI): totals, objects per class, skip reasons, skipped files."""
+    rows = [
+        ("images", result.images),
+        ("background images", result.background_images),
+        ("objects in / written", f"{result.objects_in} / {result.objects_written}"),
+        ("boxes clipped to the image", result.clipped),
+        ("XML files / skipped", f"{result.xml_files} / {len(result.files_skipped)}"),
+        ("images without XML", result.images_without_xml),
+        ("files per second", result.files_per_second),
+    ]
+    out = ["# convert report", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+    out += ["## Objects per class", "", "| class | objects |", "|---|---|"]
+    out += [f"| {c} | {n} |" for c, n in result.per_class.items()] + [""]
+    if result.skipped:
+        out += ["## Objects skipped", "", "| reason | objects |", "|---|---|"]
+        out += [f"| {r} | {n} |" for r, n in result.skipped.items()] + [""]
+    if result.files_skipped:
+        out += ["## Files skipped", "", "| file | reason |", "|---|---|"]
+        items = list(result.files_skipped.items())
+        out += [f"| {Path(f).name} | {r} |" for f, r in items[:max_files]]
+        if len(items) > max_files:
+            out.append(f"| ... {len(items) - max_files} more (see report.json) | |")
+        out.append("")
+    return "\n".join(out)
 
 
 def _check_trees(voc_dirs: Sequence[Path]) -> list[Path]:
@@ -239,11 +260,45 @@ def _check_trees(voc_dirs: Sequence[Path]) -> list[Path]:
     return trees
 
 
+def _require_usable(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> list[_Parsed]:
+    """The files that can be converted; one-line DatasetError with the reasons when there are none."""
+    usable = [p for p in parsed if p.reason is None]
+    if not usable:
+        reasons = Counter(p.reason for p in parsed)
+        detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "no Annotations/*.xml files"
+        raise DatasetError(
+            f"{', '.join(map(str, trees))}: no usable annotation/image pair ({detail}); "
+            "each Annotations/<stem>.xml needs a readable JPEGImages/<stem>.<jpg|png|...>"
+        )
+    return usable
+
+
+def _write_dataset(
+    tmp: Path,
+    usable: Sequence[_Parsed],
+    names: dict[Path, str],
+    classes: Sequence[str],
+    include_difficult: bool,
+) -> _Tally:
+    """Link the images and write labels and classes.txt into the staging folder (renamed as a whole)."""
+    tally = _Tally()
+    (tmp / "images").mkdir()
+    (tmp / "labels").mkdir()
+    for p in usable:
+        assert p.image is not None  # usable files always have one
+        lines = _label_lines(p.objects, classes, include_difficult, tally)
+        name = names[p.xml]
+        link_or_copy(p.image, tmp / "images" / f"{name}{p.image.suffix.lower()}")
+        (tmp / "labels" / f"{name}.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+    (tmp / "classes.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
+    return tally
+
+
 def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
     """One job per XML (sorted per tree, trees in the given order) and the count of unannotated images."""
     jobs: list[_Job] = []
     orphans = 0
-    for tree in trees:
+    for i, tree in enumerate(trees):
         by_stem: dict[str, list[Path]] = {}
         for img in (tree / "JPEGImages").iterdir():
             if img.suffix.lower() in IMAGE_SUFFIXES and img.is_file():
@@ -251,26 +306,21 @@ def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
         xmls = sorted(
             x for x in (tree / "Annotations").iterdir() if x.suffix.lower() == ".xml" and x.is_file()
         )
-        jobs.extend(_Job(xml=x, images=tuple(sorted(by_stem.get(x.stem, ())))) for x in xmls)
+        jobs.extend(_Job(xml=x, tree=i, images=tuple(sorted(by_stem.get(x.stem, ())))) for x in xmls)
         annotated = {x.stem for x in xmls}
         orphans += sum(1 for stem in by_stem if stem not in annotated)
     return jobs, orphans
 
 
 def _parse_all(jobs: list[_Job], workers: int | None) -> list[_Parsed]:
-    n = workers if workers is not None else (os.cpu_count() or 1)
+    """Parse every job, in a process pool for large trees; the output keeps the jobs' order."""
+    n = workers if workers is not None else len(os.sched_getaffinity(0))
     progress = {"total": len(jobs), "desc": "convert", "unit": "file", "disable": None, "leave": False}
-    if n <= 1 or len(jobs) < 2:
+    if n <= 1 or len(jobs) < _PROCESS_POOL_MIN_FILES:
         return [_parse_file(j) for j in tqdm(jobs, **progress)]
-    pool: Executor
-    if len(jobs) >= _PROCESS_POOL_MIN_FILES:
-        pool = ProcessPoolExecutor(max_workers=n)
-    else:
-        pool = ThreadPoolExecutor(max_workers=n)
-    with pool:
+    with ProcessPoolExecutor(max_workers=n) as pool:
         chunk = max(1, min(64, len(jobs) // (n * 4)))
-        kwargs = {"chunksize": chunk} if isinstance(pool, ProcessPoolExecutor) else {}
-        return list(tqdm(pool.map(_parse_file, jobs, **kwargs), **progress))
+        return list(tqdm(pool.map(_parse_file, jobs, chunksize=chunk), **progress))
 
 
 def _parse_file(job: _Job) -> _Parsed:
@@ -279,24 +329,25 @@ def _parse_file(job: _Job) -> _Parsed:
         data = job.xml.read_bytes()
         root = SafeET.fromstring(data)
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
-        return _Parsed(job.xml, reason="unsafe_xml")
+        return _Parsed(job.xml, job.tree, reason="unsafe_xml")
     except (ParseError, ValueError):
-        return _Parsed(job.xml, reason="malformed_xml")
+        return _Parsed(job.xml, job.tree, reason="malformed_xml")
     except OSError:
-        return _Parsed(job.xml, reason="unreadable_xml")
+        return _Parsed(job.xml, job.tree, reason="unreadable_xml")
     if root.tag.lower() != "annotation":
-        return _Parsed(job.xml, reason="not_voc_xml")
+        return _Parsed(job.xml, job.tree, reason="not_voc_xml")
     image = _pick_image(job, root)
     if image is None:
-        return _Parsed(job.xml, reason="missing_image")
+        return _Parsed(job.xml, job.tree, reason="missing_image")
     real, reason = _image_size(image)
     if real is None:
-        return _Parsed(job.xml, image=image, reason=reason)
+        return _Parsed(job.xml, job.tree, image=image, reason=reason)
     declared = _declared_size(root)
     width, height = declared or real
     objects = tuple(_parse_object(obj, width, height) for obj in root.findall("object"))
     return _Parsed(
         job.xml,
+        job.tree,
         image=image,
         objects=objects,
         size_from_image=declared is None,
@@ -362,11 +413,15 @@ def _parse_object(obj: Element, width: int, height: int) -> _Object:
     if box[2] <= box[0] or box[3] <= box[1]:
         return _Object(name, difficult, None, "outside_image")
     x0, y0, x1, y1 = box
-    yolo = (((x0 + x1) / 2 - 1) / width, ((y0 + y1) / 2 - 1) / height, (x1 - x0) / width, (y1 - y0) / height)
-    yolo = tuple(min(max(v, 0.0), 1.0) for v in yolo)  # type: ignore[assignment]
-    if round(yolo[2], 6) == 0 or round(yolo[3], 6) == 0:
+    xc, yc = _unit(((x0 + x1) / 2 - 1) / width), _unit(((y0 + y1) / 2 - 1) / height)
+    w, h = _unit((x1 - x0) / width), _unit((y1 - y0) / height)
+    if round(w, 6) == 0 or round(h, 6) == 0:  # would be written as a zero-size box
         return _Object(name, difficult, None, "empty_box")
-    return _Object(name, difficult, yolo, None, clipped=box != (xmin, ymin, xmax, ymax))
+    return _Object(name, difficult, (xc, yc, w, h), None, clipped=box != (xmin, ymin, xmax, ymax))
+
+
+def _unit(v: float) -> float:
+    return min(max(v, 0.0), 1.0)
 
 
 def _found_classes(parsed: Iterable[_Parsed], include_difficult: bool) -> tuple[str, ...]:
@@ -381,10 +436,11 @@ def _found_classes(parsed: Iterable[_Parsed], include_difficult: bool) -> tuple[
 
 
 def _check_strict(parsed: Iterable[_Parsed], classes: Sequence[str]) -> None:
+    """Raise on the first named object (any object, difficult or not) whose class is not listed."""
     known = set(classes)
     for p in parsed:
         for o in p.objects:
-            if o.name not in known:
+            if o.name and o.name not in known:  # nameless objects are skipped as missing_name
                 raise DatasetError(
                     f"{p.xml}: unknown class {o.name!r} (known: {', '.join(classes)}); "
                     "add it to --classes or drop --strict to skip such objects"
@@ -399,16 +455,11 @@ def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[Path
     """
     labels = [t.resolve().name or "voc" for t in trees]
     labels = [f"{lb}-{i + 1}" if labels.count(lb) > 1 else lb for i, lb in enumerate(labels)]
-    tree_of = {}
-    for p in parsed:
-        for tree, label in zip(trees, labels, strict=True):
-            if p.xml.parent.parent == tree:
-                tree_of[p.xml] = label
     stems = Counter(p.xml.stem for p in parsed)
     names: dict[Path, str] = {}
     taken: set[str] = set()
     for p in parsed:
-        name = p.xml.stem if stems[p.xml.stem] == 1 else f"{tree_of[p.xml]}__{p.xml.stem}"
+        name = p.xml.stem if stems[p.xml.stem] == 1 else f"{labels[p.tree]}__{p.xml.stem}"
         base, n = name, 1
         while name in taken:
             n += 1
@@ -426,14 +477,18 @@ def _label_lines(
     lines = []
     for o in objects:
         tally.objects_in += 1
+        # one reason per object, first match wins; unknown_class comes last so that auto classes
+        # (built from the objects that pass every other check) never report it
         if not o.name:
             reason: str | None = "missing_name"
-        elif o.name not in index:
-            reason = "unknown_class"
         elif o.difficult and not include_difficult:
             reason = "difficult"
-        else:
+        elif o.reason is not None:
             reason = o.reason
+        elif o.name not in index:
+            reason = "unknown_class"
+        else:
+            reason = None
         if reason is not None or o.box is None:
             tally.skipped[reason or "invalid_box"] += 1
             continue

@@ -73,7 +73,9 @@ def train_model(
         warmup_epochs=warmup_epochs, seed=seed, stage_name=stage,
     )  # fmt: skip
     out = Path(weights.path)
-    result = run_training_stage(Path(yolo_dataset.path), Path(init_weights.path), out, cfg, checkpoint_root, run_id)
+    result = run_training_stage(
+        Path(yolo_dataset.path), Path(init_weights.path), out, cfg, checkpoint_root, run_id
+    )
     log_metrics(metrics, result.summary())
     set_metadata(weights, result.card())
     publish_file(out / "report.html", curves)

@@ -44,7 +44,9 @@ def validate_model(
     from components.validate.stage import run_validation_stage
 
     out = Path(validation.path)
-    result = run_validation_stage(Path(model.path), Path(yolo_dataset.path), out, split, imgsz, min_map50_95, baseline_dest)
+    result = run_validation_stage(
+        Path(model.path), Path(yolo_dataset.path), out, split, imgsz, min_map50_95, baseline_dest
+    )
     log_metrics(metrics, result.summary())
     log_confusion_matrix(confusion_matrix, out / "confusion_matrix.json")
     publish_file(out / "report.html", validation_report)

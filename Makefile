@@ -1,0 +1,56 @@
+# yolo-kfp: two commands do all set-up on a fresh machine:
+#   make demo   - install, then run the whole pipeline locally on the built-in sample
+#   make test   - install, then lint and run the test suite (what CI runs)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+IMAGE_REGISTRY ?= ghcr.io/yolo-kfp
+IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+export YOLO_OFFLINE := 1
+
+.PHONY: install demo test test-fast lint compile pretrained-sample bench images lint-docker validate-k8s clean
+
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[train,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/yolo-kfp run-local
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -m "not gpu" -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not gpu and not slow and not e2e" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+compile: $(STAMP)
+	$(BIN)/yolo-kfp compile
+
+pretrained-sample: $(STAMP)
+	$(BIN)/python -m pipelines.pretrain_sample
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+images:
+	docker build -f docker/data.Dockerfile -t $(IMAGE_REGISTRY)/yolo-kfp-data:$(IMAGE_TAG) .
+	docker build -f docker/train.Dockerfile -t $(IMAGE_REGISTRY)/yolo-kfp-train:$(IMAGE_TAG) .
+	IMAGE_REGISTRY=$(IMAGE_REGISTRY) IMAGE_TAG=$(IMAGE_TAG) $(BIN)/yolo-kfp compile --out pipelines/compiled/yolo_transfer.$(IMAGE_TAG).yaml
+
+lint-docker: $(STAMP)
+	$(BIN)/hadolint docker/*.Dockerfile
+
+validate-k8s: $(STAMP)
+	for k in k8s/base k8s/overlays/*; do kubectl kustomize $$k | $(BIN)/kubernetes-validate --strict - || exit 1; done
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,803 @@
+"""The one object-store module of every stage: MinIO client, bounded retries, verified transfers.
+
+Configuration comes only from the environment (on the cluster: a Kubernetes Secret mounted with
+``kfp-kubernetes`` ``use_secret_as_env``; never pipeline parameters):
+
+    MINIO_ENDPOINT     host:port (an ``http://`` / ``https://`` prefix is accepted and sets the default
+                       of MINIO_SECURE)
+    MINIO_ACCESS_KEY   access key; MINIO_SECRET_KEY its secret (both or neither: anonymous access)
+    MINIO_SECURE       true (default) / false
+    MINIO_REGION       optional; saves one GetBucketLocation request per bucket
+
+Retry tuning (optional): ``YOLO_KFP_STORAGE_ATTEMPTS`` (default 4) and ``YOLO_KFP_STORAGE_BACKOFF_S``
+(first back-off delay, default 0.5 s, doubled per attempt, capped at 4 s; all retries of one call stop
+after 10 s). Connection refused, timeouts, HTTP 5xx and throttling (SlowDown) are retried; wrong
+credentials, access denied, a missing bucket or object are not, and each has its own one-line
+``StorageError`` subclass naming the endpoint and the object. The secret key is kept out of every
+message, log line and ``repr``.
+
+``open_location(uri_or_path)`` gives publish and checkpoints one small interface over an ``s3://``
+prefix or a local folder with the same layout (put/get files and JSON, atomic per object).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol, TypeVar
+
+from components._shared.errors import ConfigError, StorageError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHUNK = 1024 * 1024
+_CREDENTIAL_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidSecurity"}
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "SlowDownRead",
+        "SlowDownWrite",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "XMinioServerNotInitialized",
+    }
+)
+_PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class CredentialsError(StorageError):
+    """The endpoint rejected the access key or the signature (wrong MINIO_ACCESS_KEY / MINIO_SECRET_KEY)."""
+
+
+class AccessDeniedError(StorageError):
+    """The credentials are valid but have no permission for the bucket or object."""
+
+
+class BucketNotFoundError(StorageError):
+    """The bucket named in the URI does not exist."""
+
+
+class ObjectNotFoundError(StorageError):
+    """The object named in the URI does not exist."""
+
+
+class EndpointUnavailableError(StorageError):
+    """Transient failures (refused, timeouts, 5xx, throttling) persisted through every retry."""
+
+
+# ---------------------------------------------------------------- URIs and settings
+
+
+def is_s3_uri(value: str | os.PathLike[str]) -> bool:
+    """True for ``s3://...`` strings (anything else is a local path)."""
+    return isinstance(value, str) and value.startswith("s3://")
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty (the whole bucket).
+
+    Raises:
+        ConfigError: the string is not an ``s3://bucket[/key]`` URI.
+    """
+    if not is_s3_uri(uri):
+        raise ConfigError(f"{uri!r} is not an S3 URI: expected s3://bucket/key")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or "/" in bucket:
+        raise ConfigError(f"{uri!r} has no bucket name: expected s3://bucket/key")
+    return bucket, key
+
+
+def _env_flag(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean: use true or false")
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Connection settings of the MinIO/S3 endpoint; the secret never appears in ``repr``."""
+
+    endpoint: str
+    access_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    secure: bool = True
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> StorageSettings:
+        """Read ``MINIO_*`` from the environment.
+
+        Raises:
+            ConfigError: MINIO_ENDPOINT is missing, or only one of the two keys is set.
+        """
+        env = dict(os.environ if environ is None else environ)
+        endpoint = env.get("MINIO_ENDPOINT", "").strip()
+        if not endpoint:
+            raise ConfigError(
+                "MINIO_ENDPOINT is not set: export MINIO_ENDPOINT=host:port and MINIO_ACCESS_KEY/"
+                "MINIO_SECRET_KEY (on the cluster they come from the Kubernetes Secret)"
+            )
+        secure_default = True
+        for scheme, default in (("https://", True), ("http://", False)):
+            if endpoint.startswith(scheme):
+                endpoint, secure_default = endpoint[len(scheme) :], default
+        endpoint = endpoint.rstrip("/")
+        if "/" in endpoint:
+            raise ConfigError(f"MINIO_ENDPOINT={endpoint!r} has a path: use host:port only")
+        secure_raw = env.get("MINIO_SECURE", "").strip()
+        secure = _env_flag("MINIO_SECURE", secure_raw) if secure_raw else secure_default
+        access, secret = env.get("MINIO_ACCESS_KEY") or None, env.get("MINIO_SECRET_KEY") or None
+        if bool(access) != bool(secret):
+            missing = "MINIO_SECRET_KEY" if access else "MINIO_ACCESS_KEY"
+            raise ConfigError(
+                f"{missing} is not set: set both MINIO_ACCESS_KEY and MINIO_SECRET_KEY, or neither"
+            )
+        region = env.get("MINIO_REGION", "").strip() or None
+        return cls(endpoint=endpoint, access_key=access, secret_key=secret, secure=secure, region=region)
+
+    @property
+    def url(self) -> str:
+        """``http(s)://host:port`` of the endpoint (no credentials)."""
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+
+def storage_configured(environ: dict[str, str] | None = None) -> bool:
+    """True when ``MINIO_ENDPOINT`` is set (the local run then reads/publishes through S3)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("MINIO_ENDPOINT", "").strip())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential back-off: ``attempts`` tries, delays ``base * 2**n`` (capped), ``deadline_s`` in all."""
+
+    attempts: int = 4
+    base_delay_s: float = 0.5
+    max_delay_s: float = 4.0
+    deadline_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> RetryPolicy:
+        """Defaults, overridden by ``YOLO_KFP_STORAGE_ATTEMPTS`` / ``YOLO_KFP_STORAGE_BACKOFF_S``."""
+        env = os.environ if environ is None else environ
+        try:
+            attempts = int(env.get("YOLO_KFP_STORAGE_ATTEMPTS", cls.attempts))
+            base = float(env.get("YOLO_KFP_STORAGE_BACKOFF_S", cls.base_delay_s))
+        except ValueError as err:
+            raise ConfigError(f"YOLO_KFP_STORAGE_ATTEMPTS/_BACKOFF_S must be numbers ({err})") from err
+        if attempts < 1 or base < 0:
+            raise ConfigError("YOLO_KFP_STORAGE_ATTEMPTS must be >= 1 and YOLO_KFP_STORAGE_BACKOFF_S >= 0")
+        return cls(attempts=attempts, base_delay_s=base)
+
+    def delay(self, failed_attempts: int) -> float:
+        """Back-off before the next try after ``failed_attempts`` failures (jittered, at most max_delay_s)."""
+        nominal = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
+        return nominal * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+    def worst_case_sleep_s(self) -> float:
+        """Upper bound of the total back-off of one call (what a dead endpoint costs at most in sleeps)."""
+        total = sum(min(self.max_delay_s, self.base_delay_s * 2 ** (n - 1)) for n in range(1, self.attempts))
+        return min(total, self.deadline_s)
+
+
+# ---------------------------------------------------------------- objects and hashing
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: bucket, key, size in bytes and ETag (quotes stripped)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A verified upload: where it went, its size, sha256 and (for S3) ETag."""
+
+    uri: str
+    size: int
+    sha256: str
+    etag: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"uri": self.uri, "size": self.size, "sha256": self.sha256, "etag": self.etag}
+
+
+def file_digests(path: Path) -> tuple[int, str, str]:
+    """``(size, sha256, md5)`` of a file, read once."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            sha.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest(), md5.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    return file_digests(path)[1]
+
+
+def _clean_etag(etag: str | None) -> str:
+    return (etag or "").strip().strip('"')
+
+
+def _short(err: BaseException) -> str:
+    """A one-line reason without object reprs (``<urllib3.connection... at 0x..>``)."""
+    text = re.sub(r"<[^>]*>:?\s*", "", str(err)) or err.__class__.__name__
+    return " ".join(text.split())[:300]
+
+
+# ---------------------------------------------------------------- the client
+
+
+class Storage:
+    """The MinIO client with retries and verified transfers; thread-safe (downloads run in a pool).
+
+    Args:
+        settings: connection settings; ``StorageSettings.from_env()`` when omitted.
+        retry: back-off policy; ``RetryPolicy.from_env()`` when omitted.
+        workers: parallel transfers in ``download_objects``.
+        connect_timeout_s: TCP connect timeout per request.
+        read_timeout_s: socket read timeout per request.
+    """
+
+    def __init__(
+        self,
+        settings: StorageSettings | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        workers: int = 8,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 60.0,
+    ) -> None:
+        import certifi
+        import urllib3
+        from minio import Minio
+
+        self.settings = settings or StorageSettings.from_env()
+        self.retry = retry or RetryPolicy.from_env()
+        self.workers = max(1, int(workers))
+        # urllib3's own retries are off: this class owns the retry budget, so a dead endpoint ends in
+        # bounded time with one message instead of minutes of hidden retries.
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s),
+            maxsize=max(10, self.workers),
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        )
+        s = self.settings
+        try:
+            self._client = Minio(
+                s.endpoint,
+                access_key=s.access_key,
+                secret_key=s.secret_key,
+                secure=s.secure,
+                region=s.region,
+                http_client=http,
+            )
+        except ValueError as err:
+            raise ConfigError(f"MINIO_ENDPOINT={s.endpoint!r} is not usable: {_short(err)}") from err
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Storage:
+        """A client configured from ``MINIO_*`` (see the module docstring)."""
+        return cls(StorageSettings.from_env(), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Storage(endpoint={self.settings.url!r}, workers={self.workers})"
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL used in messages (never with credentials)."""
+        return self.settings.url
+
+    # ------------------------------------------------------------ retries and error mapping
+
+    def _call(self, op: str, bucket: str, key: str | None, fn: Callable[[], T]) -> T:
+        """Run ``fn`` with bounded retries on transient failures; map the rest to one-line errors."""
+        what = f"s3://{bucket}/{key}" if key is not None else f"s3://{bucket}"
+        start = time.monotonic()
+        failed = 0
+        while True:
+            try:
+                return fn()
+            except Exception as err:
+                reason = self._transient_reason(err)
+                if reason is None:
+                    raise self._permanent_error(err, op, bucket, what) from err
+                failed += 1
+                elapsed = time.monotonic() - start
+                delay = self.retry.delay(failed)
+                if failed >= self.retry.attempts or elapsed + delay > self.retry.deadline_s:
+                    raise EndpointUnavailableError(
+                        f"{self.endpoint}: {op} {what} failed after {failed} attempt(s) in {elapsed:.1f}s: "
+                        f"{reason} (is the endpoint up, and are MINIO_ENDPOINT/MINIO_SECURE right?)"
+                    ) from None
+                log.warning(
+                    "%s: %s %s: %s; retry %d/%d in %.1fs",
+                    self.endpoint,
+                    op,
+                    what,
+                    reason,
+                    failed,
+                    self.retry.attempts - 1,
+                    delay,
+                )
+                time.sleep(delay)
+
+    @staticmethod
+    def _transient_reason(err: BaseException) -> str | None:
+        """A short reason when ``err`` is worth retrying, else None."""
+        import urllib3.exceptions as u3
+        from minio.error import InvalidResponseError, S3Error, ServerError
+
+        if isinstance(err, S3Error):
+            status = getattr(err.response, "status", 0) or 0
+            if err.code in _TRANSIENT_CODES or status >= 500 or status == 429:
+                return f"{err.code} (HTTP {status})"
+            return None
+        if isinstance(err, ServerError):
+            return f"HTTP {err.status_code}" if err.status_code >= 500 or err.status_code == 429 else None
+        if isinstance(err, InvalidResponseError):
+            code = int(getattr(err, "_code", 0) or 0)
+            return f"HTTP {code}" if code >= 500 or code == 429 else None
+        if isinstance(err, u3.SSLError):
+            return None
+        if isinstance(err, u3.NewConnectionError):
+            return f"cannot connect ({_short(err).split(': ')[-1]})"
+        if isinstance(err, u3.HTTPError | ConnectionError | TimeoutError):
+            return _short(err)
+        return None
+
+    def _permanent_error(self, err: Exception, op: str, bucket: str, what: str) -> Exception:
+        import urllib3.exceptions as u3
+        from minio.error import InvalidResponseError, S3Error, ServerError
+
+        ep = self.endpoint
+        if isinstance(err, S3Error):
+            code = err.code or "Error"
+            if code in _CREDENTIAL_CODES:
+                return CredentialsError(
+                    f"{ep}: credentials rejected ({code}) for {what}: check MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
+                )
+            if code == "AccessDenied":
+                return AccessDeniedError(
+                    f"{ep}: access denied to {what}: the MINIO_ACCESS_KEY user lacks permission "
+                    "(or the credentials are wrong); check its policy for this bucket"
+                )
+            if code == "NoSuchBucket":
+                return BucketNotFoundError(
+                    f"{ep}: bucket '{bucket}' does not exist ({op} {what}): create it or fix the URI"
+                )
+            if code in ("NoSuchKey", "NoSuchObject"):
+                return ObjectNotFoundError(f"{ep}: object {what} not found: check the URI")
+            return StorageError(f"{ep}: {op} {what} failed: {code}: {_short(Exception(err.message or ''))}")
+        if isinstance(err, u3.SSLError):
+            return StorageError(
+                f"{ep}: TLS failed for {what} ({_short(err)}): set MINIO_SECURE=false for a plain-HTTP endpoint"
+            )
+        if isinstance(err, ServerError | InvalidResponseError):
+            return StorageError(f"{ep}: {op} {what} failed: {_short(err)}")
+        if isinstance(err, ValueError):  # minio's argument checks (bad bucket or object name)
+            return ConfigError(f"{what}: {_short(err)}")
+        if isinstance(err, StorageError | ConfigError):
+            return err
+        if isinstance(err, OSError):
+            return StorageError(f"{op} {what}: local file error: {_short(err)}")
+        return err
+
+    # ------------------------------------------------------------ buckets and listings
+
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create ``bucket`` when it does not exist (set-up and tests; stages never create buckets)."""
+
+        def create() -> None:
+            if not self._client.bucket_exists(bucket):
+                self._client.make_bucket(bucket)
+
+        self._call("create bucket", bucket, None, create)
+
+    def list_objects(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` (recursive; folder markers left out), sorted by key.
+
+        A missing bucket raises ``BucketNotFoundError``; an empty listing is returned as ``[]``.
+        """
+
+        def listing() -> list[ObjectInfo]:
+            out = []
+            for obj in self._client.list_objects(bucket, prefix=prefix or None, recursive=True):
+                if obj.is_dir or obj.object_name.endswith("/"):
+                    continue
+                out.append(ObjectInfo(bucket, obj.object_name, int(obj.size or 0), _clean_etag(obj.etag)))
+            return sorted(out, key=lambda o: o.key)
+
+        return self._call("list", bucket, prefix, listing)
+
+    def stat_object(self, bucket: str, key: str) -> ObjectInfo:
+        """Size and ETag of one object; ``ObjectNotFoundError`` when it is missing."""
+
+        def stat() -> ObjectInfo:
+            st = self._client.stat_object(bucket, key)
+            return ObjectInfo(bucket, key, int(st.size or 0), _clean_etag(st.etag))
+
+        return self._call("stat", bucket, key, stat)
+
+    def object_exists(self, bucket: str, key: str) -> bool:
+        """True when the object exists (a missing bucket still raises ``BucketNotFoundError``)."""
+        try:
+            self.stat_object(bucket, key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def remove_object(self, bucket: str, key: str) -> None:
+        """Delete one object (no error when it is already gone)."""
+        self._call("delete", bucket, key, lambda: self._client.remove_object(bucket, key))
+
+    # ------------------------------------------------------------ downloads
+
+    def download_object(
+        self, obj: ObjectInfo, dest: Path, *, on_bytes: Callable[[int], None] | None = None
+    ) -> int:
+        """Download one object to ``dest`` atomically; verify size (and MD5 for single-part ETags).
+
+        Returns:
+            The number of bytes written.
+        """
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def fetch() -> int:
+            size, md5 = self._stream_to(obj, dest, on_bytes)
+            return self._verify_download(obj, dest, size, md5)
+
+        return self._call("download", obj.bucket, obj.key, fetch)
+
+    def _stream_to(
+        self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None
+    ) -> tuple[int, str]:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                resp = self._client.get_object(obj.bucket, obj.key)
+                try:
+                    for chunk in resp.stream(CHUNK):
+                        fh.write(chunk)
+                        md5.update(chunk)
+                        size += len(chunk)
+                        if on_bytes:
+                            on_bytes(len(chunk))
+                finally:
+                    resp.close()
+                    resp.release_conn()
+            os.replace(tmp, dest)
+        except BaseException:
+            if on_bytes and size:
+                on_bytes(-size)  # a retried download counts its bytes once
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return size, md5.hexdigest()
+
+    def _verify_download(self, obj: ObjectInfo, dest: Path, size: int, md5: str) -> int:
+        expected_md5 = obj.etag if _PLAIN_MD5.match(obj.etag or "") else None
+        if size != obj.size or (expected_md5 and md5 != expected_md5):
+            dest.unlink(missing_ok=True)
+            raise StorageError(
+                f"{self.endpoint}: download of {obj.uri} is corrupt: got {size} bytes md5 {md5}, "
+                f"expected {obj.size} bytes ETag {obj.etag} (the object changed during the download?)"
+            )
+        return size
+
+    def download_objects(
+        self, items: Sequence[tuple[ObjectInfo, Path]], *, desc: str = "download", progress: bool = True
+    ) -> int:
+        """Download many objects in parallel (``self.workers`` threads) with a tqdm byte counter.
+
+        Returns:
+            Total bytes written.
+        """
+        from tqdm import tqdm
+
+        total = sum(o.size for o, _ in items)
+        lock = threading.Lock()
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=desc, disable=not progress, mininterval=1.0
+        ) as bar:
+
+            def count(n: int) -> None:
+                with lock:
+                    bar.update(n)
+
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="s3-get") as pool:
+                futures = [pool.submit(self.download_object, o, d, on_bytes=count) for o, d in items]
+                try:
+                    return sum(f.result() for f in futures)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+
+    # ------------------------------------------------------------ uploads and JSON
+
+    def upload_file(
+        self, path: Path, bucket: str, key: str, *, content_type: str | None = None
+    ) -> StoredFile:
+        """Upload a file and verify it: size by ``stat``, MD5 against a single-part ETag; sha256 recorded.
+
+        The sha256 is also stored as object metadata (``x-amz-meta-sha256``) for later checks.
+        """
+        path = Path(path)
+        size, sha, md5 = file_digests(path)
+        ctype = content_type or _content_type(path.name)
+
+        def put() -> str:
+            self._client.fput_object(bucket, key, str(path), content_type=ctype, metadata={"sha256": sha})
+            st = self._client.stat_object(bucket, key)
+            etag = _clean_etag(st.etag)
+            if int(st.size or 0) != size or (_PLAIN_MD5.match(etag) and etag != md5):
+                raise StorageError(
+                    f"{self.endpoint}: upload of {path} to s3://{bucket}/{key} failed verification: "
+                    f"stored {st.size} bytes ETag {etag}, local {size} bytes md5 {md5}"
+                )
+            return etag
+
+        etag = self._call("upload", bucket, key, put)
+        return StoredFile(uri=f"s3://{bucket}/{key}", size=size, sha256=sha, etag=etag)
+
+    def put_bytes(self, data: bytes, bucket: str, key: str, *, content_type: str) -> StoredFile:
+        """Upload a small in-memory object (single PUT) and verify its ETag."""
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        sha = hashlib.sha256(data).hexdigest()
+
+        def put() -> str:
+            res = self._client.put_object(
+                bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata={"sha256": sha}
+            )
+            etag = _clean_etag(res.etag)
+            if _PLAIN_MD5.match(etag) and etag != md5:
+                raise StorageError(
+                    f"{self.endpoint}: upload of s3://{bucket}/{key} failed verification (ETag)"
+                )
+            return etag
+
+        etag = self._call("upload", bucket, key, put)
+        return StoredFile(uri=f"s3://{bucket}/{key}", size=len(data), sha256=sha, etag=etag)
+
+    def put_json(self, obj: Any, bucket: str, key: str) -> StoredFile:
+        """Write a small JSON document (indented, sorted keys)."""
+        data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+        return self.put_bytes(data, bucket, key, content_type="application/json")
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        """Read a small object into memory; ``ObjectNotFoundError`` when missing."""
+
+        def get() -> bytes:
+            resp = self._client.get_object(bucket, key)
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return self._call("read", bucket, key, get)
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        """Read and parse a JSON object; ``ObjectNotFoundError`` when missing, ``StorageError`` when invalid."""
+        data = self.get_bytes(bucket, key)
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StorageError(f"{self.endpoint}: s3://{bucket}/{key} is not valid JSON ({err})") from err
+
+
+def _content_type(name: str) -> str:
+    suffix = PurePosixPath(name).suffix.lower()
+    return {
+        ".json": "application/json",
+        ".html": "text/html; charset=utf-8",
+        ".md": "text/markdown; charset=utf-8",
+        ".png": "image/png",
+        ".txt": "text/plain; charset=utf-8",
+        ".csv": "text/csv; charset=utf-8",
+        ".yaml": "application/yaml",
+    }.get(suffix, "application/octet-stream")
+
+
+# ---------------------------------------------------------------- locations: s3:// prefix or local folder
+
+
+class Location(Protocol):
+    """A folder-like place holding objects by relative name: an ``s3://`` prefix or a local folder."""
+
+    uri: str
+
+    def child(self, rel: str) -> Location: ...
+    def put_file(self, rel: str, path: Path) -> StoredFile: ...
+    def put_json(self, rel: str, obj: Any) -> StoredFile: ...
+    def get_json(self, rel: str) -> Any | None: ...
+    def get_file(self, rel: str, dest: Path) -> bool: ...
+    def exists(self, rel: str) -> bool: ...
+    def list(self, rel_prefix: str = "") -> list[str]: ...
+
+
+def safe_relpath(rel: str, *, what: str) -> str:
+    """Check a relative object name: no absolute path, no ``..``, no empty parts; returns it normalised.
+
+    Raises:
+        StorageError: the name could escape its folder.
+    """
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or "\x00" in rel:
+        raise StorageError(f"{what}: unsafe object name {rel!r} (absolute, empty part or '..')")
+    return "/".join(parts)
+
+
+class S3Location:
+    """Objects under ``s3://bucket/prefix/``."""
+
+    def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
+        self.storage, self.bucket = storage, bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.uri = f"s3://{bucket}/{self.prefix}"
+
+    def __repr__(self) -> str:
+        return f"S3Location({self.uri!r})"
+
+    def _key(self, rel: str) -> str:
+        return self.prefix + safe_relpath(rel, what=self.uri)
+
+    def child(self, rel: str) -> S3Location:
+        return S3Location(self.storage, self.bucket, self._key(rel))
+
+    def put_file(self, rel: str, path: Path) -> StoredFile:
+        return self.storage.upload_file(path, self.bucket, self._key(rel))
+
+    def put_json(self, rel: str, obj: Any) -> StoredFile:
+        return self.storage.put_json(obj, self.bucket, self._key(rel))
+
+    def get_json(self, rel: str) -> Any | None:
+        try:
+            return self.storage.get_json(self.bucket, self._key(rel))
+        except ObjectNotFoundError:
+            return None
+
+    def get_file(self, rel: str, dest: Path) -> bool:
+        try:
+            info = self.storage.stat_object(self.bucket, self._key(rel))
+        except ObjectNotFoundError:
+            return False
+        self.storage.download_object(info, dest)
+        return True
+
+    def exists(self, rel: str) -> bool:
+        return self.storage.object_exists(self.bucket, self._key(rel))
+
+    def list(self, rel_prefix: str = "") -> list[str]:
+        objs = self.storage.list_objects(self.bucket, self.prefix + rel_prefix)
+        return [o.key[len(self.prefix) :] for o in objs]
+
+
+class LocalLocation:
+    """Files under a local folder, same layout as ``S3Location``; every write is temp file + rename."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser()
+        self.uri = str(self.root)
+
+    def __repr__(self) -> str:
+        return f"LocalLocation({self.uri!r})"
+
+    def _path(self, rel: str) -> Path:
+        return self.root / safe_relpath(rel, what=self.uri)
+
+    def child(self, rel: str) -> LocalLocation:
+        return LocalLocation(self._path(rel))
+
+    def put_file(self, rel: str, path: Path) -> StoredFile:
+        dest = self._path(rel)
+        size, sha, _ = file_digests(Path(path))
+        with _atomic_dest(dest) as tmp:
+            shutil.copyfile(path, tmp)
+            got_size, got_sha, _ = file_digests(tmp)
+        if (got_size, got_sha) != (size, sha):
+            dest.unlink(missing_ok=True)
+            raise StorageError(f"copy of {path} to {dest} failed verification (size/sha256 differ)")
+        return StoredFile(uri=str(dest), size=size, sha256=sha)
+
+    def put_json(self, rel: str, obj: Any) -> StoredFile:
+        data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+        dest = self._path(rel)
+        with _atomic_dest(dest) as tmp:
+            tmp.write_bytes(data)
+        return StoredFile(uri=str(dest), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def get_json(self, rel: str) -> Any | None:
+        p = self._path(rel)
+        if not p.is_file():
+            return None
+        try:
+            return json.loads(p.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StorageError(f"{p} is not valid JSON ({err})") from err
+
+    def get_file(self, rel: str, dest: Path) -> bool:
+        src = self._path(rel)
+        if not src.is_file():
+            return False
+        with _atomic_dest(Path(dest)) as tmp:
+            shutil.copyfile(src, tmp)
+        return True
+
+    def exists(self, rel: str) -> bool:
+        return self._path(rel).is_file()
+
+    def list(self, rel_prefix: str = "") -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+        return sorted(n for n in names if n.startswith(rel_prefix))
+
+
+@contextlib.contextmanager
+def _atomic_dest(dest: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``dest``; rename it over ``dest`` on success, remove it on error."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def open_location(uri_or_path: str | Path, storage: Storage | None = None) -> S3Location | LocalLocation:
+    """An ``S3Location`` for ``s3://bucket/prefix`` (client from ``MINIO_*`` unless given), else a local folder."""
+    if is_s3_uri(str(uri_or_path)):
+        bucket, key = parse_s3_uri(str(uri_or_path))
+        return S3Location(storage or Storage.from_env(), bucket, key)
+    return LocalLocation(Path(uri_or_path))

@@ -1,0 +1,124 @@
+"""Resolve a ``--weights`` value: a local checkpoint, an architecture YAML, or an object-store URI.
+
+Nothing here downloads from the internet: a bare checkpoint name such as ``yolov5s.pt`` that is not a
+local file is an error that says where to put the file. URIs with a registered scheme (``s3://`` once
+the storage module registers its fetcher with ``register_fetcher``) are copied into ``work_dir``
+first. No torch import: the data stages may call this too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from components._shared.errors import ConfigError
+
+WeightsKind = Literal["checkpoint", "architecture"]
+Fetcher = Callable[[str, Path], Path]  # (uri, work_dir) -> local file
+
+_ARCH_SUFFIXES = (".yaml", ".yml")
+_URI = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://")
+_FETCHERS: dict[str, Fetcher] = {}
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """Where the initial weights of a training run come from.
+
+    Attributes:
+        spec: the value the user gave (path, URI or architecture name), for reports.
+        kind: ``checkpoint`` (a ``.pt`` file to load) or ``architecture`` (a YAML to build from scratch).
+        path: the local checkpoint file (``kind == "checkpoint"``), or the local YAML file when the
+            architecture is a file; ``None`` for a built-in architecture name such as ``yolov5n.yaml``.
+        arch: the architecture YAML name or path (``kind == "architecture"``), else ``None``.
+    """
+
+    spec: str
+    kind: WeightsKind
+    path: Path | None = None
+    arch: str | None = None
+
+    @property
+    def is_checkpoint(self) -> bool:
+        """True when training starts from saved weights (a frozen stage needs them)."""
+        return self.kind == "checkpoint"
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-ready dict for reports and model cards."""
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "path": str(self.path) if self.path else None,
+            "arch": self.arch,
+        }
+
+
+def register_fetcher(scheme: str, fetcher: Fetcher) -> None:
+    """Teach ``resolve_weights`` to copy ``scheme://...`` URIs into the work folder (e.g. ``s3``)."""
+    _FETCHERS[scheme.lower()] = fetcher
+
+
+def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
+    """Turn a ``--weights`` value into a local checkpoint or an architecture to build.
+
+    Args:
+        spec: ``path/to/best.pt``, ``yolov5n.yaml`` (built-in architecture, random weights),
+            ``path/to/custom.yaml``, or ``s3://bucket/key.pt``.
+        work_dir: folder where fetched URIs are stored.
+
+    Returns:
+        The resolved weights; checkpoint paths exist and are files.
+
+    Raises:
+        ConfigError: an empty value, a missing file, a URI scheme nobody registered, or a bare
+            checkpoint name that is not a local file (no download is possible).
+    """
+    spec = str(spec).strip()
+    if not spec:
+        raise ConfigError("--weights is empty; pass a .pt checkpoint, an architecture YAML or an s3:// URI")
+    if m := _URI.match(spec):
+        return _fetch(spec, m.group("scheme").lower(), Path(work_dir))
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in _ARCH_SUFFIXES:
+        if path.is_file():
+            return ResolvedWeights(
+                spec=spec, kind="architecture", path=path.resolve(), arch=str(path.resolve())
+            )
+        if len(path.parts) > 1:
+            raise ConfigError(f"--weights {spec}: architecture YAML not found")
+        return ResolvedWeights(
+            spec=spec, kind="architecture", arch=spec
+        )  # built-in name, checked by the trainer
+    if path.is_dir():
+        raise ConfigError(
+            f"--weights {spec} is a folder; pass the checkpoint inside it (e.g. {path / 'best.pt'})"
+        )
+    if path.is_file():
+        return ResolvedWeights(spec=spec, kind="checkpoint", path=path.resolve())
+    if len(path.parts) == 1:
+        raise ConfigError(
+            f"--weights {spec}: no such file in {Path.cwd()}, and weights are never downloaded (no network); "
+            f"copy the checkpoint to {Path.cwd() / spec} or pass its path, an s3:// URI, "
+            f"or an architecture such as yolov5n.yaml to train from scratch"
+        )
+    raise ConfigError(f"--weights {spec}: checkpoint file not found")
+
+
+def _fetch(spec: str, scheme: str, work_dir: Path) -> ResolvedWeights:
+    fetcher = _FETCHERS.get(scheme)
+    if fetcher is None:
+        if scheme in ("http", "https"):
+            raise ConfigError(f"--weights {spec}: no network access; download the file and pass its path")
+        raise ConfigError(
+            f"--weights {spec}: {scheme}:// weights are not supported yet (no fetcher registered for "
+            f"'{scheme}'); copy the checkpoint to a local path and pass that"
+        )
+    local = Path(fetcher(spec, work_dir))
+    if not local.is_file():
+        raise ConfigError(f"--weights {spec}: the {scheme} fetcher returned {local}, which is not a file")
+    if local.suffix.lower() in _ARCH_SUFFIXES:
+        return ResolvedWeights(spec=spec, kind="architecture", path=local, arch=str(local))
+    return ResolvedWeights(spec=spec, kind="checkpoint", path=local)

@@ -1,0 +1,1 @@
+"""convert: Pascal VOC trees -> YOLO dataset folder (images, labels, classes.txt, report.json)."""

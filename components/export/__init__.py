@@ -1,0 +1,1 @@
+"""Export stage: ONNX export, onnxsim, checker, PyTorch/ONNX Runtime parity, latency and a model card."""

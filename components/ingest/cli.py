@@ -1,0 +1,62 @@
+"""Bring a Pascal VOC dataset into a local folder and fingerprint it.
+
+SOURCE is an s3://bucket/prefix/ (a VOC tree), an s3://bucket/key archive (.tar, .tar.gz, .tgz, .zip,
+...), a local folder (hard-linked) or a local archive. S3 access is configured only from the
+environment: MINIO_ENDPOINT (host:port), MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE (default
+true), MINIO_REGION. Archives are untrusted: unsafe members are refused and nothing is written outside
+--out. Writes the VOC tree and ingest.json (fingerprint, files, bytes, MB/s) to --out.
+
+Example:
+  MINIO_ENDPOINT=minio:9000 MINIO_SECURE=false yolo-kfp ingest --source s3://datasets/helmet/ --out runs/voc
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from components._shared.cliutil import print_summary
+from components.ingest.core import IngestConfig, ingest
+
+HELP = "s3:// prefix or archive, or local path -> local VOC tree + ingest.json (fingerprint)"
+
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def byte_size(value: str) -> int:
+    """argparse type: ``20G``, ``512M``, ``1000`` (bytes; K/M/G/T are powers of 1024)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*", value, flags=re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a size like 20G, 512M or 1000")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``yolo-kfp ingest``."""
+    parser.add_argument(
+        "--source", required=True, metavar="URI|PATH", help="s3://bucket/prefix/, archive or path"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
+    parser.add_argument("--workers", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
+    parser.add_argument(
+        "--max-bytes", type=byte_size, default=IngestConfig.max_bytes, metavar="SIZE",
+        help="refuse archives expanding beyond this (default 20G)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-files", type=int, default=IngestConfig.max_files, metavar="N",
+        help="refuse archives with more members (default 200000)",
+    )  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Translate the flags into ``IngestConfig``, ingest, and print the result as JSON."""
+    cfg = IngestConfig(
+        workers=args.workers,
+        max_bytes=args.max_bytes,
+        max_files=args.max_files,
+        progress=not args.no_progress,
+    )
+    print_summary(ingest(args.source, args.out, cfg))
+    return 0

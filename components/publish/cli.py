@@ -1,0 +1,73 @@
+"""Publish a model folder as a new version under DEST, and optionally promote it to production.
+
+DEST is s3://bucket/name (MinIO, configured only from MINIO_ENDPOINT, MINIO_ACCESS_KEY,
+MINIO_SECRET_KEY, MINIO_SECURE, MINIO_REGION) or a local folder with the same layout. The version is
+<UTC timestamp>-<short dataset fingerprint>; every upload is verified and manifest.json is written
+last (a version without it is incomplete and never promoted). --promote points DEST/production.json
+at the new version only when metrics.json says the gate passed; the previous pointer is kept in its
+history.
+
+Modes:
+  yolo-kfp publish --model DIR --dest DEST [--promote] [--fingerprint FP]
+  yolo-kfp publish --dest DEST --baseline-out FILE       production metrics for validate --baseline
+  yolo-kfp publish --dest DEST --promote-version VERSION promote (or roll back to) an existing version
+
+Example:
+  yolo-kfp publish --model runs/export --dest s3://models/helmet --promote
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from components._shared.cliutil import print_summary
+from components._shared.errors import ConfigError
+from components.publish.core import (
+    PublishConfig,
+    list_versions,
+    production_baseline_metrics,
+    promote_version,
+    publish_model,
+    read_production,
+)
+
+HELP = "model folder -> DEST/<version>/ + manifest.json (last); --promote updates production.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``yolo-kfp publish``."""
+    parser.add_argument("--dest", required=True, metavar="s3://bucket/name|DIR", help="where versions live")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--model", type=Path, metavar="DIR", help="folder with model.onnx/best.pt, cards, reports"
+    )
+    mode.add_argument("--baseline-out", type=Path, metavar="FILE", help="write production metrics.json here")
+    mode.add_argument("--promote-version", metavar="VERSION", help="promote an existing complete version")
+    parser.add_argument("--promote", action="store_true", help="update production.json if the gate passed")
+    parser.add_argument(
+        "--fingerprint", default=None, metavar="FP", help="dataset fingerprint (default: model.json)"
+    )
+    parser.add_argument(
+        "--version", default=None, help="explicit version name (default: timestamp-fingerprint)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to publish, baseline export or promotion, and print the result as JSON."""
+    if args.baseline_out is not None:
+        path = production_baseline_metrics(args.dest, args.baseline_out)
+        print_summary({"baseline": str(path) if path else None, "production": read_production(args.dest)})
+        return 0
+    if args.promote_version is not None:
+        versions = list_versions(args.dest)
+        if args.promote_version not in versions:
+            raise ConfigError(
+                f"{args.dest}: version {args.promote_version!r} is not complete or does not exist "
+                f"(complete versions: {', '.join(versions[-5:]) or 'none'})"
+            )
+        print_summary(promote_version(args.dest, args.promote_version))
+        return 0
+    cfg = PublishConfig(fingerprint=args.fingerprint, promote=args.promote, version=args.version)
+    print_summary(publish_model(args.model, args.dest, cfg))
+    return 0

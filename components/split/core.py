@@ -1,0 +1,569 @@
+"""Converted YOLO folder -> self-contained train/val[/test] dataset (stratified, optionally grouped).
+
+The assignment is a pure function of the label sets, the group keys and the seed
+(``assign_splits``); it never depends on file-system order, ``PYTHONHASHSEED`` or worker counts.
+It runs in two phases:
+
+1. *Coverage*: every class found in at least 2 groups must appear in train and val (and in test when
+   ``test > 0`` and the class is in at least 3 groups), and every split must be non-empty. A depth-first
+   search places a few groups to satisfy these requirements: most constrained requirement first, all
+   candidates tried, so it finds a placement whenever one exists (within a step budget; beyond it the
+   first greedy placement is kept). Some label layouts admit none: three images labelled {a, b},
+   {b, c} and {a, c} cannot put every class in both train and val. Uncovered requirements are
+   reported (``find_uncovered``), logged and written to ``split.json``.
+2. *Fill*: the remaining groups are placed by iterative stratification (Sechidis et al., 2011):
+   the label with the fewest remaining groups first; each group goes to the split that most lacks
+   that label, ties broken by the split that most lacks images, then by the seeded generator.
+   Background images form a label of their own, so they are spread proportionally too.
+
+A group is one image, or with ``group`` (a regex) every image whose stem shares the regex's first
+capture group (``re.search``); stems that do not match are groups of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components._shared.dataset import IMAGE_SUFFIXES
+from components._shared.errors import ConfigError, DatasetError
+from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+_ANY = -1  # pseudo-class held by every group: "this split must not be empty"
+_BACKGROUND = -2  # pseudo-label of background images in the fill phase
+_SEARCH_BUDGET = 50_000  # placements tried by the coverage search before it settles for greedy
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Options of ``split_dataset``.
+
+    Attributes:
+        val: fraction of images for validation, in (0, 1).
+        test: fraction of images for test, in [0, 1); 0 writes no test list.
+        seed: seed of the generator; the same seed and labels give the same split.
+        group: regex; images whose stems share its first capture group stay in one split.
+    """
+
+    val: float = 0.2
+    test: float = 0.0
+    seed: int = 0
+    group: str | None = None
+
+    def ratios(self) -> dict[str, float]:
+        """Target fraction of each split that is written (test only when ``test > 0``)."""
+        ratios = {"train": 1.0 - self.val - self.test, "val": self.val}
+        if self.test > 0:
+            ratios["test"] = self.test
+        return ratios
+
+
+@dataclass(frozen=True)
+class SplitItem:
+    """One image as the split sees it.
+
+    Attributes:
+        name: image file name (``<stem><ext>``), unique in the dataset.
+        classes: the class id of every box in its label file (empty for a background image).
+    """
+
+    name: str
+    classes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """What ``split_dataset`` wrote; the full counts are in ``out_dir/split.json``."""
+
+    out_dir: Path
+    dataset_yaml: Path
+    images: int
+    groups: int
+    classes: int
+    counts: dict[str, int]
+    background: dict[str, int]
+    uncovered: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (paths as strings, tuples as lists)."""
+        d = asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        d["dataset_yaml"] = str(self.dataset_yaml)
+        d["uncovered"] = list(self.uncovered)
+        return d
+
+
+@dataclass
+class _Group:
+    key: str
+    names: list[str]
+    class_images: dict[int, int]  # class id (or _BACKGROUND) -> images of this group holding it
+
+
+def validate_config(cfg: SplitConfig) -> re.Pattern[str] | None:
+    """Check the ratios and the group regex; return the compiled regex (``None`` without grouping).
+
+    Raises:
+        ConfigError: a ratio out of range, ``val + test >= 1``, or a regex that does not compile or
+            has no capture group.
+    """
+    if not 0.0 < cfg.val < 1.0:
+        raise ConfigError(f"val={cfg.val} must be in (0, 1), e.g. --val 0.2 (Ultralytics needs a val split)")
+    if not 0.0 <= cfg.test < 1.0:
+        raise ConfigError(f"test={cfg.test} must be in [0, 1), e.g. --test 0.1 (0 for no test split)")
+    if cfg.val + cfg.test >= 1.0:
+        raise ConfigError(f"val + test = {cfg.val + cfg.test:g} leaves nothing to train on; keep it below 1")
+    if not cfg.group:
+        return None
+    try:
+        pattern = re.compile(cfg.group)
+    except re.error as err:
+        raise ConfigError(f"group regex {cfg.group!r} does not compile ({err}); fix or drop --group") from err
+    if pattern.groups < 1:
+        raise ConfigError(
+            f"group regex {cfg.group!r} has no capture group; wrap the shared part in (), e.g. '^(.+)_\\d+$'"
+        )
+    return pattern
+
+
+def group_key(stem: str, pattern: re.Pattern[str] | None) -> str:
+    """Group of an image stem: the regex's first capture group, or the stem itself when it does not match."""
+    if pattern is not None:
+        m = pattern.search(stem)
+        if m is not None and m.group(1) is not None:
+            return "g:" + m.group(1)
+    return "s:" + stem  # prefixes keep a group named "x" apart from an unmatched stem "x"
+
+
+def _build_groups(items: Sequence[SplitItem], pattern: re.Pattern[str] | None) -> list[_Group]:
+    """Groups sorted by key, names sorted within each: the input order no longer matters."""
+    by_key: dict[str, _Group] = {}
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise DatasetError(f"image name {item.name!r} appears twice; names must be unique")
+        seen.add(item.name)
+        key = group_key(_stem(item.name), pattern)
+        group = by_key.setdefault(key, _Group(key, [], {}))
+        group.names.append(item.name)
+        for c in set(item.classes) or {_BACKGROUND}:
+            group.class_images[c] = group.class_images.get(c, 0) + 1
+    groups = [by_key[k] for k in sorted(by_key)]
+    for g in groups:
+        g.names.sort()
+    return groups
+
+
+def coverage_requirements(class_groups: Mapping[int, int], splits: Sequence[str]) -> list[tuple[int, str]]:
+    """The (class, split) pairs the split must cover, given how many groups hold each class.
+
+    A class in >= 2 groups must be in train and val; in >= 3 groups also in test (when it exists).
+    """
+    reqs = []
+    for c in sorted(class_groups):
+        n = class_groups[c]
+        needed = [s for s, k in (("train", 2), ("val", 2), ("test", 3)) if s in splits and n >= k]
+        reqs += [(c, s) for s in needed]
+    return reqs
+
+
+class _Coverage:
+    """Depth-first search placing groups until every (class, split) requirement holds."""
+
+    def __init__(self, groups: list[_Group], order: list[int], splits: Sequence[str]):
+        self.classes = [[c for c in sorted(g.class_images) if c >= 0] + [_ANY] for g in groups]
+        self.members: dict[int, list[int]] = {_ANY: list(order)}
+        for gi in order:
+            for c in self.classes[gi][:-1]:
+                self.members.setdefault(c, []).append(gi)
+        self.free = {c: len(m) for c, m in self.members.items()}
+        counts = {c: n for c, n in self.free.items() if c != _ANY}
+        self.reqs = coverage_requirements(counts, splits) + [(_ANY, s) for s in splits]
+        self.count = {(c, s): 0 for c, s in self.reqs}
+        self.placed: dict[int, str] = {}
+        self.gave_up = False  # True when the search ran out of budget (no proof that nothing fits)
+
+    def _place(self, gi: int, split: str) -> None:
+        self.placed[gi] = split
+        for c in self.classes[gi]:
+            self.free[c] -= 1
+            if (c, split) in self.count:
+                self.count[(c, split)] += 1
+
+    def _unplace(self, gi: int) -> None:
+        split = self.placed.pop(gi)
+        for c in self.classes[gi]:
+            self.free[c] += 1
+            if (c, split) in self.count:
+                self.count[(c, split)] -= 1
+
+    def _next_requirement(self, skip: set[tuple[int, str]]) -> tuple[int, str] | None:
+        """The unmet requirement with the fewest free candidate groups (``None`` when all are met)."""
+        best = None
+        for req in self.reqs:
+            if (
+                self.count[req] == 0
+                and req not in skip
+                and (best is None or self.free[req[0]] < self.free[best[0]])
+            ):
+                best = req
+        return best
+
+    def _candidate(self, c: int, start: int) -> int:
+        """Index in ``members[c]`` of the first free group at or after ``start`` (len when none)."""
+        members = self.members[c]
+        while start < len(members) and members[start] in self.placed:
+            start += 1
+        return start
+
+    def search(self, budget: int = _SEARCH_BUDGET) -> bool:
+        """Exhaustive search, most constrained requirement first; True when all are met within ``budget``.
+
+        Complete: a requirement (c, s) that some full placement meets is met there by a group holding
+        c in s, and every free group holding c is tried in s before the search backs up.
+        """
+        stack: list[tuple[tuple[int, str], int, int]] = []  # (requirement, position tried, group placed)
+        req, start = self._next_requirement(set()), 0
+        while req is not None:
+            if budget <= 0:
+                self.gave_up = True
+                return False
+            pos = self._candidate(req[0], start)
+            if pos < len(self.members[req[0]]):
+                gi = self.members[req[0]][pos]
+                self._place(gi, req[1])
+                budget -= 1
+                stack.append((req, pos, gi))
+                req, start = self._next_requirement(set()), 0
+            elif stack:  # dead end: undo the last placement and try its next candidate
+                req, pos, gi = stack.pop()
+                self._unplace(gi)
+                start = pos + 1
+            else:
+                return False
+        return True
+
+    def greedy(self) -> None:
+        """Meet what can be met without backtracking (first free candidate of each requirement)."""
+        for gi in list(self.placed):
+            self._unplace(gi)
+        skip: set[tuple[int, str]] = set()
+        while (req := self._next_requirement(skip)) is not None:
+            pos = self._candidate(req[0], 0)
+            if pos < len(self.members[req[0]]):
+                self._place(self.members[req[0]][pos], req[1])
+            else:
+                skip.add(req)
+
+
+def _fill(
+    groups: list[_Group],
+    order: list[int],
+    placed: dict[int, str],
+    ratios: Mapping[str, float],
+    rng: random.Random,
+) -> dict[int, str]:
+    """Place the remaining groups by iterative stratification (rarest label first)."""
+    n_images = sum(len(g.names) for g in groups)
+    want_total = {s: r * n_images for s, r in ratios.items()}
+    want: dict[int, dict[str, float]] = {}
+    members: dict[int, list[int]] = {}
+    for gi in order:
+        for c, k in groups[gi].class_images.items():
+            want.setdefault(c, dict.fromkeys(ratios, 0.0))
+            for s, r in ratios.items():
+                want[c][s] += r * k
+            members.setdefault(c, []).append(gi)
+    left = {c: len(m) for c, m in members.items()}
+
+    out: dict[int, str] = {}
+
+    def put(gi: int, split: str) -> None:
+        out[gi] = split
+        want_total[split] -= len(groups[gi].names)
+        for c, k in groups[gi].class_images.items():
+            want[c][split] -= k
+            left[c] -= 1
+
+    for gi, split in placed.items():
+        put(gi, split)
+    while left_labels := [c for c, n in left.items() if n > 0]:
+        label = min(left_labels, key=lambda c: (left[c], c))
+        for gi in members[label]:
+            if gi not in out:
+                best = max((want[label][s], want_total[s]) for s in ratios)
+                tied = [s for s in ratios if (want[label][s], want_total[s]) == best]
+                put(gi, tied[0] if len(tied) == 1 else rng.choice(tied))
+    return out
+
+
+def assign_splits(items: Sequence[SplitItem], cfg: SplitConfig) -> dict[str, list[str]]:
+    """Assign every image to exactly one split (pure: no files read or written).
+
+    Args:
+        items: the images with the class id of each of their boxes; names must be unique.
+        cfg: ratios, seed and optional group regex.
+
+    Returns:
+        split name -> sorted image names, for train, val and (when ``cfg.test > 0``) test.
+
+    Raises:
+        ConfigError: invalid ratios or group regex.
+        DatasetError: duplicate names, or fewer images (groups) than splits.
+    """
+    pattern = validate_config(cfg)
+    groups = _build_groups(items, pattern)
+    splits = list(cfg.ratios())
+    if len(groups) < len(splits):
+        unit = "groups" if pattern is not None else "images"
+        raise DatasetError(
+            f"{len(groups)} {unit} cannot fill {len(splits)} splits ({', '.join(splits)}); "
+            f"add images{', loosen --group' if pattern is not None else ''} or drop --test"
+        )
+    rng = random.Random(cfg.seed)
+    order = list(range(len(groups)))
+    rng.shuffle(order)
+    coverage = _Coverage(groups, order, splits)
+    if not coverage.search():
+        why = (
+            f"search stopped after {_SEARCH_BUDGET} steps"
+            if coverage.gave_up
+            else "the label layout allows none"
+        )
+        log.warning("no placement puts every class in every split (%s); keeping a greedy one", why)
+        coverage.greedy()
+    placed = _fill(groups, order, dict(coverage.placed), cfg.ratios(), rng)
+    out: dict[str, list[str]] = {s: [] for s in splits}
+    for gi, split in placed.items():
+        out[split].extend(groups[gi].names)
+    return {s: sorted(names) for s, names in out.items()}
+
+
+def find_uncovered(
+    items: Sequence[SplitItem], splits: Mapping[str, Iterable[str]], cfg: SplitConfig
+) -> list[tuple[int, str]]:
+    """The (class id, split) requirements a split leaves unmet (empty list: full coverage).
+
+    Independent of how the split was made, so tests use it to check ``assign_splits``.
+    """
+    pattern = validate_config(cfg)
+    where = {name: s for s, names in splits.items() for name in names}
+    class_groups: dict[int, set[str]] = {}
+    present: set[tuple[int, str]] = set()
+    for item in items:
+        for c in set(item.classes):
+            class_groups.setdefault(c, set()).add(group_key(_stem(item.name), pattern))
+            present.add((c, where[item.name]))
+    counts = {c: len(g) for c, g in class_groups.items()}
+    return [req for req in coverage_requirements(counts, list(splits)) if req not in present]
+
+
+def _read_classes(data_dir: Path) -> tuple[str, ...]:
+    path = data_dir / "classes.txt"
+    if not path.is_file():
+        raise DatasetError(f"{path}: not found; --data must be the output folder of 'yolo-kfp convert'")
+    names = tuple(ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip())
+    if not names:
+        raise DatasetError(f"{path}: no class names (one per line expected)")
+    return names
+
+
+def _read_label(path: str, n_classes: int) -> tuple[int, ...] | None:
+    """Class ids of a YOLO label file; ``None`` when it is missing (a background image, as in Ultralytics)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    ids = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            c = int(fields[0])
+        except ValueError:
+            c = -1
+        if not 0 <= c < n_classes:
+            raise DatasetError(
+                f"{path}: line {lineno}: class id {fields[0]!r} is not an integer in [0, {n_classes}) "
+                "(classes.txt); fix the label or re-run convert"
+            )
+        ids.append(c)
+    return tuple(ids)
+
+
+def read_converted(data_dir: Path) -> tuple[tuple[str, ...], list[SplitItem], int]:
+    """Read a convert output folder: class names, one item per image, and how many labels were missing."""
+    images_dir, labels_dir = data_dir / "images", os.fspath(data_dir / "labels")
+    if not images_dir.is_dir():
+        raise DatasetError(f"{images_dir}: not found; --data must be the output folder of 'yolo-kfp convert'")
+    names = _read_classes(data_dir)
+    files = sorted(
+        e.name
+        for e in os.scandir(images_dir)
+        if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES
+    )
+    stems: dict[str, str] = {}
+    items, missing = [], 0
+    for name in files:
+        stem = os.path.splitext(name)[0]
+        if stem in stems:
+            raise DatasetError(f"{images_dir}: {stems[stem]} and {name} share the label file {stem}.txt")
+        stems[stem] = name
+        classes = _read_label(os.path.join(labels_dir, f"{stem}.txt"), len(names))
+        missing += classes is None
+        items.append(SplitItem(name, classes or ()))
+    if len(items) < 2:
+        raise DatasetError(f"{images_dir}: {len(items)} image(s); a split needs at least 2")
+    return names, items, missing
+
+
+def _split_report(
+    items: Sequence[SplitItem], splits: Mapping[str, list[str]], names: Sequence[str], cfg: SplitConfig
+) -> dict[str, Any]:
+    """The content of ``split.json``: counts per split and per class per split."""
+    pattern = validate_config(cfg)
+    where = {name: s for s, members in splits.items() for name in members}
+    images = dict.fromkeys(splits, 0)
+    background = dict.fromkeys(splits, 0)
+    instances = dict.fromkeys(splits, 0)
+    groups: dict[str, set[str]] = {s: set() for s in splits}
+    per_class = {n: {s: {"images": 0, "instances": 0} for s in splits} for n in names}
+    for item in items:
+        s = where[item.name]
+        images[s] += 1
+        background[s] += not item.classes
+        instances[s] += len(item.classes)
+        groups[s].add(group_key(_stem(item.name), pattern))
+        for c in set(item.classes):
+            per_class[names[c]][s]["images"] += 1
+            per_class[names[c]][s]["instances"] += item.classes.count(c)
+    total = len(items)
+    return {
+        "seed": cfg.seed,
+        "config": asdict(cfg),
+        "images": images,
+        "background": background,
+        "instances": instances,
+        "groups": {s: len(g) for s, g in groups.items()},
+        "fractions": {s: round(n / total, 4) for s, n in images.items()},
+        "classes": per_class,
+        "uncovered": [{"class": names[c], "split": s} for c, s in find_uncovered(items, splits, cfg)],
+    }
+
+
+def _stem(name: str) -> str:
+    return os.path.splitext(name)[0]
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        link_or_copy(Path(src), Path(dst))  # its fallback: a copy across file systems
+
+
+def _check_out_dir(data_dir: Path, out_dir: Path) -> None:
+    data, out = data_dir.resolve(), out_dir.resolve()
+    if out == data or out in data.parents:
+        raise ConfigError(f"--out {out_dir} would replace the input {data_dir}; choose another folder")
+
+
+def _write_dataset(
+    tmp: Path,
+    data_dir: Path,
+    items: Sequence[SplitItem],
+    splits: Mapping[str, list[str]],
+    names: Sequence[str],
+) -> None:
+    """Fill the staged folder: linked images and labels, list files, classes.txt, dataset.yaml."""
+    (tmp / "images").mkdir()
+    (tmp / "labels").mkdir()
+    src_images, src_labels = os.fspath(data_dir / "images"), os.fspath(data_dir / "labels")
+    dst_images, dst_labels = os.fspath(tmp / "images"), os.fspath(tmp / "labels")
+    for item in items:  # plain strings: pathlib costs more than the links themselves at 20k images
+        _link(os.path.join(src_images, item.name), os.path.join(dst_images, item.name))
+        label = f"{_stem(item.name)}.txt"
+        try:
+            _link(os.path.join(src_labels, label), os.path.join(dst_labels, label))
+        except FileNotFoundError:
+            open(os.path.join(dst_labels, label), "w").close()  # background image without a label file
+    for split, members in splits.items():
+        (tmp / f"{split}.txt").write_text("".join(f"./images/{n}\n" for n in members), encoding="utf-8")
+    (tmp / "classes.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+    spec: dict[str, Any] = {"path": ".", **{s: f"{s}.txt" for s in splits}}
+    spec |= {"nc": len(names), "names": dict(enumerate(names))}
+    (tmp / "dataset.yaml").write_text(
+        yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+
+
+def split_dataset(data_dir: Path, out_dir: Path, cfg: SplitConfig = SplitConfig()) -> SplitResult:  # noqa: B008
+    """Split a converted YOLO folder into a self-contained train/val[/test] dataset.
+
+    Args:
+        data_dir: output of ``convert``: ``images/``, ``labels/<stem>.txt``, ``classes.txt``.
+        out_dir: the dataset folder to write (replaced atomically): ``dataset.yaml``, list files,
+            ``images/`` and ``labels/`` hard links, ``classes.txt``, ``split.json``.
+        cfg: ratios, seed and optional group regex.
+
+    Returns:
+        Counts per split; ``uncovered`` lists "class->split" requirements no placement could meet.
+
+    Raises:
+        ConfigError: invalid ratios or regex, or ``out_dir`` that would replace ``data_dir``.
+        DatasetError: not a convert output, a bad label line, or too few images.
+    """
+    t0 = time.perf_counter()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    validate_config(cfg)
+    _check_out_dir(data_dir, out_dir)
+    names, items, missing = read_converted(data_dir)
+    if missing:
+        log.warning(
+            "%d image(s) have no label file in %s; treated as background", missing, data_dir / "labels"
+        )
+    splits = assign_splits(items, cfg)
+    report = _split_report(items, splits, names, cfg)
+    report["source"] = str(data_dir)
+    uncovered = tuple(f"{u['class']}->{u['split']}" for u in report["uncovered"])
+    if uncovered:
+        log.warning("classes missing from a split that needs them (no placement found): %s", uncovered)
+    with staged_dir(out_dir) as tmp:
+        _write_dataset(tmp, data_dir, items, splits, names)
+        write_json_atomic(tmp / "split.json", report)
+    result = SplitResult(
+        out_dir=out_dir,
+        dataset_yaml=out_dir / "dataset.yaml",
+        images=len(items),
+        groups=sum(report["groups"].values()),
+        classes=len(names),
+        counts=report["images"],
+        background=report["background"],
+        uncovered=uncovered,
+        seconds=round(time.perf_counter() - t0, 3),
+    )
+    log.info(
+        "split %d images (%d groups) -> %s in %.2fs",
+        result.images,
+        result.groups,
+        ", ".join(f"{s} {n}" for s, n in result.counts.items()),
+        result.seconds,
+    )
+    return result

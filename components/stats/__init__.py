@@ -1,0 +1,1 @@
+"""Stage 3: dataset statistics, warnings, HTML report and the recommended training plan."""

@@ -1,0 +1,612 @@
+"""Dataset statistics, warnings and the recommended transfer-learning plan for a split dataset.
+
+Reads ``dataset.yaml`` (``load_dataset``), every label file once and only the header of every image
+(PIL ``Image.open(...).size``, no decoding), so it runs at thousands of images per second. Duplicate
+images are found by content: a cheap key (file size and a CRC of the first and last 16 KiB) first,
+then a full SHA-256 only for the files whose keys collide.
+
+Box sizes are judged at the training image size: Ultralytics letterboxes an image so that its longest
+side becomes ``imgsz``, then a box is small below 32x32 px of area, large from 96x96 px (COCO).
+
+``recommend_plan`` is the usual transfer-learning table, pure, so the pipeline reuses it:
+
+    train images   model     freeze   epochs
+    < 1000         yolov5s   10       30-50
+    1000-5000      yolov5m   10-5     50-80
+    > 5000         yolov5l   5-0      80-150   (the upper ends are reached at 50 000 images)
+
+Within a row the values move linearly with the image count, so the plan is continuous across rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from components._shared.dataset import DatasetSpec, load_dataset, read_list
+from components._shared.errors import ConfigError
+from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from components._shared.plan import PlanRequest, TrainingPlan
+
+log = logging.getLogger(__name__)
+
+SMALL_AREA = 32**2  # COCO thresholds, in pixels at the training image size
+LARGE_AREA = 96**2
+IMBALANCE_RATIO = 10.0  # max/min instances per class above this: warn
+FINETUNE_SHARE = 0.4  # share of the epochs spent fine-tuning the whole model in a two-stage plan
+_SATURATE = 50_000  # train images at which the table's last row reaches its upper end
+_QUICK_BYTES = 16 * 1024  # head and tail read for the duplicate pre-key
+_LIST_LIMIT = 200  # longest lists (duplicates, problems) kept in stats.json
+
+Strategy = Literal["two-stage", "full", "frozen"]
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    """Options of ``dataset_stats``.
+
+    Attributes:
+        imgsz: training image size (longest side after letterbox) for the small/medium/large counts.
+    """
+
+    imgsz: int = 640
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A recommended training plan (``stats.json["recommended"]``).
+
+    Attributes:
+        model: YOLOv5 architecture, e.g. ``yolov5s``.
+        freeze: layers frozen in the first stage (10 = the whole backbone).
+        epochs: total epochs, ``epochs_frozen + epochs_finetune``.
+        epochs_frozen: epochs with the first ``freeze`` layers frozen.
+        epochs_finetune: epochs with every layer trainable (lower learning rate).
+        strategy: ``two-stage`` (frozen, then fine-tune), ``full`` (no freezing) or ``frozen`` (only the
+            frozen stage; never recommended by the table, accepted as a user override downstream).
+        reason: one sentence a person can check.
+    """
+
+    model: str
+    freeze: int
+    epochs: int
+    epochs_frozen: int
+    epochs_finetune: int
+    strategy: Strategy
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``stats.json`` and ``resolve_plan``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    """What ``dataset_stats`` wrote; every number is also in ``out_dir/stats.json``."""
+
+    out_dir: Path
+    stats_json: Path
+    report_html: Path
+    images: int
+    instances: int
+    classes: int
+    background_images: int
+    split_images: dict[str, int]
+    duplicate_pairs: int
+    warnings: tuple[str, ...]
+    recommended: Plan
+    seconds: float
+    images_per_second: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (paths as strings, tuples as lists)."""
+        d = asdict(self)
+        d.update(
+            out_dir=str(self.out_dir), stats_json=str(self.stats_json), report_html=str(self.report_html)
+        )
+        d["warnings"] = list(self.warnings)
+        return d
+
+    def summary(self) -> dict[str, float]:
+        """Scalars for the run page (KFP ``Metrics``)."""
+        values = {
+            "images": self.images,
+            "instances": self.instances,
+            "classes": self.classes,
+            "background_images": self.background_images,
+            "duplicate_pairs": self.duplicate_pairs,
+            "warnings": len(self.warnings),
+            "recommended_freeze": self.recommended.freeze,
+            "recommended_epochs": self.recommended.epochs,
+        }
+        values |= {f"{split}_images": n for split, n in self.split_images.items()}
+        return {k: float(v) for k, v in values.items()}
+
+
+def _lerp(lo: float, hi: float, t: float) -> int:
+    return math.floor(lo + (hi - lo) * min(max(t, 0.0), 1.0) + 0.5)
+
+
+def recommend_plan(n_train_images: int) -> Plan:
+    """The transfer-learning table (module docstring) for a number of training images.
+
+    Raises:
+        ConfigError: a negative image count.
+    """
+    n = n_train_images
+    if n < 0:
+        raise ConfigError(f"n_train_images={n} must be >= 0")
+    if n < 1000:
+        model, freeze, epochs = "yolov5s", 10, _lerp(30, 50, n / 1000)
+        why = "small dataset: small model, backbone frozen so the pretrained features are not overfitted"
+        row = "< 1000"
+    elif n <= 5000:
+        t = (n - 1000) / 4000
+        model, freeze, epochs = "yolov5m", _lerp(10, 5, t), _lerp(50, 80, t)
+        why = "medium dataset: medium model, part of the backbone frozen"
+        row = "1000-5000"
+    else:
+        t = (n - 5000) / (_SATURATE - 5000)
+        model, freeze, epochs = "yolov5l", _lerp(5, 0, t), _lerp(80, 150, t)
+        why = "large dataset: large model, little or no freezing"
+        row = "> 5000"
+    if freeze > 0:
+        strategy: Strategy = "two-stage"
+        finetune = _lerp(0, epochs, FINETUNE_SHARE)
+        frozen = epochs - finetune
+    else:
+        strategy, frozen, finetune = "full", 0, epochs
+    reason = f"{n} train images ({row}): {model}, freeze {freeze}, {epochs} epochs, {strategy}; {why}"
+    return Plan(model, freeze, epochs, frozen, finetune, strategy, reason)
+
+
+def plan_from_stats(result: StatsResult, request: PlanRequest) -> TrainingPlan:
+    """Resolve the user's plan request, ``auto`` values taken from the recommended plan."""
+    from components._shared.plan import resolve_plan
+
+    return resolve_plan(request, result.recommended.to_dict())
+
+
+@dataclass
+class _Scan:
+    """Everything read from disk, one row per unique image and one per box."""
+
+    rel: list[str] = field(default_factory=list)  # image path relative to the dataset root
+    width: list[float] = field(default_factory=list)  # nan when the image could not be read
+    height: list[float] = field(default_factory=list)
+    quick: list[tuple[int, int] | None] = field(default_factory=list)  # duplicate pre-key
+    paths: list[str] = field(default_factory=list)
+    box_img: list[int] = field(default_factory=list)
+    box_cls: list[int] = field(default_factory=list)
+    box_xywh: list[float] = field(default_factory=list)  # flat cx, cy, w, h
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    label_errors: list[str] = field(default_factory=list)
+
+
+def _read_header(path: str) -> tuple[int, int, tuple[int, int]]:
+    """Image size from the header and the duplicate pre-key (size, CRC of head and tail), in one open."""
+    from PIL import Image
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        crc = zlib.crc32(fh.read(_QUICK_BYTES))
+        if size > 2 * _QUICK_BYTES:
+            fh.seek(size - _QUICK_BYTES)
+        crc = zlib.crc32(fh.read(_QUICK_BYTES), crc)
+        fh.seek(0)
+        with Image.open(fh) as im:
+            w, h = im.size
+    return w, h, (size, crc)
+
+
+def _parse_label(path: str, n_classes: int, scan: _Scan, index: int) -> None:
+    """Append the boxes of one label file (polygon lines become their bounding box)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return  # background image, as in Ultralytics
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            c = int(fields[0])
+            v = [float(x) for x in fields[1:]]
+        except ValueError:
+            v, c = [], -1
+        if len(v) > 4 and len(v) % 2 == 0:  # segment: x1 y1 x2 y2 ...
+            xs, ys = v[0::2], v[1::2]
+            v = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)]
+        if len(v) != 4 or not 0 <= c < n_classes:
+            if len(scan.label_errors) < _LIST_LIMIT:
+                scan.label_errors.append(f"{os.path.basename(path)}:{lineno}: {line.strip()[:60]!r}")
+            continue
+        scan.box_img.append(index)
+        scan.box_cls.append(c)
+        scan.box_xywh += v
+
+
+def _label_of(image: str) -> str:
+    """``label_path`` on plain strings (pathlib costs more than the file reads at 20k images)."""
+    marker = f"{os.sep}images{os.sep}"
+    i = image.rfind(marker)
+    if i >= 0:
+        image = f"{image[:i]}{os.sep}labels{os.sep}{image[i + len(marker) :]}"
+    return os.path.splitext(image)[0] + ".txt"
+
+
+def _list_entries(list_file: Path) -> list[str]:
+    """Absolute image paths of a split list, resolved like ``resolve_list_entry`` (``./`` = the list's folder)."""
+    base = os.fspath(list_file.parent)
+    return [os.path.join(base, e[2:] if e.startswith("./") else e) for e in read_list(list_file)]
+
+
+def _scan_image(scan: _Scan, image: str, rel: str, n_classes: int) -> None:
+    """Append one image row: header size, duplicate pre-key, boxes (problems recorded, never raised)."""
+    i = len(scan.rel)
+    scan.rel.append(rel)
+    scan.paths.append(image)
+    w: float
+    h: float
+    key: tuple[int, int] | None
+    try:
+        w, h, key = _read_header(image)
+    except FileNotFoundError:
+        w, h, key = math.nan, math.nan, None
+        scan.missing.append(rel)
+    except (OSError, ValueError, SyntaxError) as err:  # PIL's errors for broken headers
+        w, h, key = math.nan, math.nan, None
+        scan.unreadable.append(f"{rel} ({err.__class__.__name__})")
+    scan.width.append(w)
+    scan.height.append(h)
+    scan.quick.append(key)
+    _parse_label(_label_of(image), n_classes, scan, i)
+
+
+@contextlib.contextmanager
+def _no_pixel_limit() -> Iterator[None]:
+    """Lift PIL's decompression-bomb limit: only headers are read, and big aerial images are legitimate."""
+    from PIL import Image
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def _scan(spec: DatasetSpec) -> tuple[_Scan, dict[str, list[int]]]:
+    """Read every image header and label file once; return the scan and each split's image rows."""
+    scan = _Scan()
+    index: dict[str, int] = {}
+    members: dict[str, list[int]] = {}
+    root = os.fspath(spec.root) + os.sep
+    with _no_pixel_limit():
+        for split, list_file in spec.splits.items():
+            rows = members.setdefault(split, [])
+            for image in _list_entries(list_file):
+                if image not in index:
+                    index[image] = len(scan.rel)
+                    rel = image[len(root) :] if image.startswith(root) else os.path.relpath(image, root)
+                    _scan_image(scan, image, rel, len(spec.names))
+                rows.append(index[image])
+    return scan, {s: sorted(set(rows)) for s, rows in members.items()}
+
+
+def find_duplicates(paths: Sequence[str | Path], quick: Sequence[tuple[int, int] | None]) -> list[list[int]]:
+    """Groups (sorted row lists) of files with identical content: equal pre-keys, then equal SHA-256."""
+    by_key: dict[tuple[int, int], list[int]] = {}
+    for i, key in enumerate(quick):
+        if key is not None:
+            by_key.setdefault(key, []).append(i)
+    groups = []
+    for rows in by_key.values():
+        if len(rows) < 2:
+            continue
+        by_hash: dict[str, list[int]] = {}
+        for i in rows:
+            with open(paths[i], "rb") as fh:
+                by_hash.setdefault(hashlib.file_digest(fh, "sha256").hexdigest(), []).append(i)
+        groups += [r for r in by_hash.values() if len(r) > 1]
+    return sorted(groups)
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """The scan as numpy arrays; ``area`` is each box's pixel area at the training size (nan: unknown)."""
+
+    n_images: int
+    boxes_per_image: np.ndarray
+    box_img: np.ndarray
+    box_cls: np.ndarray
+    xywh: np.ndarray
+    area: np.ndarray
+
+    @classmethod
+    def from_scan(cls, scan: _Scan, imgsz: int) -> _Arrays:
+        import numpy as np
+
+        w, h = np.array(scan.width, dtype=float), np.array(scan.height, dtype=float)
+        box_img = np.array(scan.box_img, dtype=np.int64)
+        xywh = np.array(scan.box_xywh, dtype=float).reshape(-1, 4)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = imgsz / np.maximum(w, h)  # letterbox: longest side -> imgsz
+        pixels = w * h * scale * scale
+        area = xywh[:, 2] * xywh[:, 3] * pixels[box_img]
+        n = len(scan.rel)
+        return cls(
+            n, np.bincount(box_img, minlength=n), box_img, np.array(scan.box_cls, dtype=np.int64), xywh, area
+        )
+
+
+def _size_counts(area: np.ndarray) -> dict[str, int]:
+    import numpy as np
+
+    known = area[~np.isnan(area)]
+    return {
+        "small": int((known < SMALL_AREA).sum()),
+        "medium": int(((known >= SMALL_AREA) & (known < LARGE_AREA)).sum()),
+        "large": int((known >= LARGE_AREA).sum()),
+        "unknown": int(len(area) - len(known)),
+    }
+
+
+def _split_block(a: _Arrays, rows: Sequence[int], nc: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Counts of one split, plus its instances and images per class."""
+    import numpy as np
+
+    mask = np.zeros(a.n_images, dtype=bool)
+    mask[list(rows)] = True
+    in_split = mask[a.box_img]
+    cls = a.box_cls[in_split]
+    pairs = np.unique(a.box_img[in_split] * nc + cls)
+    per_image = a.boxes_per_image[mask]
+    block = {
+        "images": len(rows),
+        "background": int((per_image == 0).sum()),
+        "instances": int(in_split.sum()),
+        "boxes_per_image": {
+            "mean": round(float(per_image.mean()), 3) if len(rows) else 0.0,
+            "max": int(per_image.max()) if len(rows) else 0,
+        },
+        "sizes": _size_counts(a.area[in_split]),
+    }
+    return block, np.bincount(cls, minlength=nc), np.bincount(pairs % nc, minlength=nc)
+
+
+def _bbox_stats(xywh: np.ndarray) -> dict[str, Any]:
+    """Mean, population std, min and max of normalised cx, cy, w, h over every box."""
+    out: dict[str, Any] = {"boxes": int(len(xywh))}
+    for j, name in enumerate(("cx", "cy", "w", "h")):
+        out[name] = _describe_column(xywh[:, j])
+    return out
+
+
+def _describe_column(col: np.ndarray) -> dict[str, float | None]:
+    if not len(col):
+        return {"mean": None, "std": None, "min": None, "max": None}
+    return {
+        "mean": round(float(col.mean()), 6),
+        "std": round(float(col.std()), 6),
+        "min": round(float(col.min()), 6),
+        "max": round(float(col.max()), 6),
+    }
+
+
+def class_weights(instances: Sequence[int]) -> list[float]:
+    """Inverse-frequency weights normalised to mean 1 over the classes that occur (0.0 for empty ones)."""
+    inverse = [1.0 / n if n > 0 else 0.0 for n in instances]
+    present = [w for w in inverse if w > 0]
+    if not present:
+        return [0.0] * len(instances)
+    mean = sum(present) / len(present)
+    return [round(w / mean, 4) for w in inverse]
+
+
+def _class_table(
+    names: Sequence[str], total: np.ndarray, images: np.ndarray, per_split: Mapping[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    weights = class_weights([int(n) for n in per_split.get("train", total)])
+    return [
+        {
+            "id": c,
+            "name": name,
+            "instances": int(total[c]),
+            "images": int(images[c]),
+            "per_split": {s: int(v[c]) for s, v in per_split.items()},
+            "weight": weights[c],
+        }
+        for c, name in enumerate(names)
+    ]
+
+
+def _duplicate_block(scan: _Scan, split_of: Mapping[int, list[str]]) -> dict[str, Any]:
+    groups = find_duplicates(scan.paths, scan.quick)
+    pairs = []
+    for rows in groups:
+        first, *others = sorted(rows, key=lambda i: scan.rel[i])
+        for i in others:
+            splits = sorted(set(split_of[first]) | set(split_of[i]))
+            pairs.append({"a": scan.rel[first], "b": scan.rel[i], "splits": splits})
+    leaks = sum(len(p["splits"]) > 1 for p in pairs)
+    return {
+        "groups": len(groups),
+        "pairs_total": len(pairs),
+        "cross_split": leaks,
+        "pairs": pairs[:_LIST_LIMIT],
+    }
+
+
+def _warnings(stats: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Human-readable findings, each with a stable ``code`` (stats.json, report, KFP metadata)."""
+    out = []
+    classes = stats["classes"]
+    present = [c for c in classes if c["instances"] > 0]
+    if len(present) > 1:
+        hi = max(present, key=lambda c: c["instances"])
+        lo = min(present, key=lambda c: c["instances"])
+        ratio = hi["instances"] / lo["instances"]
+        if ratio > IMBALANCE_RATIO:
+            msg = f"class imbalance {ratio:.0f}:1 ({hi['name']} {hi['instances']} vs {lo['name']} {lo['instances']})"
+            out.append({"code": "imbalance", "message": msg + "; consider the class weights or more data"})
+    empty = [c["name"] for c in classes if c["instances"] == 0]
+    if empty:
+        out.append(
+            {"code": "empty_class", "message": f"{len(empty)} class(es) without instances: {_short(empty)}"}
+        )
+    if "val" in stats["splits"]:
+        missing = [f"{c['name']} ({c['images']} img)" for c in present if c["per_split"].get("val", 0) == 0]
+        if missing:
+            msg = f"{len(missing)} class(es) missing from val (not evaluated): {_short(missing)}"
+            out.append({"code": "missing_in_val", "message": msg})
+    dup = stats["duplicates"]
+    if dup["pairs_total"]:
+        first = dup["pairs"][0]
+        msg = f"{dup['pairs_total']} duplicate image pair(s), {dup['cross_split']} across splits (e.g. {first['a']} = {first['b']})"
+        out.append({"code": "duplicate_images", "message": msg})
+    for code, what in (
+        ("overlap", "image(s) listed in more than one split"),
+        ("missing_images", "image(s) missing"),
+        ("unreadable_images", "image(s) unreadable"),
+        ("label_errors", "malformed label line(s)"),
+    ):
+        items = stats["problems"][code]
+        if items:
+            out.append(
+                {"code": code, "message": f"{stats['problems'][code + '_total']} {what}: {_short(items)}"}
+            )
+    return out
+
+
+def _short(items: Sequence[str], n: int = 5) -> str:
+    return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+def _describe(
+    spec: DatasetSpec, scan: _Scan, members: Mapping[str, list[int]], cfg: StatsConfig
+) -> tuple[dict[str, Any], _Arrays]:
+    """Every statistic of ``stats.json`` except the plots and timing, and the arrays for the plots."""
+    a = _Arrays.from_scan(scan, cfg.imgsz)
+    nc = len(spec.names)
+    splits, per_split = {}, {}
+    for split, rows in members.items():
+        splits[split], per_split[split], _ = _split_block(a, rows, nc)
+    everything, total, images = _split_block(a, range(a.n_images), nc)
+    split_of: dict[int, list[str]] = {}
+    for split, rows in members.items():
+        for i in rows:
+            split_of.setdefault(i, []).append(split)
+    overlap = sorted(scan.rel[i] for i, s in split_of.items() if len(s) > 1)
+    problems: dict[str, Any] = {}
+    for code, items in (
+        ("overlap", overlap),
+        ("missing_images", scan.missing),
+        ("unreadable_images", scan.unreadable),
+        ("label_errors", scan.label_errors),
+    ):
+        problems[code], problems[code + "_total"] = items[:_LIST_LIMIT], len(items)
+    stats: dict[str, Any] = {
+        "dataset": str(spec.yaml_path),
+        "names": list(spec.names),
+        "imgsz": cfg.imgsz,
+        "images": a.n_images,
+        "instances": everything["instances"],
+        "background_images": everything["background"],
+        "boxes_per_image": everything["boxes_per_image"],
+        "splits": splits,
+        "classes": _class_table(spec.names, total, images, per_split),
+        "bbox_stats": _bbox_stats(a.xywh),
+        "size_categories": {"imgsz": cfg.imgsz, "thresholds_px": [32, 96], **everything["sizes"]},
+        "duplicates": _duplicate_block(scan, split_of),
+        "problems": problems,
+    }
+    stats["class_weights"] = [c["weight"] for c in stats["classes"]]
+    stats["warnings"] = _warnings(stats)
+    stats["recommended"] = recommend_plan(splits.get("train", {}).get("images", 0)).to_dict()
+    return stats, a
+
+
+def _check_out_dir(spec: DatasetSpec, out_dir: Path) -> None:
+    out = out_dir.resolve()
+    if out == spec.root or out in spec.root.parents:
+        raise ConfigError(f"--out {out_dir} would replace the dataset {spec.root}; choose another folder")
+
+
+def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig()) -> StatsResult:  # noqa: B008
+    """Describe a split dataset and recommend a training plan.
+
+    Args:
+        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
+        out_dir: folder to write (replaced atomically): ``stats.json``, ``report.html``, ``report.md``,
+            ``plots/class_histogram.png``, ``plots/box_sizes.png``, ``plots/box_centers.png``.
+        cfg: training image size for the small/medium/large box counts.
+
+    Returns:
+        Headline counts, warnings and the recommended plan; everything else is in ``stats.json``.
+
+    Raises:
+        ConfigError: ``imgsz`` below 32, or ``out_dir`` that would replace the dataset.
+        DatasetError: a missing or malformed dataset YAML or split list.
+    """
+    from components.stats.report import render_html, render_markdown, write_plots
+
+    t0 = time.perf_counter()
+    if cfg.imgsz < 32:
+        raise ConfigError(f"imgsz={cfg.imgsz} is below the YOLOv5 stride minimum; use e.g. --imgsz 640")
+    spec = load_dataset(Path(data_yaml))
+    out_dir = Path(out_dir)
+    _check_out_dir(spec, out_dir)
+    scan, members = _scan(spec)
+    stats, arrays = _describe(spec, scan, members, cfg)
+    for w in stats["warnings"]:
+        log.warning("%s", w["message"])
+    with staged_dir(out_dir) as tmp:
+        stats["plots"] = write_plots(tmp / "plots", stats, arrays.xywh, arrays.area)
+        write_text_atomic(tmp / "report.html", render_html(stats, tmp))
+        write_text_atomic(tmp / "report.md", render_markdown(stats))
+        stats["seconds"] = round(time.perf_counter() - t0, 3)
+        write_json_atomic(tmp / "stats.json", stats)
+    result = _result(stats, out_dir, time.perf_counter() - t0)
+    log.info(
+        "stats: %d images, %d instances, %d classes, %d warning(s), plan %s in %.2fs",
+        result.images,
+        result.instances,
+        result.classes,
+        len(result.warnings),
+        result.recommended.reason,
+        result.seconds,
+    )
+    return result
+
+
+def _result(stats: Mapping[str, Any], out_dir: Path, seconds: float) -> StatsResult:
+    return StatsResult(
+        out_dir=out_dir,
+        stats_json=out_dir / "stats.json",
+        report_html=out_dir / "report.html",
+        images=stats["images"],
+        instances=stats["instances"],
+        classes=len(stats["names"]),
+        background_images=stats["background_images"],
+        split_images={s: b["images"] for s, b in stats["splits"].items()},
+        duplicate_pairs=stats["duplicates"]["pairs_total"],
+        warnings=tuple(w["message"] for w in stats["warnings"]),
+        recommended=Plan(**stats["recommended"]),
+        seconds=round(seconds, 3),
+        images_per_second=round(stats["images"] / seconds, 1) if seconds > 0 else 0.0,
+    )

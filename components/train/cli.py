@@ -1,0 +1,106 @@
+"""Train YOLOv5 with the first N layers frozen (frozen stage) or all layers trainable (fine-tune stage).
+
+Writes OUT/best.pt, OUT/last.pt, OUT/results.csv, OUT/curves.png, OUT/report.html and, last,
+OUT/metrics.json (mAP, per-class AP, seconds per epoch, the frozen-layer proof). An interrupted run
+in the same OUT resumes from OUT/run/weights/last.pt. Weights are never downloaded: pass a local
+.pt, an architecture YAML (yolov5n.yaml: random weights) or an s3:// URI.
+
+Examples:
+  yolo-kfp train --data runs/dataset/dataset.yaml --weights pretrained.pt --out runs/frozen \\
+      --freeze 10 --epochs 10 --imgsz 640 --batch 16 --lr0 0.01
+  yolo-kfp train --data runs/dataset/dataset.yaml --weights runs/frozen/best.pt --out runs/finetune \\
+      --freeze 0 --epochs 10 --imgsz 640 --batch 16 --lr0 0.001 --warmup-epochs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from components._shared.cliutil import print_summary
+from components.train.core import OPTIMIZERS, TrainConfig, train_model
+
+HELP = "train YOLOv5 (frozen backbone or fine-tune), with metrics, curves and the frozen-layer proof"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``yolo-kfp train``."""
+    d = TrainConfig()
+    parser.add_argument(
+        "--data", type=Path, required=True, metavar="YAML", help="dataset.yaml of the split stage"
+    )
+    parser.add_argument(
+        "--weights",
+        required=True,
+        metavar="PATH|URI|ARCH.yaml",
+        help="initial weights: a .pt file, an s3:// URI, or an architecture YAML such as yolov5n.yaml",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--freeze",
+        type=int,
+        default=d.freeze,
+        metavar="N",
+        help=f"leading layers frozen ({d.freeze} = backbone, 0 = none)",
+    )
+    parser.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help=f"epochs ({d.epochs})")
+    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help=f"image size ({d.imgsz})")
+    parser.add_argument(
+        "--batch", type=int, default=d.batch, metavar="N", help=f"batch size ({d.batch}; -1 auto on one GPU)"
+    )
+    parser.add_argument(
+        "--lr0", type=float, default=d.lr0, metavar="X", help=f"initial learning rate ({d.lr0})"
+    )
+    parser.add_argument(
+        "--lrf", type=float, default=d.lrf, metavar="X", help=f"final lr as a fraction of lr0 ({d.lrf})"
+    )
+    parser.add_argument(
+        "--warmup-epochs",
+        type=float,
+        default=d.warmup_epochs,
+        metavar="X",
+        help=f"warm-up epochs ({d.warmup_epochs})",
+    )
+    parser.add_argument(
+        "--optimizer", default=d.optimizer, choices=OPTIMIZERS, help=f"optimizer ({d.optimizer})"
+    )
+    parser.add_argument("--device", default=d.device, help="auto (all GPUs, else CPU), cpu, 0, 0,1")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=d.patience,
+        metavar="N",
+        help=f"early-stopping patience ({d.patience})",
+    )
+    parser.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed ({d.seed})")
+    parser.add_argument(
+        "--workers", type=int, default=d.workers, metavar="N", help=f"data-loader workers ({d.workers})"
+    )
+    parser.add_argument(
+        "--stage-name", default=d.stage_name, metavar="NAME", help="name in reports (frozen, finetune)"
+    )
+    parser.add_argument(
+        "--no-resume", action="store_true", help="start fresh even if OUT holds an unfinished run"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Translate the flags into ``TrainConfig``, train, and print the result as JSON."""
+    cfg = TrainConfig(
+        freeze=args.freeze,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        lr0=args.lr0,
+        lrf=args.lrf,
+        optimizer=args.optimizer,
+        warmup_epochs=args.warmup_epochs,
+        device=args.device,
+        patience=args.patience,
+        seed=args.seed,
+        workers=args.workers,
+        stage_name=args.stage_name,
+        resume=not args.no_resume,
+    )
+    print_summary(train_model(args.data, args.weights, args.out, cfg))
+    return 0

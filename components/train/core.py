@@ -1,0 +1,683 @@
+"""Train YOLOv5 (Ultralytics' ``u`` form) with the first N layers frozen, and prove the freezing happened.
+
+One verb serves both training stages of the pipeline: the *frozen* stage (``freeze=10``: the backbone
+``model.0``-``model.9``) from pretrained weights, and the *fine-tune* stage (``freeze=0``, a lower
+learning rate) from the frozen stage's ``best.pt``.
+
+Output folder::
+
+    best.pt, last.pt   Ultralytics checkpoints (fp16, optimizer stripped)
+    results.csv        one row per epoch (losses, P, R, mAP, learning rates)
+    curves.png         losses, mAP and learning rate per epoch (our plot; the KFP UI has none)
+    report.html        self-contained report (curves embedded), for the KFP UI
+    metrics.json       written last: mAP, P, R, per-class AP, seconds per epoch, frozen proof, config
+    run/               the trainer's working folder (args.yaml, results.csv, train_record.json);
+                       ``run/weights/last.pt`` is what an interrupted run resumes from
+
+Frozen proof: after a run with ``freeze=N > 0`` every parameter and BatchNorm buffer under
+``model.0.`` .. ``model.{N-1}.`` must be bit-identical to the input weights, in the trainer's model
+right after it was built, in the final fp32 model and its EMA, and (at their fp16 precision) in
+``best.pt`` and ``last.pt``. Anything else raises ``FrozenLayersChanged``: a trainer upgrade that lets
+BatchNorm statistics drift again (ultralytics#9391) is caught here.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from components._shared.dataset import load_dataset, resolve_dataset_yaml
+from components._shared.errors import ConfigError, YoloKfpError
+from components._shared.fsio import write_json_atomic, write_text_atomic
+from components._shared.weights import ResolvedWeights, resolve_weights
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
+RUN_DIR = "run"
+# Arguments that must match for a checkpoint to be resumed (the rest may change, e.g. device, batch).
+RESUME_KEYS = ("epochs", "freeze", "lr0", "lrf", "optimizer", "momentum", "warmup_epochs", "seed")
+STAGE_FILE = "stage.json"  # the weights a run started from; a resume must come from the same ones
+
+CheckpointHook = Callable[[Path, int], None]
+
+
+class FrozenLayersChanged(YoloKfpError):
+    """A layer that was meant to be frozen changed during training (or was never loaded)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of ``train_model`` (defaults: the frozen stage on a GPU).
+
+    Attributes:
+        freeze: leading layers to freeze; 10 = the YOLOv5 backbone, 0 = train everything.
+        epochs: epochs to train in total (a resumed run ends at the same number).
+        imgsz: training image size (pixels, multiple of 32).
+        batch: batch size; -1 lets Ultralytics pick one for a single GPU.
+        lr0: initial learning rate (the fine-tune stage passes about 10x lower).
+        lrf: final learning rate as a fraction of ``lr0``.
+        optimizer: explicit optimizer (Ultralytics' ``auto`` would ignore ``lr0``).
+        momentum: SGD momentum / Adam beta1.
+        warmup_epochs: warm-up epochs (short for the fine-tune stage).
+        device: ``auto`` (every visible GPU, DDP when more than one; else the CPU), ``cpu``, ``0``, ``0,1``.
+        patience: epochs without improvement before stopping early.
+        seed: random seed (deterministic training).
+        workers: data-loader workers per process (Ultralytics uses 0 on the CPU).
+        stage_name: name of this stage in reports (``frozen``, ``finetune``).
+        cos_lr: cosine learning-rate schedule instead of linear.
+        cache: cache decoded images in RAM.
+        amp: mixed precision on CUDA (checked locally first).
+        resume: continue ``out_dir/run/weights/last.pt`` when it is an unfinished run of this config.
+    """
+
+    freeze: int = 10
+    epochs: int = 10
+    imgsz: int = 640
+    batch: int = 16
+    lr0: float = 0.01
+    lrf: float = 0.01
+    optimizer: str = "SGD"
+    momentum: float = 0.937
+    warmup_epochs: float = 3.0
+    device: str = "auto"
+    patience: int = 50
+    seed: int = 0
+    workers: int = 2
+    stage_name: str = "train"
+    cos_lr: bool = False
+    cache: bool = False
+    amp: bool = True
+    resume: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for metrics.json)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train_model`` wrote; every number is also in ``out_dir/metrics.json``."""
+
+    out_dir: Path
+    best: Path
+    last: Path
+    metrics_json: Path
+    report_html: Path
+    stage_name: str
+    names: tuple[str, ...]
+    imgsz: int
+    epochs: int
+    epochs_this_run: int
+    resumed_from_epoch: int | None
+    map50: float
+    map50_95: float
+    precision: float
+    recall: float
+    seconds_per_epoch: float
+    seconds: float
+    device: str
+    freeze: int
+    total_params: int
+    trainable_params: int
+    frozen_params: int
+    frozen_verified: bool | None
+    backbone_changed: bool | None
+    backbone_max_abs_change: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (paths as strings)."""
+        d = asdict(self)
+        for k in ("out_dir", "best", "last", "metrics_json", "report_html"):
+            d[k] = str(d[k])
+        d["names"] = list(self.names)
+        return d
+
+    def summary(self) -> dict[str, float]:
+        """Scalars for the run page (KFP ``Metrics``)."""
+        values: dict[str, float] = {
+            "map50": self.map50,
+            "map50_95": self.map50_95,
+            "precision": self.precision,
+            "recall": self.recall,
+            "epochs": self.epochs,
+            "seconds_per_epoch": self.seconds_per_epoch,
+            "freeze": self.freeze,
+            "trainable_params": self.trainable_params,
+            "frozen_params": self.frozen_params,
+        }
+        if self.frozen_verified is not None:
+            values["frozen_verified"] = float(self.frozen_verified)
+        if self.backbone_max_abs_change is not None:
+            values["backbone_max_abs_change"] = self.backbone_max_abs_change
+        return {k: float(v) for k, v in values.items()}
+
+    def card(self) -> dict[str, Any]:
+        """Metadata for the weights artifact (KFP ``Model``)."""
+        return {
+            "framework": "pytorch",
+            "format": "ultralytics-checkpoint",
+            "stage": self.stage_name,
+            "classes": list(self.names),
+            "imgsz": self.imgsz,
+            "epochs": self.epochs,
+            "freeze": self.freeze,
+            "map50": round(self.map50, 5),
+            "map50_95": round(self.map50_95, 5),
+            "frozen_verified": self.frozen_verified,
+            "backbone_changed": self.backbone_changed,
+        }
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> every visible CUDA GPU (``0`` or ``0,1,...``), else ``cpu``; other values unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    n = torch.cuda.device_count()
+    return ",".join(str(i) for i in range(n)) if n else "cpu"
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    if cfg.epochs < 1:
+        raise ConfigError(f"--epochs {cfg.epochs}: train at least 1 epoch")
+    if cfg.freeze < 0:
+        raise ConfigError(f"--freeze {cfg.freeze}: must be 0 (train everything) or more (10 = backbone)")
+    if cfg.imgsz < 32:
+        raise ConfigError(f"--imgsz {cfg.imgsz}: below the YOLOv5 stride of 32; use e.g. 640")
+    if cfg.batch == 0 or cfg.batch < -1:
+        raise ConfigError(f"--batch {cfg.batch}: use a positive batch size (or -1: automatic on one GPU)")
+    if not (cfg.lr0 > 0 and math.isfinite(cfg.lr0)):
+        raise ConfigError(f"--lr0 {cfg.lr0}: the learning rate must be positive")
+    if not 0 < cfg.lrf <= 1:
+        raise ConfigError(f"--lrf {cfg.lrf}: the final learning-rate fraction must be in (0, 1]")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"--optimizer {cfg.optimizer}: choose one of {', '.join(OPTIMIZERS)} (explicit, not auto)"
+        )
+    if cfg.warmup_epochs < 0 or cfg.patience < 1 or cfg.workers < 0:
+        raise ConfigError("--warmup-epochs and --workers must be >= 0 and --patience >= 1")
+
+
+def train_model(
+    data_yaml: Path,
+    weights: str,
+    out_dir: Path,
+    cfg: TrainConfig = TrainConfig(),  # noqa: B008
+    *,
+    on_checkpoint: CheckpointHook | None = None,
+    resume_from: Path | None = None,
+) -> TrainResult:
+    """Train a detector from ``weights`` on ``data_yaml`` and write the outputs to ``out_dir``.
+
+    Args:
+        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
+        weights: ``.pt`` checkpoint path, ``s3://`` URI (once a fetcher is registered), or an
+            architecture YAML such as ``yolov5n.yaml`` (random initial weights).
+        out_dir: output folder; ``out_dir/run`` holds the resumable training state.
+        cfg: training options.
+        on_checkpoint: called as ``on_checkpoint(last_pt, finished_epochs)`` after every epoch's
+            ``last.pt`` is saved (e.g. to upload it for preemption recovery).
+        resume_from: a ``last.pt`` saved by an interrupted run of this stage (e.g. downloaded after a
+            pod was preempted); it is copied into ``out_dir/run/weights/`` and continued.
+
+    Returns:
+        Metrics, timings and the frozen-layer proof.
+
+    Raises:
+        ConfigError: bad options, missing weights, or ``freeze`` beyond the model's layers.
+        DatasetError: a missing or malformed dataset YAML.
+        FrozenLayersChanged: a frozen parameter or BatchNorm buffer changed (or was not loaded).
+    """
+    t0 = time.perf_counter()
+    _check_config(cfg)
+    spec = load_dataset(Path(data_yaml))
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == spec.root or out_dir.resolve() in spec.root.parents:
+        raise ConfigError(f"--out {out_dir} would write into the dataset {spec.root}; choose another folder")
+    if resume_from is not None and not Path(resume_from).is_file():
+        raise ConfigError(f"resume_from {resume_from}: checkpoint not found")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    resolved = resolve_weights(weights, out_dir / ".fetched")
+
+    from components.train import adapter  # heavy: torch + ultralytics
+
+    run_dir = out_dir / RUN_DIR
+    init_model, n_layers = _initial_model(adapter, resolved, len(spec.names))
+    if cfg.freeze >= n_layers:
+        raise ConfigError(
+            f"--freeze {cfg.freeze}: the model has {n_layers} layers (model.0-model.{n_layers - 1}, the last is "
+            f"the Detect head); freeze at most {n_layers - 1} (10 = the backbone)"
+        )
+    if cfg.freeze and not resolved.is_checkpoint:
+        log.warning(
+            "freezing %d randomly initialised layers (--weights %s is an architecture)", cfg.freeze, weights
+        )
+    device = resolve_device(cfg.device)
+    resume_ckpt = _resume_point(adapter, run_dir, cfg, resolved.spec, resume_from)
+    if resume_ckpt is None and run_dir.exists():
+        shutil.rmtree(run_dir)  # a fresh run must not inherit results.csv rows or checkpoints
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume_ckpt is None:
+        write_json_atomic(run_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
+    data_resolved = resolve_dataset_yaml(spec.yaml_path, run_dir)
+
+    watch = adapter.prefixes(cfg.freeze or adapter.BACKBONE_LAYERS)
+    reference = adapter.watched_state(init_model.state_dict(), watch) if resolved.is_checkpoint else None
+    recorder = adapter.TrainRecorder(
+        run_dir=run_dir, watch=watch, frozen=cfg.freeze > 0, reference=reference, on_checkpoint=on_checkpoint
+    )
+    log.info(
+        "train[%s]: %s from %s, freeze=%d, %d epochs at %d px on %s%s",
+        cfg.stage_name,
+        spec.yaml_path,
+        resolved.spec,
+        cfg.freeze,
+        cfg.epochs,
+        cfg.imgsz,
+        device,
+        f", resuming {resume_ckpt}" if resume_ckpt else "",
+    )
+    run = adapter.train(
+        data_yaml=data_resolved,
+        run_dir=run_dir,
+        model=init_model if resolved.is_checkpoint else None,
+        model_arg=resolved.spec,
+        arch=resolved.arch,
+        overrides=_overrides(cfg, device),
+        recorder=recorder,
+        resume_ckpt=resume_ckpt,
+    )
+    proof = _prove(adapter, run, recorder.reference or {}, cfg.freeze, out_dir)
+    return _finish(run, out_dir, cfg, spec.names, resolved, device, proof, time.perf_counter() - t0)
+
+
+def _initial_model(adapter: Any, resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
+    """The model whose weights the trainer starts from (or a scratch build, for counting layers)."""
+    if resolved.is_checkpoint:
+        assert resolved.path is not None
+        model, _ = adapter.load_model(resolved.path)
+    else:
+        assert resolved.arch is not None
+        model = adapter.build_model(resolved.arch, nc)
+    return model, adapter.layer_count(model)
+
+
+def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
+    return {
+        "epochs": cfg.epochs,
+        "imgsz": cfg.imgsz,
+        "batch": cfg.batch,
+        "lr0": cfg.lr0,
+        "lrf": cfg.lrf,
+        "optimizer": cfg.optimizer,
+        "momentum": cfg.momentum,
+        "warmup_epochs": cfg.warmup_epochs,
+        "device": device,
+        "patience": cfg.patience,
+        "seed": cfg.seed,
+        "deterministic": True,
+        "workers": cfg.workers,
+        "cos_lr": cfg.cos_lr,
+        "cache": "ram" if cfg.cache else False,
+        "amp": cfg.amp,
+        "freeze": cfg.freeze,
+    }
+
+
+def _resume_point(
+    adapter: Any, run_dir: Path, cfg: TrainConfig, weights_spec: str, resume_from: Path | None
+) -> Path | None:
+    """The ``last.pt`` to continue, or None for a fresh run (with the reason logged)."""
+    last = run_dir / "weights" / "last.pt"
+    if resume_from is not None:
+        incoming = adapter.checkpoint_progress(Path(resume_from))
+        local = adapter.checkpoint_progress(last) if last.is_file() else None
+        if incoming is None:
+            log.warning("resume_from %s is not a resumable checkpoint; ignoring it", resume_from)
+        elif local is None or local["epoch"] < incoming["epoch"]:
+            adapter.copy_checkpoint(Path(resume_from), last)
+            _restore_results_csv(run_dir / "results.csv", incoming["train_results"])
+    if not (cfg.resume and last.is_file()):
+        return None
+    progress = adapter.checkpoint_progress(last)
+    if progress is None:
+        log.info("%s is finished or unreadable: starting a fresh run", last)
+        return None
+    wanted = _overrides(cfg, "")
+    differ = [k for k in RESUME_KEYS if str(progress["train_args"].get(k)) != str(wanted[k])]
+    stage = run_dir / STAGE_FILE
+    if stage.is_file() and json.loads(stage.read_text(encoding="utf-8")).get("weights") != weights_spec:
+        differ.append("weights")
+    if differ:
+        log.warning("%s was trained with other %s: starting a fresh run", last, ", ".join(differ))
+        return None
+    if progress["epoch"] >= cfg.epochs:
+        return None
+    log.info("resuming %s after epoch %d of %d", last, progress["epoch"], cfg.epochs)
+    return last
+
+
+def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Rebuild results.csv from the copy Ultralytics keeps inside each checkpoint (new pod, empty disk)."""
+    if path.is_file() or not columns:
+        return
+    keys = list(columns)
+    rows = zip(*(columns[k] for k in keys), strict=False)
+    lines = [",".join(keys)] + [
+        ",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) for r in rows
+    ]
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def _prove(
+    adapter: Any, run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path
+) -> dict[str, Any]:
+    """Check the frozen layers (freeze > 0) or measure how far the backbone moved (freeze = 0)."""
+    import torch
+
+    record = run.record
+    if not record:
+        raise YoloKfpError(f"{run.run_dir}: the training process left no record; see the log above")
+    if freeze == 0:
+        best = adapter.checkpoint_state(run.best)
+        names = {k for k in reference if k.endswith((".weight", ".bias")) and "running" not in k}
+        change = adapter.max_param_change({k: v.float() for k, v in best.items()}, reference, names)
+        return {"backbone_changed": change > 0, "backbone_max_abs_change": change}
+    checks = {
+        "trainer_start_vs_input": record["start_vs_input"],
+        "final_fp32_model_vs_start": record.get("live_vs_start"),
+        "final_ema_vs_start": record.get("ema_vs_start"),
+        "best_pt_vs_input_fp16": adapter.compare_states(
+            adapter.checkpoint_state(run.best), reference, torch.float16
+        ),
+        "last_pt_vs_input_fp16": adapter.compare_states(
+            adapter.checkpoint_state(run.last), reference, torch.float16
+        ),
+    }
+    if record.get("resumed"):
+        checks["final_fp32_model_vs_start"] = checks["final_fp32_model_vs_start"] or {
+            "identical": True,
+            "tensors": 0,
+        }
+    failed = [name for name, c in checks.items() if not (c and c["identical"])]
+    if record.get("watched_requires_grad"):
+        failed.append(f"requires_grad left on: {', '.join(record['watched_requires_grad'])}")
+    proof = {"frozen_verified": not failed, "frozen_checks": checks, "frozen_tensors": len(reference)}
+    if failed:
+        write_json_atomic(out_dir / "frozen_check.json", proof)
+        first = next((c["mismatched"][:2] for c in checks.values() if c and c.get("mismatched")), [])
+        raise FrozenLayersChanged(
+            f"freeze={freeze}: frozen layers changed or were not loaded ({'; '.join(failed)}; e.g. {first}); "
+            f"details in {out_dir / 'frozen_check.json'} - check the Ultralytics version ({adapter.ULTRALYTICS_VERSION})"
+        )
+    return proof
+
+
+def read_results(path: Path) -> list[dict[str, float]]:
+    """Rows of an Ultralytics results.csv as floats (column names stripped of padding)."""
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = []
+    for row in rows:
+        parsed = {}
+        for k, v in row.items():
+            try:
+                parsed[k.strip()] = float(v)
+            except (TypeError, ValueError):
+                continue
+        out.append(parsed)
+    return out
+
+
+def epoch_seconds(rows: Sequence[Mapping[str, float]]) -> list[float]:
+    """Wall seconds of each epoch (train + val) from the cumulative ``time`` column (resets on resume)."""
+    out, prev = [], 0.0
+    for row in rows:
+        t = row.get("time", 0.0)
+        out.append(t - prev if t >= prev else t)
+        prev = t
+    return out
+
+
+def _finish(
+    run: Any,
+    out_dir: Path,
+    cfg: TrainConfig,
+    names: Sequence[str],
+    resolved: ResolvedWeights,
+    device: str,
+    proof: Mapping[str, Any],
+    seconds: float,
+) -> TrainResult:
+    """Move the checkpoints up, plot, write the report and (last) metrics.json."""
+    from components.train import adapter
+
+    for src, dst in ((run.best, out_dir / "best.pt"), (run.last, out_dir / "last.pt")):
+        os.replace(src, dst)
+    shutil.copyfile(run.results_csv, out_dir / ".results.csv.tmp")
+    os.replace(out_dir / ".results.csv.tmp", out_dir / "results.csv")
+    rows = read_results(out_dir / "results.csv")
+    per_epoch = epoch_seconds(rows)
+    record = run.record
+    final = record.get("final") or _metrics_from_rows(rows)
+    total, frozen_params = adapter.param_counts(
+        adapter.load_model(out_dir / "best.pt")[0], adapter.prefixes(cfg.freeze)
+    )
+    metrics: dict[str, Any] = {
+        "stage": cfg.stage_name,
+        "map50": final.get("map50", 0.0),
+        "map50_95": final.get("map50_95", 0.0),
+        "precision": final.get("precision", 0.0),
+        "recall": final.get("recall", 0.0),
+        "per_class": final.get("per_class", {}),
+        "epochs": int(rows[-1]["epoch"]) if rows else 0,
+        "epochs_this_run": int(record.get("epochs_run", 0)),
+        "resumed_from_epoch": record.get("start_epoch") if record.get("resumed") else None,
+        "seconds_per_epoch": round(sum(per_epoch) / len(per_epoch), 3) if per_epoch else 0.0,
+        "epoch_seconds": [round(s, 3) for s in per_epoch],
+        "seconds": round(seconds, 3),
+        "device": device,
+        "freeze": cfg.freeze,
+        "total_params": total,
+        "trainable_params": int(record.get("trainable_params", 0)),
+        "frozen_params": frozen_params,
+        "frozen_verified": proof.get("frozen_verified"),
+        "frozen_checks": proof.get("frozen_checks"),
+        "backbone_changed": proof.get("backbone_changed"),
+        "backbone_max_abs_change": proof.get("backbone_max_abs_change"),
+        "names": list(names),
+        "weights": resolved.to_dict(),
+        "config": cfg.to_dict(),
+        "versions": adapter.versions(),
+    }
+    write_curves(rows, out_dir / "curves.png", title=f"{cfg.stage_name}: freeze={cfg.freeze}")
+    write_text_atomic(out_dir / "report.html", render_report(metrics, out_dir / "curves.png"))
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    result = _result(metrics, out_dir, cfg)
+    log.info(
+        "train[%s]: %d epochs, mAP50-95 %.4f, mAP50 %.4f, %.2f s/epoch, %s in %.1fs -> %s",
+        cfg.stage_name,
+        result.epochs,
+        result.map50_95,
+        result.map50,
+        result.seconds_per_epoch,
+        "frozen layers verified"
+        if result.frozen_verified
+        else f"backbone change {result.backbone_max_abs_change}",
+        seconds,
+        out_dir,
+    )
+    return result
+
+
+def _metrics_from_rows(rows: Sequence[Mapping[str, float]]) -> dict[str, Any]:
+    last = rows[-1] if rows else {}
+    return {
+        "map50": last.get("metrics/mAP50(B)", 0.0),
+        "map50_95": last.get("metrics/mAP50-95(B)", 0.0),
+        "precision": last.get("metrics/precision(B)", 0.0),
+        "recall": last.get("metrics/recall(B)", 0.0),
+    }
+
+
+def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResult:
+    return TrainResult(
+        out_dir=out_dir,
+        best=out_dir / "best.pt",
+        last=out_dir / "last.pt",
+        metrics_json=out_dir / "metrics.json",
+        report_html=out_dir / "report.html",
+        stage_name=cfg.stage_name,
+        names=tuple(m["names"]),
+        imgsz=cfg.imgsz,
+        epochs=m["epochs"],
+        epochs_this_run=m["epochs_this_run"],
+        resumed_from_epoch=m["resumed_from_epoch"],
+        map50=float(m["map50"]),
+        map50_95=float(m["map50_95"]),
+        precision=float(m["precision"]),
+        recall=float(m["recall"]),
+        seconds_per_epoch=float(m["seconds_per_epoch"]),
+        seconds=float(m["seconds"]),
+        device=m["device"],
+        freeze=cfg.freeze,
+        total_params=int(m["total_params"]),
+        trainable_params=int(m["trainable_params"]),
+        frozen_params=int(m["frozen_params"]),
+        frozen_verified=m["frozen_verified"],
+        backbone_changed=m["backbone_changed"],
+        backbone_max_abs_change=m["backbone_max_abs_change"],
+    )
+
+
+# ----------------------------------------------------------------------------- plots and HTML reports
+
+CURVE_GROUPS = {
+    "loss": (
+        "train/box_loss",
+        "train/cls_loss",
+        "train/dfl_loss",
+        "val/box_loss",
+        "val/cls_loss",
+        "val/dfl_loss",
+    ),
+    "metrics": ("metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/precision(B)", "metrics/recall(B)"),
+    "learning rate": ("lr/pg0", "lr/pg1", "lr/pg2"),
+}
+
+
+def figure(width: float, height: float) -> Any:
+    """A matplotlib Figure on the Agg canvas (no pyplot state, no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) -> None:
+    """Plot losses, mAP/P/R and learning rates per epoch from results.csv rows into one PNG."""
+    fig = figure(13, 3.8)
+    axes = fig.subplots(1, 3)
+    epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
+    for ax, (group, keys) in zip(axes, CURVE_GROUPS.items(), strict=True):
+        for key in keys:
+            if rows and key in rows[0]:
+                style = "--" if key.startswith("val/") else "-"
+                ax.plot(epochs, [r.get(key, math.nan) for r in rows], style, marker="o", ms=3, label=key)
+        ax.set(title=group, xlabel="epoch")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(title)
+    save_png(fig, path)
+
+
+def save_png(fig: Any, path: Path) -> None:
+    """Save a figure through a temp file and an atomic rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+
+
+def png_tag(path: Path, alt: str) -> str:
+    """An ``<img>`` with the PNG embedded as base64 (the KFP UI shows one self-contained file)."""
+    import base64
+
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A small HTML table; floats with four decimals."""
+
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def html_page(title: str, body: str) -> str:
+    """A complete HTML document with inline CSS."""
+    css = (
+        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#f3f3f3}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}.ok{color:#2a7a2a}.bad{color:#b22}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{css}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
+    )
+
+
+def render_report(m: Mapping[str, Any], curves: Path) -> str:
+    """The training report: headline numbers, frozen proof, per-class AP, curves, configuration."""
+    head = [
+        ("mAP50-95", m["map50_95"]),
+        ("mAP50", m["map50"]),
+        ("precision", m["precision"]),
+        ("recall", m["recall"]),
+        ("epochs", m["epochs"]),
+        ("seconds per epoch", m["seconds_per_epoch"]),
+        ("device", m["device"]),
+        ("freeze (layers)", m["freeze"]),
+        (
+            "parameters total / trainable / frozen",
+            f"{m['total_params']} / {m['trainable_params']} / {m['frozen_params']}",
+        ),
+    ]
+    if m.get("frozen_verified") is not None:
+        head.append(("frozen layers bit-identical to the input", "yes" if m["frozen_verified"] else "NO"))
+    if m.get("backbone_max_abs_change") is not None:
+        head.append(("backbone max abs change vs input", m["backbone_max_abs_change"]))
+    if m.get("resumed_from_epoch") is not None:
+        head.append(("resumed after epoch", m["resumed_from_epoch"]))
+    per_class = [(n, c["ap50"], c["ap50_95"], c.get("instances", "")) for n, c in m["per_class"].items()]
+    cfg_rows = sorted(m["config"].items())
+    body = (
+        html_table(["", "value"], head)
+        + "<h2>Per class (best.pt on val)</h2>"
+        + html_table(["class", "AP50", "AP50-95", "instances"], per_class)
+        + "<h2>Per epoch</h2>"
+        + png_tag(curves, "training curves")
+        + "<h2>Configuration</h2>"
+        + html_table(["option", "value"], cfg_rows + [("weights", m["weights"]["spec"])])
+    )
+    return html_page(f"Training report: {m['stage']}", body)

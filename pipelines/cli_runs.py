@@ -1,0 +1,53 @@
+"""List the last pipeline runs with state, duration and what they published.
+
+MODEL is "published" when the run's publish task succeeded, "not published" when it was skipped or
+failed, and "-" when the run has no publish task (gate refused, still running, or no details): KFP's
+REST API does not return task output parameters, so the published version string itself is on the
+run page in the UI and in s3://models/<name>/production.json.
+
+Example:
+  yolo-kfp runs --limit 5
+  yolo-kfp runs --experiment nightly --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pipelines import kfp_client
+from pipelines.cli_submit import add_connection_arguments, connect
+
+HELP = "last runs with state, duration and published model"
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from err
+    if not 1 <= n <= 200:
+        raise argparse.ArgumentTypeError(f"{n} must be between 1 and 200")
+    return n
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``yolo-kfp runs``."""
+    parser.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many runs (default 10)")
+    parser.add_argument("--experiment", default=None, metavar="NAME", help="only runs of this experiment")
+    parser.add_argument("--json", action="store_true", help="JSON instead of a table")
+    add_connection_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Connect, list, print a table (or JSON)."""
+    client, _conn, namespace = connect(args)
+    runs = kfp_client.list_recent_runs(
+        client, limit=args.limit, experiment=args.experiment, namespace=namespace
+    )
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs], indent=2), file=sys.stdout)  # noqa: T201
+    else:
+        print(kfp_client.format_runs_table(runs) if runs else "no runs", file=sys.stdout)  # noqa: T201
+    return 0

@@ -1,0 +1,198 @@
+"""Every kustomization renders with `kubectl kustomize` and validates with `kubernetes-validate --strict`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "k8s"
+KUSTOMIZATIONS = sorted(p.parent.relative_to(REPO).as_posix() for p in K8S.rglob("kustomization.yaml"))
+PLACEHOLDER = "CHANGE_ME"
+CREDENTIAL_KEYS = {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+
+
+def _render(path: str) -> list[dict]:
+    if not shutil.which("kubectl"):
+        pytest.skip("kubectl not installed")
+    proc = subprocess.run(
+        ["kubectl", "kustomize", str(REPO / path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def _find(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def test_every_expected_kustomization_exists():
+    """It has the base, its secret templates and the kubeflow, scheduled and gitops overlays."""
+    assert set(KUSTOMIZATIONS) == {
+        "k8s/base",
+        "k8s/base/secrets",
+        "k8s/overlays/kubeflow",
+        "k8s/overlays/kubeflow/secrets",
+        "k8s/overlays/scheduled",
+        "k8s/overlays/gitops",
+        "k8s/overlays/gitops/argocd",
+    }
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS)
+def test_kustomization_renders_and_validates_strictly(path: str, tmp_path: Path):
+    """It renders and passes strict schema validation; CRDs (Argo CD) may only warn."""
+    docs = _render(path)
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(yaml.safe_dump_all(docs))
+    validate = Path(sys.executable).parent / "kubernetes-validate"
+    exe = str(validate) if validate.exists() else shutil.which("kubernetes-validate")
+    if not exe:
+        pytest.skip("kubernetes-validate not installed")
+    proc = subprocess.run(
+        [exe, "--strict", "--quiet", str(rendered)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for line in proc.stdout.splitlines():
+        assert line.startswith("WARN") and "argoproj.io" in line, line
+
+
+@pytest.mark.parametrize("path", ["k8s/base/secrets", "k8s/overlays/kubeflow/secrets"])
+def test_secret_templates_hold_no_real_credential(path: str):
+    """It keeps every credential a CHANGE_ME placeholder; only endpoint, TLS flag and region are set."""
+    secrets = _find(_render(path), "Secret")
+    assert {s["metadata"]["name"] for s in secrets} == {"yolo-kfp-minio", "yolo-kfp-minio-root"}
+    for secret in secrets:
+        assert "data" not in secret
+        for key, value in secret["stringData"].items():
+            if key in CREDENTIAL_KEYS:
+                assert value == PLACEHOLDER, f"{secret['metadata']['name']}.{key}"
+            else:
+                assert key in {"MINIO_ENDPOINT", "MINIO_SECURE", "MINIO_REGION"}
+    pipeline = _find(secrets, "Secret", "yolo-kfp-minio")[0]["stringData"]
+    assert set(pipeline) == {
+        "MINIO_ENDPOINT",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+        "MINIO_SECURE",
+        "MINIO_REGION",
+    }
+
+
+def test_no_rendered_manifest_carries_a_secret():
+    """It applies no Secret with the manifests, so a re-apply or sync never overwrites real credentials."""
+    for path in KUSTOMIZATIONS:
+        if not path.endswith("secrets"):
+            assert not _find(_render(path), "Secret"), path
+
+
+def test_kubeflow_overlay_drops_our_minio_and_points_at_kubeflows():
+    """It removes our MinIO objects and aims the Secret template at minio-service.kubeflow:9000."""
+    docs = _render("k8s/overlays/kubeflow")
+    for kind in ("Deployment", "Service", "PersistentVolumeClaim", "NetworkPolicy"):
+        assert not _find(docs, kind), kind
+    assert _find(docs, "Job", "minio-create-buckets")
+    secret = _find(_render("k8s/overlays/kubeflow/secrets"), "Secret", "yolo-kfp-minio")[0]
+    assert secret["stringData"]["MINIO_ENDPOINT"] == "minio-service.kubeflow:9000"
+
+
+def test_base_runs_minio_with_buckets_job_quota_and_submitter_rbac():
+    """It deploys MinIO from the root Secret, creates the three buckets and caps GPUs."""
+    docs = _render("k8s/base")
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"yolo-kfp"}
+    env = _find(docs, "Deployment", "minio")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == {"yolo-kfp-minio-root"}
+    job = _find(docs, "Job", "minio-create-buckets")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "BUCKETS", "value": "datasets models runs"} in job["env"]
+    assert _find(docs, "ResourceQuota")[0]["spec"]["hard"]["requests.nvidia.com/gpu"]
+    role = _find(docs, "Role", "yolo-kfp-submitter")[0]
+    assert {g for r in role["rules"] for g in r["apiGroups"]} == {"pipelines.kubeflow.org"}
+    assert all("*" not in r["verbs"] and "*" not in r["resources"] for r in role["rules"])
+    assert _find(docs, "ServiceAccount", "yolo-kfp-submitter")[0]["automountServiceAccountToken"] is False
+
+
+def test_networkpolicy_lets_only_pipeline_pods_and_the_bucket_job_reach_minio():
+    """It selects the MinIO pods and admits KFP v2 task pods and the bucket Job on port 9000 only."""
+    docs = _render("k8s/base")
+    (policy,) = _find(docs, "NetworkPolicy")
+    minio_labels = _find(docs, "Deployment", "minio")[0]["spec"]["template"]["metadata"]["labels"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= minio_labels.items()
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9000}]
+    peers = rule["from"]
+    assert peers[0]["podSelector"]["matchLabels"] == {"pipelines.kubeflow.org/v2_component": "true"}
+    assert "namespaceSelector" in peers[0]
+    job_labels = _find(docs, "Job", "minio-create-buckets")[0]["spec"]["template"]["metadata"]["labels"]
+    assert peers[1]["podSelector"]["matchLabels"].items() <= job_labels.items()
+
+
+def _submit_container(pod_spec: dict) -> dict:
+    (container,) = pod_spec["containers"]
+    assert container["command"] == ["yolo-kfp", "submit"]
+    assert pod_spec["serviceAccountName"] == "yolo-kfp-submitter"
+    assert pod_spec["automountServiceAccountToken"] is False
+    (token,) = [v for v in pod_spec["volumes"] if v["name"] == "kfp-token"]
+    assert token["projected"]["sources"][0]["serviceAccountToken"]["audience"] == "pipelines.kubeflow.org"
+    return container
+
+
+def test_scheduled_cronjob_submits_with_forbid_and_params_from_a_configmap():
+    """It runs `yolo-kfp submit` on a schedule, never concurrently, with the params file mounted."""
+    docs = _render("k8s/overlays/scheduled")
+    (cron,) = _find(docs, "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = _submit_container(pod)
+    args = container["args"]
+    assert args[args.index("--params") + 1] == "/etc/yolo-kfp/params.yaml"
+    (params_volume,) = [v for v in pod["volumes"] if v["name"] == "params"]
+    (configmap,) = _find(docs, "ConfigMap", params_volume["configMap"]["name"])
+    assert "params.yaml" in configmap["data"]
+    params = yaml.safe_load(configmap["data"]["params.yaml"])
+    assert params and not any(
+        w in key.lower() for key in params for w in ("secret", "password", "access_key", "token")
+    )
+
+
+def test_gitops_postsync_job_submits_the_synced_git_sha():
+    """It is an Argo CD PostSync hook running `yolo-kfp submit --version <sha>` with the image's tag."""
+    docs = _render("k8s/overlays/gitops")
+    (job,) = _find(docs, "Job", "yolo-kfp-submit")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PostSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    container = _submit_container(job["spec"]["template"]["spec"])
+    args = container["args"]
+    assert args[args.index("--version") + 1] == "$(GIT_SHA)"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["GIT_SHA"] == container["image"].rsplit(":", 1)[1]
+    buckets = _find(docs, "Job", "minio-create-buckets")[0]
+    assert buckets["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "Sync"
+
+
+def test_argocd_application_syncs_the_gitops_overlay():
+    """It points Argo CD at k8s/overlays/gitops with automated sync."""
+    (app,) = _find(_render("k8s/overlays/gitops/argocd"), "Application")
+    assert app["metadata"]["namespace"] == "argocd"
+    assert app["spec"]["source"]["path"] == "k8s/overlays/gitops"
+    assert app["spec"]["destination"]["namespace"] == "yolo-kfp"
+    assert app["spec"]["syncPolicy"]["automated"]["prune"] is True
+
+
+def test_scheduled_params_file_is_accepted_by_submit():
+    """It holds only known, non-secret pipeline parameters (what the CronJob's submit will check)."""
+    from pipelines import kfp_client
+
+    if not kfp_client.DEFAULT_PACKAGE.is_file():
+        pytest.skip("pipelines/compiled/yolo_transfer.yaml not compiled yet")
+    params = kfp_client.load_run_parameters(
+        K8S / "overlays" / "scheduled" / "params.yaml", kfp_client.DEFAULT_PACKAGE
+    )
+    assert params["source"].startswith("s3://")
