@@ -65,6 +65,13 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+# Server-side encrypted objects have ETags that are not the MD5 of their content: compare sizes only.
+_SSE_HEADERS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm")
+
+
+def _etag_is_md5(etag: str, headers: Any) -> bool:
+    """True when ``etag`` can be compared with a local MD5 (single part, no server-side encryption)."""
+    return bool(_PLAIN_MD5.match(etag or "")) and not any(headers and headers.get(h) for h in _SSE_HEADERS)
 
 
 class CredentialsError(StorageError):
@@ -483,20 +490,21 @@ class Storage:
         dest.parent.mkdir(parents=True, exist_ok=True)
 
         def fetch() -> int:
-            size, md5 = self._stream_to(obj, dest, on_bytes)
-            return self._verify_download(obj, dest, size, md5)
+            size, md5, check_md5 = self._stream_to(obj, dest, on_bytes)
+            return self._verify_download(obj, dest, size, md5 if check_md5 else None)
 
         return self._call("download", obj.bucket, obj.key, fetch)
 
     def _stream_to(
         self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None
-    ) -> tuple[int, str]:
+    ) -> tuple[int, str, bool]:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
         try:
             with os.fdopen(fd, "wb") as fh:
                 resp = self._client.get_object(obj.bucket, obj.key)
+                check_md5 = _etag_is_md5(obj.etag, resp.headers)
                 try:
                     for chunk in resp.stream(CHUNK):
                         fh.write(chunk)
@@ -514,11 +522,10 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return size, md5.hexdigest()
+        return size, md5.hexdigest(), check_md5
 
-    def _verify_download(self, obj: ObjectInfo, dest: Path, size: int, md5: str) -> int:
-        expected_md5 = obj.etag if _PLAIN_MD5.match(obj.etag or "") else None
-        if size != obj.size or (expected_md5 and md5 != expected_md5):
+    def _verify_download(self, obj: ObjectInfo, dest: Path, size: int, md5: str | None) -> int:
+        if size != obj.size or (md5 is not None and md5 != obj.etag):
             dest.unlink(missing_ok=True)
             raise StorageError(
                 f"{self.endpoint}: download of {obj.uri} is corrupt: got {size} bytes md5 {md5}, "
@@ -572,7 +579,7 @@ class Storage:
             self._client.fput_object(bucket, key, str(path), content_type=ctype, metadata={"sha256": sha})
             st = self._client.stat_object(bucket, key)
             etag = _clean_etag(st.etag)
-            if int(st.size or 0) != size or (_PLAIN_MD5.match(etag) and etag != md5):
+            if int(st.size or 0) != size or (_etag_is_md5(etag, st.metadata) and etag != md5):
                 raise StorageError(
                     f"{self.endpoint}: upload of {path} to s3://{bucket}/{key} failed verification: "
                     f"stored {st.size} bytes ETag {etag}, local {size} bytes md5 {md5}"
@@ -592,7 +599,7 @@ class Storage:
                 bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata={"sha256": sha}
             )
             etag = _clean_etag(res.etag)
-            if _PLAIN_MD5.match(etag) and etag != md5:
+            if _etag_is_md5(etag, getattr(res, "http_headers", None)) and etag != md5:
                 raise StorageError(
                     f"{self.endpoint}: upload of s3://{bucket}/{key} failed verification (ETag)"
                 )

@@ -228,3 +228,18 @@ def test_secret_never_appears_in_logs_or_errors(
         [*texts, caplog.text, out.out, out.err, json.dumps(s3.settings.__dict__ | {"secret_key": None})]
     )
     assert SECRET not in blob
+
+
+def test_download_that_does_not_match_the_listing_is_refused(
+    s3: Storage, bucket: str, tmp_path: Path
+) -> None:
+    """It checks size and MD5 (single-part ETag) and leaves no file behind when they disagree."""
+    from dataclasses import replace
+
+    (tmp_path / "a").write_bytes(b"abc")
+    s3.upload_file(tmp_path / "a", bucket, "a")
+    info = s3.stat_object(bucket, "a")
+    for stale in (replace(info, etag="0" * 32), replace(info, size=4)):
+        with pytest.raises(StorageError, match="is corrupt"):
+            s3.download_object(stale, tmp_path / "out" / "a")
+        assert list((tmp_path / "out").iterdir()) == []
