@@ -489,15 +489,10 @@ class Storage:
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
 
-        def fetch() -> int:
-            size, md5, check_md5 = self._stream_to(obj, dest, on_bytes)
-            return self._verify_download(obj, dest, size, md5 if check_md5 else None)
+        return self._call("download", obj.bucket, obj.key, lambda: self._stream_to(obj, dest, on_bytes))
 
-        return self._call("download", obj.bucket, obj.key, fetch)
-
-    def _stream_to(
-        self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None
-    ) -> tuple[int, str, bool]:
+    def _stream_to(self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None) -> int:
+        """Stream into a temp file beside ``dest``; verify it, then rename it over ``dest``."""
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -515,6 +510,7 @@ class Storage:
                 finally:
                     resp.close()
                     resp.release_conn()
+            self._verify_download(obj, size, md5.hexdigest() if check_md5 else None)
             os.replace(tmp, dest)
         except BaseException:
             if on_bytes and size:
@@ -522,16 +518,14 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return size, md5.hexdigest(), check_md5
+        return size
 
-    def _verify_download(self, obj: ObjectInfo, dest: Path, size: int, md5: str | None) -> int:
+    def _verify_download(self, obj: ObjectInfo, size: int, md5: str | None) -> None:
         if size != obj.size or (md5 is not None and md5 != obj.etag):
-            dest.unlink(missing_ok=True)
             raise StorageError(
                 f"{self.endpoint}: download of {obj.uri} is corrupt: got {size} bytes md5 {md5}, "
                 f"expected {obj.size} bytes ETag {obj.etag} (the object changed during the download?)"
             )
-        return size
 
     def download_objects(
         self, items: Sequence[tuple[ObjectInfo, Path]], *, desc: str = "download", progress: bool = True

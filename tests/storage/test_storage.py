@@ -239,7 +239,10 @@ def test_download_that_does_not_match_the_listing_is_refused(
     (tmp_path / "a").write_bytes(b"abc")
     s3.upload_file(tmp_path / "a", bucket, "a")
     info = s3.stat_object(bucket, "a")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a").write_bytes(b"previous")
     for stale in (replace(info, etag="0" * 32), replace(info, size=4)):
         with pytest.raises(StorageError, match="is corrupt"):
             s3.download_object(stale, tmp_path / "out" / "a")
-        assert list((tmp_path / "out").iterdir()) == []
+        assert [p.name for p in (tmp_path / "out").iterdir()] == ["a"]  # no temp file left
+        assert (tmp_path / "out" / "a").read_bytes() == b"previous"  # and the old file untouched
