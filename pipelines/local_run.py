@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,6 @@ LOCAL_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 1.0,
     "warmup_finetune": 0.0,
     "gpus": 0,
-    "checkpoint_root": "",
 }
 
 
@@ -64,7 +65,9 @@ def local_params(voc: Path | None, out_dir: Path, overrides: dict[str, Any]) -> 
     base["source"] = str(voc) if voc else str(out_dir / "sample-voc")
     base["weights"] = str(SAMPLE_WEIGHTS)
     base["publish_dest"] = str(out_dir / "models" / "yolo-transfer")
-    return load_params(overrides.pop("params_file", None), {**base, **overrides})
+    base["checkpoint_root"] = str(out_dir / "checkpoints")  # same code path as s3://runs/... on the cluster
+    params_file = overrides.pop("params_file", None)
+    return load_params(params_file, {**base, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def run_local(voc: Path | None, out_dir: Path, overrides: dict[str, Any] | None = None) -> LocalRunResult:
@@ -93,12 +96,14 @@ def run_local(voc: Path | None, out_dir: Path, overrides: dict[str, Any] | None 
     root = out_dir / "kfp"
     root.mkdir(exist_ok=True)
     before = {p.name for p in root.iterdir()}
+    warnings.filterwarnings("ignore", message=".*(have no effect in the current local runner|non-Python base image).*")
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
     started = time.perf_counter()
     try:
         yolo_transfer(**params.to_dict())
     except RuntimeError as err:  # kfp.local raises RuntimeError naming the failed task
-        raise ConfigError(f"local pipeline run failed: {' '.join(str(err).split())[:300]}") from err
+        msg = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
+        raise ConfigError(f"local pipeline run failed: {msg[:300]} (the task's log is above)") from err
     seconds = time.perf_counter() - started
     new = sorted((p for p in root.iterdir() if p.name not in before), key=lambda p: p.stat().st_mtime)
     if not new:
@@ -134,17 +139,31 @@ def collect_results(
     for task in tasks:
         for metrics in task.glob("*/metrics.json"):
             data = _read_json(metrics)
-            key = data.get("stage_name") or ("onnx" if data.get("model_format") == "onnx" else "pytorch")
+            key = data.get("stage") or ("onnx" if data.get("format") == "onnx" else "pytorch")
             stages[key] = data
-            if data.get("model_format") == "onnx":
+            if data.get("format") == "onnx":
                 gate = data.get("gate", {})
         reports += sorted(p for p in task.glob("*") if p.is_file() and p.suffix in ("", ".html") and _is_html(p))
         onnx_model = next(iter(task.glob("*/model.onnx")), onnx_model)
+    reports = _collect_reports(reports, out_dir / "reports")
     prod = Path(params.publish_dest) / "production.json"
     if prod.is_file():
         published = prod
     return LocalRunResult(out_dir, run_dir, params.to_dict(), task_seconds, stages, onnx_model, reports, gate,
                           published, round(seconds, 1))  # fmt: skip
+
+
+def _collect_reports(reports: list[Path], dest: Path) -> list[Path]:
+    """Copy the HTML report artifacts to ``dest/<task>-<name>.html`` so a browser opens them directly."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for report in reports:
+        target = dest / f"{report.parent.name}-{report.name}.html"
+        shutil.copyfile(report, target)
+        out.append(target)
+    return out
 
 
 def _finished_at(task: Path) -> float:

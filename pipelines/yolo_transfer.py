@@ -132,7 +132,7 @@ def yolo_transfer(
         "10 validate ONNX model + gate", r.EXPORT, storage=True,
     )  # fmt: skip
     val_onnx.set_caching_options(False).after(val_pt)
-    with dsl.If(val_onnx.outputs["gate_passed"] == True, name="gate-passed"):  # noqa: E712
+    with dsl.If(val_onnx.outputs["Output"] == True, name="gate-passed"):  # noqa: E712
         _data_task(
             publish_model(onnx_model=onnx.outputs["onnx_model"], weights=fine.outputs["weights"],
                           validation=val_onnx.outputs["validation"], dest=publish_dest,

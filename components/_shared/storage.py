@@ -69,6 +69,17 @@ _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 _SSE_HEADERS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask() is process-wide, so probing it while download threads create files
+# would race. mkstemp makes 0600 files; the next pipeline task may run as another user and must read them.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def _etag_is_md5(etag: str, headers: Any) -> bool:
     """True when ``etag`` can be compared with a local MD5 (single part, no server-side encryption)."""
     return bool(_PLAIN_MD5.match(etag or "")) and not any(headers and headers.get(h) for h in _SSE_HEADERS)
@@ -511,6 +522,7 @@ class Storage:
                     resp.close()
                     resp.release_conn()
             self._verify_download(obj, size, md5.hexdigest() if check_md5 else None)
+            os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, dest)
         except BaseException:
             if on_bytes and size:
@@ -789,6 +801,7 @@ def _atomic_dest(dest: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -32,7 +32,7 @@ def publish_model(
     """
     from pathlib import Path
 
-    from components.publish.stage import run_publish_stage
+    from components.publish.core import run_publish_stage
 
     result = run_publish_stage(
         Path(onnx_model.path), Path(weights.path), Path(validation.path), dest, fingerprint, promote

@@ -7,18 +7,6 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components._shared import images
 
-PlanOutputs = NamedTuple(
-    "PlanOutputs",
-    weights=str,
-    strategy=str,
-    freeze=int,
-    epochs_frozen=int,
-    epochs_finetune=int,
-    lr_frozen=float,
-    lr_finetune=float,
-)
-
-
 @dsl.component(base_image=images.CPU, install_kfp_package=False)
 def dataset_stats(
     yolo_dataset: Input[Dataset],
@@ -33,7 +21,16 @@ def dataset_stats(
     lr_finetune: float,
     stats: Output[Metrics],
     stats_report: Output[HTML],
-) -> PlanOutputs:
+) -> NamedTuple(
+    "PlanOutputs",
+    weights=str,
+    strategy=str,
+    freeze=int,
+    epochs_frozen=int,
+    epochs_finetune=int,
+    lr_frozen=float,
+    lr_finetune=float,
+):
     """Describe the dataset and resolve the training plan (``auto`` values come from the statistics).
 
     Args:

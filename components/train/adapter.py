@@ -429,6 +429,8 @@ def train(
     if resume_ckpt is not None:
         args["resume"] = str(resume_ckpt)
         args["model"] = str(resume_ckpt)
+    if "," in str(overrides.get("device", "")):
+        _require_ddp_support()
     try:
         trainer = OfflineDetectionTrainer(overrides=args)
     except (FileNotFoundError, RuntimeError) as err:
@@ -448,6 +450,21 @@ def train(
         record=record,
         resumed=resume_ckpt is not None,
     )
+
+
+def _require_ddp_support() -> None:
+    """Multi-GPU runs pickle the trainer with cloudpickle>=3.1.1; Ultralytics would pip-install it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("cloudpickle")
+    except PackageNotFoundError:
+        found = None
+    if found is None or tuple(int(x) for x in found.split(".")[:2]) < (3, 1):
+        raise ConfigError(
+            f"multi-GPU training needs cloudpickle>=3.1.1 (found {found or 'none'}); add it to the training "
+            f"image, or train on one GPU with --device 0"
+        )
 
 
 def versions() -> dict[str, str]:

@@ -13,6 +13,7 @@ Output folder::
     metrics.json       written last: mAP, P, R, per-class AP, seconds per epoch, frozen proof, config
     run/               the trainer's working folder (args.yaml, results.csv, train_record.json);
                        ``run/weights/last.pt`` is what an interrupted run resumes from
+    .state/            the resolved dataset YAML and the weights the run started from
 
 Frozen proof: after a run with ``freeze=N > 0`` every parameter and BatchNorm buffer under
 ``model.0.`` .. ``model.{N-1}.`` must be bit-identical to the input weights, in the trainer's model
@@ -47,6 +48,7 @@ OPTIMIZERS = ("SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp")
 RUN_DIR = "run"
 # Arguments that must match for a checkpoint to be resumed (the rest may change, e.g. device, batch).
 RESUME_KEYS = ("epochs", "freeze", "lr0", "lrf", "optimizer", "momentum", "warmup_epochs", "seed")
+STATE_DIR = ".state"  # beside run/: Ultralytics' DDP launcher deletes run/ before a fresh multi-GPU run
 STAGE_FILE = "stage.json"  # the weights a run started from; a resume must come from the same ones
 
 CheckpointHook = Callable[[Path, int], None]
@@ -265,13 +267,14 @@ def train_model(
             "freezing %d randomly initialised layers (--weights %s is an architecture)", cfg.freeze, weights
         )
     device = resolve_device(cfg.device)
-    resume_ckpt = _resume_point(adapter, run_dir, cfg, resolved.spec, resume_from)
+    state_dir = out_dir / STATE_DIR
+    resume_ckpt = _resume_point(adapter, run_dir, state_dir, cfg, resolved.spec, resume_from)
     if resume_ckpt is None and run_dir.exists():
         shutil.rmtree(run_dir)  # a fresh run must not inherit results.csv rows or checkpoints
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_ckpt is None:
-        write_json_atomic(run_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
-    data_resolved = resolve_dataset_yaml(spec.yaml_path, run_dir)
+        write_json_atomic(state_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
+    data_resolved = resolve_dataset_yaml(spec.yaml_path, state_dir)
 
     watch = adapter.prefixes(cfg.freeze or adapter.BACKBONE_LAYERS)
     reference = adapter.watched_state(init_model.state_dict(), watch) if resolved.is_checkpoint else None
@@ -337,7 +340,7 @@ def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
 
 
 def _resume_point(
-    adapter: Any, run_dir: Path, cfg: TrainConfig, weights_spec: str, resume_from: Path | None
+    adapter: Any, run_dir: Path, state_dir: Path, cfg: TrainConfig, weights_spec: str, resume_from: Path | None
 ) -> Path | None:
     """The ``last.pt`` to continue, or None for a fresh run (with the reason logged)."""
     last = run_dir / "weights" / "last.pt"
@@ -357,7 +360,7 @@ def _resume_point(
         return None
     wanted = _overrides(cfg, "")
     differ = [k for k in RESUME_KEYS if str(progress["train_args"].get(k)) != str(wanted[k])]
-    stage = run_dir / STAGE_FILE
+    stage = state_dir / STAGE_FILE
     if stage.is_file() and json.loads(stage.read_text(encoding="utf-8")).get("weights") != weights_spec:
         differ.append("weights")
     if differ:

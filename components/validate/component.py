@@ -1,7 +1,5 @@
 """KFP component: validate a PyTorch or ONNX model and decide the publishing gate."""
 
-from typing import NamedTuple
-
 from kfp import dsl
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
@@ -20,7 +18,7 @@ def validate_model(
     confusion_matrix: Output[ClassificationMetrics],
     validation_report: Output[HTML],
     validation: Output[Dataset],
-) -> NamedTuple("ValidateOutputs", map50_95=float, gate_passed=bool):
+) -> bool:
     """Measure mAP50, mAP50-95, precision, recall and per-class AP; pass or fail the gate.
 
     Args:
@@ -36,7 +34,9 @@ def validate_model(
         validation: metrics.json and plots (published with the model).
 
     Returns:
-        map50_95 and gate_passed, plain outputs for ``dsl.If``.
+        Whether the gate passed: a plain output for ``dsl.If`` (mAP50-95 is in ``metrics``). A single
+        ``Output`` because kfp.local 2.17 resolves a condition on a named output of a multi-output
+        task as a parent input and evaluates it to False.
     """
     from pathlib import Path
 
@@ -50,4 +50,4 @@ def validate_model(
     log_metrics(metrics, result.summary())
     log_confusion_matrix(confusion_matrix, out / "confusion_matrix.json")
     publish_file(out / "report.html", validation_report)
-    return (result.map50_95, result.gate_passed)
+    return result.gate_passed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -100,6 +101,9 @@ def test_list_and_parallel_download_round_trip(s3: Storage, bucket: str, tmp_pat
     total = s3.download_objects([(o, out / Path(o.key).name) for o in objs], progress=False)
     assert total == sum(100 + i for i in range(12))
     assert all((out / p.name).read_bytes() == p.read_bytes() for p in src.iterdir())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~umask}  # not mkstemp's 0600
 
 
 def test_json_objects_round_trip(s3: Storage, bucket: str) -> None:
