@@ -85,8 +85,10 @@ def yolo_transfer(
     """
     r = config
     src = _data_task(ingest_dataset(source=source), "1 ingest dataset", r.DATA, storage=True)
+    src.set_caching_options(False)  # it must look at the source every run; its fingerprint keys the caches below
     conv = _data_task(
-        convert_voc(voc_tree=src.outputs["voc_tree"], classes=classes, include_difficult=include_difficult),
+        convert_voc(voc_tree=src.outputs["voc_tree"], classes=classes, include_difficult=include_difficult,
+                    fingerprint=src.outputs["fingerprint"]),
         "2 convert VOC to YOLO", r.DATA,
     )  # fmt: skip
     split = _data_task(

@@ -11,6 +11,7 @@ def convert_voc(
     voc_tree: Input[Dataset],
     classes: str,
     include_difficult: bool,
+    fingerprint: str,
     yolo_labels: Output[Dataset],
     convert_report: Output[Markdown],
 ):
@@ -20,6 +21,8 @@ def convert_voc(
         voc_tree: VOC tree from the ingest step.
         classes: comma-separated class order; empty for the sorted names found.
         include_difficult: keep objects marked ``difficult=1``.
+        fingerprint: the ingested dataset's fingerprint: part of this task's cache key, so a scheduled
+            run that finds new labels under the same URI converts again.
         yolo_labels: images/, labels/, classes.txt and report.json.
         convert_report: counts and skipped files by reason.
     """
@@ -32,5 +35,5 @@ def convert_voc(
         classes=parse_classes(classes) if classes else None, include_difficult=include_difficult
     )
     result = convert_voc([Path(voc_tree.path)], Path(yolo_labels.path), cfg)
-    set_metadata(yolo_labels, result.to_dict())
+    set_metadata(yolo_labels, {**result.to_dict(), "dataset_fingerprint": fingerprint})
     publish_file(Path(yolo_labels.path) / "report.md", convert_report)

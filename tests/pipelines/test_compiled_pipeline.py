@@ -1,0 +1,124 @@
+"""The compiled IR: stages, edges, Kubernetes settings where intended, no credentials, not stale."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.compile import COMPILED, compile_pipeline
+
+DATA_TASKS = {"ingest-dataset", "convert-voc", "split-dataset", "dataset-stats", "fetch-weights"}
+GPU_TASKS = {"train-model", "train-model-2", "validate-model"}
+CPU_MODEL_TASKS = {"export-onnx", "validate-model-2"}
+
+
+@pytest.fixture(scope="module")
+def ir() -> tuple[dict, dict]:
+    """The committed pipeline spec and its Kubernetes platform spec."""
+    docs = list(yaml.safe_load_all(COMPILED.read_text(encoding="utf-8")))
+    return docs[0], docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def _producers(task: dict) -> set[str]:
+    inputs = task.get("inputs", {})
+    found = {a["taskOutputArtifact"]["producerTask"] for a in inputs.get("artifacts", {}).values()
+             if "taskOutputArtifact" in a}  # fmt: skip
+    found |= {p["taskOutputParameter"]["producerTask"] for p in inputs.get("parameters", {}).values()
+              if "taskOutputParameter" in p}  # fmt: skip
+    return found
+
+
+def test_compiled_pipeline_is_fresh(tmp_path: Path) -> None:
+    """It fails when the committed YAML differs from what the code compiles to (run `make compile`)."""
+    fresh = compile_pipeline(tmp_path / "p.yaml").read_text(encoding="utf-8")
+    strip = lambda s: re.sub(r"^sdkVersion:.*$", "", s, flags=re.M)  # noqa: E731
+    assert strip(fresh) == strip(COMPILED.read_text(encoding="utf-8")), "stale: run 'yolo-kfp compile' and commit"
+
+
+def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
+    """It has every stage, each fed by the one before it, and publish only inside the gate."""
+    spec, _ = ir
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == DATA_TASKS | GPU_TASKS | CPU_MODEL_TASKS | {"condition-1"}
+    expected_edges = {
+        "convert-voc": {"ingest-dataset"},  # VOC tree and fingerprint
+        "split-dataset": {"convert-voc"},
+        "dataset-stats": {"split-dataset"},
+        "fetch-weights": {"dataset-stats"},
+        "train-model": {"fetch-weights", "split-dataset", "dataset-stats"},
+        "train-model-2": {"train-model", "split-dataset", "dataset-stats"},
+        "validate-model": {"train-model-2", "split-dataset"},
+        "export-onnx": {"train-model-2", "split-dataset"},
+        "validate-model-2": {"export-onnx", "split-dataset"},
+    }
+    for name, producers in expected_edges.items():
+        assert _producers(tasks[name]) == producers, name
+    cond = tasks["condition-1"]
+    assert "validate-model-2" in cond["dependentTasks"]
+    assert "Output" in cond["triggerPolicy"]["condition"] and "== true" in cond["triggerPolicy"]["condition"]
+    inner = spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert set(inner) == {"publish-model"}
+    assert tasks["train-model"]["inputs"]["parameters"]["stage"]["runtimeValue"]["constant"] == "frozen"
+    assert tasks["train-model-2"]["inputs"]["parameters"]["freeze"]["runtimeValue"]["constant"] == 0
+
+
+def test_gpu_settings_only_on_training_and_gpu_validation(ir: tuple[dict, dict]) -> None:
+    """It requests GPUs, tolerates the GPU taint and mounts /dev/shm only on GPU tasks."""
+    spec, k8s = ir
+    executors = spec["deploymentSpec"]["executors"]
+    for name, ex in executors.items():
+        task = name.removeprefix("exec-")
+        resources = ex["container"].get("resources", {})
+        platform = k8s.get(name, {})
+        on_gpu = task in GPU_TASKS
+        assert ("accelerator" in resources) is on_gpu, task
+        assert bool(platform.get("tolerations")) is on_gpu, task
+        mounts = [m["mountPath"] for m in platform.get("emptyDirMounts", [])]
+        assert (mounts == ["/dev/shm"]) is on_gpu, task
+        if on_gpu:
+            assert platform["emptyDirMounts"][0]["medium"] == "Memory"
+            assert platform["tolerations"][0] == {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}
+            assert "nodeSelectorJson" in platform["nodeSelector"]
+            assert float(resources["memoryRequest"]) >= 16
+        else:
+            assert "memoryLimit" in resources, task
+
+
+def test_training_retries_and_caching(ir: tuple[dict, dict]) -> None:
+    """It retries GPU tasks (preemption) with caching off, and caches the data tasks."""
+    spec, _ = ir
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in GPU_TASKS:
+        assert tasks[name]["retryPolicy"]["maxRetryCount"] == 3
+        assert tasks[name]["cachingOptions"] == {}, f"{name} must not be cached"
+    for name in DATA_TASKS - {"ingest-dataset"}:
+        assert tasks[name]["cachingOptions"] == {"enableCache": True}, name
+        assert "retryPolicy" not in tasks[name]
+    assert tasks["ingest-dataset"]["cachingOptions"] == {}, "ingest must see new labels under the same URI"
+    fp = tasks["convert-voc"]["inputs"]["parameters"]["fingerprint"]["taskOutputParameter"]
+    assert fp == {"outputParameterKey": "fingerprint", "producerTask": "ingest-dataset"}
+
+
+def test_credentials_come_from_the_secret_only(ir: tuple[dict, dict]) -> None:
+    """It reads MINIO_* from the Secret on storage tasks, and no parameter or value looks like a credential."""
+    spec, k8s = ir
+    for name in ("exec-ingest-dataset", "exec-publish-model", "exec-train-model", "exec-validate-model-2"):
+        secret = k8s[name]["secretAsEnv"][0]
+        assert secret["secretName"] == "yolo-kfp-minio"
+        assert {e["envVar"] for e in secret["keyToEnv"]} >= {"MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert not [p for p in params if re.search(r"secret|password|access_key|token", p, re.I)]
+    text = COMPILED.read_text(encoding="utf-8")
+    assert not re.search(r"minioadmin|AKIA[0-9A-Z]{12}|s3cr3t|CHANGE_ME|aws_secret", text, re.I)
+
+
+def test_images_come_from_one_place(ir: tuple[dict, dict]) -> None:
+    """It runs data tasks on the data image and model tasks on the training image."""
+    spec, _ = ir
+    images = {n.removeprefix("exec-"): ex["container"]["image"] for n, ex in spec["deploymentSpec"]["executors"].items()}
+    for task, image in images.items():
+        kind = "data" if task in DATA_TASKS | {"publish-model"} else "train"
+        assert re.fullmatch(rf"[\w./:-]+/yolo-kfp-{kind}:[\w.-]+", image), (task, image)

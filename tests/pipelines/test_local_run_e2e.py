@@ -1,0 +1,100 @@
+"""The whole DAG through kfp.local on a small synthetic sample: artifacts, parity, gate, S3 wiring."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components.make_sample.core import SampleConfig, make_sample
+from pipelines.local_run import run_local
+from pipelines.summary import format_summary
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sample_voc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 images of synthetic task B (the demo's target task)."""
+    voc = tmp_path_factory.mktemp("voc") / "sample"
+    make_sample(voc, SampleConfig(images=40, seed=1, task="B", imgsz=128))
+    return voc
+
+
+def _onnx_matches_pytorch(onnx_path: Path, best_pt: Path, imgsz: int) -> float:
+    """Max abs difference of raw outputs on a real-looking input, computed independently of export."""
+    import onnxruntime as ort
+    import torch
+    from ultralytics import YOLO
+
+    x = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    model = YOLO(str(best_pt)).model.float().eval()
+    with torch.no_grad():
+        torch_out = model(torch.from_numpy(x))
+    torch_out = (torch_out[0] if isinstance(torch_out, list | tuple) else torch_out).numpy()
+    assert onnx_out.shape == torch_out.shape
+    return float(np.abs(onnx_out - torch_out).max())
+
+
+def test_local_run_reads_and_publishes_through_s3(
+    sample_voc: Path, s3, s3_env: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """It ingests a tar.gz from S3, checkpoints and publishes to S3, and leaves a parity-checked ONNX model."""
+    from moto_s3 import SECRET
+
+    for b in ("datasets", "models", "runs"):
+        s3.ensure_bucket(b)
+    archive = tmp_path / "sample.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(sample_voc, arcname="sample")
+    s3.upload_file(archive, "datasets", "e2e/sample.tar.gz")
+    params = {"epochs_frozen": 2, "epochs_finetune": 2, "imgsz": 128, "min_map50_95": 0.0,
+              "publish_dest": "s3://models/yolo-e2e", "checkpoint_root": "s3://runs/ckpt"}  # fmt: skip
+    result = run_local("s3://datasets/e2e/sample.tar.gz", tmp_path / "out", params)
+
+    assert result.stages["frozen"]["epochs"] == 2 and result.stages["frozen"]["frozen_verified"] is True
+    assert result.stages["finetune"]["epochs"] == 2 and result.stages["finetune"]["backbone_changed"] is True
+    assert result.onnx_model is not None and result.onnx_model.is_file()
+    best = next(result.run_dir.glob("train-model-2/weights/best.pt"))
+    assert _onnx_matches_pytorch(result.onnx_model, best, 128) < 1e-2
+    export = json.loads((result.onnx_model.parent / "export.json").read_text())
+    assert export["parity"]["passed"] and export["parity"]["detections_onnx"] == export["parity"]["detections_torch"]
+    assert {"pytorch", "onnx"} <= set(result.stages)
+    assert result.gate["passed"] is True
+    names = {p.name for p in result.reports}
+    assert any("stats" in n for n in names) and sum("validation" in n for n in names) == 2
+    assert all("<img" in p.read_text() for p in result.reports if "validation" in p.name or "stats" in p.name)
+
+    prod = s3.get_json("models", "yolo-e2e/production.json")
+    version = prod["version"]
+    manifest = s3.get_json("models", f"yolo-e2e/{version}/manifest.json")
+    assert {f["name"] for f in manifest["files"]} >= {"model.onnx", "best.pt", "model.json", "metrics.json"}
+    ingest_out = json.loads((result.run_dir / "ingest-dataset" / "executor_output.json").read_text())
+    fingerprint = ingest_out["parameterValues"]["fingerprint"]
+    assert len(fingerprint) == 64 and version.endswith("-" + fingerprint[:12])
+    assert manifest["dataset_fingerprint"] == fingerprint
+    keys = [o.key for o in s3.list_objects("runs", "ckpt/")]
+    assert any(k.endswith("/frozen/checkpoint.json") for k in keys)
+    assert any(k.endswith("/finetune/last.pt") for k in keys)
+
+    out, err = capfd.readouterr()
+    assert SECRET not in out + err + format_summary(result)
+    for f in (tmp_path / "out").rglob("*"):
+        if f.is_file() and f.suffix in (".json", ".yaml", ".html", ".md", ".txt", ".csv", ""):
+            assert SECRET not in f.read_text(errors="ignore"), f
+
+
+def test_gate_threshold_of_one_blocks_publishing(sample_voc: Path, tmp_path: Path) -> None:
+    """It trains, validates and exports, but a threshold of 1.0 keeps the model out of the registry."""
+    params = {"epochs_frozen": 1, "epochs_finetune": 1, "imgsz": 96, "min_map50_95": 1.0}
+    result = run_local(sample_voc, tmp_path / "out", params)
+    assert result.gate["passed"] is False
+    assert "threshold" in result.gate["reason"]
+    assert result.published is None
+    assert not (tmp_path / "out" / "models").exists() or not any((tmp_path / "out" / "models").rglob("manifest.json"))
+    assert "BLOCKED" in format_summary(result)
