@@ -28,7 +28,6 @@ COMMANDS: dict[str, str] = {
     "publish": "components.publish.cli",
     "compile": "pipelines.cli_pipeline",
     "run-local": "pipelines.cli_run_local",
-    "run-stages": "pipelines.cli_run_stages",
     "submit": "pipelines.cli_submit",
     "schedule": "pipelines.cli_schedule",
     "runs": "pipelines.cli_runs",
