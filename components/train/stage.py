@@ -97,9 +97,11 @@ def run_training_stage(
         from components.train.checkpoints import CheckpointSync
 
         sync = CheckpointSync(f"{checkpoint_root.rstrip('/')}/{run_id}/{cfg.stage_name}/")
-        restored = Path(tempfile.mkdtemp(prefix="ckpt-")) / "last.pt"
-        resume_from = restored if sync.restore(restored) else None
-    return train_model(dataset_dir, spec, out_dir, cfg, on_checkpoint=sync, resume_from=resume_from)
+        with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
+            restored = Path(tmp) / "last.pt"
+            resume_from = restored if sync.restore(restored) else None
+            return train_model(dataset_dir, spec, out_dir, cfg, on_checkpoint=sync, resume_from=resume_from)
+    return train_model(dataset_dir, spec, out_dir, cfg)
 
 
 def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig) -> TrainResult:
