@@ -28,6 +28,7 @@ import contextlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Callable, Iterator, Mapping, Sequence  # noqa: E402
 from copy import deepcopy  # noqa: E402
@@ -46,7 +47,7 @@ import ultralytics.utils.plotting as _ul_plotting  # noqa: E402
 from ultralytics import YOLO  # noqa: E402
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator  # noqa: E402
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint  # noqa: E402
-from ultralytics.utils import RANK  # noqa: E402
+from ultralytics.utils import LOGGER, RANK  # noqa: E402
 from ultralytics.utils.torch_utils import unwrap_model  # noqa: E402
 
 from components._shared.errors import ConfigError  # noqa: E402
@@ -99,6 +100,11 @@ def _no_dataset_cache(prefix: str, path: Path, x: dict, version: str) -> None:
 
 
 def _install_patches() -> None:
+    for handler in LOGGER.handlers:  # Ultralytics logs to stdout; stdout is for the CLI's JSON summary
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
+    if RANK != -1:  # a DDP worker: its stdout is the launching CLI's stdout
+        sys.stdout = sys.stderr
     _ul_dataset.save_dataset_cache_file = _no_dataset_cache
     _ul_data_utils.check_font = _local_font
     _ul_plotting.check_font = _local_font
@@ -107,6 +113,11 @@ def _install_patches() -> None:
 
 
 _install_patches()
+
+
+def quiet_stdout() -> contextlib.AbstractContextManager[Any]:
+    """Send Ultralytics' prints and progress bars (stdout by default) to stderr."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 class OfflineDetectionTrainer(DetectionTrainer):
@@ -236,7 +247,8 @@ def max_param_change(
     change = 0.0
     for k in param_names:
         if k in actual and k in reference and actual[k].shape == reference[k].shape:
-            change = max(change, float((actual[k].double() - reference[k].double()).abs().max()))
+            a, r = actual[k].detach().cpu().double(), reference[k].detach().cpu().double()
+            change = max(change, float((a - r).abs().max()))
     return change
 
 
@@ -336,11 +348,14 @@ class TrainRecorder:
         """Compare the final fp32 model and EMA with the start; save the final validation's numbers."""
         if RANK not in (-1, 0):
             return
+        model = unwrap_model(trainer.model)
         if self.frozen:
-            self.record["live_vs_start"] = compare_states(
-                unwrap_model(trainer.model).state_dict(), self._start
-            )
+            self.record["live_vs_start"] = compare_states(model.state_dict(), self._start)
             self.record["ema_vs_start"] = compare_states(trainer.ema.ema.state_dict(), self._start)
+        else:  # in fp32: best.pt is fp16, and a short fine-tune can move weights by less than an fp16 step
+            names = {n for n, _ in model.named_parameters() if n.startswith(self.watch)}
+            ema = trainer.ema.ema.state_dict()
+            self.record["backbone_change_fp32"] = max_param_change(ema, self.reference or self._start, names)
         self.record["final"] = final_metrics(trainer)
         self.record["epochs_run"] = int(trainer.epoch) + 1 - int(self.record.get("start_epoch", 0))
         write_json_atomic(self.run_dir / RECORD_NAME, self.record)
@@ -431,6 +446,18 @@ def train(
         args["model"] = str(resume_ckpt)
     if "," in str(overrides.get("device", "")):
         _require_ddp_support()
+    with quiet_stdout():
+        return _train(args, run_dir, model, arch, recorder, resume_ckpt)
+
+
+def _train(
+    args: dict[str, Any],
+    run_dir: Path,
+    model: DetectionModel | None,
+    arch: str | None,
+    recorder: TrainRecorder,
+    resume_ckpt: Path | None,
+) -> TrainRun:
     try:
         trainer = OfflineDetectionTrainer(overrides=args)
     except (FileNotFoundError, RuntimeError) as err:
@@ -460,7 +487,8 @@ def _require_ddp_support() -> None:
         found = version("cloudpickle")
     except PackageNotFoundError:
         found = None
-    if found is None or tuple(int(x) for x in found.split(".")[:2]) < (3, 1):
+    parts = tuple(int(x) for x in found.split(".")[:3] if x.isdigit()) if found else ()
+    if parts < (3, 1, 1):
         raise ConfigError(
             f"multi-GPU training needs cloudpickle>=3.1.1 (found {found or 'none'}); add it to the training "
             f"image, or train on one GPU with --device 0"
@@ -505,7 +533,7 @@ def validate(
     suffix = weights.suffix.lower()
     if suffix == ".onnx":
         device = _onnx_device(device)
-    with neutral_copy(weights, suffix) as tmp:
+    with neutral_copy(weights, suffix) as tmp, quiet_stdout():
         try:
             model = YOLO(str(tmp), task="detect")
         except (TypeError, ModuleNotFoundError, RuntimeError, AttributeError, KeyError) as err:
@@ -574,19 +602,20 @@ def export_onnx(
     work_dir.mkdir(parents=True, exist_ok=True)
     src = work_dir / "model.pt"
     link_or_copy(weights, src)  # the exporter writes beside its input
-    model = YOLO(str(src), task="detect")
-    f = model.export(
-        format="onnx",
-        imgsz=imgsz,
-        opset=opset,
-        dynamic=dynamic,
-        simplify=False,
-        half=False,
-        nms=False,
-        batch=1,
-        device="cpu",
-        verbose=False,
-    )
+    with quiet_stdout():
+        model = YOLO(str(src), task="detect")
+        f = model.export(
+            format="onnx",
+            imgsz=imgsz,
+            opset=opset,
+            dynamic=dynamic,
+            simplify=False,
+            half=False,
+            nms=False,
+            batch=1,
+            device="cpu",
+            verbose=False,
+        )
     path = Path(f)
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return path, meta

@@ -136,6 +136,7 @@ class TrainResult:
     frozen_verified: bool | None
     backbone_changed: bool | None
     backbone_max_abs_change: float | None
+    backbone_max_abs_change_fp32: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (paths as strings)."""
@@ -162,6 +163,8 @@ class TrainResult:
             values["frozen_verified"] = float(self.frozen_verified)
         if self.backbone_max_abs_change is not None:
             values["backbone_max_abs_change"] = self.backbone_max_abs_change
+        if self.backbone_max_abs_change_fp32 is not None:
+            values["backbone_max_abs_change_fp32"] = self.backbone_max_abs_change_fp32
         return {k: float(v) for k, v in values.items()}
 
     def card(self) -> dict[str, Any]:
@@ -251,7 +254,7 @@ def train_model(
     if resume_from is not None and not Path(resume_from).is_file():
         raise ConfigError(f"resume_from {resume_from}: checkpoint not found")
     out_dir.mkdir(parents=True, exist_ok=True)
-    resolved = resolve_weights(weights, out_dir / ".fetched")
+    resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
     from components.train import adapter  # heavy: torch + ultralytics
 
@@ -340,7 +343,12 @@ def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
 
 
 def _resume_point(
-    adapter: Any, run_dir: Path, state_dir: Path, cfg: TrainConfig, weights_spec: str, resume_from: Path | None
+    adapter: Any,
+    run_dir: Path,
+    state_dir: Path,
+    cfg: TrainConfig,
+    weights_spec: str,
+    resume_from: Path | None,
 ) -> Path | None:
     """The ``last.pt`` to continue, or None for a fresh run (with the reason logged)."""
     last = run_dir / "weights" / "last.pt"
@@ -397,7 +405,17 @@ def _prove(
         best = adapter.checkpoint_state(run.best)
         names = {k for k in reference if k.endswith((".weight", ".bias")) and "running" not in k}
         change = adapter.max_param_change({k: v.float() for k, v in best.items()}, reference, names)
-        return {"backbone_changed": change > 0, "backbone_max_abs_change": change}
+        change_fp32 = float(record.get("backbone_change_fp32", 0.0))
+        if max(change, change_fp32) == 0:
+            log.warning(
+                "freeze=0 but the backbone did not change: no optimizer step was taken (Ultralytics accumulates "
+                "gradients to 64 images per step, and AMP skips steps whose gradients overflow); train longer"
+            )
+        return {
+            "backbone_changed": max(change, change_fp32) > 0,
+            "backbone_max_abs_change": change,
+            "backbone_max_abs_change_fp32": change_fp32,
+        }
     checks = {
         "trainer_start_vs_input": record["start_vs_input"],
         "final_fp32_model_vs_start": record.get("live_vs_start"),
@@ -502,6 +520,7 @@ def _finish(
         "frozen_checks": proof.get("frozen_checks"),
         "backbone_changed": proof.get("backbone_changed"),
         "backbone_max_abs_change": proof.get("backbone_max_abs_change"),
+        "backbone_max_abs_change_fp32": proof.get("backbone_max_abs_change_fp32"),
         "names": list(names),
         "weights": resolved.to_dict(),
         "config": cfg.to_dict(),
@@ -520,7 +539,8 @@ def _finish(
         result.seconds_per_epoch,
         "frozen layers verified"
         if result.frozen_verified
-        else f"backbone change {result.backbone_max_abs_change}",
+        else f"backbone max change {result.backbone_max_abs_change:.3g} (best.pt), "
+        f"{result.backbone_max_abs_change_fp32:.3g} (fp32)",
         seconds,
         out_dir,
     )
@@ -564,6 +584,7 @@ def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResul
         frozen_verified=m["frozen_verified"],
         backbone_changed=m["backbone_changed"],
         backbone_max_abs_change=m["backbone_max_abs_change"],
+        backbone_max_abs_change_fp32=m["backbone_max_abs_change_fp32"],
     )
 
 
@@ -595,6 +616,8 @@ def figure(width: float, height: float) -> Any:
 
 def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) -> None:
     """Plot losses, mAP/P/R and learning rates per epoch from results.csv rows into one PNG."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = figure(13, 3.8)
     axes = fig.subplots(1, 3)
     epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
@@ -604,6 +627,9 @@ def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) ->
                 style = "--" if key.startswith("val/") else "-"
                 ax.plot(epochs, [r.get(key, math.nan) for r in rows], style, marker="o", ms=3, label=key)
         ax.set(title=group, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if group == "metrics":
+            ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7, frameon=False)
@@ -669,7 +695,8 @@ def render_report(m: Mapping[str, Any], curves: Path) -> str:
     if m.get("frozen_verified") is not None:
         head.append(("frozen layers bit-identical to the input", "yes" if m["frozen_verified"] else "NO"))
     if m.get("backbone_max_abs_change") is not None:
-        head.append(("backbone max abs change vs input", m["backbone_max_abs_change"]))
+        head.append(("backbone max abs change vs input (best.pt)", m["backbone_max_abs_change"]))
+        head.append(("backbone max abs change vs input (final fp32)", m["backbone_max_abs_change_fp32"]))
     if m.get("resumed_from_epoch") is not None:
         head.append(("resumed after epoch", m["resumed_from_epoch"]))
     per_class = [(n, c["ap50"], c["ap50_95"], c.get("instances", "")) for n, c in m["per_class"].items()]

@@ -304,11 +304,9 @@ def plot_confusion(confusion: Mapping[str, Any], path: Path) -> None:
                     ax.text(p, t, str(m[t][p]), ha="center", va="center", fontsize=8, color=color)
     ax.set_xticks(range(n), labels, rotation=90)
     ax.set_yticks(range(n), labels)
-    ax.set(
-        xlabel="predicted",
-        ylabel="true",
-        title=f"Confusion matrix (conf > {confusion.get('conf')}, IoU > {confusion.get('iou')})",
-    )
+    ax.set(xlabel="predicted", ylabel="true")
+    conf, iou = confusion.get("conf"), confusion.get("iou")
+    ax.set_title(f"Confusion matrix\n(conf > {conf}, IoU > {iou})", fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8)
     save_png(fig, path)
 

@@ -34,7 +34,9 @@ def exported(frozen_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> E
 
 
 @pytest.mark.slow
-def test_onnx_runtime_outputs_match_pytorch_on_real_images(exported: ExportResult, frozen_run: TinyRun) -> None:
+def test_onnx_runtime_outputs_match_pytorch_on_real_images(
+    exported: ExportResult, frozen_run: TinyRun
+) -> None:
     """model.onnx loads in ONNX Runtime and its raw output matches the PyTorch model on a val image."""
     import onnxruntime
 
@@ -89,13 +91,20 @@ def test_onnx_keeps_the_metadata_ultralytics_needs(exported: ExportResult) -> No
 
 
 @pytest.mark.slow
-def test_dynamic_export_with_synthetic_images_and_training_metrics(frozen_run: TinyRun, tmp_path: Path) -> None:
+def test_dynamic_export_with_synthetic_images_and_training_metrics(
+    frozen_run: TinyRun, tmp_path: Path
+) -> None:
     """--dynamic exports symbolic batch/height/width; without --data parity uses synthetic images."""
-    result = export_onnx(frozen_run.out_dir / "best.pt", tmp_path / "onnx", ExportConfig(dynamic=True, **TINY))
+    result = export_onnx(
+        frozen_run.out_dir / "best.pt", tmp_path / "onnx", ExportConfig(dynamic=True, **TINY)
+    )
     card = json.loads((tmp_path / "onnx" / "model.json").read_text())
     assert card["inputs"][0]["shape"] == ["batch", 3, "height", "width"]
     assert result.parity_source == "synthetic" and result.max_abs_diff < 1e-3
-    assert card["metrics"]["map50_95"] == json.loads((frozen_run.out_dir / "metrics.json").read_text())["map50_95"]
+    assert (
+        card["metrics"]["map50_95"]
+        == json.loads((frozen_run.out_dir / "metrics.json").read_text())["map50_95"]
+    )
 
 
 def test_detections_that_differ_are_reported() -> None:

@@ -37,26 +37,63 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: st
     return line
 
 
-def test_bare_checkpoint_name_says_no_download_and_where_to_put_the_file(tiny_data: Path, tmp_path: Path) -> None:
+def test_bare_checkpoint_name_says_no_download_and_where_to_put_the_file(
+    tiny_data: Path, tmp_path: Path
+) -> None:
     """``--weights yolov5s.pt`` that is not a local file: no download, copy it to <cwd>/yolov5s.pt."""
     proc = run_cli(
-        "train", "--data", str(tiny_data), "--weights", "yolov5s.pt", "--out", str(tmp_path / "out"), cwd=tmp_path
+        "train",
+        "--data",
+        str(tiny_data),
+        "--weights",
+        "yolov5s.pt",
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
     )
     assert_one_line_error(proc, "yolov5s.pt", "never downloaded", str(tmp_path / "yolov5s.pt"))
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_missing_dataset_and_missing_weights_file_are_one_line_errors(tiny_data: Path, tmp_path: Path) -> None:
+def test_missing_dataset_and_missing_weights_file_are_one_line_errors(
+    tiny_data: Path, tmp_path: Path
+) -> None:
     """A missing dataset.yaml and a missing checkpoint path each exit 2 with the file named."""
-    proc = run_cli("train", "--data", str(tmp_path / "nope.yaml"), "--weights", "yolov5n.yaml", "--out", str(tmp_path / "o"))
+    proc = run_cli(
+        "train",
+        "--data",
+        str(tmp_path / "nope.yaml"),
+        "--weights",
+        "yolov5n.yaml",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert_one_line_error(proc, "nope.yaml", "not found")
-    proc = run_cli("train", "--data", str(tiny_data), "--weights", str(tmp_path / "w" / "best.pt"), "--out", str(tmp_path / "o"))
+    proc = run_cli(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--weights",
+        str(tmp_path / "w" / "best.pt"),
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert_one_line_error(proc, "best.pt", "not found")
 
 
 def test_zero_epochs_is_refused(tiny_data: Path, tmp_path: Path) -> None:
     """``--epochs 0`` exits 2 before anything heavy is imported."""
-    proc = run_cli("train", "--data", str(tiny_data), "--weights", "yolov5n.yaml", "--out", str(tmp_path / "o"), "--epochs", "0")
+    proc = run_cli(
+        "train",
+        "--data",
+        str(tiny_data),
+        "--weights",
+        "yolov5n.yaml",
+        "--out",
+        str(tmp_path / "o"),
+        "--epochs",
+        "0",
+    )
     assert_one_line_error(proc, "--epochs 0")
 
 
@@ -67,7 +104,9 @@ def test_freezing_more_layers_than_the_model_has_is_refused(tiny_data: Path, tmp
         train_model(tiny_data, str(ckpt), tmp_path / "o", TrainConfig(freeze=30, epochs=1, **TINY_TRAIN))
 
 
-def test_original_yolov5_named_checkpoint_is_loaded_from_its_path_not_renamed(tiny_data: Path, tmp_path: Path) -> None:
+def test_original_yolov5_named_checkpoint_is_loaded_from_its_path_not_renamed(
+    tiny_data: Path, tmp_path: Path
+) -> None:
     """A local file called yolov5n.pt is used as is (Ultralytics would look for yolov5nu.pt and download it)."""
     from components.train import adapter
 

@@ -67,6 +67,7 @@ def test_finetune_stage_changes_the_backbone(frozen_run: TinyRun, tmp_path: Path
     cfg = TrainConfig(freeze=0, epochs=1, lr0=0.01, stage_name="finetune", **TINY_TRAIN)
     result = train_model(frozen_run.data_yaml, str(frozen_run.out_dir / "best.pt"), tmp_path / "ft", cfg)
     assert result.backbone_changed is True and result.backbone_max_abs_change > 0
+    assert result.backbone_max_abs_change_fp32 > 0
     assert result.frozen_verified is None and result.frozen_params == 0
     before, after = state(frozen_run.out_dir / "best.pt"), state(tmp_path / "ft" / "best.pt")
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(BACKBONE))
@@ -82,5 +83,9 @@ def test_frozen_check_catches_batchnorm_statistics_drift(
         train_model(frozen_run.data_yaml, str(frozen_run.init_weights), tmp_path / "drift", cfg)
     details = json.loads((tmp_path / "drift" / "frozen_check.json").read_text())
     assert details["frozen_verified"] is False
-    assert any(m.endswith(("running_mean", "running_var")) for c in details["frozen_checks"].values() for m in c["mismatched"])
+    assert any(
+        m.endswith(("running_mean", "running_var"))
+        for c in details["frozen_checks"].values()
+        for m in c["mismatched"]
+    )
     assert not (tmp_path / "drift" / "metrics.json").exists()

@@ -45,6 +45,9 @@ def test_train_validate_export_make_no_network_attempt(
     )
     exported = export_onnx(trained.best, tmp_path / "onnx", ExportConfig(imgsz=64, latency_runs=2))
     validate_model(
-        exported.onnx_path, frozen_run.data_yaml, tmp_path / "val-onnx", ValidateConfig(imgsz=64, device="cpu")
+        exported.onnx_path,
+        frozen_run.data_yaml,
+        tmp_path / "val-onnx",
+        ValidateConfig(imgsz=64, device="cpu"),
     )
     assert attempts == []

@@ -39,14 +39,22 @@ KILLED_CHILD = textwrap.dedent(
 
 def train_until_killed(run: TinyRun, out: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", KILLED_CHILD, str(run.data_yaml), str(run.init_weights), str(out), json.dumps(CFG.to_dict())],
+        [
+            sys.executable,
+            "-c",
+            KILLED_CHILD,
+            str(run.data_yaml),
+            str(run.init_weights),
+            str(out),
+            json.dumps(CFG.to_dict()),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    assert "checkpoint 1" in proc.stdout
+    assert "checkpoint 1" in proc.stdout + proc.stderr  # training sends stdout to stderr
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +80,11 @@ def test_restarted_stage_resumes_from_the_checkpoint_and_trains_the_configured_e
     shutil.copytree(killed_run, out)
     epochs_seen: list[int] = []
     result = train_model(
-        frozen_run.data_yaml, str(frozen_run.init_weights), out, CFG, on_checkpoint=lambda p, e: epochs_seen.append(e)
+        frozen_run.data_yaml,
+        str(frozen_run.init_weights),
+        out,
+        CFG,
+        on_checkpoint=lambda p, e: epochs_seen.append(e),
     )
     assert result.resumed_from_epoch == 1
     assert result.epochs == 3 and result.epochs_this_run == 2
@@ -91,7 +103,11 @@ def test_stage_on_a_new_pod_resumes_from_a_downloaded_checkpoint(
     out = tmp_path / "new-pod"
     result = train_model(frozen_run.data_yaml, str(frozen_run.init_weights), out, CFG, resume_from=downloaded)
     assert result.resumed_from_epoch == 1 and result.epochs == 3 and result.epochs_this_run == 2
-    assert [int(r["epoch"]) for r in read_results(out / "results.csv")] == [1, 2, 3]  # row 1 from the checkpoint
+    assert [int(r["epoch"]) for r in read_results(out / "results.csv")] == [
+        1,
+        2,
+        3,
+    ]  # row 1 from the checkpoint
 
 
 def test_changed_configuration_starts_fresh_instead_of_resuming(

@@ -45,11 +45,16 @@ def test_validation_writes_metrics_confusion_matrix_pr_curve_and_report(validate
 
 
 @pytest.mark.slow
-def test_gate_passes_at_zero_and_blocks_at_one(frozen_run: TinyRun, validated: ValidateResult, tmp_path: Path) -> None:
+def test_gate_passes_at_zero_and_blocks_at_one(
+    frozen_run: TinyRun, validated: ValidateResult, tmp_path: Path
+) -> None:
     """min_map50_95=0 passes; min_map50_95=1.0 fails with the reason, and the stage still succeeds."""
     assert validated.gate_passed and validated.gate.threshold == 0.0
     blocked = validate_model(
-        frozen_run.out_dir / "best.pt", frozen_run.data_yaml, tmp_path / "v", ValidateConfig(min_map50_95=1.0, **TINY)
+        frozen_run.out_dir / "best.pt",
+        frozen_run.data_yaml,
+        tmp_path / "v",
+        ValidateConfig(min_map50_95=1.0, **TINY),
     )
     assert blocked.gate_passed is False and "< threshold 1.0000" in blocked.gate.reason
     assert json.loads((tmp_path / "v" / "metrics.json").read_text())["gate"]["passed"] is False
@@ -65,19 +70,27 @@ def test_challenger_must_be_at_least_as_good_as_the_baseline(
     equal = tmp_path / "equal.json"
     equal.write_text((validated.out_dir / "metrics.json").read_text())
     weights = frozen_run.out_dir / "best.pt"
-    lost = validate_model(weights, frozen_run.data_yaml, tmp_path / "a", ValidateConfig(baseline=better, **TINY))
+    lost = validate_model(
+        weights, frozen_run.data_yaml, tmp_path / "a", ValidateConfig(baseline=better, **TINY)
+    )
     assert lost.gate_passed is False and "production model is better" in lost.gate.reason
     assert lost.gate.baseline_map50_95 == pytest.approx(validated.map50_95 + 0.1)
-    tied = validate_model(weights, frozen_run.data_yaml, tmp_path / "b", ValidateConfig(baseline=equal, **TINY))
+    tied = validate_model(
+        weights, frozen_run.data_yaml, tmp_path / "b", ValidateConfig(baseline=equal, **TINY)
+    )
     assert tied.gate_passed is True and ">= baseline" in tied.gate.reason
 
 
 @pytest.mark.slow
-def test_onnx_model_validates_like_the_checkpoint(frozen_run: TinyRun, validated: ValidateResult, tmp_path: Path) -> None:
+def test_onnx_model_validates_like_the_checkpoint(
+    frozen_run: TinyRun, validated: ValidateResult, tmp_path: Path
+) -> None:
     """The exported model.onnx (names and size from its metadata) gives the same instances and close mAP."""
     from components.export.core import ExportConfig, export_onnx
 
-    exported = export_onnx(frozen_run.out_dir / "best.pt", tmp_path / "onnx", ExportConfig(imgsz=64, latency_runs=1))
+    exported = export_onnx(
+        frozen_run.out_dir / "best.pt", tmp_path / "onnx", ExportConfig(imgsz=64, latency_runs=1)
+    )
     onnx = validate_model(exported.onnx_path, frozen_run.data_yaml, tmp_path / "v", ValidateConfig(**TINY))
     assert onnx.model_format == "onnx" and onnx.instances == validated.instances
     assert onnx.map50_95 == pytest.approx(validated.map50_95, abs=0.02)
@@ -98,7 +111,9 @@ def test_missing_split_unknown_weights_and_bad_baseline_are_refused(tiny_data: P
     """No 'test' list, a .txt model and a baseline without map50_95 each raise before any model loads."""
     weights = tmp_path / "best.pt"
     weights.write_bytes(b"x")
-    (tiny_data.parent / "dataset.yaml").write_text("path: .\ntrain: train.txt\nval: val.txt\nnames: [square, bar]\n")
+    (tiny_data.parent / "dataset.yaml").write_text(
+        "path: .\ntrain: train.txt\nval: val.txt\nnames: [square, bar]\n"
+    )
     with pytest.raises(DatasetError, match="no 'test' split"):
         validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(split="test"))
     with pytest.raises(ConfigError, match=r"\.pt checkpoint or a \.onnx"):
@@ -117,4 +132,6 @@ def test_cli_missing_weights_is_one_line_exit_2(tiny_data: Path, tmp_path: Path)
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [f"yolo-kfp validate: error: --weights {tmp_path / 'best.pt'}: file not found"]
+    assert proc.stderr.strip().splitlines() == [
+        f"yolo-kfp validate: error: --weights {tmp_path / 'best.pt'}: file not found"
+    ]
