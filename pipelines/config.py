@@ -52,7 +52,9 @@ class PipelineParams:
         return asdict(self)
 
 
-def load_params(path: Path | None, overrides: dict[str, Any] | None = None, base: PipelineParams | None = None) -> PipelineParams:
+def load_params(
+    path: Path | None, overrides: dict[str, Any] | None = None, base: PipelineParams | None = None
+) -> PipelineParams:
     """Defaults <- YAML/JSON file <- overrides (``None`` values in overrides are ignored).
 
     Raises:
@@ -73,7 +75,9 @@ def load_params(path: Path | None, overrides: dict[str, Any] | None = None, base
     for layer in layers:
         for key, value in layer.items():
             if any(w in key.lower() for w in SECRET_WORDS):
-                raise ConfigError(f"parameter {key!r} looks like a secret: secrets come only from the Kubernetes Secret")
+                raise ConfigError(
+                    f"parameter {key!r} looks like a secret: secrets come only from the Kubernetes Secret"
+                )
             if key not in known:
                 raise ConfigError(f"unknown pipeline parameter {key!r} (known: {', '.join(sorted(known))})")
             values[key] = value

@@ -96,7 +96,9 @@ def run_local(voc: Path | None, out_dir: Path, overrides: dict[str, Any] | None 
     root = out_dir / "kfp"
     root.mkdir(exist_ok=True)
     before = {p.name for p in root.iterdir()}
-    warnings.filterwarnings("ignore", message=".*(have no effect in the current local runner|non-Python base image).*")
+    warnings.filterwarnings(
+        "ignore", message=".*(have no effect in the current local runner|non-Python base image).*"
+    )
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
     started = time.perf_counter()
     try:
@@ -143,7 +145,9 @@ def collect_results(
             stages[key] = data
             if data.get("format") == "onnx":
                 gate = data.get("gate", {})
-        reports += sorted(p for p in task.glob("*") if p.is_file() and p.suffix in ("", ".html") and _is_html(p))
+        reports += sorted(
+            p for p in task.glob("*") if p.is_file() and p.suffix in ("", ".html") and _is_html(p)
+        )
         onnx_model = next(iter(task.glob("*/model.onnx")), onnx_model)
     reports = _collect_reports(reports, out_dir / "reports")
     prod = Path(params.publish_dest) / "production.json"

@@ -23,7 +23,13 @@ DEST = Path(__file__).resolve().parent / "sample" / "pretrained_task_a.pt"
 
 
 def pretrain_sample(
-    dest: Path = DEST, *, images: int = 300, epochs: int = 40, imgsz: int = 160, device: str = "auto", seed: int = 0
+    dest: Path = DEST,
+    *,
+    images: int = 300,
+    epochs: int = 40,
+    imgsz: int = 160,
+    device: str = "auto",
+    seed: int = 0,
 ) -> dict:
     """Generate task A, convert, split, train yolov5n from scratch, and copy ``best.pt`` to ``dest``.
 

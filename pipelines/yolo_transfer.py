@@ -4,7 +4,6 @@ source -> convert -> split -> stats (+ plan) -> fetch weights -> train (frozen) 
 -> validate -> export ONNX -> validate ONNX -> If(gate passed) -> publish
 """
 
-
 from kfp import dsl, kubernetes
 
 from components.convert.component import convert_voc
@@ -20,7 +19,9 @@ from pipelines.config import PipelineParams, Resources
 
 PIPELINE_NAME = "yolo-transfer"
 MINIO_SECRET = "yolo-kfp-minio"
-MINIO_ENV = {k: k for k in ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_SECURE", "MINIO_REGION")}
+MINIO_ENV = {
+    k: k for k in ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_SECURE", "MINIO_REGION")
+}
 _D = PipelineParams()
 
 
@@ -45,13 +46,18 @@ def _gpu_task(
     kubernetes.add_toleration(task, key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
     kubernetes.add_node_selector_json(task, node_selector)
     # PyTorch dataloader workers share batches through /dev/shm; the container default (64 MiB) kills them.
-    kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=res.shm)
+    kubernetes.empty_dir_mount(
+        task, volume_name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=res.shm
+    )
     kubernetes.use_secret_as_env(task, MINIO_SECRET, MINIO_ENV, optional=True)
     task.set_retry(num_retries=3, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="600s")
     return task
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="YOLOv5 transfer learning: VOC -> YOLO, frozen backbone then fine-tune, gated ONNX publishing.")
+@dsl.pipeline(
+    name=PIPELINE_NAME,
+    description="YOLOv5 transfer learning: VOC -> YOLO, frozen backbone then fine-tune, gated ONNX publishing.",
+)
 def yolo_transfer(
     source: str = _D.source,
     classes: str = _D.classes,
@@ -85,7 +91,9 @@ def yolo_transfer(
     """
     r = config
     src = _data_task(ingest_dataset(source=source), "1 ingest dataset", r.DATA, storage=True)
-    src.set_caching_options(False)  # it must look at the source every run; its fingerprint keys the caches below
+    src.set_caching_options(
+        False
+    )  # it must look at the source every run; its fingerprint keys the caches below
     conv = _data_task(
         convert_voc(voc_tree=src.outputs["voc_tree"], classes=classes, include_difficult=include_difficult,
                     fingerprint=src.outputs["fingerprint"]),
@@ -105,7 +113,9 @@ def yolo_transfer(
         "4 dataset stats and training plan", r.DATA,
     )  # fmt: skip
     plan = stats.outputs
-    pre = _data_task(fetch_weights(weights=plan["weights"]), "5 fetch pretrained weights", r.DATA, storage=True)
+    pre = _data_task(
+        fetch_weights(weights=plan["weights"]), "5 fetch pretrained weights", r.DATA, storage=True
+    )
     common = dict(yolo_dataset=data, imgsz=imgsz, batch=batch, seed=seed, checkpoint_root=checkpoint_root,
                   run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)  # fmt: skip
     frozen = _gpu_task(

@@ -7,6 +7,7 @@ from kfp.dsl import HTML, Dataset, Input, Metrics, Output
 
 from components._shared import images
 
+
 @dsl.component(base_image=images.CPU, install_kfp_package=False)
 def dataset_stats(
     yolo_dataset: Input[Dataset],
@@ -56,7 +57,9 @@ def dataset_stats(
 
     out = Path(tempfile.mkdtemp(prefix="stats-"))
     result = dataset_stats(Path(yolo_dataset.path), out, StatsConfig(imgsz=imgsz))
-    request = PlanRequest(weights, model_size, strategy, freeze, epochs_frozen, epochs_finetune, lr0, lr_finetune)
+    request = PlanRequest(
+        weights, model_size, strategy, freeze, epochs_frozen, epochs_finetune, lr0, lr_finetune
+    )
     plan = plan_from_stats(result, request)
     log_metrics(stats, result.summary())
     publish_file(out / "report.html", stats_report)

@@ -110,9 +110,20 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
     for item in init_weights.iterdir() if init_weights.is_dir() else [init_weights]:
         if item.is_file() and (item.suffix in (".pt", ".yaml", ".yml") or item.name == ARCH_FILE):
             link_or_copy(item, out_dir / ("best.pt" if item.suffix == ".pt" else item.name))
-    note = f"stage '{cfg.stage_name}' skipped: 0 epochs planned (strategy), weights passed through from {spec}"
-    write_text_atomic(out_dir / "report.html", f"<!doctype html><html><body><h1>{cfg.stage_name}</h1><p>{note}</p></body></html>")
-    metrics = {"stage_name": cfg.stage_name, "skipped": True, "epochs": 0, "reason": note, "config": cfg.to_dict()}
+    note = (
+        f"stage '{cfg.stage_name}' skipped: 0 epochs planned (strategy), weights passed through from {spec}"
+    )
+    write_text_atomic(
+        out_dir / "report.html",
+        f"<!doctype html><html><body><h1>{cfg.stage_name}</h1><p>{note}</p></body></html>",
+    )
+    metrics = {
+        "stage_name": cfg.stage_name,
+        "skipped": True,
+        "epochs": 0,
+        "reason": note,
+        "config": cfg.to_dict(),
+    }
     write_json_atomic(out_dir / "metrics.json", metrics)
     log.info(note)
     best = out_dir / "best.pt"
@@ -124,4 +135,3 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
         trainable_params=0, frozen_params=0, frozen_verified=None, backbone_changed=None,
         backbone_max_abs_change=None,
     )  # fmt: skip
-

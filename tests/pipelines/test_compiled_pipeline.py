@@ -35,7 +35,9 @@ def test_compiled_pipeline_is_fresh(tmp_path: Path) -> None:
     """It fails when the committed YAML differs from what the code compiles to (run `make compile`)."""
     fresh = compile_pipeline(tmp_path / "p.yaml").read_text(encoding="utf-8")
     strip = lambda s: re.sub(r"^sdkVersion:.*$", "", s, flags=re.M)  # noqa: E731
-    assert strip(fresh) == strip(COMPILED.read_text(encoding="utf-8")), "stale: run 'yolo-kfp compile' and commit"
+    assert strip(fresh) == strip(COMPILED.read_text(encoding="utf-8")), (
+        "stale: run 'yolo-kfp compile' and commit"
+    )
 
 
 def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
@@ -80,7 +82,11 @@ def test_gpu_settings_only_on_training_and_gpu_validation(ir: tuple[dict, dict])
         assert (mounts == ["/dev/shm"]) is on_gpu, task
         if on_gpu:
             assert platform["emptyDirMounts"][0]["medium"] == "Memory"
-            assert platform["tolerations"][0] == {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}
+            assert platform["tolerations"][0] == {
+                "effect": "NoSchedule",
+                "key": "nvidia.com/gpu",
+                "operator": "Exists",
+            }
             assert "nodeSelectorJson" in platform["nodeSelector"]
             assert float(resources["memoryRequest"]) >= 16
         else:
@@ -108,7 +114,11 @@ def test_credentials_come_from_the_secret_only(ir: tuple[dict, dict]) -> None:
     for name in ("exec-ingest-dataset", "exec-publish-model", "exec-train-model", "exec-validate-model-2"):
         secret = k8s[name]["secretAsEnv"][0]
         assert secret["secretName"] == "yolo-kfp-minio"
-        assert {e["envVar"] for e in secret["keyToEnv"]} >= {"MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+        assert {e["envVar"] for e in secret["keyToEnv"]} >= {
+            "MINIO_ENDPOINT",
+            "MINIO_ACCESS_KEY",
+            "MINIO_SECRET_KEY",
+        }
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert not [p for p in params if re.search(r"secret|password|access_key|token", p, re.I)]
     text = COMPILED.read_text(encoding="utf-8")
@@ -118,7 +128,10 @@ def test_credentials_come_from_the_secret_only(ir: tuple[dict, dict]) -> None:
 def test_images_come_from_one_place(ir: tuple[dict, dict]) -> None:
     """It runs data tasks on the data image and model tasks on the training image."""
     spec, _ = ir
-    images = {n.removeprefix("exec-"): ex["container"]["image"] for n, ex in spec["deploymentSpec"]["executors"].items()}
+    images = {
+        n.removeprefix("exec-"): ex["container"]["image"]
+        for n, ex in spec["deploymentSpec"]["executors"].items()
+    }
     for task, image in images.items():
         kind = "data" if task in DATA_TASKS | {"publish-model"} else "train"
         assert re.fullmatch(rf"[\w./:-]+/yolo-kfp-{kind}:[\w.-]+", image), (task, image)

@@ -63,7 +63,10 @@ def test_local_run_reads_and_publishes_through_s3(
     best = next(result.run_dir.glob("train-model-2/weights/best.pt"))
     assert _onnx_matches_pytorch(result.onnx_model, best, 128) < 1e-2
     export = json.loads((result.onnx_model.parent / "export.json").read_text())
-    assert export["parity"]["passed"] and export["parity"]["detections_onnx"] == export["parity"]["detections_torch"]
+    assert (
+        export["parity"]["passed"]
+        and export["parity"]["detections_onnx"] == export["parity"]["detections_torch"]
+    )
     assert {"pytorch", "onnx"} <= set(result.stages)
     assert result.gate["passed"] is True
     names = {p.name for p in result.reports}
@@ -96,5 +99,7 @@ def test_gate_threshold_of_one_blocks_publishing(sample_voc: Path, tmp_path: Pat
     assert result.gate["passed"] is False
     assert "threshold" in result.gate["reason"]
     assert result.published is None
-    assert not (tmp_path / "out" / "models").exists() or not any((tmp_path / "out" / "models").rglob("manifest.json"))
+    assert not (tmp_path / "out" / "models").exists() or not any(
+        (tmp_path / "out" / "models").rglob("manifest.json")
+    )
     assert "BLOCKED" in format_summary(result)
