@@ -1,0 +1,214 @@
+"""Data benchmark: our ``convert`` versus a plain ElementTree converter, and the whole data path.
+
+The real VOC samples (``voc-helmet`` 150 + ``voc-other`` 100 images) are replicated to at least 20 000
+images under ``benchmarks/.cache/`` (hard-linked images, XMLs rewritten with new stems and
+``<filename>``), once; both converters then read the same tree with a warm page cache.
+
+* ``data``: images/s of ``convert_voc`` (process pool, one worker per core) over images/s of
+  ``reference_convert``: single process, ``xml.etree.ElementTree``, the same box convention, the same
+  class order and the images hard-linked the same way. Their label files are compared byte for byte.
+* ``data_path``: images/s of convert + split + stats. Its baseline is the reference converter's
+  images/s for the conversion alone (measured in the same run); the goal itself is an absolute
+  1 000 images/s on 2 cores, recorded as ``goal``.
+
+    python -m benchmarks.bench_data [--images 20000] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import CACHE, log, setup, shared_voc, stopwatch, table, write_result
+
+DATA_PATH_GOAL = 1000.0  # images/s on 2 cores (issue 6)
+DATA_GOAL = 1.5  # ratio over the reference converter
+_FILENAME = re.compile(rb"<filename>.*?</filename>", re.S)
+
+
+def scaled_voc(min_images: int = 20_000) -> tuple[Path, dict[str, Any]]:
+    """A VOC tree of at least ``min_images`` images made by replicating the real samples (cached).
+
+    Copy ``k`` of ``<tree>/<stem>`` becomes ``<k>_<tree>_<stem>``: the image is a hard link to the
+    original, the XML the original with ``<filename>`` naming the new image. Without the real samples
+    the synthetic task-B sample (250 images) is replicated instead, and the record says so.
+    """
+    sources = [(n, p) for n in ("voc-helmet", "voc-other") if (p := shared_voc(n)) is not None]
+    kind = "real" if sources else "synthetic"
+    if not sources:
+        sources = [("synthetic", _synthetic_source())]
+    pairs = [
+        (name, tree, xml) for name, tree in sources for xml in sorted((tree / "Annotations").glob("*.xml"))
+    ]
+    copies = -(-min_images // len(pairs))
+    dest = CACHE / f"voc-{kind}-x{copies}"
+    info = {"source": kind, "trees": [n for n, _ in sources], "originals": len(pairs), "copies": copies,
+            "images": copies * len(pairs), "path": str(dest)}  # fmt: skip
+    if (dest / "Annotations").is_dir():
+        return dest, info
+    CACHE.mkdir(parents=True, exist_ok=True)
+    log.info("building %s: %d originals x %d copies", dest, len(pairs), copies)
+    tmp = Path(tempfile.mkdtemp(prefix=".voc-", dir=CACHE))
+    (tmp / "Annotations").mkdir()
+    (tmp / "JPEGImages").mkdir()
+    for name, tree, xml in pairs:
+        image = next(p for p in sorted((tree / "JPEGImages").glob(f"{xml.stem}.*")))
+        data = xml.read_bytes()
+        for k in range(copies):
+            stem = f"{k:03d}_{name}_{xml.stem}"
+            new = f"<filename>{stem}{image.suffix}</filename>".encode()
+            (tmp / "Annotations" / f"{stem}.xml").write_bytes(_FILENAME.sub(new, data, count=1))
+            _link(image, tmp / "JPEGImages" / f"{stem}{image.suffix}")
+    tmp.replace(dest)
+    return dest, info
+
+
+def _synthetic_source() -> Path:
+    from components.make_sample.core import SampleConfig, make_sample
+
+    dest = CACHE / "synthetic-voc-250"
+    if not (dest / "Annotations").is_dir():
+        make_sample(dest, SampleConfig(images=250, seed=0, task="B", imgsz=160))
+    return dest
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def reference_convert(voc: Path, out: Path) -> int:
+    """A plain converter: one process, ElementTree, the Ultralytics VOC convention, images hard-linked.
+
+    Same conventions as ``convert_voc``: difficult objects left out, classes = sorted names written,
+    boxes clipped to the image, ``((x0 + x1) / 2 - 1) / W`` etc. clamped to [0, 1] with six decimals,
+    size from ``<size>``. No validation beyond that (no image header read, no hostile-XML guard).
+
+    Returns:
+        The number of images written.
+    """
+    parsed = []
+    for xml in sorted((voc / "Annotations").glob("*.xml")):
+        root = ET.parse(xml).getroot()
+        w, h = float(root.findtext("size/width")), float(root.findtext("size/height"))
+        boxes = []
+        for obj in root.iter("object"):
+            if (obj.findtext("difficult") or "0").strip() == "1":
+                continue
+            bb = obj.find("bndbox")
+            x0, y0, x1, y1 = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+            x0, x1 = min(max(x0, 0.0), w), min(max(x1, 0.0), w)
+            y0, y1 = min(max(y0, 0.0), h), min(max(y1, 0.0), h)
+            boxes.append((obj.findtext("name").strip(), x0, y0, x1, y1))
+        parsed.append((xml.stem, w, h, boxes))
+    classes = sorted({b[0] for _, _, _, boxes in parsed for b in boxes})
+    index = {c: i for i, c in enumerate(classes)}
+    (out / "images").mkdir(parents=True)
+    (out / "labels").mkdir()
+    images = voc / "JPEGImages"
+    for stem, w, h, boxes in parsed:
+        lines = []
+        for name, x0, y0, x1, y1 in boxes:
+            v = (((x0 + x1) / 2 - 1) / w, ((y0 + y1) / 2 - 1) / h, (x1 - x0) / w, (y1 - y0) / h)
+            lines.append(f"{index[name]} " + " ".join(f"{min(max(x, 0.0), 1.0):.6f}" for x in v) + "\n")
+        (out / "labels" / f"{stem}.txt").write_text("".join(lines))
+        os.link(images / f"{stem}.jpg", out / "images" / f"{stem}.jpg")
+    (out / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
+    return len(parsed)
+
+
+def same_labels(a: Path, b: Path) -> dict[str, int]:
+    """Compare two converted folders' ``labels/*.txt`` byte for byte."""
+    names = sorted(p.name for p in (a / "labels").iterdir())
+    other = {p.name for p in (b / "labels").iterdir()}
+    differ = sum(
+        1
+        for n in names
+        if n not in other or (a / "labels" / n).read_bytes() != (b / "labels" / n).read_bytes()
+    )
+    same_classes = (a / "classes.txt").read_text() == (b / "classes.txt").read_text()
+    return {"files": len(names), "differ": differ + len(other - set(names)), "classes_equal": same_classes}
+
+
+def run(min_images: int = 20_000, repeats: int = 2) -> dict[str, Any]:
+    """Run both benchmarks; write ``data.json`` and ``data_path.json``; return the data record."""
+    from components.convert.core import ConvertConfig, convert_voc
+    from components.split.core import SplitConfig, split_dataset
+    from components.stats.core import StatsConfig, dataset_stats
+
+    voc, info = scaled_voc(min_images)
+    n = info["images"]
+    ref_s, ours_s, path_s = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-data-", dir=CACHE) as tmp_name:
+        tmp = Path(tmp_name)
+        _warm(voc)
+        for r in range(repeats):  # alternate, so a burst of load from elsewhere hits both
+            with stopwatch() as t:
+                assert reference_convert(voc, tmp / f"ref{r}") == n
+            ref_s.append(t["s"])
+            with stopwatch() as t:
+                result = convert_voc([voc], tmp / f"ours{r}", ConvertConfig())
+            ours_s.append(t["s"])
+            with stopwatch() as t_split:
+                split = split_dataset(tmp / f"ours{r}", tmp / f"split{r}", SplitConfig(val=0.2, seed=0))
+            with stopwatch() as t_stats:
+                dataset_stats(split.dataset_yaml, tmp / f"stats{r}", StatsConfig(imgsz=640))
+            path_s.append((ours_s[-1], t_split["s"], t_stats["s"]))
+        check = same_labels(tmp / "ours0", tmp / "ref0")
+        assert result.images == n
+    ref_ips, ours_ips = n / min(ref_s), n / min(ours_s)
+    best = min(path_s, key=sum)
+    path_ips = n / sum(best)
+    rows = [
+        ("reference convert (ElementTree, 1 process)", n, min(ref_s), ref_ips, "baseline"),
+        ("ours: convert_voc (process pool)", n, min(ours_s), ours_ips, f"{ours_ips / ref_ips:.2f}x"),
+        ("ours: split_dataset", n, best[1], n / best[1], ""),
+        ("ours: dataset_stats", n, best[2], n / best[2], ""),
+        ("ours: convert + split + stats", n, sum(best), path_ips, f"goal {DATA_PATH_GOAL:.0f} img/s"),
+    ]
+    table(f"data: {n} images ({info['source']} VOC replicated), best of {repeats}",
+          ("step", "images", "seconds", "images/s", "vs reference"), rows)  # fmt: skip
+    detail = {"dataset": info, "repeats": repeats, "seconds_reference": ref_s, "seconds_ours": ours_s,
+              "labels_compared": check, "workers": len(os.sched_getaffinity(0))}  # fmt: skip
+    record = write_result("data", ours=ours_ips, baseline=ref_ips, unit="images/s",
+                          goal=f"ratio >= {DATA_GOAL}", goal_met=ours_ips / ref_ips >= DATA_GOAL, **detail)  # fmt: skip
+    write_result(
+        "data_path", ours=path_ips, baseline=ref_ips, unit="images/s",
+        baseline_is="the reference converter's images/s for the conversion alone (same run); "
+        "ours is convert + split + stats",
+        goal=f"ours >= {DATA_PATH_GOAL:.0f} images/s", goal_met=path_ips >= DATA_PATH_GOAL,
+        seconds={"convert": best[0], "split": best[1], "stats": best[2], "total": sum(best)},
+        seconds_all_repeats=path_s, dataset=info,
+    )  # fmt: skip
+    return record
+
+
+def _warm(voc: Path) -> None:
+    """Read every XML once and stat every image, so neither converter pays for a cold page cache."""
+    for p in (voc / "Annotations").iterdir():
+        p.read_bytes()
+    for p in (voc / "JPEGImages").iterdir():
+        with p.open("rb") as fh:
+            fh.read(4096)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.bench_data``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=int, default=20_000, help="at least this many images (default 20000)")
+    p.add_argument("--repeats", type=int, default=2, help="runs of each converter; the best counts")
+    a = p.parse_args(argv)
+    setup()
+    run(a.images, a.repeats)
+
+
+if __name__ == "__main__":
+    main()

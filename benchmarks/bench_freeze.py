@@ -1,0 +1,205 @@
+"""Freeze benchmark: seconds per epoch and peak memory with ``freeze`` 0, 10 and 24 (same data, same model).
+
+Each setting trains in its own process (``train_model`` from the task-A checkpoint, yolov5n, synthetic
+task B), so peak memory is that process's own: ``ru_maxrss`` on the CPU (tracemalloc does not see
+torch's allocator), and ``torch.cuda.max_memory_allocated`` on a GPU (reset when training starts).
+Epoch times come from trainer callbacks: ``train`` is the batch loop alone (what freezing can save),
+``epoch`` adds the per-epoch validation; the first epoch (warm-up, allocator growth) is left out.
+
+``ratio`` = epoch time with freeze 10 (the pipeline's frozen stage) / with freeze 0 (full training).
+
+Imports only our data and train stages, torch and Ultralytics (no kfp, no minio), so it runs on the
+GPU machine as it is:
+
+    python -m benchmarks.bench_freeze                       # CPU: writes results/freeze.json
+    python -m benchmarks.bench_freeze --device 0 --imgsz 640 --batch 32 --images 320
+                                                            # GPU: writes results/freeze_gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import CACHE, SAMPLE_WEIGHTS, log, setup, synthetic_dataset, table, write_result
+
+SETTINGS = (0, 10, 24)  # nothing frozen; the backbone (model.0-9); everything but the Detect head
+GOAL = 0.6  # GPU: frozen stage <= 0.6x the epoch time and memory of full training (issue 6)
+
+
+def measure(data_yaml: Path, out_dir: Path, *, freeze: int, epochs: int, imgsz: int, batch: int,
+            device: str, workers: int = 2, cache: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Train one setting in this process and return its epoch times and peak memory."""
+    import torch
+
+    from components.train import adapter
+    from components.train.core import TrainConfig, train_model
+
+    cuda = device not in ("cpu", "auto") or (device == "auto" and torch.cuda.is_available())
+    marks: list[tuple[str, float]] = []
+
+    def mark(event: str):
+        def callback(trainer: Any) -> None:
+            if cuda:
+                torch.cuda.synchronize()
+            marks.append((event, time.perf_counter()))
+            if event == "pretrain_end" and cuda:
+                torch.cuda.reset_peak_memory_stats()
+
+        return callback
+
+    attach = adapter.TrainRecorder.attach
+
+    def attach_with_timers(self: Any, trainer: Any) -> None:
+        attach(self, trainer)
+        for event in ("pretrain_routine_end", "train_epoch_start", "train_epoch_end", "fit_epoch_end"):
+            trainer.add_callback(f"on_{event}", mark(event.replace("_routine", "")))
+
+    adapter.TrainRecorder.attach = attach_with_timers  # type: ignore[method-assign]
+    cfg = TrainConfig(freeze=freeze, epochs=epochs, imgsz=imgsz, batch=batch, lr0=0.01, warmup_epochs=1.0,
+                      device=device, seed=0, patience=epochs, stage_name=f"freeze{freeze}", workers=workers,
+                      cache=cache)  # fmt: skip
+    result = train_model(data_yaml, str(SAMPLE_WEIGHTS), out_dir, cfg)
+    train_s, epoch_s = _epoch_times(marks)
+    return {
+        "freeze": freeze,
+        "device": result.device,
+        "epochs": epochs,
+        "train_s_per_epoch": train_s,  # batch loop only, first epoch excluded
+        "epoch_s": epoch_s,  # batch loop + validation, first epoch excluded
+        "train_s_all_epochs": _durations(marks, "train_epoch_start", "train_epoch_end"),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_cuda_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
+        "trainable_params": result.trainable_params,
+        "frozen_params": result.frozen_params,
+        "frozen_verified": result.frozen_verified,
+        "map50_95": result.map50_95,
+    }
+
+
+def _durations(marks: list[tuple[str, float]], start: str, end: str) -> list[float]:
+    starts = [t for e, t in marks if e == start]
+    ends = [t for e, t in marks if e == end]
+    return [round(b - a, 4) for a, b in zip(starts, ends, strict=False)]
+
+
+def _epoch_times(marks: list[tuple[str, float]]) -> tuple[float, float]:
+    """Median batch-loop and whole-epoch seconds, first epoch excluded when there are more."""
+    train = _durations(marks, "train_epoch_start", "train_epoch_end")
+    epoch = _durations(marks, "train_epoch_start", "fit_epoch_end")
+    skip = 1 if len(train) > 1 else 0
+    return statistics.median(train[skip:]), statistics.median(epoch[skip:])
+
+
+def run(*, device: str = "cpu", images: int = 120, epochs: int = 4, imgsz: int = 160, batch: int = 16,
+        workers: int = 2, cache: bool = False, name: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Measure every setting, each in a fresh process, and write ``results/<name>.json``."""
+    import subprocess
+
+    data_yaml = synthetic_dataset(CACHE / f"freeze-data-{images}-{imgsz}", images=images, imgsz=imgsz)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-freeze-") as tmp:
+        for freeze in SETTINGS:
+            out = Path(tmp) / f"freeze{freeze}"
+            cmd = [sys.executable, "-m", "benchmarks.bench_freeze", "--one", str(freeze), "--data", str(data_yaml),
+                   "--out", str(out), "--device", device, "--epochs", str(epochs), "--imgsz", str(imgsz),
+                   "--batch", str(batch), "--workers", str(workers), *(["--cache"] if cache else [])]  # fmt: skip
+            subprocess.run(cmd, check=True)
+            rows.append(json.loads((out / "bench.json").read_text()))
+    by = {r["freeze"]: r for r in rows}
+    gpu = by[0]["peak_cuda_mib"] is not None
+    mem_key = "peak_cuda_mib" if gpu else "peak_rss_mib"
+    base = by[0]
+    table(
+        f"freeze: yolov5n, {images} synthetic images at {imgsz} px, batch {batch}, {epochs} epochs ({device})",
+        ("freeze", "trainable params", "s/epoch (train)", "s/epoch (+val)", "peak MiB", "vs freeze 0 (time)",
+         "vs freeze 0 (memory)"),
+        [(r["freeze"], r["trainable_params"], r["train_s_per_epoch"], r["epoch_s"], r[mem_key],
+          f"{r['train_s_per_epoch'] / base['train_s_per_epoch']:.2f}x", f"{r[mem_key] / base[mem_key]:.2f}x")
+         for r in rows],
+    )  # fmt: skip
+    time_ratio = by[10]["train_s_per_epoch"] / base["train_s_per_epoch"]
+    mem_ratio = by[10][mem_key] / base[mem_key]
+    return write_result(
+        name or ("freeze_gpu" if gpu else "freeze"),
+        ours=by[10]["train_s_per_epoch"],
+        baseline=base["train_s_per_epoch"],
+        unit="s/epoch (batch loop)",
+        ours_is="freeze 10 (the frozen stage)",
+        baseline_is="freeze 0 (full training)",
+        memory_ratio=round(mem_ratio, 4),
+        memory_unit=mem_key,
+        epoch_with_val_ratio=round(by[10]["epoch_s"] / base["epoch_s"], 4),
+        goal=f"on a GPU: time and memory ratio <= {GOAL}",
+        goal_met=(time_ratio <= GOAL and mem_ratio <= GOAL) if gpu else None,
+        settings=rows,
+        config={
+            "images": images,
+            "epochs": epochs,
+            "imgsz": imgsz,
+            "batch": batch,
+            "device": device,
+            "workers": workers,
+            "cache": cache,
+            "model": "yolov5n (task-A checkpoint)",
+        },  # fmt: skip
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.bench_freeze``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu (default), 0 (first GPU), or auto")
+    p.add_argument("--images", type=int, default=120, help="synthetic task-B images (80%% train)")
+    p.add_argument("--epochs", type=int, default=4, help="epochs per setting; the first is not counted")
+    p.add_argument("--imgsz", type=int, default=160)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument(
+        "--workers", type=int, default=2, help="data-loader workers (GPU only; pipeline default 2)"
+    )
+    p.add_argument(
+        "--cache", action="store_true", help="decode the images once into RAM (no JPEG decoding per epoch)"
+    )
+    p.add_argument("--name", help="result name (default: freeze, or freeze_gpu on a GPU)")
+    p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one setting in this process
+    p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    setup()
+    if a.one is None:
+        run(
+            device=a.device,
+            images=a.images,
+            epochs=a.epochs,
+            imgsz=a.imgsz,
+            batch=a.batch,
+            workers=a.workers,
+            cache=a.cache,
+            name=a.name,
+        )
+        return
+    rec = measure(
+        a.data,
+        a.out,
+        freeze=a.one,
+        epochs=a.epochs,
+        imgsz=a.imgsz,
+        batch=a.batch,
+        device=a.device,
+        workers=a.workers,
+        cache=a.cache,
+    )
+    (a.out / "bench.json").write_text(json.dumps(rec, indent=2))
+    log.info("freeze %d: %.3f s/epoch (train), peak %s", a.one, rec["train_s_per_epoch"],
+             rec["peak_cuda_mib"] or rec["peak_rss_mib"])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Transfer-learning evidence: does the pipeline's recipe (frozen backbone, then fine-tune) pay?
+
+Synthetic part (the claim): task B (star, cross, ring), 160 images split 80 train / 20 val / 60 test,
+160 px, starting from the committed task-A checkpoint (circle, square, triangle). Four variants spend
+the same total number of epochs (default 16):
+
+    scratch     yolov5n.yaml (random weights), freeze 0, all epochs, lr0 0.01
+    full        task-A checkpoint, freeze 0, all epochs, lr0 0.01            (strategy "full")
+    frozen      task-A checkpoint, freeze 10, all epochs, lr0 0.01           (strategy "frozen")
+    two-stage   freeze 10 for half the epochs at lr0 0.01, then freeze 0 from its best.pt for the
+                other half at lr0 0.001, no warm-up                          (the recipe, "two-stage")
+
+Every stage uses the pipeline's settings (SGD, batch 16, warm-up 1 epoch, seed, deterministic), the
+checkpoint with the best validation fitness is kept (as in the pipeline) and scored once on the 60
+test images, which no variant saw. Three seeds each; mean +- sample std.
+
+Real part (indicative, one seed): pre-train yolov5n from scratch on ``voc-other`` (100 images, 20
+classes), then transfer to ``voc-helmet`` (150 images, helmet/head) with the same four variants at a
+small image size. Skipped when ``../shared/data`` is absent.
+
+``transfer.json``: ``ours`` = the recipe's mean test mAP50-95, ``baseline`` = the best other variant's.
+
+    python -m benchmarks.transfer [--quick] [--seeds 3] [--epochs 16] [--no-voc] [--explore]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    CACHE,
+    SAMPLE_WEIGHTS,
+    log,
+    mean_std,
+    setup,
+    shared_voc,
+    stopwatch,
+    synthetic_dataset,
+    table,
+    voc_dataset,
+    write_result,
+)
+
+RECIPE = "two-stage"
+LR = 0.01
+LR_FINETUNE = 0.001  # the pipeline's lr_finetune (local defaults; lr0 / 10 on the cluster)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One training call: ``weights`` None means "the previous stage's best.pt"."""
+
+    weights: str | None
+    freeze: int
+    epochs: int
+    lr0: float
+    warmup_epochs: float
+
+
+def variants(total: int, pretrained: str, *, explore: bool = False) -> dict[str, list[Stage]]:
+    """The compared variants for ``total`` epochs (``explore`` adds recipe settings to try)."""
+    half = total // 2
+    out = {
+        "scratch": [Stage("yolov5n.yaml", 0, total, LR, 1.0)],
+        "full": [Stage(pretrained, 0, total, LR, 1.0)],
+        "frozen": [Stage(pretrained, 10, total, LR, 1.0)],
+        RECIPE: [Stage(pretrained, 10, half, LR, 1.0), Stage(None, 0, total - half, LR_FINETUNE, 0.0)],
+    }
+    if explore:
+        q = total // 4
+        out["two-stage lr 0.01"] = [
+            Stage(pretrained, 10, half, LR, 1.0),
+            Stage(None, 0, total - half, LR, 0.0),
+        ]
+        out["two-stage 1/4 frozen"] = [Stage(pretrained, 10, q, LR, 1.0),
+                                       Stage(None, 0, total - q, LR_FINETUNE, 0.0)]  # fmt: skip
+        out["two-stage 1/4, lr 0.003"] = [
+            Stage(pretrained, 10, q, LR, 1.0),
+            Stage(None, 0, total - q, 0.003, 0.0),
+        ]
+    return out
+
+
+def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: int, seed: int,
+                  split: str) -> dict[str, Any]:  # fmt: skip
+    """Train the stages one after another and score the final best.pt on ``split``."""
+    from components.train.core import TrainConfig, train_model
+    from components.validate.core import ValidateConfig, validate_model
+
+    weights, epoch_s, seconds, val_map = "", [], 0.0, 0.0
+    for i, st in enumerate(stages):
+        cfg = TrainConfig(freeze=st.freeze, epochs=st.epochs, imgsz=imgsz, batch=16, lr0=st.lr0,
+                          warmup_epochs=st.warmup_epochs, seed=seed, patience=st.epochs, device="cpu",
+                          stage_name=f"stage{i}")  # fmt: skip
+        result = train_model(data_yaml, st.weights or weights, work / f"stage{i}", cfg)
+        weights, seconds, val_map = str(result.best), seconds + result.seconds, result.map50_95
+        epoch_s += [result.seconds_per_epoch] * st.epochs
+    score = validate_model(Path(weights), data_yaml, work / "test", ValidateConfig(split=split, imgsz=imgsz,
+                                                                                  device="cpu"))  # fmt: skip
+    return {
+        "map50_95": round(score.map50_95, 5),
+        "map50": round(score.map50, 5),
+        "val_map50_95": round(val_map, 5),
+        "seconds_per_epoch": round(sum(epoch_s) / len(epoch_s), 3),
+        "train_seconds": round(seconds, 1),
+        "best": weights,
+    }
+
+
+def compare(
+    data_yaml: Path,
+    pretrained: str,
+    *,
+    seeds: int,
+    epochs: int,
+    imgsz: int,
+    split: str,
+    explore: bool,
+    label: str,
+) -> dict[str, Any]:
+    """Every variant for every seed; returns per-variant runs and summaries."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    plan = variants(epochs, pretrained, explore=explore)
+    with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
+        for seed in range(seeds):
+            for name, stages in plan.items():
+                work = Path(tmp) / f"{name.replace(' ', '_')}-{seed}"
+                rec = train_variant(stages, data_yaml, work, imgsz=imgsz, seed=seed, split=split)
+                rec.pop("best")
+                runs.setdefault(name, []).append({"seed": seed, **rec})
+                log.info("%s %s seed %d: test mAP50-95 %.3f (%.2f s/epoch)", label, name, seed, rec["map50_95"],
+                         rec["seconds_per_epoch"])  # fmt: skip
+                shutil.rmtree(work, ignore_errors=True)
+    summary = {}
+    for name, rs in runs.items():
+        m, s = mean_std([r["map50_95"] for r in rs])
+        m50, _ = mean_std([r["map50"] for r in rs])
+        e, _ = mean_std([r["seconds_per_epoch"] for r in rs])
+        summary[name] = {"map50_95_mean": round(m, 4), "map50_95_std": round(s, 4), "map50_mean": round(m50, 4),
+                         "seconds_per_epoch": round(e, 3), "stages": [asdict(st) for st in plan[name]]}  # fmt: skip
+    rows = [(n, f"{v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f}", f"{v['map50_mean']:.3f}",
+             v["seconds_per_epoch"], " + ".join(f"{st['epochs']}ep f{st['freeze']} lr{st['lr0']:g}"
+                                                for st in v["stages"]))
+            for n, v in summary.items()]  # fmt: skip
+    table(f"transfer ({label}): {split} mAP50-95, {seeds} seed(s), {epochs} epochs in total, {imgsz} px",
+          ("variant", "mAP50-95 (mean ± std)", "mAP50", "s/epoch", "stages"), rows)  # fmt: skip
+    return {
+        "runs": runs,
+        "summary": summary,
+        "seeds": seeds,
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "split": split,
+    }
+
+
+def synthetic_part(seeds: int, epochs: int, explore: bool) -> dict[str, Any]:
+    """Task A checkpoint -> task B: 80 train / 20 val / 60 test images at 160 px."""
+    data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
+    return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=160, split="test",
+                   explore=explore, label="synthetic A -> B")  # fmt: skip
+
+
+def voc_part(epochs: int, pretrain_epochs: int, imgsz: int) -> dict[str, Any] | None:
+    """Pre-train on voc-other (cached), transfer to voc-helmet; one seed, scored on helmet's val split."""
+    other, helmet = shared_voc("voc-other"), shared_voc("voc-helmet")
+    if other is None or helmet is None:
+        log.warning("real VOC samples not found: skipping the voc-other -> voc-helmet part")
+        return None
+    from components.train.core import TrainConfig, train_model
+
+    ckpt = CACHE / f"voc-other-pretrained-{imgsz}-{pretrain_epochs}.pt"
+    pre_seconds = None
+    if not ckpt.is_file():
+        data = voc_dataset(other, CACHE / "voc-other-data", val=0.2)
+        cfg = TrainConfig(freeze=0, epochs=pretrain_epochs, imgsz=imgsz, batch=16, lr0=LR, warmup_epochs=1.0,
+                          seed=0, patience=pretrain_epochs, device="cpu", stage_name="pretrain-voc-other")  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="bench-pretrain-") as tmp, stopwatch() as t:
+            result = train_model(data, "yolov5n.yaml", Path(tmp), cfg)
+            shutil.copyfile(result.best, ckpt)
+        pre_seconds = round(t["s"], 1)
+        log.info("pre-trained on voc-other: val mAP50-95 %.3f in %.0f s -> %s", result.map50_95, t["s"], ckpt)
+    helmet_data = voc_dataset(helmet, CACHE / "voc-helmet-data", val=0.2)
+    out = compare(helmet_data, str(ckpt), seeds=1, epochs=epochs, imgsz=imgsz, split="val", explore=False,
+                  label="real voc-other -> voc-helmet")  # fmt: skip
+    out["pretrain"] = {"data": "voc-other (80 train images, 20 classes)", "epochs": pretrain_epochs,
+                       "seconds": pre_seconds, "checkpoint": str(ckpt.relative_to(CACHE.parents[1]))}  # fmt: skip
+    return out
+
+
+def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, explore: bool = False, voc_epochs: int = 8,
+        voc_pretrain_epochs: int = 20, voc_imgsz: int = 224) -> dict[str, Any]:  # fmt: skip
+    """Both parts; write ``results/transfer.json``."""
+    synth = synthetic_part(seeds, epochs, explore)
+    real = voc_part(voc_epochs, voc_pretrain_epochs, voc_imgsz) if voc else None
+    s = synth["summary"]
+    others = {n: v for n, v in s.items() if n in ("scratch", "full", "frozen")}
+    best_other = max(others, key=lambda n: others[n]["map50_95_mean"])
+    ranked = sorted(s, key=lambda n: s[n]["map50_95_mean"], reverse=True)
+    return write_result(
+        "transfer", ours=s[RECIPE]["map50_95_mean"], baseline=s[best_other]["map50_95_mean"],
+        unit="mAP50-95 on held-out test images (mean over seeds)",
+        ours_is=f"{RECIPE} (frozen backbone, then fine-tune)", baseline_is=f"best other variant: {best_other}",
+        recipe_wins=s[RECIPE]["map50_95_mean"] > s[best_other]["map50_95_mean"],
+        ranking=ranked, synthetic=synth, voc=real,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.transfer``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="one seed (instead of 3)")
+    p.add_argument("--seeds", type=int, help="seeds per variant (default 3; 1 with --quick)")
+    p.add_argument("--epochs", type=int, default=16, help="total epochs of every variant (default 16)")
+    p.add_argument("--no-voc", action="store_true", help="skip the real voc-other -> voc-helmet part")
+    p.add_argument("--explore", action="store_true", help="also try other epoch splits and fine-tune lrs")
+    a = p.parse_args(argv)
+    setup()
+    seeds = a.seeds or (1 if a.quick else 3)
+    run(seeds=seeds, epochs=a.epochs, voc=not a.no_voc, explore=a.explore)
+
+
+if __name__ == "__main__":
+    main()
