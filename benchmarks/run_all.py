@@ -1,34 +1,58 @@
-"""Run every benchmark in sequence (2 cores: never in parallel): ``make bench``.
+"""Run every benchmark, one after another, each in its own process; then print the headline ratios.
 
-python -m benchmarks.run_all [--quick] [--only data|freeze|export|pipeline|transfer]
+    python -m benchmarks.run_all                 # what ``make bench`` runs (under 15 minutes on 2 CPUs)
+    python -m benchmarks.run_all --quick         # one transfer seed, no real-VOC transfer part
+    python -m benchmarks.run_all --only freeze   # one benchmark (repeatable: --only data --only export)
+
+Results: ``benchmarks/results/<name>.json`` (see ``benchmarks/common.py``). The GPU part of ``freeze``
+runs only on a machine with CUDA (``python -m benchmarks.bench_freeze --device 0 ...``, see its doc).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
 import time
 
-BENCHMARKS = {
-    "data": "benchmarks.bench_data",
-    "freeze": "benchmarks.bench_freeze",
-    "export": "benchmarks.bench_export",
-    "pipeline": "benchmarks.bench_pipeline",
-    "transfer": "benchmarks.transfer",
+from benchmarks.common import RESULTS, log, run_module, setup, table
+
+# name -> (module, arguments, arguments with --quick); data writes data.json and data_path.json
+BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
+    "data": ("benchmarks.bench_data", [], ["--repeats", "1"]),
+    "freeze": ("benchmarks.bench_freeze", [], ["--epochs", "3"]),
+    "export": ("benchmarks.bench_export", [], ["--runs", "10"]),
+    "pipeline": ("benchmarks.bench_pipeline", [], []),
+    "transfer": ("benchmarks.transfer", [], ["--quick", "--no-voc"]),
 }
+RESULT_NAMES = {"data": ["data", "data_path"]}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the selected benchmarks; each writes benchmarks/results/<name>.json."""
+    """``python -m benchmarks.run_all``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="transfer: one seed, no real-VOC repeat")
-    p.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
-    args = p.parse_args(argv)
-    started = time.perf_counter()
-    for name in args.only or BENCHMARKS:
-        extra = ["--quick"] if args.quick and name == "transfer" else []
-        importlib.import_module(BENCHMARKS[name]).main(extra)
-    print(f"all benchmarks: {time.perf_counter() - started:.0f} s")
+    p.add_argument("--quick", action="store_true", help="fewer repeats and seeds (a few minutes)")
+    p.add_argument("--only", action="append", choices=sorted(BENCHMARKS), help="run only this benchmark")
+    a = p.parse_args(argv)
+    setup()
+    seconds: dict[str, float] = {}
+    t_all = time.perf_counter()
+    for name in a.only or list(BENCHMARKS):
+        module, args, quick = BENCHMARKS[name]
+        t0 = time.perf_counter()
+        run_module(module, quick if a.quick else args)
+        seconds[name] = round(time.perf_counter() - t0, 1)
+    total = time.perf_counter() - t_all
+    rows = []
+    for name in a.only or list(BENCHMARKS):
+        for result in RESULT_NAMES.get(name, [name]):
+            path = RESULTS / f"{result}.json"
+            if path.is_file():
+                r = json.loads(path.read_text())
+                rows.append((result, r["ratio"], r["ours"], r["baseline"], r["unit"], r.get("goal", ""),
+                             r.get("goal_met"), seconds[name]))  # fmt: skip
+    table(f"headline ratios (ours / baseline), {total / 60:.1f} min in total",
+          ("result", "ratio", "ours", "baseline", "unit", "goal", "met", "bench s"), rows)  # fmt: skip
+    log.info("all benchmarks done in %.0f s: %s", total, seconds)
 
 
 if __name__ == "__main__":
