@@ -85,7 +85,7 @@ def _parity(adapter: Any, raw_torch: Any, raw_onnx: Any, conf: float) -> dict[st
     }
 
 
-def run(imgsz: int = 640, runs: int = 30, weights: Path = SAMPLE_WEIGHTS) -> dict[str, Any]:
+def run(imgsz: int = 640, runs: int = 20, weights: Path = SAMPLE_WEIGHTS) -> dict[str, Any]:
     """Export, prove parity, time both runtimes at batch 1 and 8; write ``results/export.json``.
 
     Timed with every core (what the export stage does: ONNX Runtime gets PyTorch's thread count) and
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument(
-        "--runs", type=int, default=30, help="timed runs per runtime at batch 1 (a fifth at batch 8)"
+        "--runs", type=int, default=20, help="timed runs per runtime at batch 1 (a fifth at batch 8)"
     )
     a = p.parse_args(argv)
     setup()

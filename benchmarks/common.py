@@ -182,7 +182,6 @@ def synthetic_dataset(out: Path, *, images: int, task: str = "B", seed: int = 0,
 
     Uses only our data stages (no kfp, no torch), so it also runs on the GPU machine.
     """
-    from components.convert.core import ConvertConfig, convert_voc
     from components.make_sample.core import SampleConfig, make_sample
     from components.split.core import SplitConfig, split_dataset
 
@@ -190,7 +189,17 @@ def synthetic_dataset(out: Path, *, images: int, task: str = "B", seed: int = 0,
     if dataset_yaml.is_file():
         return dataset_yaml
     make_sample(out / "voc", SampleConfig(images=images, seed=seed, task=task, imgsz=imgsz))
-    convert_voc([out / "voc"], out / "yolo", ConvertConfig(workers=1))
+    try:
+        from components.convert.core import ConvertConfig, convert_voc
+    except ModuleNotFoundError as err:  # e.g. no defusedxml on a bare GPU machine: same labels, plain ET
+        from benchmarks.bench_data import reference_convert
+
+        log.warning(
+            "convert stage unavailable (%s); converting the synthetic sample with plain ElementTree", err
+        )
+        reference_convert(out / "voc", out / "yolo")
+    else:
+        convert_voc([out / "voc"], out / "yolo", ConvertConfig(workers=1))
     split_dataset(out / "yolo", out / "dataset", SplitConfig(val=val, test=test, seed=seed))
     return dataset_yaml
 
