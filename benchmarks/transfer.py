@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -77,15 +80,28 @@ def variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
 
 
 def explore_variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
-    """Other settings of the recipe (``--explore``): fine-tune learning rate and epoch split."""
-    half, three_q = total // 2, total * 3 // 4
+    """Other settings of the recipe (``--explore``): epoch split and fine-tune learning rate."""
+
+    def recipe(frozen: int, lr: float) -> list[Stage]:
+        return [Stage(pretrained, 10, frozen, LR, 1.0), Stage(None, 0, total - frozen, lr, 0.0)]
+
+    half, quarter = total // 2, total // 4
     return {
-        "two-stage, fine-tune lr 0.01": [Stage(pretrained, 10, half, LR, 1.0), Stage(None, 0, total - half, LR, 0.0)],
-        "two-stage 3/4 frozen, lr 0.001": [Stage(pretrained, 10, three_q, LR, 1.0),
-                                           Stage(None, 0, total - three_q, LR_FINETUNE, 0.0)],
-        "two-stage 3/4 frozen, lr 0.01": [Stage(pretrained, 10, three_q, LR, 1.0),
-                                          Stage(None, 0, total - three_q, LR, 0.0)],
-    }  # fmt: skip
+        f"two-stage {half}+{total - half}, fine-tune lr 0.01": recipe(half, LR),
+        f"two-stage {total - quarter}+{quarter}, fine-tune lr 0.001": recipe(total - quarter, LR_FINETUNE),
+        f"two-stage {total - quarter}+{quarter}, fine-tune lr 0.01": recipe(total - quarter, LR),
+        f"two-stage {quarter}+{total - quarter}, fine-tune lr 0.01": recipe(quarter, LR),
+    }
+
+
+def _job(args: tuple[list[Stage], Path, Path, int, int, str]) -> dict[str, Any]:
+    """One (variant, seed) in a worker process."""
+    stages, data_yaml, work, imgsz, seed, split = args
+    setup()
+    try:
+        return train_variant(stages, data_yaml, work, imgsz=imgsz, seed=seed, split=split)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: int, seed: int,
@@ -124,20 +140,22 @@ def compare(
     split: str,
     explore: bool,
     label: str,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Every variant (with ``explore``: the other recipe settings) for every seed: runs and summaries."""
     runs: dict[str, list[dict[str, Any]]] = {}
     plan = (explore_variants if explore else variants)(epochs, pretrained)
     with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
-        for seed in range(seeds):
-            for name, stages in plan.items():
-                work = Path(tmp) / f"{name.replace(' ', '_')}-{seed}"
-                rec = train_variant(stages, data_yaml, work, imgsz=imgsz, seed=seed, split=split)
+        jobs = [(name, seed) for seed in range(seeds) for name in plan]
+        args = [(plan[n], data_yaml, Path(tmp) / f"{n.replace(' ', '_')}-{seed}", imgsz, seed, split)
+                for n, seed in jobs]  # fmt: skip
+        # one torch thread per process (what Ultralytics picks on 2 cores), ``workers`` processes at once
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for (name, seed), rec in zip(jobs, pool.map(_job, args), strict=True):
                 rec.pop("best")
                 runs.setdefault(name, []).append({"seed": seed, **rec})
-                log.info("%s %s seed %d: test mAP50-95 %.3f (%.2f s/epoch)", label, name, seed, rec["map50_95"],
-                         rec["seconds_per_epoch"])  # fmt: skip
-                shutil.rmtree(work, ignore_errors=True)
+                log.info("%s %s seed %d: %s mAP50-95 %.3f (%.2f s/epoch)", label, name, seed, split,
+                         rec["map50_95"], rec["seconds_per_epoch"])  # fmt: skip
     summary = {}
     for name, rs in runs.items():
         m, s = mean_std([r["map50_95"] for r in rs])
@@ -161,11 +179,11 @@ def compare(
     }
 
 
-def synthetic_part(seeds: int, epochs: int, explore: bool) -> dict[str, Any]:
+def synthetic_part(seeds: int, epochs: int, explore: bool, workers: int) -> dict[str, Any]:
     """Task A checkpoint -> task B: 80 train / 20 val / 60 test images at 160 px."""
     data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
     return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=160, split="test",
-                   explore=explore, label="synthetic A -> B")  # fmt: skip
+                   explore=explore, label="synthetic A -> B", workers=workers)  # fmt: skip
 
 
 def voc_part(epochs: int, pretrain_epochs: int, imgsz: int) -> dict[str, Any] | None:
@@ -196,9 +214,9 @@ def voc_part(epochs: int, pretrain_epochs: int, imgsz: int) -> dict[str, Any] | 
 
 
 def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int = 6, voc_pretrain_epochs: int = 15,
-        voc_imgsz: int = 192) -> dict[str, Any]:  # fmt: skip
+        voc_imgsz: int = 192, workers: int = 2) -> dict[str, Any]:  # fmt: skip
     """Both parts; write ``results/transfer.json``."""
-    synth = synthetic_part(seeds, epochs, explore=False)
+    synth = synthetic_part(seeds, epochs, explore=False, workers=workers)
     real = voc_part(voc_epochs, voc_pretrain_epochs, voc_imgsz) if voc else None
     s = synth["summary"]
     others = {n: v for n, v in s.items() if n in ("scratch", "full", "frozen")}
@@ -214,9 +232,9 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
     )  # fmt: skip
 
 
-def explore(*, seeds: int = 3, epochs: int = 16) -> dict[str, Any]:
+def explore(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, Any]:
     """Other recipe settings on the synthetic task; added to an existing ``transfer.json`` as ``explore``."""
-    found = synthetic_part(seeds, epochs, explore=True)
+    found = synthetic_part(seeds, epochs, explore=True, workers=workers)
     path = RESULTS / "transfer.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
     if (
@@ -251,13 +269,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-voc", action="store_true", help="skip the real voc-other -> voc-helmet part")
     p.add_argument("--explore", action="store_true",
                    help="instead: other epoch splits and fine-tune lrs of the recipe, added to transfer.json")  # fmt: skip
+    p.add_argument("--jobs", type=int, default=min(2, len(os.sched_getaffinity(0))),
+                   help="trainings at once, each in its own process (default: 2, or 1 on one core)")  # fmt: skip
     a = p.parse_args(argv)
     setup()
     seeds = a.seeds or (1 if a.quick else 3)
     if a.explore:
-        explore(seeds=seeds, epochs=a.epochs)
+        explore(seeds=seeds, epochs=a.epochs, workers=a.jobs)
     else:
-        run(seeds=seeds, epochs=a.epochs, voc=not a.no_voc)
+        run(seeds=seeds, epochs=a.epochs, voc=not a.no_voc, workers=a.jobs)
 
 
 if __name__ == "__main__":

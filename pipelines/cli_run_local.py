@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-map50-95", type=float, default=None, help="publishing gate threshold")
     p.add_argument("--publish-dest", default=None, help="folder or s3://bucket/name (default OUT/models/...)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--cold-start", action="store_true",
+                   help="start every task in a fresh Python (kfp's own way) instead of forking a warm one")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in keys}
     overrides["params_file"] = args.params
     voc = Path(args.voc) if args.voc and "://" not in args.voc else args.voc
-    result = run_local(voc, args.out, overrides)
+    result = run_local(voc, args.out, overrides, warm_start=not args.cold_start)
     print(format_summary(result))  # noqa: T201
     return 0
