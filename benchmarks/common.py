@@ -204,15 +204,17 @@ def synthetic_dataset(out: Path, *, images: int, task: str = "B", seed: int = 0,
     return dataset_yaml
 
 
-def voc_dataset(voc: Path, out: Path, *, val: float = 0.2, seed: int = 0) -> Path:
-    """convert -> split of a real VOC tree into ``out`` (reused when already there); returns dataset.yaml."""
+def voc_dataset(voc: Path, out: Path, *, val: float = 0.2, test: float = 0.0, seed: int = 0,
+                classes: tuple[str, ...] | None = None) -> Path:  # fmt: skip
+    """convert (only ``classes`` when given) -> split of a real VOC tree into ``out`` (reused when already
+    there); returns dataset.yaml."""
     from components.convert.core import ConvertConfig, convert_voc
     from components.split.core import SplitConfig, split_dataset
 
     dataset_yaml = out / "dataset" / "dataset.yaml"
     if not dataset_yaml.is_file():
-        convert_voc([voc], out / "yolo", ConvertConfig(workers=1))
-        split_dataset(out / "yolo", out / "dataset", SplitConfig(val=val, seed=seed))
+        convert_voc([voc], out / "yolo", ConvertConfig(workers=1, classes=classes))
+        split_dataset(out / "yolo", out / "dataset", SplitConfig(val=val, test=test, seed=seed))
     return dataset_yaml
 
 

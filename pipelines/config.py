@@ -35,7 +35,7 @@ class PipelineParams:
     lr0: float = 0.01
     lr_finetune: float = -1.0
     warmup_epochs: float = 3.0
-    warmup_finetune: float = 1.0
+    warmup_finetune: float = 0.0
     val: float = 0.2
     test: float = 0.0
     group: str = ""

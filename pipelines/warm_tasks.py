@@ -34,8 +34,28 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# What the zygote imports before its first fork (missing ones are skipped: the data image has no torch).
-PRELOAD = ("kfp.dsl.executor_main", "torch", "ultralytics", "components.train.adapter")
+# What the zygote imports before its first fork: what the tasks would otherwise each import again
+# (found by diffing sys.modules after a direct run). Missing ones are skipped. Not polars: it warns
+# that fork() after importing it may deadlock.
+PRELOAD = (
+    "kfp.dsl.executor_main",
+    "torch",
+    "torchvision",
+    "ultralytics",
+    "ultralytics.engine.exporter",
+    "matplotlib.pyplot",
+    "sympy",
+    "onnx",
+    "onnxruntime",
+    "onnxsim",
+    "components.train.adapter",
+    "components.train.stage",
+    "components.validate.stage",
+    "components.export.core",
+    "components.stats.report",
+    "components.convert.core",
+    "components.publish.core",
+)
 _SCRIPT_MARKS = ("ephemeral_component.py", "kfp.dsl.executor_main", "_KFP_RUNTIME=true")
 
 

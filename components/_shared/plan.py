@@ -33,7 +33,7 @@ class PlanRequest:
     epochs_frozen: int = -1
     epochs_finetune: int = -1
     lr0: float = 0.01
-    lr_finetune: float = -1.0  # -1: lr0 / 10
+    lr_finetune: float = -1.0  # -1: lr0 (10x lower lost in the transfer study, docs/transfer.md)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def resolve_plan(req: PlanRequest, recommended: Mapping[str, Any]) -> TrainingPl
     e_frozen = int(recommended.get("epochs_frozen", 20)) if req.epochs_frozen == -1 else req.epochs_frozen
     e_fine = int(recommended.get("epochs_finetune", 20)) if req.epochs_finetune == -1 else req.epochs_finetune
     freeze = int(recommended.get("freeze", 10)) if req.freeze < 0 else req.freeze
-    lr_fine = req.lr0 / 10 if req.lr_finetune <= 0 else req.lr_finetune
+    lr_fine = req.lr0 if req.lr_finetune <= 0 else req.lr_finetune
     total = e_frozen + e_fine
     if total < 1:
         raise ConfigError("epochs_frozen + epochs_finetune must be at least 1")

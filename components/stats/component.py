@@ -44,7 +44,7 @@ def dataset_stats(
         epochs_frozen: epochs of the frozen stage (-1: auto).
         epochs_finetune: epochs of the fine-tune stage (-1: auto).
         lr0: learning rate of the first stage.
-        lr_finetune: learning rate of the fine-tune stage (-1: lr0 / 10).
+        lr_finetune: learning rate of the fine-tune stage (-1: lr0).
         stats: image and instance counts for the run page.
         stats_report: HTML report with class and box-size plots.
     """
