@@ -5,22 +5,30 @@ y_c = ((ymin + ymax) / 2 - 1) / H, w = (xmax - xmin) / W, h = (ymax - ymin) / H,
 final values clamped to [0, 1]. Boxes are first clipped to [0, W] x [0, H]; a box that lies inside
 the image is therefore never changed. See README.md for every skip reason.
 
-Parsing runs in worker processes for large trees (``ConvertConfig.workers``); the result does not depend
-on the worker count: files are handled in sorted order and collected in that order.
+Parsing, and then linking and writing the output files, run in worker processes for large trees
+(``ConvertConfig.workers``); the result does not depend on the worker count: files are handled in sorted
+order and collected in that order. Only the class list, the output names and the counts are decided in the
+main process, between the two phases.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import logging
 import math
 import os
+import shutil
+import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
+from xml.etree import ElementTree as ET
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
@@ -29,14 +37,20 @@ from tqdm import tqdm
 
 from components._shared.dataset import IMAGE_SUFFIXES
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
+from components._shared.fsio import staged_dir, write_json_atomic
+from components.convert.imagesize import header_size
 
 log = logging.getLogger(__name__)
 
 # Parsing is CPU-bound: threads were slower than one process (GIL); a process pool breaks even at
 # 250-500 files on 2 cores (measurements in README.md).
 _PROCESS_POOL_MIN_FILES = 500
+# Work goes to the pool in lists of files (one round trip each): about 8 per worker, at most this many
+# files, so that the main process is not the bottleneck and the last list does not run alone for long.
+_CHUNK_MAX = 512
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -88,27 +102,29 @@ class ConvertResult:
         return d
 
 
-@dataclass(frozen=True)
-class _Object:
-    name: str
-    difficult: bool
-    box: tuple[float, float, float, float] | None  # normalised x_c, y_c, w, h; None when dropped
-    reason: str | None  # geometric skip reason when ``box`` is None
-    clipped: bool = False
+# The records below cross process boundaries by the ten thousand, so what crosses is plain tuples of
+# str/bool (several times cheaper to pickle than dataclasses of Path objects, or named tuples).
+
+# One <object>: (name, difficult, coords, reason, clipped). coords is "x_c y_c w h" (normalised, six
+# decimals), or None when the box is dropped for the geometric ``reason``.
+_Object = tuple[str, bool, "str | None", "str | None", bool]
+# What a worker sends back per XML: (index of the image in ``_Job.images`` or -1, file-level skip
+# reason, objects, size_from_image, size_mismatch).
+_Outcome = tuple[int, "str | None", tuple[_Object, ...], bool, bool]
+# One output pair: (source image path, file name under images/, file name under labels/, label bytes).
+_Write = tuple[str, str, str, bytes]
 
 
-@dataclass(frozen=True)
-class _Job:
-    xml: Path
+class _Job(NamedTuple):
+    xml: str  # path of the XML file (as ``str(tree / "Annotations" / name)``)
     tree: int  # position of its VOC folder in ``voc_dirs``
-    images: tuple[Path, ...]  # image files with the XML's stem, sorted
+    images: tuple[str, ...]  # paths of the image files with the XML's stem, sorted
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    xml: Path
+class _Parsed(NamedTuple):
+    xml: str
     tree: int
-    image: Path | None = None
+    image: str | None = None
     reason: str | None = None  # file-level skip reason
     objects: tuple[_Object, ...] = ()
     size_from_image: bool = False
@@ -181,37 +197,38 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
         cfg.include_difficult,
         cfg.strict,
     )
-    parsed = _parse_all(jobs, cfg.workers)
-    usable = _require_usable(parsed, trees)
-    classes = cfg.classes or _found_classes(usable, cfg.include_difficult)
-    if cfg.strict and cfg.classes:
-        _check_strict(usable, cfg.classes)
-    names = _output_names(usable, trees)
-
-    with staged_dir(out_dir) as tmp:
-        tally = _write_dataset(tmp, usable, names, classes, cfg.include_difficult)
-        seconds = time.perf_counter() - start
-        result = ConvertResult(
-            out_dir=Path(out_dir),
-            images=len(usable),
-            background_images=tally.background,
-            objects_in=tally.objects_in,
-            objects_written=tally.written,
-            skipped=dict(sorted(tally.skipped.items())),
-            files_skipped={str(p.xml): p.reason for p in parsed if p.reason is not None},
-            classes=tuple(classes),
-            per_class={c: tally.per_class[c] for c in classes},
-            clipped=tally.clipped,
-            renamed={str(p.xml): names[p.xml] for p in usable if names[p.xml] != p.xml.stem},
-            size_from_image=sum(p.size_from_image for p in usable),
-            size_mismatch=tuple(str(p.xml) for p in usable if p.size_mismatch),
-            xml_files=len(jobs),
-            images_without_xml=orphans,
-            seconds=round(seconds, 3),
-            files_per_second=round(len(jobs) / seconds, 1) if seconds > 0 else 0.0,
-        )
-        (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
-        write_json_atomic(tmp / "report.json", result.to_dict())  # last: its presence means complete
+    with _pool(len(jobs), cfg.workers) as (pool, workers):
+        parsed = _parse_all(jobs, pool, workers)
+        usable = _require_usable(parsed, trees)
+        classes = cfg.classes or _found_classes(usable, cfg.include_difficult)
+        if cfg.strict and cfg.classes:
+            _check_strict(usable, cfg.classes)
+        names = _output_names(usable, trees)
+        tally, writes = _plan_dataset(usable, names, classes, cfg.include_difficult)
+        with staged_dir(out_dir) as tmp:
+            _write_dataset(tmp, writes, classes, pool, workers)
+            seconds = time.perf_counter() - start
+            result = ConvertResult(
+                out_dir=Path(out_dir),
+                images=len(usable),
+                background_images=tally.background,
+                objects_in=tally.objects_in,
+                objects_written=tally.written,
+                skipped=dict(sorted(tally.skipped.items())),
+                files_skipped={p.xml: p.reason for p in parsed if p.reason is not None},
+                classes=tuple(classes),
+                per_class={c: tally.per_class[c] for c in classes},
+                clipped=tally.clipped,
+                renamed={p.xml: names[p.xml] for p in usable if names[p.xml] != _xml_stem(p.xml)},
+                size_from_image=sum(p.size_from_image for p in usable),
+                size_mismatch=tuple(p.xml for p in usable if p.size_mismatch),
+                xml_files=len(jobs),
+                images_without_xml=orphans,
+                seconds=round(seconds, 3),
+                files_per_second=round(len(jobs) / seconds, 1) if seconds > 0 else 0.0,
+            )
+            (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
+            write_json_atomic(tmp / "report.json", result.to_dict())  # last: its presence means complete
     _log_summary(result)
     return result
 
@@ -273,105 +290,220 @@ def _require_usable(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> list[_P
     return usable
 
 
-def _write_dataset(
-    tmp: Path,
-    usable: Sequence[_Parsed],
-    names: dict[Path, str],
-    classes: Sequence[str],
-    include_difficult: bool,
-) -> _Tally:
-    """Link the images and write labels and classes.txt into the staging folder (renamed as a whole)."""
+def _plan_dataset(
+    usable: Sequence[_Parsed], names: dict[str, str], classes: Sequence[str], include_difficult: bool
+) -> tuple[_Tally, list[_Write]]:
+    """Each usable file's label content and output names, and the counts (written by ``_write_dataset``)."""
     tally = _Tally()
-    (tmp / "images").mkdir()
-    (tmp / "labels").mkdir()
+    index = {c: i for i, c in enumerate(classes)}
+    writes = []
     for p in usable:
         assert p.image is not None  # usable files always have one
-        lines = _label_lines(p.objects, classes, include_difficult, tally)
+        lines = _label_lines(p.objects, index, include_difficult, tally)
         name = names[p.xml]
-        link_or_copy(p.image, tmp / "images" / f"{name}{p.image.suffix.lower()}")
-        (tmp / "labels" / f"{name}.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        suffix = _split_name(os.path.basename(p.image))[1].lower()
+        label = "".join(f"{ln}\n" for ln in lines).encode("utf-8")
+        writes.append((p.image, f"{name}{suffix}", f"{name}.txt", label))
+    return tally, writes
+
+
+def _write_dataset(
+    tmp: Path, writes: list[_Write], classes: Sequence[str], pool: ProcessPoolExecutor | None, workers: int
+) -> None:
+    """Link the images and write labels and classes.txt into the staging folder (renamed as a whole).
+
+    Creating ~2 files per image is most of a conversion's system time, so the pool does it too.
+    """
+    (tmp / "images").mkdir()
+    (tmp / "labels").mkdir()
+    for _ in _map_chunks(functools.partial(_write_chunk, str(tmp)), writes, pool, workers):
+        pass
     (tmp / "classes.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
-    return tally
+
+
+def _write_chunk(tmp: str, writes: Sequence[_Write]) -> int:
+    """Hard-link (else copy) each image to ``tmp/images`` and write its label file to ``tmp/labels``."""
+    images, labels = os.path.join(tmp, "images", ""), os.path.join(tmp, "labels", "")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    for image, image_name, label_name, label in writes:
+        dst = images + image_name
+        try:  # as fsio.link_or_copy, on str paths
+            os.link(image, dst)
+        except OSError:
+            shutil.copy2(image, dst)
+        fd = os.open(labels + label_name, flags, 0o666)  # the umask applies, as for open()
+        try:
+            data = memoryview(label)
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+    return len(writes)
 
 
 def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
-    """One job per XML (sorted per tree, trees in the given order) and the count of unannotated images."""
+    """One job per XML (sorted per tree, trees in the given order) and the count of unannotated images.
+
+    One ``scandir`` per folder: the file type comes with the listing, so regular files cost no ``stat``.
+    """
     jobs: list[_Job] = []
     orphans = 0
     for i, tree in enumerate(trees):
-        by_stem: dict[str, list[Path]] = {}
-        for img in (tree / "JPEGImages").iterdir():
-            if img.suffix.lower() in IMAGE_SUFFIXES and img.is_file():
-                by_stem.setdefault(img.stem, []).append(img)
-        xmls = sorted(
-            x for x in (tree / "Annotations").iterdir() if x.suffix.lower() == ".xml" and x.is_file()
-        )
-        jobs.extend(_Job(xml=x, tree=i, images=tuple(sorted(by_stem.get(x.stem, ())))) for x in xmls)
-        annotated = {x.stem for x in xmls}
+        by_stem: dict[str, list[str]] = {}
+        with os.scandir(tree / "JPEGImages") as entries:
+            for e in entries:
+                stem, suffix = _split_name(e.name)
+                if suffix.lower() in IMAGE_SUFFIXES and _is_file(e):
+                    by_stem.setdefault(stem, []).append(e.path)
+        with os.scandir(tree / "Annotations") as entries:
+            xmls = sorted(
+                (e.path, stem)
+                for e in entries
+                for stem, suffix in (_split_name(e.name),)
+                if suffix.lower() == ".xml" and _is_file(e)
+            )
+        jobs.extend(_Job(xml, i, tuple(sorted(by_stem.get(stem, ())))) for xml, stem in xmls)
+        annotated = {stem for _, stem in xmls}
         orphans += sum(1 for stem in by_stem if stem not in annotated)
     return jobs, orphans
 
 
-def _parse_all(jobs: list[_Job], workers: int | None) -> list[_Parsed]:
-    """Parse every job, in a process pool for large trees; the output keeps the jobs' order."""
+def _split_name(name: str) -> tuple[str, str]:
+    """``(stem, suffix)`` of a file name, exactly as ``pathlib.PurePath.stem`` and ``.suffix`` split it."""
+    i = name.rfind(".")
+    return (name[:i], name[i:]) if 0 < i < len(name) - 1 else (name, "")
+
+
+def _xml_stem(xml: str) -> str:
+    return _split_name(os.path.basename(xml))[0]
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """``Path.is_file()`` for a directory entry: False for dangling links and link loops."""
+    try:
+        return entry.is_file()
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return False
+        raise
+
+
+@contextlib.contextmanager
+def _pool(files: int, workers: int | None) -> Iterator[tuple[ProcessPoolExecutor | None, int]]:
+    """A process pool and its size, or ``(None, 1)`` for in-process work (small trees, ``workers`` <= 1)."""
     n = workers if workers is not None else len(os.sched_getaffinity(0))
-    progress = {"total": len(jobs), "desc": "convert", "unit": "file", "disable": None, "leave": False}
-    if n <= 1 or len(jobs) < _PROCESS_POOL_MIN_FILES:
-        return [_parse_file(j) for j in tqdm(jobs, **progress)]
+    if n <= 1 or files < _PROCESS_POOL_MIN_FILES:
+        yield None, 1
+        return
     with ProcessPoolExecutor(max_workers=n) as pool:
-        chunk = max(1, min(64, len(jobs) // (n * 4)))
-        return list(tqdm(pool.map(_parse_file, jobs, chunksize=chunk), **progress))
+        yield pool, n
 
 
-def _parse_file(job: _Job) -> _Parsed:
+def _map_chunks(
+    fn: Callable[[Sequence[_T]], _R], items: Sequence[_T], pool: ProcessPoolExecutor | None, workers: int
+) -> Iterator[_R]:
+    """``fn`` over consecutive slices of ``items``, in the pool when there is one; results in order."""
+    size = max(1, min(_CHUNK_MAX, -(-len(items) // (workers * 8))))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    return pool.map(fn, chunks) if pool is not None else map(fn, chunks)
+
+
+def _parse_all(jobs: list[_Job], pool: ProcessPoolExecutor | None, workers: int) -> list[_Parsed]:
+    """Parse every job, in the pool when there is one; the output keeps the jobs' order."""
+    outcomes: list[_Outcome] = []
+    with tqdm(total=len(jobs), desc="convert", unit="file", disable=None, leave=False) as bar:
+        for part in _map_chunks(_parse_chunk, jobs, pool, workers):
+            outcomes.extend(part)
+            bar.update(len(part))
+    return [
+        _Parsed(job.xml, job.tree, job.images[i] if i >= 0 else None, reason, objects, from_image, mismatch)
+        for job, (i, reason, objects, from_image, mismatch) in zip(jobs, outcomes, strict=True)
+    ]
+
+
+def _parse_chunk(jobs: Sequence[_Job]) -> list[_Outcome]:
+    return [_parse_file(j) for j in jobs]
+
+
+def _parse_file(job: _Job) -> _Outcome:
     """Parse one XML and check its image; never raises for bad input (it returns a skip reason)."""
     try:
-        data = job.xml.read_bytes()
-        root = SafeET.fromstring(data)
+        root = _parse_xml(_read_file(job.xml))
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
-        return _Parsed(job.xml, job.tree, reason="unsafe_xml")
-    except (ParseError, ValueError):
-        return _Parsed(job.xml, job.tree, reason="malformed_xml")
+        return -1, "unsafe_xml", (), False, False
+    except (ParseError, ValueError, LookupError):  # LookupError: an encoding Python does not know
+        return -1, "malformed_xml", (), False, False
     except OSError:
-        return _Parsed(job.xml, job.tree, reason="unreadable_xml")
+        return -1, "unreadable_xml", (), False, False
     if root.tag.lower() != "annotation":
-        return _Parsed(job.xml, job.tree, reason="not_voc_xml")
-    image = _pick_image(job, root)
-    if image is None:
-        return _Parsed(job.xml, job.tree, reason="missing_image")
-    real, reason = _image_size(image)
+        return -1, "not_voc_xml", (), False, False
+    i = _pick_image(job, root)
+    if i < 0:
+        return -1, "missing_image", (), False, False
+    real, reason = _image_size(job.images[i])
     if real is None:
-        return _Parsed(job.xml, job.tree, image=image, reason=reason)
+        return i, reason, (), False, False
     declared = _declared_size(root)
     width, height = declared or real
-    objects = tuple(_parse_object(obj, width, height) for obj in root.findall("object"))
-    return _Parsed(
-        job.xml,
-        job.tree,
-        image=image,
-        objects=objects,
-        size_from_image=declared is None,
-        size_mismatch=declared is not None and declared != real,
-    )
+    objects = tuple([_parse_object(obj, width, height) for obj in root.findall("object")])
+    return i, None, objects, declared is None, declared is not None and declared != real
 
 
-def _pick_image(job: _Job, root: Element) -> Path | None:
-    """The image with the XML's stem; when several share it, the one ``<filename>`` names, else the first."""
+def _read_file(path: str) -> bytes:
+    """The whole file (``os.read`` directly: a buffered file object costs more than reading a small XML)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        parts = []
+        while part := os.read(fd, 1 << 16):
+            parts.append(part)
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+def _parse_xml(data: bytes) -> Element:
+    """The document's root element, never expanding entities or fetching anything.
+
+    Entity declarations and external references can only come from a DTD, which starts with ``<!``.
+    Expat reads a document as UTF-8, UTF-16 or an 8-bit encoding in which ``<`` and ``!`` are their ASCII
+    bytes, and in UTF-16 every ASCII character has a zero byte. So bytes without ``<!`` and without a zero
+    byte cannot hold a DTD, and the standard library's C parser (several times faster than defusedxml's
+    pure-Python tree builder) is safe for them. (Expat refuses encodings that move ``<`` or ``!``, such
+    as EBCDIC, and multi-byte ones other than UTF-8/16.) Everything else goes through defusedxml, which
+    refuses entity declarations and external references (``unsafe_xml``); so does any document the C
+    parser rejects, so that a bad file meets exactly the error it met before.
+    """
+    if b"<!" not in data and b"\x00" not in data:
+        with contextlib.suppress(Exception):
+            return ET.fromstring(data)
+    return SafeET.fromstring(data)
+
+
+def _pick_image(job: _Job, root: Element) -> int:
+    """Index of the image with the XML's stem (when several share it, the one ``<filename>`` names, else
+    the first), or -1 when there is none."""
     if not job.images:
-        return None
+        return -1
     filename = (root.findtext("filename") or "").strip()
-    for img in job.images:
-        if img.name == filename:
-            return img
-    return job.images[0]
+    for i, img in enumerate(job.images):
+        if os.path.basename(img) == filename:
+            return i
+    return 0
 
 
-def _image_size(image: Path) -> tuple[tuple[int, int] | None, str | None]:
-    """Width and height from the image header (no decoding), or a skip reason."""
+def _image_size(image: str) -> tuple[tuple[int, int] | None, str | None]:
+    """Width and height from the image header (no decoding), or a skip reason.
+
+    Plain JPEG and PNG headers are read directly (``imagesize.header_size``); every other file, and any
+    header that reader is not sure of, is judged by PIL as before.
+    """
+    size = header_size(image)
+    if size is not None:
+        return size, None
     from PIL import Image  # imported here: only the parsing workers need it
 
     try:
-        if image.stat().st_size == 0:
+        if os.stat(image).st_size == 0:
             return None, "empty_image"
         with Image.open(image) as im:
             w, h = im.size
@@ -382,11 +514,33 @@ def _image_size(image: Path) -> tuple[tuple[int, int] | None, str | None]:
     return (w, h), None
 
 
+def _path_text(elem: Element, tag: str, sub: str) -> str | None:
+    """``elem.findtext(f"{tag}/{sub}")`` without ElementPath: the first ``sub`` of any ``tag`` child."""
+    for child in elem:
+        if child.tag == tag:
+            text = child.findtext(sub)
+            if text is not None:
+                return text
+    return None
+
+
+def _path_texts(elem: Element, tag: str, subs: Sequence[str]) -> list[str | None]:
+    """``[elem.findtext(f"{tag}/{sub}") for sub in subs]``, looking in the first ``tag`` child first."""
+    first = elem.find(tag)
+    if first is None:
+        return [None] * len(subs)
+    texts = [first.findtext(sub) for sub in subs]
+    if None in texts:  # another <tag> may have it (rare): the exact ElementPath answer
+        texts = [_path_text(elem, tag, sub) for sub in subs]
+    return texts
+
+
 def _declared_size(root: Element) -> tuple[int, int] | None:
     """``<size>`` width and height when present, numeric and positive; else None (read the image)."""
+    w_text, h_text = _path_texts(root, "size", ("width", "height"))
     try:
-        w = float((root.findtext("size/width") or "").strip())
-        h = float((root.findtext("size/height") or "").strip())
+        w = float((w_text or "").strip())
+        h = float((h_text or "").strip())
     except ValueError:
         return None
     if not (math.isfinite(w) and math.isfinite(h)) or w < 1 or h < 1:
@@ -395,42 +549,58 @@ def _declared_size(root: Element) -> tuple[int, int] | None:
 
 
 def _parse_object(obj: Element, width: int, height: int) -> _Object:
-    """Read ``object/name``, ``object/difficult`` and ``object/bndbox`` (never ``part`` children)."""
-    name = (obj.findtext("name") or "").strip()
+    """Read ``object/name``, ``object/difficult`` and ``object/bndbox`` (never ``part`` children).
+
+    The hot loop of a conversion: written out with comparisons instead of ``min``/``max`` calls, with the
+    same results (``-0.0`` and an ``int`` ``width`` included).
+    """
+    name = sys.intern((obj.findtext("name") or "").strip())  # one copy per name crosses to the main process
     difficult = (obj.findtext("difficult") or "0").strip().lower() in ("1", "true", "yes")
+    box = obj.find("bndbox")
+    texts = (
+        None
+        if box is None
+        else [box.findtext("xmin"), box.findtext("ymin"), box.findtext("xmax"), box.findtext("ymax")]
+    )
+    if texts is None or None in texts:
+        texts = _path_texts(obj, "bndbox", _COORDS)  # rare: no box, or a value only in a later <bndbox>
     try:
-        xmin, ymin, xmax, ymax = (float((obj.findtext(f"bndbox/{k}") or "").strip()) for k in _COORDS)
+        xmin, ymin, xmax, ymax = [float((t or "").strip()) for t in texts]
     except ValueError:
-        return _Object(name, difficult, None, "bad_coordinates")
-    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
-        return _Object(name, difficult, None, "bad_coordinates")
+        return name, difficult, None, "bad_coordinates", False
+    if not (math.isfinite(xmin) and math.isfinite(ymin) and math.isfinite(xmax) and math.isfinite(ymax)):
+        return name, difficult, None, "bad_coordinates", False
     if xmin > xmax or ymin > ymax:
-        return _Object(name, difficult, None, "inverted_box")
+        return name, difficult, None, "inverted_box", False
     if xmin == xmax or ymin == ymax:
-        return _Object(name, difficult, None, "empty_box")
-    box = (min(max(xmin, 0.0), width), min(max(ymin, 0.0), height))
-    box += (min(max(xmax, 0.0), width), min(max(ymax, 0.0), height))
-    if box[2] <= box[0] or box[3] <= box[1]:
-        return _Object(name, difficult, None, "outside_image")
-    x0, y0, x1, y1 = box
+        return name, difficult, None, "empty_box", False
+    # clip to [0, W] x [0, H]: min(max(v, 0.0), W)
+    x0 = xmin if 0.0 <= xmin <= width else (0.0 if xmin < 0.0 else width)
+    y0 = ymin if 0.0 <= ymin <= height else (0.0 if ymin < 0.0 else height)
+    x1 = xmax if 0.0 <= xmax <= width else (0.0 if xmax < 0.0 else width)
+    y1 = ymax if 0.0 <= ymax <= height else (0.0 if ymax < 0.0 else height)
+    if x1 <= x0 or y1 <= y0:
+        return name, difficult, None, "outside_image", False
     xc, yc = _unit(((x0 + x1) / 2 - 1) / width), _unit(((y0 + y1) / 2 - 1) / height)
     w, h = _unit((x1 - x0) / width), _unit((y1 - y0) / height)
     if round(w, 6) == 0 or round(h, 6) == 0:  # would be written as a zero-size box
-        return _Object(name, difficult, None, "empty_box")
-    return _Object(name, difficult, (xc, yc, w, h), None, clipped=box != (xmin, ymin, xmax, ymax))
+        return name, difficult, None, "empty_box", False
+    clipped = x0 != xmin or y0 != ymin or x1 != xmax or y1 != ymax
+    return name, difficult, f"{xc:.6f} {yc:.6f} {w:.6f} {h:.6f}", None, clipped
 
 
 def _unit(v: float) -> float:
-    return min(max(v, 0.0), 1.0)
+    """``min(max(v, 0.0), 1.0)``."""
+    return v if 0.0 <= v <= 1.0 else (0.0 if v < 0.0 else 1.0)
 
 
 def _found_classes(parsed: Iterable[_Parsed], include_difficult: bool) -> tuple[str, ...]:
     """Sorted names of the objects that will be written (so no class is empty by construction)."""
     names = {
-        o.name
+        name
         for p in parsed
-        for o in p.objects
-        if o.name and o.box is not None and (include_difficult or not o.difficult)
+        for name, difficult, coords, _, _ in p.objects
+        if name and coords is not None and (include_difficult or not difficult)
     }
     return tuple(sorted(names))
 
@@ -439,15 +609,15 @@ def _check_strict(parsed: Iterable[_Parsed], classes: Sequence[str]) -> None:
     """Raise on the first named object (any object, difficult or not) whose class is not listed."""
     known = set(classes)
     for p in parsed:
-        for o in p.objects:
-            if o.name and o.name not in known:  # nameless objects are skipped as missing_name
+        for name, *_ in p.objects:
+            if name and name not in known:  # nameless objects are skipped as missing_name
                 raise DatasetError(
-                    f"{p.xml}: unknown class {o.name!r} (known: {', '.join(classes)}); "
+                    f"{p.xml}: unknown class {name!r} (known: {', '.join(classes)}); "
                     "add it to --classes or drop --strict to skip such objects"
                 )
 
 
-def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[Path, str]:
+def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[str, str]:
     """Output stem per XML: the stem itself, or ``<tree>__<stem>`` for stems found in several trees.
 
     ``<tree>`` is the tree folder's name (``<name>-<n>`` with its 1-based ``--voc`` position when two
@@ -455,11 +625,12 @@ def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[Path
     """
     labels = [t.resolve().name or "voc" for t in trees]
     labels = [f"{lb}-{i + 1}" if labels.count(lb) > 1 else lb for i, lb in enumerate(labels)]
-    stems = Counter(p.xml.stem for p in parsed)
-    names: dict[Path, str] = {}
+    own = [_xml_stem(p.xml) for p in parsed]
+    stems = Counter(own)
+    names: dict[str, str] = {}
     taken: set[str] = set()
-    for p in parsed:
-        name = p.xml.stem if stems[p.xml.stem] == 1 else f"{labels[p.tree]}__{p.xml.stem}"
+    for p, stem in zip(parsed, own, strict=True):
+        name = stem if stems[stem] == 1 else f"{labels[p.tree]}__{stem}"
         base, n = name, 1
         while name in taken:
             n += 1
@@ -470,32 +641,35 @@ def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[Path
 
 
 def _label_lines(
-    objects: Sequence[_Object], classes: Sequence[str], include_difficult: bool, tally: _Tally
+    objects: Sequence[_Object], index: dict[str, int], include_difficult: bool, tally: _Tally
 ) -> list[str]:
-    """YOLO lines of one image; every object is either written or counted under one skip reason."""
-    index = {c: i for i, c in enumerate(classes)}
+    """YOLO lines of one image; every object is either written or counted under one skip reason.
+
+    Args:
+        index: class name -> class id.
+    """
     lines = []
-    for o in objects:
-        tally.objects_in += 1
+    tally.objects_in += len(objects)
+    for name, difficult, coords, box_reason, clipped in objects:
         # one reason per object, first match wins; unknown_class comes last so that auto classes
         # (built from the objects that pass every other check) never report it
-        if not o.name:
+        if not name:
             reason: str | None = "missing_name"
-        elif o.difficult and not include_difficult:
+        elif difficult and not include_difficult:
             reason = "difficult"
-        elif o.reason is not None:
-            reason = o.reason
-        elif o.name not in index:
+        elif box_reason is not None:
+            reason = box_reason
+        elif name not in index:
             reason = "unknown_class"
         else:
             reason = None
-        if reason is not None or o.box is None:
+        if reason is not None or coords is None:
             tally.skipped[reason or "invalid_box"] += 1
             continue
         tally.written += 1
-        tally.per_class[o.name] += 1
-        tally.clipped += o.clipped
-        lines.append(f"{index[o.name]} " + " ".join(f"{v:.6f}" for v in o.box))
+        tally.per_class[name] += 1
+        tally.clipped += clipped
+        lines.append(f"{index[name]} {coords}")
     tally.background += not lines
     return lines
 

@@ -95,6 +95,11 @@ CASES = [
         reason="malformed_xml",
     ),
     Case("binary_junk", _xml_and_image("binary_junk", b"\x00\xff\xfejunk"), reason="malformed_xml"),
+    Case(
+        "unknown_encoding",
+        _xml_and_image("unknown_encoding", b'<?xml version="1.0" encoding="no-such"?><annotation/>'),
+        reason="malformed_xml",
+    ),
     Case("billion_laughs", _xml_and_image("billion_laughs", BILLION_LAUGHS), reason="unsafe_xml"),
     Case("external_entity", _xml_and_image("external_entity", EXTERNAL_ENTITY), reason="unsafe_xml"),
     Case(
