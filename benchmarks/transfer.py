@@ -363,6 +363,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, help="seeds per variant (default 3; 1 with --quick)")
     p.add_argument("--epochs", type=int, default=16, help="total epochs of every variant (default 16)")
     p.add_argument("--no-voc", action="store_true", help="skip the real voc-helmet -> voc-other part")
+    p.add_argument("--voc-epochs", type=int, default=16, help="total epochs of the real part (default 16)")
+    p.add_argument(
+        "--voc-imgsz", type=int, default=VOC_IMGSZ, help=f"image size of the real part ({VOC_IMGSZ})"
+    )
     p.add_argument(
         "--markdown", action="store_true", help="instead: print transfer.json's tables as Markdown"
     )
@@ -382,7 +386,14 @@ def main(argv: list[str] | None = None) -> None:
     elif a.explore:
         explore(seeds=seeds, epochs=a.epochs, workers=a.jobs)
     else:
-        run(seeds=seeds, epochs=a.epochs, voc=not a.no_voc, workers=a.jobs)
+        run(
+            seeds=seeds,
+            epochs=a.epochs,
+            voc=not a.no_voc,
+            voc_epochs=a.voc_epochs,
+            voc_imgsz=a.voc_imgsz,
+            workers=a.jobs,
+        )
 
 
 if __name__ == "__main__":
