@@ -19,12 +19,12 @@ from benchmarks.common import RESULTS, log, run_module, setup, table
 # name -> (module, arguments, arguments with --quick); data writes data.json and data_path.json
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "data": ("benchmarks.bench_data", [], ["--repeats", "1"]),
-    "freeze": ("benchmarks.bench_freeze", [], ["--epochs", "3"]),
+    "freeze": ("benchmarks.bench_freeze", ["--epochs", "3"], ["--epochs", "2"]),
     "export": ("benchmarks.bench_export", [], ["--runs", "10"]),
     "pipeline": ("benchmarks.bench_pipeline", [], []),
-    # the real part at 8 epochs / 192 px keeps the whole run under 15 min on 2 CPUs (16 / 224 px:
+    # the real part at 6 epochs / 160 px keeps the whole run under 15 min on 2 CPUs (16 / 224 px:
     # results/transfer_voc_16ep.json, 10 min on its own)
-    "transfer": ("benchmarks.transfer", ["--voc-epochs", "8", "--voc-imgsz", "192"], ["--quick", "--no-voc"]),
+    "transfer": ("benchmarks.transfer", ["--voc-epochs", "6", "--voc-imgsz", "160"], ["--quick", "--no-voc"]),
 }
 RESULT_NAMES = {"data": ["data", "data_path"]}
 
