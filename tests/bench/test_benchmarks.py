@@ -1,0 +1,114 @@
+"""The benchmarks' own claims: the committed results keep their contract, the data baseline really
+follows our conventions, and the transfer study compares the recipe the pipeline actually runs.
+
+Nothing here times anything (timings live in ``benchmarks/results``); these tests check that the
+numbers there are computed from the right things.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import transfer
+from benchmarks.bench_data import reference_convert, same_labels
+from benchmarks.common import REPO, RESULTS, write_result
+from benchmarks.run_all import BENCHMARKS, BUDGET_S, RESULT_NAMES
+from components.convert.core import ConvertConfig, convert_voc
+
+RESULT_FILES = ("data", "data_path", "freeze", "export", "pipeline", "transfer")
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize("name", RESULT_FILES)
+def test_committed_result_keeps_the_contract(name: str) -> None:
+    """Every result names itself, states ours/baseline/unit, and its ratio is ours / baseline."""
+    r = _load(name)
+    assert r["name"] == name
+    assert r["unit"]
+    assert r["baseline"] > 0
+    assert math.isclose(r["ratio"], r["ours"] / r["baseline"], rel_tol=2e-3)
+    assert r["machine"]["cores"] >= 1 and r["machine"]["date"] and r["machine"]["cpu"]
+
+
+def test_run_all_produces_every_result_and_was_within_budget() -> None:
+    """``make bench`` covers the six result names and its committed full run fit in 15 minutes."""
+    produced = {n for name in BENCHMARKS for n in RESULT_NAMES.get(name, [name])}
+    assert produced == set(RESULT_FILES)
+    record = _load("run_all")
+    assert not record["quick"]
+    assert set(record["seconds"]) == set(BENCHMARKS)
+    assert record["total_s"] >= sum(record["seconds"].values()) - 1
+    assert record["total_s"] <= BUDGET_S == 15 * 60
+
+
+def test_transfer_verdict_matches_its_own_numbers() -> None:
+    """``ours`` is the recipe's mean, ``baseline`` the best other variant's, and the verdict follows."""
+    r = _load("transfer")
+    summary = r["synthetic"]["summary"]
+    others = {n: v["map50_95_mean"] for n, v in summary.items() if n != transfer.RECIPE}
+    assert set(others) == {"scratch", "full", "frozen"}
+    assert math.isclose(r["ours"], summary[transfer.RECIPE]["map50_95_mean"], rel_tol=1e-3)
+    assert math.isclose(r["baseline"], max(others.values()), rel_tol=1e-3)
+    assert r["recipe_wins"] == (r["ours"] > r["baseline"])
+    assert r["synthetic"]["seeds"] == 3
+
+
+def test_markdown_tables_list_every_variant() -> None:
+    """The tables in docs/transfer.md are generated from transfer.json and show each variant's mean."""
+    r = _load("transfer")
+    text = transfer.markdown(r)
+    for name, v in r["synthetic"]["summary"].items():
+        assert f"| {name} | {v['map50_95_mean']:.3f} ± " in text
+    assert text.strip() in (REPO / "docs" / "transfer.md").read_text()
+
+
+def test_recipe_variant_is_the_pipeline_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compared two-stage variant is scaled from ``LOCAL_DEFAULTS``, not written in the benchmark."""
+    from pipelines import local_run
+
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_frozen", 10)
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_finetune", 10)
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "lr_finetune", 0.001)
+    assert transfer.recipe_setting(16) == (8, 0.001)
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_frozen", 5)
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_finetune", 15)
+    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "lr_finetune", 0.01)
+    frozen, finetune = transfer.variants(16, "w.pt")[transfer.RECIPE]
+    assert (frozen.freeze, frozen.epochs, finetune.freeze, finetune.epochs) == (10, 4, 0, 12)
+    assert finetune.weights is None and finetune.lr0 == 0.01
+
+
+def test_every_variant_spends_the_same_epochs() -> None:
+    """Equal total epochs is what makes the comparison fair, explored settings included."""
+    every = {**transfer.variants(16, "w.pt"), **transfer.explore_variants(16, "w.pt")}
+    assert len(every) >= 10
+    for name, stages in every.items():
+        assert sum(s.epochs for s in stages) == 16, name
+        assert all(s.epochs >= 1 for s in stages), name
+
+
+def test_write_result_computes_the_ratio(tmp_path: Path) -> None:
+    record = write_result("x", ours=3.0, baseline=4.0, unit="s", results_dir=tmp_path, extra=1)
+    on_disk = json.loads((tmp_path / "x.json").read_text())
+    assert on_disk == json.loads(json.dumps(record))
+    assert on_disk["ratio"] == 0.75 and on_disk["extra"] == 1
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_reference_converter_writes_the_same_labels_as_convert(shared_data: Path, tmp_path: Path) -> None:
+    """The data baseline follows our convention on the real VOC sample (difficult objects, parts)."""
+    voc = shared_data / "voc-other"
+    n = reference_convert(voc, tmp_path / "ref")
+    result = convert_voc([voc], tmp_path / "ours", ConvertConfig())
+    assert n == result.images > 0
+    check = same_labels(tmp_path / "ours", tmp_path / "ref")
+    assert check == {"files": n, "differ": 0, "classes_equal": True}
+    # and the comparison itself notices a difference
+    first = sorted((tmp_path / "ref" / "labels").iterdir())[0]
+    first.write_text(first.read_text() + "0 0.5 0.5 0.1 0.1\n")
+    assert same_labels(tmp_path / "ours", tmp_path / "ref")["differ"] == 1
