@@ -30,7 +30,6 @@ import argparse
 import os
 import re
 import resource
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import CACHE, log, setup, shared_voc, stopwatch, table, write_result
+from components._shared.fsio import link_or_copy
 
 DATA_PATH_GOAL = 1000.0  # images/s on 2 cores (issue 6)
 DATA_GOAL = 1.5  # ratio over the reference converter
@@ -118,7 +118,7 @@ def scaled_voc(min_images: int = 20_000) -> tuple[Path, dict[str, Any]]:
             stem = f"{k:03d}_{name}_{xml.stem}"
             new = f"<filename>{stem}{image.suffix}</filename>".encode()
             (tmp / "Annotations" / f"{stem}.xml").write_bytes(_FILENAME.sub(new, data, count=1))
-            _link(image, tmp / "JPEGImages" / f"{stem}{image.suffix}")
+            link_or_copy(image, tmp / "JPEGImages" / f"{stem}{image.suffix}")
     tmp.replace(dest)
     return dest, info
 
@@ -130,13 +130,6 @@ def _synthetic_source() -> Path:
     if not (dest / "Annotations").is_dir():
         make_sample(dest, SampleConfig(images=250, seed=0, task="B", imgsz=160))
     return dest
-
-
-def _link(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def reference_convert(voc: Path, out: Path) -> int:

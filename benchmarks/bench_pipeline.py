@@ -47,7 +47,7 @@ def _one(kind: str, voc: Path, out: Path, overrides: dict[str, Any]) -> dict[str
     """Run one side in this process and return what the parent records."""
     from pipelines.local_run import local_params
 
-    if kind in ("direct",):
+    if kind == "direct":
         from benchmarks.direct import run_direct
 
         r = run_direct(local_params(voc, out, dict(overrides)), out)

@@ -44,7 +44,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import (
     CACHE,
@@ -61,6 +61,9 @@ from benchmarks.common import (
     voc_dataset,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from pipelines.config import PipelineParams
 
 RECIPE = "two-stage"
 VOC_CHECKPOINT = RESULTS.parent / "weights" / "voc_helmet_pretrained.pt"
@@ -82,25 +85,38 @@ class Stage:
     warmup_epochs: float
 
 
-def recipe_setting(total: int) -> tuple[int, float]:
-    """The pipeline's local recipe scaled to ``total`` epochs: (frozen epochs, fine-tune lr)."""
-    from pipelines.local_run import LOCAL_DEFAULTS as d
+def _local_params() -> PipelineParams:
+    """The demo's pipeline parameters: the cluster defaults with ``LOCAL_DEFAULTS`` over them."""
+    from pipelines.config import load_params
+    from pipelines.local_run import LOCAL_DEFAULTS
 
-    share = d["epochs_frozen"] / (d["epochs_frozen"] + d["epochs_finetune"])
-    return max(1, min(total - 1, round(total * share))), float(d["lr_finetune"])
+    return load_params(None, LOCAL_DEFAULTS)
+
+
+def recipe_setting(total: int) -> tuple[int, float]:
+    """The pipeline's local recipe scaled to ``total`` epochs: (frozen epochs, fine-tune lr).
+
+    The epoch split keeps the local defaults' share; the learning rate is what the pipeline's own
+    ``resolve_plan`` gives for them (``lr_finetune`` -1 means lr0).
+    """
+    from components._shared.plan import PlanRequest, resolve_plan
+
+    p = _local_params()
+    frozen = max(1, min(total - 1, round(total * p.epochs_frozen / (p.epochs_frozen + p.epochs_finetune))))
+    plan = resolve_plan(PlanRequest(strategy=RECIPE, freeze=10, epochs_frozen=frozen, epochs_finetune=total - frozen,
+                                    lr0=LR, lr_finetune=p.lr_finetune), {})  # fmt: skip
+    return plan.epochs_frozen, plan.lr_finetune
 
 
 def variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
     """The four compared variants for ``total`` epochs; the recipe follows the pipeline's defaults."""
-    from pipelines.local_run import LOCAL_DEFAULTS as d
-
     frozen, lr = recipe_setting(total)
     return {
         "scratch": [Stage("yolov5n.yaml", 0, total, LR, 1.0)],
         "full": [Stage(pretrained, 0, total, LR, 1.0)],
         "frozen": [Stage(pretrained, 10, total, LR, 1.0)],
         RECIPE: [Stage(pretrained, 10, frozen, LR, 1.0),
-                 Stage(None, 0, total - frozen, lr, float(d["warmup_finetune"]))],
+                 Stage(None, 0, total - frozen, lr, _local_params().warmup_finetune)],
     }  # fmt: skip
 
 
@@ -153,6 +169,18 @@ def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: in
     }
 
 
+def _ranked(summary: dict[str, Any]) -> list[str]:
+    """Variant names, best mean test mAP50-95 first."""
+    return sorted(summary, key=lambda n: summary[n]["map50_95_mean"], reverse=True)
+
+
+def _stages_text(stages: list[dict[str, Any]]) -> str:
+    """``4 ep frozen @ lr 0.01 + 12 ep all @ lr 0.01``."""
+    return " + ".join(
+        f"{st['epochs']} ep {'frozen' if st['freeze'] else 'all'} @ lr {st['lr0']:g}" for st in stages
+    )
+
+
 def compare(
     data_yaml: Path,
     pretrained: str,
@@ -192,9 +220,7 @@ def compare(
         summary[name] = {"map50_95_mean": round(m, 4), "map50_95_std": round(s, 4), "map50_mean": round(m50, 4),
                          "seconds_per_epoch": round(e, 3), "stages": [asdict(st) for st in plan[name]]}  # fmt: skip
     rows = [(n, f"{v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f}", f"{v['map50_mean']:.3f}",
-             v["seconds_per_epoch"], " + ".join(f"{st['epochs']}ep f{st['freeze']} lr{st['lr0']:g}"
-                                                for st in v["stages"]))
-            for n, v in summary.items()]  # fmt: skip
+             v["seconds_per_epoch"], _stages_text(v["stages"])) for n, v in summary.items()]  # fmt: skip
     table(f"transfer ({label}): {split} mAP50-95, {seeds} seed(s), {epochs} epochs in total, {imgsz} px",
           ("variant", "mAP50-95 (mean ± std)", "mAP50", "s/epoch", "stages"), rows)  # fmt: skip
     return {
@@ -266,7 +292,7 @@ def _verdict(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "best_other": best_other,
         "recipe_wins": summary[RECIPE]["map50_95_mean"] > summary[best_other]["map50_95_mean"],
-        "ranking": sorted(summary, key=lambda n: summary[n]["map50_95_mean"], reverse=True),
+        "ranking": _ranked(summary),
     }
 
 
@@ -311,7 +337,7 @@ def explore(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, 
         record = {}
     base = record.get("synthetic", {}).get("summary", {})
     merged = {**base, **found["summary"]}
-    ranked = sorted(merged, key=lambda n: merged[n]["map50_95_mean"], reverse=True)
+    ranked = _ranked(merged)
     if record:
         record["explore"] = {"ranking": ranked, **found}
         path.write_text(json.dumps(record, indent=2) + "\n")
@@ -331,10 +357,8 @@ def markdown(record: dict[str, Any]) -> str:
         out = []
         for n in names:
             v = summary[n]
-            stages = " + ".join(f"{st['epochs']} ep {'frozen' if st['freeze'] else 'all'} @ lr {st['lr0']:g}"
-                                for st in v["stages"])  # fmt: skip
             out.append(f"| {n} | {v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f} | {v['map50_mean']:.3f} "
-                       f"| {v['seconds_per_epoch']:.2f} | {stages} |")  # fmt: skip
+                       f"| {v['seconds_per_epoch']:.2f} | {_stages_text(v['stages'])} |")  # fmt: skip
         return out
 
     head = ["| variant | mAP50-95 (mean ± std) | mAP50 | s/epoch | stages |", "|---|---|---|---|---|"]
@@ -350,9 +374,8 @@ def markdown(record: dict[str, Any]) -> str:
     explore = record.get("explore")
     if explore:
         merged = {**record["synthetic"]["summary"], **explore["summary"]}
-        names = sorted(merged, key=lambda n: merged[n]["map50_95_mean"], reverse=True)
         parts += [f"**Recipe settings explored** (synthetic, {explore['seeds']} seeds; `--explore`)", "", *head,
-                  *rows(merged, names), ""]  # fmt: skip
+                  *rows(merged, _ranked(merged)), ""]  # fmt: skip
     return "\n".join(parts)
 
 

@@ -1,10 +1,11 @@
 """Run the whole pipeline on this machine through ``kfp.local`` (the laptop demo and the e2e test).
 
 Each task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``), exactly the
-component code that runs in the cluster's pods (forked from a warm interpreter that has imported kfp,
-torch and Ultralytics once, see :mod:`pipelines.warm_tasks`; ``warm_start=False`` for kfp's own launch); artifacts go to ``OUT/kfp/``. Without ``--voc`` the
-built-in synthetic sample (task B) is generated and the committed checkpoint pre-trained on task A
-is the starting point, so the demo shows real transfer learning with no download.
+component code that runs in the cluster's pods, forked from a warm interpreter that has imported kfp,
+torch and Ultralytics once (:mod:`pipelines.warm_tasks`; ``warm_start=False`` for kfp's own launch).
+Artifacts go to ``OUT/kfp/``. Without ``--voc`` the built-in synthetic sample (task B) is generated
+and the committed checkpoint pre-trained on task A is the starting point, so the demo shows real
+transfer learning with no download.
 """
 
 from __future__ import annotations
@@ -34,10 +35,8 @@ LOCAL_DEFAULTS: dict[str, Any] = {
     "strategy": "two-stage",
     "epochs_frozen": 5,  # a short frozen warm-up, then the whole model at the same lr: the setting
     "epochs_finetune": 15,  # that beat frozen-only and full fine-tuning in benchmarks/transfer.py
-    "lr0": 0.01,
-    "lr_finetune": 0.01,
+    "lr0": 0.01,  # lr_finetune and warmup_finetune: the pipeline's defaults (same lr, no warm-up)
     "warmup_epochs": 1.0,
-    "warmup_finetune": 0.0,
     "gpus": 0,
 }
 

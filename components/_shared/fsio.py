@@ -63,7 +63,7 @@ def staged_dir(out_dir: Path) -> Iterator[Path]:
         os.replace(tmp, out_dir)
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Hard-link ``src`` to ``dst``; copy only when a link is impossible (other file system)."""
     try:
         os.link(src, dst)

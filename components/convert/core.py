@@ -19,7 +19,6 @@ import functools
 import logging
 import math
 import os
-import shutil
 import sys
 import time
 from collections import Counter
@@ -37,7 +36,7 @@ from tqdm import tqdm
 
 from components._shared.dataset import IMAGE_SUFFIXES
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import staged_dir, write_json_atomic
+from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
 from components.convert.imagesize import header_size
 
 log = logging.getLogger(__name__)
@@ -326,12 +325,8 @@ def _write_chunk(tmp: str, writes: Sequence[_Write]) -> int:
     images, labels = os.path.join(tmp, "images", ""), os.path.join(tmp, "labels", "")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
     for image, image_name, label_name, label in writes:
-        dst = images + image_name
-        try:  # as fsio.link_or_copy, on str paths
-            os.link(image, dst)
-        except OSError:
-            shutil.copy2(image, dst)
-        fd = os.open(labels + label_name, flags, 0o666)  # the umask applies, as for open()
+        link_or_copy(image, images + image_name)
+        fd = os.open(labels + label_name, flags, 0o666)  # unbuffered; the umask applies, as for open()
         try:
             data = memoryview(label)
             while data:
