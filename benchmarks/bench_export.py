@@ -1,7 +1,7 @@
 """Export benchmark: ONNX Runtime (onnxsim-simplified) versus PyTorch eager on the CPU, batch 1 and 8.
 
 The model is the committed task-A checkpoint (yolov5n) exported at 640 px with the export stage's own
-functions (``adapter.export_onnx``, then ``export.core``'s onnxsim step and ONNX Runtime session, same
+functions (``components._yolo.export.export_onnx``, then ``export.core``'s onnxsim step and ONNX Runtime session, same
 thread count as PyTorch). Batch 1 uses the static export the pipeline publishes; batch 8 a
 dynamic-batch export (the pipeline's ``--dynamic``), both simplified. Both runtimes get the same
 letterboxed task-A images; their detections after NMS are matched one to one with
@@ -93,9 +93,9 @@ def run(imgsz: int = 640, runs: int = 20, weights: Path = SAMPLE_WEIGHTS) -> dic
     """
     import torch
 
+    from components._yolo import export as adapter
     from components.export.core import _session
     from components.make_sample.core import SampleConfig, make_sample
-    from components.train import adapter
 
     images_dir = CACHE / f"export-images-{imgsz}"
     if not images_dir.is_dir():

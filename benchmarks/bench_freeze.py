@@ -39,7 +39,7 @@ def measure(data_yaml: Path, out_dir: Path, *, freeze: int, epochs: int, imgsz: 
     """Train one setting in this process and return its epoch times and peak memory."""
     import torch
 
-    from components.train import adapter
+    from components._yolo.freeze import TrainRecorder
     from components.train.core import TrainConfig, train_model
 
     cuda = device not in ("cpu", "auto") or (device == "auto" and torch.cuda.is_available())
@@ -55,14 +55,14 @@ def measure(data_yaml: Path, out_dir: Path, *, freeze: int, epochs: int, imgsz: 
 
         return callback
 
-    attach = adapter.TrainRecorder.attach
+    attach = TrainRecorder.attach
 
     def attach_with_timers(self: Any, trainer: Any) -> None:
         attach(self, trainer)
         for event in ("pretrain_routine_end", "train_epoch_start", "train_epoch_end", "fit_epoch_end"):
             trainer.add_callback(f"on_{event}", mark(event.replace("_routine", "")))
 
-    adapter.TrainRecorder.attach = attach_with_timers  # type: ignore[method-assign]
+    TrainRecorder.attach = attach_with_timers  # type: ignore[method-assign]
     cfg = TrainConfig(freeze=freeze, epochs=epochs, imgsz=imgsz, batch=batch, lr0=0.01, warmup_epochs=1.0,
                       device=device, seed=0, patience=epochs, stage_name=f"freeze{freeze}", workers=workers,
                       cache=cache)  # fmt: skip

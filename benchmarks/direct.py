@@ -31,7 +31,7 @@ class DirectRunResult:
 
 
 def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunResult:
-    """Run ingest -> convert -> split -> stats + plan -> fetch -> train frozen -> train fine-tune ->
+    """Run ingest -> convert -> split -> stats -> plan -> fetch -> train frozen -> train fine-tune ->
     validate -> export -> validate ONNX -> publish, in this process.
 
     Args:
@@ -39,13 +39,13 @@ def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunR
         out_dir: folder for every step's output (one sub-folder per step).
         run_id: names the checkpoint folder under ``params.checkpoint_root`` (the pipeline uses its job id).
     """
-    from components._shared.plan import PlanRequest
     from components.convert.core import ConvertConfig, convert_voc, parse_classes
     from components.export.core import ExportConfig, export_onnx
     from components.ingest.core import IngestConfig, ingest
+    from components.plan.core import PlanRequest, parse_freeze, plan_training
     from components.publish.core import run_publish_stage
     from components.split.core import SplitConfig, split_dataset
-    from components.stats.core import StatsConfig, dataset_stats, plan_from_stats
+    from components.stats.core import StatsConfig, dataset_stats
     from components.train.core import TrainConfig
     from components.train.stage import fetch_weights, run_training_stage
     from components.validate.stage import run_validation_stage
@@ -67,12 +67,10 @@ def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunR
     split_cfg = SplitConfig(val=p.val, test=p.test, seed=p.seed, group=p.group or None)
     step("split", lambda: split_dataset(out / "yolo_labels", out / "yolo_dataset", split_cfg))
     data = out / "yolo_dataset"
-    request = PlanRequest(p.weights, p.model_size, p.strategy, p.freeze, p.epochs_frozen, p.epochs_finetune,
-                          p.lr0, p.lr_finetune)  # fmt: skip
-    plan = step(
-        "stats",
-        lambda: plan_from_stats(dataset_stats(data, out / "stats", StatsConfig(imgsz=p.imgsz)), request),
-    )
+    request = PlanRequest(p.weights, p.model_size, p.strategy, parse_freeze(p.freeze), p.epochs_frozen,
+                          p.epochs_finetune, p.lr0, p.lr_finetune)  # fmt: skip
+    step("stats", lambda: dataset_stats(data, out / "stats", StatsConfig(imgsz=p.imgsz)))
+    plan = step("plan", lambda: plan_training(data, out / "plan", request)).plan
     step("fetch_weights", lambda: fetch_weights(plan.weights, out / "pretrained"))
     common = {"imgsz": p.imgsz, "batch": p.batch, "seed": p.seed}
     frozen_cfg = TrainConfig(freeze=plan.freeze, epochs=plan.epochs_frozen, lr0=plan.lr_frozen,

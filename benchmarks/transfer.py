@@ -61,6 +61,7 @@ from benchmarks.common import (
     voc_dataset,
     write_result,
 )
+from components._yolo.layers import BACKBONE_LAYERS
 
 if TYPE_CHECKING:
     from pipelines.config import PipelineParams
@@ -71,6 +72,7 @@ VOC_TARGET_CLASSES = ("person",)
 VOC_PRETRAIN_EPOCHS = 100
 VOC_IMGSZ = 224
 LR = 0.01
+FREEZE = BACKBONE_LAYERS  # the frozen variants freeze the whole backbone
 LR_FINETUNE = 0.001  # 10x lower: the first default of lr_finetune, kept as an explored setting
 
 
@@ -86,11 +88,10 @@ class Stage:
 
 
 def _local_params() -> PipelineParams:
-    """The demo's pipeline parameters: the cluster defaults with ``LOCAL_DEFAULTS`` over them."""
-    from pipelines.config import load_params
-    from pipelines.local_run import LOCAL_DEFAULTS
+    """The demo's pipeline parameters: the cluster defaults with ``pipelines/params/local.yaml`` over them."""
+    from pipelines import config
 
-    return load_params(None, LOCAL_DEFAULTS)
+    return config.load_params(config.LOCAL_PARAMS)
 
 
 def recipe_setting(total: int) -> tuple[int, float]:
@@ -99,12 +100,12 @@ def recipe_setting(total: int) -> tuple[int, float]:
     The epoch split keeps the local defaults' share; the learning rate is what the pipeline's own
     ``resolve_plan`` gives for them (``lr_finetune`` -1 means lr0).
     """
-    from components._shared.plan import PlanRequest, resolve_plan
+    from components.plan.core import PlanRequest, resolve_plan
 
     p = _local_params()
     frozen = max(1, min(total - 1, round(total * p.epochs_frozen / (p.epochs_frozen + p.epochs_finetune))))
-    plan = resolve_plan(PlanRequest(strategy=RECIPE, freeze=10, epochs_frozen=frozen, epochs_finetune=total - frozen,
-                                    lr0=LR, lr_finetune=p.lr_finetune), {})  # fmt: skip
+    plan = resolve_plan(PlanRequest(strategy=RECIPE, freeze=FREEZE, epochs_frozen=frozen,
+                                    epochs_finetune=total - frozen, lr0=LR, lr_finetune=p.lr_finetune), 0)  # fmt: skip
     return plan.epochs_frozen, plan.lr_finetune
 
 
@@ -114,8 +115,8 @@ def variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
     return {
         "scratch": [Stage("yolov5n.yaml", 0, total, LR, 1.0)],
         "full": [Stage(pretrained, 0, total, LR, 1.0)],
-        "frozen": [Stage(pretrained, 10, total, LR, 1.0)],
-        RECIPE: [Stage(pretrained, 10, frozen, LR, 1.0),
+        "frozen": [Stage(pretrained, FREEZE, total, LR, 1.0)],
+        RECIPE: [Stage(pretrained, FREEZE, frozen, LR, 1.0),
                  Stage(None, 0, total - frozen, lr, _local_params().warmup_finetune)],
     }  # fmt: skip
 
@@ -124,7 +125,7 @@ def explore_variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
     """Other settings of the recipe (``--explore``): epoch split and fine-tune learning rate."""
 
     def recipe(frozen: int, lr: float) -> list[Stage]:
-        return [Stage(pretrained, 10, frozen, LR, 1.0), Stage(None, 0, total - frozen, lr, 0.0)]
+        return [Stage(pretrained, FREEZE, frozen, LR, 1.0), Stage(None, 0, total - frozen, lr, 0.0)]
 
     # 8+8 at lr 0.001 was the first default (the user's "lower learning rate"); it lost to frozen-only
     half, quarter, eighth = total // 2, total // 4, total // 8

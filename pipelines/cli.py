@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "convert": "components.convert.cli",
     "split": "components.split.cli",
     "stats": "components.stats.cli",
+    "plan": "components.plan.cli",
     "train": "components.train.cli",
     "validate": "components.validate.cli",
     "export": "components.export.cli",

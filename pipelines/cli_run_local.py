@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs-finetune", type=int, default=None)
     p.add_argument("--lr0", type=float, default=None)
     p.add_argument("--lr-finetune", type=float, default=None)
-    p.add_argument("--freeze", type=int, default=None)
+    p.add_argument("--freeze", default=None, help="layers frozen in the first stage, or auto (default: auto)")
     p.add_argument("--imgsz", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--classes", default=None, help="comma-separated class order")

@@ -16,8 +16,8 @@ import argparse
 import json
 import sys
 
-from pipelines import kfp_client
 from pipelines.cli_submit import add_connection_arguments, connect
+from pipelines.client import runs as kfp_runs
 
 HELP = "last runs with state, duration and published model"
 
@@ -43,11 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Connect, list, print a table (or JSON)."""
     client, _conn, namespace = connect(args)
-    runs = kfp_client.list_recent_runs(
+    runs = kfp_runs.list_recent_runs(
         client, limit=args.limit, experiment=args.experiment, namespace=namespace
     )
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], indent=2), file=sys.stdout)  # noqa: T201
     else:
-        print(kfp_client.format_runs_table(runs) if runs else "no runs", file=sys.stdout)  # noqa: T201
+        print(kfp_runs.format_runs_table(runs) if runs else "no runs", file=sys.stdout)  # noqa: T201
     return 0

@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 
 from components._shared.cliutil import print_summary
-from pipelines import kfp_client
 from pipelines.cli_submit import add_connection_arguments, add_pipeline_arguments, connect
+from pipelines.client import schedule as kfp_schedule
+from pipelines.client import submit as kfp_submit
 
 HELP = "create/replace a recurring run (five-field cron is converted to KFP's six fields)"
 
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--name",
-        default=kfp_client.DEFAULT_SCHEDULE_NAME,
+        default=kfp_schedule.DEFAULT_SCHEDULE_NAME,
         metavar="NAME",
         help="recurring run name (replaced when it exists)",
     )
@@ -44,11 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the cron, version and parameters first, then connect and (re)create the schedule."""
-    kfp_client.to_kfp_cron(args.cron)
-    version = kfp_client.resolve_version_name(args.version, args.package)
-    params = kfp_client.load_run_parameters(args.params, args.package)
+    kfp_schedule.to_kfp_cron(args.cron)
+    version = kfp_submit.resolve_version_name(args.version, args.package)
+    params = kfp_submit.load_run_parameters(args.params, args.package)
     client, conn, namespace = connect(args)
-    result = kfp_client.schedule(
+    result = kfp_schedule.schedule(
         client,
         cron=args.cron,
         version_name=version,

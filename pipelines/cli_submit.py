@@ -21,9 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components._shared.cliutil import print_summary
-from pipelines import kfp_client
+from pipelines.client import connect as kfp_connect
+from pipelines.client import submit as kfp_submit
+
+if TYPE_CHECKING:
+    import kfp
 
 HELP = "upload the compiled pipeline (version = git SHA) and start a run on Kubeflow"
 
@@ -56,7 +61,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by submit and schedule: which package, version, experiment and parameters."""
     parser.add_argument(
         "--experiment",
-        default=kfp_client.DEFAULT_EXPERIMENT,
+        default=kfp_submit.DEFAULT_EXPERIMENT,
         metavar="NAME",
         help="experiment (created when missing)",
     )
@@ -72,7 +77,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--package",
         type=Path,
-        default=kfp_client.DEFAULT_PACKAGE,
+        default=kfp_submit.DEFAULT_PACKAGE,
         metavar="FILE",
         help="compiled pipeline YAML (default: $YOLO_KFP_PACKAGE, else pipelines/compiled/yolo_transfer.yaml)",
     )
@@ -92,19 +97,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(args: argparse.Namespace) -> tuple[object, kfp_client.Connection, str | None]:
+def connect(args: argparse.Namespace) -> tuple[kfp.Client, kfp_connect.Connection, str | None]:
     """Connected client, the connection used, and the namespace (flag or $KFP_NAMESPACE)."""
-    conn = kfp_client.resolve_connection(args.host, args.existing_token, args.kfp_namespace)
+    conn = kfp_connect.resolve_connection(args.host, args.existing_token, args.kfp_namespace)
     namespace = args.namespace or os.environ.get("KFP_NAMESPACE") or None
-    return kfp_client.connect(conn), conn, namespace
+    return kfp_connect.connect(conn), conn, namespace
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate inputs first (no network), then connect, upload if new, and start the run."""
-    version = kfp_client.resolve_version_name(args.version, args.package)
-    params = kfp_client.load_run_parameters(args.params, args.package)
+    version = kfp_submit.resolve_version_name(args.version, args.package)
+    params = kfp_submit.load_run_parameters(args.params, args.package)
     client, conn, namespace = connect(args)
-    result = kfp_client.submit(
+    result = kfp_submit.submit(
         client,
         package=args.package,
         version_name=version,

@@ -1,20 +1,32 @@
-"""Pipeline defaults and task resources: the single source of truth for parameters.
+"""Pipeline parameters and task resources.
 
-``PipelineParams`` holds the pipeline's parameter defaults (the compiled YAML carries them); a YAML
-parameters file overrides them (``load_params``), and CLI flags override the file.
+Each default is written once, in the config of the stage that uses it (``ConvertConfig``,
+``SplitConfig``, ``PlanRequest``, ``TrainConfig``, ``ValidateConfig``); ``PipelineParams`` derives its
+defaults from them and adds only what belongs to the pipeline itself (where data comes from and goes
+to, GPUs, the gate's threshold). A YAML parameters file overrides them (``load_params``, the one
+loader ``run-local``, ``submit`` and ``schedule`` use), and CLI flags override the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from components._shared.errors import ConfigError
+from components.convert.core import ConvertConfig
+from components.plan.core import AUTO, PlanRequest
+from components.split.core import SplitConfig
+from components.train.core import TrainConfig
 
-SECRET_WORDS = ("secret", "password", "access_key", "token")
+SECRET_WORDS = ("secret", "password", "passwd", "access_key", "token", "credential")
+PIPELINE_NAME = "yolo-transfer"
+PARAMS_DIR = Path(__file__).resolve().parent / "params"
+LOCAL_PARAMS = PARAMS_DIR / "local.yaml"  # what run-local (the demo) changes from the defaults below
+
+_CONVERT, _SPLIT, _PLAN, _TRAIN = ConvertConfig(), SplitConfig(), PlanRequest(), TrainConfig()
 
 
 @dataclass(frozen=True)
@@ -23,23 +35,23 @@ class PipelineParams:
 
     source: str = "s3://datasets/voc/"
     classes: str = ""
-    include_difficult: bool = False
-    weights: str = "s3://models/pretrained/yolov5{size}u.pt"
-    model_size: str = "auto"
-    strategy: str = "auto"
-    imgsz: int = 640
-    batch: int = 16
-    freeze: int = 10
-    epochs_frozen: int = -1
-    epochs_finetune: int = -1
-    lr0: float = 0.01
-    lr_finetune: float = -1.0
-    warmup_epochs: float = 3.0
-    warmup_finetune: float = 0.0
-    val: float = 0.2
-    test: float = 0.0
-    group: str = ""
-    seed: int = 0
+    include_difficult: bool = _CONVERT.include_difficult
+    weights: str = _PLAN.weights
+    model_size: str = _PLAN.model_size
+    strategy: str = _PLAN.strategy
+    imgsz: int = _TRAIN.imgsz
+    batch: int = _TRAIN.batch
+    freeze: str = AUTO if _PLAN.freeze is None else str(_PLAN.freeze)
+    epochs_frozen: int = _PLAN.epochs_frozen
+    epochs_finetune: int = _PLAN.epochs_finetune
+    lr0: float = _PLAN.lr0
+    lr_finetune: float = _PLAN.lr_finetune
+    warmup_epochs: float = _TRAIN.warmup_epochs
+    warmup_finetune: float = 0.0  # the recipe's fine-tune stage starts at full rate (docs/transfer.md)
+    val: float = _SPLIT.val
+    test: float = _SPLIT.test
+    group: str = _SPLIT.group or ""
+    seed: int = _SPLIT.seed
     gpus: int = 1
     accelerator: str = "nvidia.com/gpu"
     node_selector: dict = field(default_factory=dict)
@@ -52,36 +64,83 @@ class PipelineParams:
         return asdict(self)
 
 
+def check_not_secret(key: str, where: str = "parameter") -> None:
+    """Refuse a parameter name that looks like a credential (secrets come only from the Kubernetes Secret).
+
+    Raises:
+        ConfigError: the name contains one of ``SECRET_WORDS``.
+    """
+    if any(w in key.lower() for w in SECRET_WORDS):
+        raise ConfigError(
+            f"{where} {key!r} looks like a secret: secrets come only from the Kubernetes Secret"
+        )
+
+
+def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
+    """A value of the parameter's own type (a YAML ``freeze: 8`` is the string "8"), or ConfigError."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str | int) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"{where}: parameter {key!r} must be {type(default).__name__}, got {value!r}")
+    return value
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML/JSON parameters file (unchecked).
+
+    Raises:
+        ConfigError: unreadable file, invalid YAML, or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read parameters file ({err.__class__.__name__})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: parameters file must be a mapping of name: value")
+    return data
+
+
 def load_params(
     path: Path | None, overrides: dict[str, Any] | None = None, base: PipelineParams | None = None
 ) -> PipelineParams:
     """Defaults <- YAML/JSON file <- overrides (``None`` values in overrides are ignored).
 
     Raises:
-        ConfigError: unknown key, secret-looking key, or a file that is not a mapping.
+        ConfigError: unknown key, secret-looking key, a value of the wrong type, or a file that is
+            not a mapping.
     """
+    defaults = PipelineParams().to_dict()
     values = (base or PipelineParams()).to_dict()
-    known = {f.name for f in fields(PipelineParams)}
-    layers: list[dict[str, Any]] = []
+    layers: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ConfigError(f"{path}: cannot read parameters file ({err.__class__.__name__})") from err
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: parameters file must be a mapping of name: value")
-        layers.append(data)
-    layers.append({k: v for k, v in (overrides or {}).items() if v is not None})
-    for layer in layers:
+        layers.append((str(path), read_params_file(path)))
+    layers.append(("overrides", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    for where, layer in layers:
         for key, value in layer.items():
-            if any(w in key.lower() for w in SECRET_WORDS):
+            check_not_secret(str(key))
+            if key not in defaults:
                 raise ConfigError(
-                    f"parameter {key!r} looks like a secret: secrets come only from the Kubernetes Secret"
+                    f"{where}: unknown pipeline parameter {key!r} (known: {', '.join(sorted(defaults))})"
                 )
-            if key not in known:
-                raise ConfigError(f"unknown pipeline parameter {key!r} (known: {', '.join(sorted(known))})")
-            values[key] = value
+            values[key] = _coerce(key, value, defaults[key], where)
     return PipelineParams(**values)
+
+
+def local_defaults() -> dict[str, Any]:
+    """What the demo (``run-local``) changes from the cluster defaults: ``pipelines/params/local.yaml``."""
+    data = read_params_file(LOCAL_PARAMS)
+    load_params(None, data)  # checked like any parameters file
+    return data
 
 
 @dataclass(frozen=True)

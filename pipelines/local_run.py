@@ -28,18 +28,6 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_WEIGHTS = SAMPLE_DIR / "pretrained_task_a.pt"
 SAMPLE_IMAGES = 100
 
-# What the demo changes from the cluster defaults: small images, few epochs, local paths.
-LOCAL_DEFAULTS: dict[str, Any] = {
-    "imgsz": 160,
-    "batch": 16,
-    "strategy": "two-stage",
-    "epochs_frozen": 5,  # a short frozen warm-up, then the whole model at the same lr: the setting
-    "epochs_finetune": 15,  # that beat frozen-only and full fine-tuning in benchmarks/transfer.py
-    "lr0": 0.01,  # lr_finetune and warmup_finetune: the pipeline's defaults (same lr, no warm-up)
-    "warmup_epochs": 1.0,
-    "gpus": 0,
-}
-
 
 @dataclass(frozen=True)
 class LocalRunResult:
@@ -55,13 +43,15 @@ class LocalRunResult:
     gate: dict[str, Any] = field(default_factory=dict)
     published: Path | None = None
     seconds: float = 0.0
+    plan: dict[str, Any] = field(default_factory=dict)
+    plan_json: Path | None = None
 
 
 def local_params(voc: Path | None, out_dir: Path, overrides: dict[str, Any]) -> PipelineParams:
-    """The demo's parameters: cluster defaults <- local defaults <- sample paths <- user overrides."""
-    from pipelines.config import load_params
+    """The demo's parameters: cluster defaults <- ``params/local.yaml`` <- sample paths <- user overrides."""
+    from pipelines.config import load_params, local_defaults
 
-    base = dict(LOCAL_DEFAULTS)
+    base = local_defaults()
     base["source"] = str(voc) if voc else str(out_dir / "sample-voc")
     base["weights"] = str(SAMPLE_WEIGHTS)
     base["publish_dest"] = str(out_dir / "models" / "yolo-transfer")
@@ -142,9 +132,10 @@ def collect_results(
         previous = end
     stages: dict[str, dict[str, Any]] = {}
     reports: list[Path] = []
-    onnx_model = published = None
+    onnx_model = published = plan_json = None
     gate: dict[str, Any] = {}
     for task in tasks:
+        plan_json = next(iter(task.glob("*/plan.json")), plan_json)
         for metrics in task.glob("*/metrics.json"):
             data = _read_json(metrics)
             key = data.get("stage") or ("onnx" if data.get("format") == "onnx" else "pytorch")
@@ -159,8 +150,9 @@ def collect_results(
     prod = Path(params.publish_dest) / "production.json"
     if prod.is_file():
         published = prod
+    plan = _read_json(plan_json).get("plan", {}) if plan_json else {}
     return LocalRunResult(out_dir, run_dir, params.to_dict(), task_seconds, stages, onnx_model, reports, gate,
-                          published, round(seconds, 1))  # fmt: skip
+                          published, round(seconds, 1), plan, plan_json)  # fmt: skip
 
 
 def _collect_reports(reports: list[Path], dest: Path) -> list[Path]:

@@ -14,6 +14,8 @@ def _fmt(value: Any) -> str:
 def format_summary(r: LocalRunResult) -> str:
     """Render stage mAPs, the gate verdict, wall time per task and where the outputs are."""
     lines = ["", "=" * 72, f"yolo-transfer local run finished in {r.seconds:.0f} s", "=" * 72]
+    if r.plan:
+        lines += [f"plan: {r.plan.get('reason', '-')}", ""]
     lines.append(f"{'stage':<22}{'mAP50':>8}{'mAP50-95':>10}{'P':>8}{'R':>8}{'epochs':>8}")
     for name in ("frozen", "finetune", "pytorch", "onnx"):
         m = r.stages.get(name)
@@ -27,6 +29,7 @@ def format_summary(r: LocalRunResult) -> str:
     lines += ["", "wall time by task (s): " + ", ".join(f"{k} {v:.0f}" for k, v in r.task_seconds.items())]
     lines += ["", f"ONNX model:  {r.onnx_model or '-'}"]
     lines += [f"published:   {r.published or 'not published (gate blocked)'}"]
+    lines += [f"plan:        {r.plan_json or '-'}"]
     lines += [f"artifacts:   {r.run_dir}"]
     lines += ["reports:"] + [f"  {p}" for p in r.reports]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """The yolo-transfer pipeline: wiring only. Every step's work happens in ``components/<stage>/core.py``.
 
-source -> convert -> split -> stats (+ plan) -> fetch weights -> train (frozen) -> train (fine-tune)
+source -> convert -> split -> stats, plan -> fetch weights -> train (frozen) -> train (fine-tune)
 -> validate -> export ONNX -> validate ONNX -> If(gate passed) -> publish
 """
 
@@ -9,15 +9,15 @@ from kfp import dsl, kubernetes
 from components.convert.component import convert_voc
 from components.export.component import export_onnx
 from components.ingest.component import ingest_dataset
+from components.plan.component import plan_training
 from components.publish.component import publish_model
 from components.split.component import split_dataset
 from components.stats.component import dataset_stats
 from components.train.component import fetch_weights, train_model
 from components.validate.component import validate_model
 from pipelines import config
-from pipelines.config import PipelineParams, Resources
+from pipelines.config import PIPELINE_NAME, PipelineParams, Resources
 
-PIPELINE_NAME = "yolo-transfer"
 MINIO_SECRET = "yolo-kfp-minio"
 MINIO_ENV = {
     k: k for k in ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MINIO_SECURE", "MINIO_REGION")
@@ -67,7 +67,7 @@ def yolo_transfer(
     strategy: str = _D.strategy,
     imgsz: int = _D.imgsz,
     batch: int = _D.batch,
-    freeze: int = _D.freeze,
+    freeze: str = _D.freeze,
     epochs_frozen: int = _D.epochs_frozen,
     epochs_finetune: int = _D.epochs_finetune,
     lr0: float = _D.lr0,
@@ -88,6 +88,33 @@ def yolo_transfer(
     """YOLOv5 transfer learning from Pascal VOC data to a gated, published ONNX model.
 
     Secrets (MinIO credentials) come from the Kubernetes Secret ``yolo-kfp-minio``, never from parameters.
+
+    Args:
+        source: VOC data: an s3:// prefix or archive (tar, tar.gz, zip), or a path inside the pod.
+        classes: class names in training order, comma-separated; empty: every class found, sorted.
+        include_difficult: also train on objects marked difficult in the VOC XML.
+        weights: pretrained checkpoint (s3:// URI or path); {size} is replaced by the chosen model size.
+        model_size: n, s, m, l or x; auto: from the dataset size (training plan).
+        strategy: two-stage (frozen backbone, then everything), full, frozen; auto: from the dataset size.
+        imgsz: training and validation image size in pixels (multiple of 32).
+        batch: batch size per training step; -1: Ultralytics picks one for the GPU memory.
+        freeze: layers frozen in the first stage (10 = the whole backbone); auto: from the dataset size.
+        epochs_frozen: epochs with the backbone frozen; -1: auto (from the training plan).
+        epochs_finetune: epochs training every layer; -1: auto (from the training plan).
+        lr0: learning rate of the first stage.
+        lr_finetune: learning rate of the fine-tune stage; -1: the same as lr0 (what won in docs/transfer.md).
+        warmup_epochs: warm-up epochs of the first stage.
+        warmup_finetune: warm-up epochs of the fine-tune stage (0: start at full rate).
+        val: share of the images held out for validation (picks the best epoch).
+        test: share of the images held out for testing; 0: none.
+        group: regex whose first group keeps related images in one split (e.g. frames of one video).
+        seed: seed of the split and of training (same seed, same result).
+        gpus: GPUs per training task; 0 trains on the CPU.
+        accelerator: Kubernetes resource name of the GPU (nvidia.com/gpu).
+        node_selector: node labels the GPU tasks must run on, e.g. {"gpu": "a100"}; empty: any node.
+        min_map50_95: the gate: the ONNX model must reach this mAP50-95 to be published.
+        publish_dest: where models are published and promoted (s3://bucket/name); production.json lives here.
+        checkpoint_root: where training checkpoints go every epoch so a preempted pod resumes (s3://...).
     """
     r = config
     src = _data_task(ingest_dataset(source=source), "1 ingest dataset", r.DATA, storage=True)
@@ -104,15 +131,14 @@ def yolo_transfer(
         "3 split train/val/test", r.DATA,
     )  # fmt: skip
     data = split.outputs["yolo_dataset"]
-    stats = _data_task(
-        dataset_stats(
-            yolo_dataset=data, imgsz=imgsz, weights=weights, model_size=model_size, strategy=strategy,
-            freeze=freeze, epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0,
-            lr_finetune=lr_finetune,
+    _data_task(dataset_stats(yolo_dataset=data, imgsz=imgsz), "4a dataset statistics", r.DATA)
+    plan = _data_task(
+        plan_training(
+            yolo_dataset=data, weights=weights, model_size=model_size, strategy=strategy, freeze=freeze,
+            epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0, lr_finetune=lr_finetune,
         ),
-        "4 dataset stats and training plan", r.DATA,
-    )  # fmt: skip
-    plan = stats.outputs
+        "4b training plan", r.DATA,
+    ).outputs  # fmt: skip
     pre = _data_task(
         fetch_weights(weights=plan["weights"]), "5 fetch pretrained weights", r.DATA, storage=True
     )

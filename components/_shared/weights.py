@@ -1,27 +1,26 @@
 """Resolve a ``--weights`` value: a local checkpoint, an architecture YAML, or an object-store URI.
 
 Nothing here downloads from the internet: a bare checkpoint name such as ``yolov5s.pt`` that is not a
-local file is an error that says where to put the file. URIs with a registered scheme (``s3://`` once
-the storage module registers its fetcher with ``register_fetcher``) are copied into ``work_dir``
-first. No torch import: the data stages may call this too.
+local file is an error that says where to put the file. URIs whose scheme is in the storage registry
+(``components._shared.storage.BACKENDS``: ``s3://``) are copied into ``work_dir`` first; any other
+scheme is a one-line ``ConfigError`` listing the supported ones. No torch import: the data stages
+may call this too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from components._shared.errors import ConfigError
+from components._shared.storage import BACKENDS, LOCAL, backend_for, describe_supported, split_uri
 
 WeightsKind = Literal["checkpoint", "architecture"]
-Fetcher = Callable[[str, Path], Path]  # (uri, work_dir) -> local file
 
 _ARCH_SUFFIXES = (".yaml", ".yml")
 _URI = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://")
-_FETCHERS: dict[str, Fetcher] = {}
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,6 @@ class ResolvedWeights:
         }
 
 
-def register_fetcher(scheme: str, fetcher: Fetcher) -> None:
-    """Teach ``resolve_weights`` to copy ``scheme://...`` URIs into the work folder (e.g. ``s3``)."""
-    _FETCHERS[scheme.lower()] = fetcher
-
-
 def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
     """Turn a ``--weights`` value into a local checkpoint or an architecture to build.
 
@@ -73,15 +67,19 @@ def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
         The resolved weights; checkpoint paths exist and are files.
 
     Raises:
-        ConfigError: an empty value, a missing file, a URI scheme nobody registered, or a bare
-            checkpoint name that is not a local file (no download is possible).
+        ConfigError: an empty value, a missing file or object, a URI scheme with no storage backend,
+            or a bare checkpoint name that is not a local file (no download is possible).
+        StorageError: the object store failed (one line naming the endpoint and the object).
     """
     spec = str(spec).strip()
     if not spec:
         raise ConfigError("--weights is empty; pass a .pt checkpoint, an architecture YAML or an s3:// URI")
-    if m := _URI.match(spec):
-        return _fetch(spec, m.group("scheme").lower(), Path(work_dir))
     path = Path(spec).expanduser()
+    if m := _URI.match(spec):
+        scheme = m.group("scheme").lower()
+        if scheme != LOCAL:
+            return _fetch(spec, scheme, Path(work_dir))
+        path = Path(spec[m.end() :]).expanduser()
     if path.suffix.lower() in _ARCH_SUFFIXES:
         if path.is_file():
             return ResolvedWeights(
@@ -108,17 +106,19 @@ def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
 
 
 def _fetch(spec: str, scheme: str, work_dir: Path) -> ResolvedWeights:
-    fetcher = _FETCHERS.get(scheme)
-    if fetcher is None:
-        if scheme in ("http", "https"):
-            raise ConfigError(f"--weights {spec}: no network access; download the file and pass its path")
+    """Copy the object ``spec`` into ``work_dir`` through the storage backend of its scheme."""
+    if scheme in ("http", "https"):
+        raise ConfigError(f"--weights {spec}: no network access; download the file and pass its path")
+    if scheme not in BACKENDS:
         raise ConfigError(
-            f"--weights {spec}: {scheme}:// weights are not supported yet (no fetcher registered for "
-            f"'{scheme}'); copy the checkpoint to a local path and pass that"
+            f"--weights {spec}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()}); "
+            "copy the checkpoint to a local path and pass that"
         )
-    local = Path(fetcher(spec, work_dir))
-    if not local.is_file():
-        raise ConfigError(f"--weights {spec}: the {scheme} fetcher returned {local}, which is not a file")
+    parent, name = split_uri(spec)
+    local = work_dir / name
+    backend = backend_for(parent)
+    if not backend.get_file(name, local):
+        raise ConfigError(f"--weights {spec}: no such object on {backend.endpoint}; check the URI")
     if local.suffix.lower() in _ARCH_SUFFIXES:
         return ResolvedWeights(spec=spec, kind="architecture", path=local, arch=str(local))
     return ResolvedWeights(spec=spec, kind="checkpoint", path=local)

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from components._shared.artifacts import DATASET_YAML, MODEL_ONNX
 from components._shared.dataset import IMAGE_SUFFIXES, load_dataset
 from components._shared.errors import ConfigError, YoloKfpError
 from components._shared.fsio import staged_dir, write_json_atomic
@@ -165,7 +166,7 @@ def parity_image_paths(source: Path | None, count: int) -> tuple[list[Path], str
     if source is None:
         return [], "synthetic"
     source = Path(source)
-    if source.is_dir() and not (source / "dataset.yaml").is_file():
+    if source.is_dir() and not (source / DATASET_YAML).is_file():
         images = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
             raise ConfigError(f"--data {source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
@@ -199,10 +200,10 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
 
     import onnx
 
-    from components.train import adapter  # heavy: torch + ultralytics
+    from components._yolo import export  # heavy: torch + ultralytics
 
     with staged_dir(out_dir) as tmp:
-        raw_path, meta = adapter.export_onnx(
+        raw_path, meta = export.export_onnx(
             weights=weights, work_dir=tmp / ".work", imgsz=cfg.imgsz, opset=cfg.opset, dynamic=cfg.dynamic
         )
         model = onnx.load(str(raw_path))
@@ -211,14 +212,14 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
             model = _simplify(model, raw_path)
         onnx.checker.check_model(model)
         _require_metadata(model, raw_path)
-        final = tmp / "model.onnx"
-        onnx.save(model, str(tmp / ".model.onnx.tmp"))
-        os.replace(tmp / ".model.onnx.tmp", final)
-        report = _prove_and_time(adapter, weights, final, images, source, cfg)
+        final = tmp / MODEL_ONNX
+        onnx.save(model, str(tmp / f".{MODEL_ONNX}.tmp"))
+        os.replace(tmp / f".{MODEL_ONNX}.tmp", final)
+        report = _prove_and_time(weights, final, images, source, cfg)
         report["nodes"] = {"before": nodes_before, "after": len(model.graph.node), "simplified": cfg.simplify}
         report["bytes"] = {"weights": weights.stat().st_size, "onnx_raw": raw_path.stat().st_size}
         report["bytes"]["onnx"] = final.stat().st_size
-        report.update(opset=cfg.opset, dynamic=cfg.dynamic, imgsz=cfg.imgsz, versions=_versions(adapter))
+        report.update(opset=cfg.opset, dynamic=cfg.dynamic, imgsz=cfg.imgsz, versions=_versions())
         shutil.rmtree(tmp / ".work")
         card = _model_card(weights, final, model, meta, cfg)
         write_json_atomic(tmp / "model.json", card)
@@ -266,13 +267,15 @@ def _require_metadata(model: Any, raw_path: Path) -> None:
         raise YoloKfpError(f"{raw_path.name}: Ultralytics metadata {sorted(missing)} missing after export")
 
 
-def _versions(adapter: Any) -> dict[str, str]:
+def _versions() -> dict[str, str]:
     import onnx
     import onnxruntime
     import onnxsim
 
+    from components._yolo.model import versions
+
     return {
-        **adapter.versions(),
+        **versions(),
         "onnx": onnx.__version__,
         "onnxsim": str(onnxsim.__version__),
         "onnxruntime": onnxruntime.__version__,
@@ -289,28 +292,30 @@ def _session(path: Path, threads: int) -> Any:
 
 
 def _prove_and_time(
-    adapter: Any, weights: Path, onnx_path: Path, images: Sequence[Path], source: str, cfg: ExportConfig
+    weights: Path, onnx_path: Path, images: Sequence[Path], source: str, cfg: ExportConfig
 ) -> dict[str, Any]:
     """Parity of raw outputs and detections, then CPU latency of both runtimes."""
     import numpy as np
     import torch
 
-    model = adapter.torch_model_for_parity(weights)
+    from components._yolo.export import letterbox_batch, nms, predict_raw, torch_model_for_parity
+
+    model = torch_model_for_parity(weights)
     session = _session(onnx_path, torch.get_num_threads())
     input_name = session.get_inputs()[0].name
     if images:
-        batch = adapter.letterbox_batch(images, cfg.imgsz)
+        batch = letterbox_batch(images, cfg.imgsz)
     else:
         gen = torch.Generator().manual_seed(0)
         batch = torch.rand((cfg.parity_count, 3, cfg.imgsz, cfg.imgsz), generator=gen)
     diffs, per_image = [], []
     for i in range(batch.shape[0]):
         x = batch[i : i + 1]
-        ref = adapter.predict_raw(model, x)
+        ref = predict_raw(model, x)
         out = session.run(None, {input_name: x.numpy()})[0]
         diffs.append(float(np.abs(ref - out).max()))
-        d_ref = adapter.nms(ref, cfg.parity_conf, cfg.parity_iou)[0]
-        d_out = adapter.nms(out, cfg.parity_conf, cfg.parity_iou)[0]
+        d_ref = nms(ref, cfg.parity_conf, cfg.parity_iou)[0]
+        d_out = nms(out, cfg.parity_conf, cfg.parity_iou)[0]
         per_image.append(compare_detections(d_ref, d_out, cfg.box_atol, cfg.parity_conf))
     failed = [(i, c) for i, c in enumerate(per_image) if not c["equal"]]
     parity = {
@@ -335,7 +340,7 @@ def _prove_and_time(
     x1 = batch[:1]
     latency = {
         "onnxruntime_ms": _median_ms(lambda: session.run(None, {input_name: x1.numpy()}), cfg.latency_runs),
-        "pytorch_ms": _median_ms(lambda: adapter.predict_raw(model, x1), cfg.latency_runs),
+        "pytorch_ms": _median_ms(lambda: predict_raw(model, x1), cfg.latency_runs),
         "runs": cfg.latency_runs,
         "batch": 1,
         "device": "cpu",
@@ -458,7 +463,7 @@ def _result(out_dir: Path, card: dict[str, Any], report: dict[str, Any]) -> Expo
     parity, latency = report["parity"], report["latency"]
     return ExportResult(
         out_dir=out_dir,
-        onnx_path=out_dir / "model.onnx",
+        onnx_path=out_dir / MODEL_ONNX,
         model_json=out_dir / "model.json",
         export_json=out_dir / "export.json",
         names=tuple(card["classes"]),

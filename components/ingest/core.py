@@ -7,6 +7,10 @@ Sources (``ingest(source, out_dir, cfg)``):
     /local/folder                  hard-linked (copied across file systems)
     /local/data.tar.gz, .zip ...   extracted
 
+Remote sources go through the storage registry (``components._shared.storage``): any registered
+scheme works like ``s3://`` (kinds ``<scheme>-prefix`` / ``<scheme>-archive``); ``file://`` URIs
+are local paths.
+
 Archives are untrusted: members with absolute paths or ``..``, links pointing outside the archive,
 device files and FIFOs, and archives over ``max_bytes`` / ``max_files`` are refused with a
 ``DatasetError`` naming the archive and the member. Everything is built in a temp folder beside
@@ -45,11 +49,14 @@ from typing import IO, Any
 from components._shared.errors import ConfigError, DatasetError
 from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
 from components._shared.storage import (
-    ObjectInfo,
-    Storage,
+    LOCAL,
+    Backend,
+    Entry,
+    LocalBackend,
+    backend_for,
     file_digests,
-    is_s3_uri,
-    parse_s3_uri,
+    scheme_of,
+    split_uri,
 )
 
 log = logging.getLogger(__name__)
@@ -185,15 +192,15 @@ def _check_config(cfg: IngestConfig) -> None:
 
 def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[str, str, int]:
     """Fill ``stage`` from the source; return ``(kind, fingerprint, bytes transferred)``."""
-    if is_s3_uri(source):
-        bucket, key = parse_s3_uri(source)
-        storage = Storage.from_env(workers=cfg.workers)
-        if archive_format(key):
-            fp, n = _fetch_s3_archive(storage, bucket, key, out_dir, stage, cfg)
-            return "s3-archive", fp, n
-        fp, n = _fetch_s3_prefix(storage, bucket, key, stage, cfg)
-        return "s3-prefix", fp, n
-    path = Path(source).expanduser()
+    scheme = scheme_of(source)
+    if scheme != LOCAL:
+        if archive_format(source):
+            parent, name = split_uri(source)
+            fp, n = _fetch_remote_archive(backend_for(parent, workers=cfg.workers), name, out_dir, stage, cfg)
+            return f"{scheme}-archive", fp, n
+        fp, n = _fetch_remote_prefix(backend_for(source, workers=cfg.workers), stage, cfg)
+        return f"{scheme}-prefix", fp, n
+    path = LocalBackend.from_uri(source).root
     if path.is_dir():
         return "local-folder", _link_local_folder(path, out_dir, stage, cfg), 0
     if path.is_file() and archive_format(path.name):
@@ -218,64 +225,63 @@ def fingerprint_listing(entries: Iterable[tuple[str, str, int]]) -> str:
     return h.hexdigest()
 
 
-# ---------------------------------------------------------------- S3 sources
+# ---------------------------------------------------------------- object-store sources
 
 
-def _fetch_s3_prefix(
-    storage: Storage, bucket: str, key: str, stage: Path, cfg: IngestConfig
-) -> tuple[str, int]:
-    prefix = key if not key or key.endswith("/") else key + "/"
-    source = f"s3://{bucket}/{prefix}"
-    log.info("listing %s on %s", source, storage.endpoint)
-    objects = storage.list_objects(bucket, prefix)
+def _fetch_remote_prefix(backend: Backend, stage: Path, cfg: IngestConfig) -> tuple[str, int]:
+    """Download every object under the backend's root into ``stage``; fingerprint the listing."""
+    source = backend.uri
+    log.info("listing %s on %s", source, backend.endpoint)
+    objects = backend.list_entries()
     if not objects:
         raise DatasetError(
-            f"{source}: no objects under this prefix (check the URI; listed on {storage.endpoint})"
+            f"{source}: no objects under this prefix (check the URI; listed on {backend.endpoint})"
         )
-    items: list[tuple[ObjectInfo, Path]] = []
+    items: list[tuple[Entry, Path]] = []
     budget = _Budget(source, cfg.max_bytes, cfg.max_files)
     entries = []
     for obj in objects:
-        rel = _member_rel(obj.key[len(prefix) :], label=source, what="object key")
-        entries.append((obj.key[len(prefix) :], obj.etag, obj.size))
+        rel = _member_rel(obj.name, label=source, what="object key")
+        entries.append((obj.name, obj.etag, obj.size))
         if rel is None:
             continue
-        budget.charge(obj.key, obj.size)
+        budget.charge(obj.name, obj.size)
         items.append((obj, stage.joinpath(*rel.parts)))
     _check_no_file_dir_clash(items, source)
     total = sum(o.size for o, _ in items)
-    log.info("downloading %d objects (%.1f MB) with %d workers", len(items), total / 1e6, storage.workers)
-    storage.download_objects(items, desc="ingest", progress=cfg.progress)
+    log.info("downloading %d objects (%.1f MB) with %d workers", len(items), total / 1e6, cfg.workers)
+    backend.get_files(items, desc="ingest", progress=cfg.progress)
     return fingerprint_listing(entries), total
 
 
-def _check_no_file_dir_clash(items: list[tuple[ObjectInfo, Path]], source: str) -> None:
+def _check_no_file_dir_clash(items: list[tuple[Entry, Path]], source: str) -> None:
     """Keys ``a`` and ``a/b`` cannot both become files; say so before downloading anything."""
     files = {p for _, p in items}
     for obj, p in items:
         for parent in p.parents:
             if parent in files:
                 raise DatasetError(
-                    f"{source}: object {obj.key!r} lies under another object's name {parent.name!r}"
+                    f"{source}: object {obj.name!r} lies under another object's name {parent.name!r}"
                 )
 
 
-def _fetch_s3_archive(
-    storage: Storage, bucket: str, key: str, out_dir: Path, stage: Path, cfg: IngestConfig
+def _fetch_remote_archive(
+    backend: Backend, name: str, out_dir: Path, stage: Path, cfg: IngestConfig
 ) -> tuple[str, int]:
-    uri = f"s3://{bucket}/{key}"
-    info = storage.stat_object(bucket, key)
+    """Download the archive ``name`` beside ``out_dir``, extract it into ``stage``; fingerprint its ETag."""
+    info = backend.stat(name)
+    uri = info.uri
     if info.size > cfg.max_bytes:
         raise DatasetError(f"{uri}: archive is {info.size} bytes, over the limit max_bytes={cfg.max_bytes}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".download", dir=out_dir.parent))
     try:
-        local = tmp / PurePosixPath(key).name
+        local = tmp / name
         log.info("downloading %s (%.1f MB)", uri, info.size / 1e6)
-        storage.download_objects([(info, local)], desc="ingest", progress=cfg.progress)
+        backend.get_files([(info, local)], desc="ingest", progress=cfg.progress)
         extract_archive(local, stage, label=uri, max_bytes=cfg.max_bytes, max_files=cfg.max_files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return fingerprint_listing([(PurePosixPath(key).name, info.etag, info.size)]), info.size
+    return fingerprint_listing([(name, info.etag, info.size)]), info.size
 
 
 # ---------------------------------------------------------------- local folders

@@ -23,14 +23,8 @@ from pathlib import Path
 
 from components._shared.cliutil import print_summary
 from components._shared.errors import ConfigError
-from components.publish.core import (
-    PublishConfig,
-    list_versions,
-    production_baseline_metrics,
-    promote_version,
-    publish_model,
-    read_production,
-)
+from components._shared.production import production_baseline_metrics, read_production
+from components.publish.core import PublishConfig, list_versions, promote_version, publish_model
 
 HELP = "model folder -> DEST/<version>/ + manifest.json (last); --promote updates production.json"
 

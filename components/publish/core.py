@@ -7,18 +7,20 @@ Layout under ``dest`` (``s3://bucket/name`` or a local folder, same layout in bo
     <version>/manifest.json     written LAST: name, size, sha256 (and ETag) of every file
     production.json             pointer to the served version, with the previous pointers in ``history``
 
-``version`` is ``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without
+``dest`` may use any scheme of the storage registry (``components._shared.storage``). ``version`` is
+``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without
 ``manifest.json`` is incomplete (the publish died half-way): it is never listed, served or promoted.
 
 What is uploaded from ``model_dir`` (the rule): the files named in ``PUBLISHED_FILES`` at the top
 level, top-level files with a suffix in ``REPORT_SUFFIXES``, and every file under ``reports/``.
-Anything else (``last.pt``, caches, ...) stays behind. At least one of ``model.onnx`` / ``best.pt``
-must be present.
+Anything else (``last.pt``, caches, ...) stays behind. The folder must hold a model
+(``components._shared.artifacts.model_file``: ``model.onnx``, else ``best.pt``); the manifest's
+``model`` names that file.
 
 Promotion (``--promote``) only happens when the gate passed (``metrics.json`` ``gate.passed``, or
 ``PublishConfig.gate_passed``). The gate's baseline for the next run is the current production model:
-``production_baseline_metrics(dest, path)`` writes its ``metrics.json`` for ``yolo-kfp validate
---baseline``, so scheduled retraining only replaces the model when the challenger is at least as good.
+``components._shared.production.production_baseline_metrics(dest, path)`` writes its ``metrics.json``
+for ``yolo-kfp validate --baseline``, so scheduled retraining only replaces the model when the challenger is at least as good.
 Two promotions racing on the same ``dest`` are not serialised (last writer wins); the pipeline runs one
 publish at a time.
 """
@@ -34,18 +36,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components._shared.artifacts import BEST_PT, MODEL_FILES, MODEL_ONNX, model_file
 from components._shared.errors import ConfigError, DatasetError, GateFailed
-from components._shared.fsio import link_or_copy, write_json_atomic
-from components._shared.storage import LocalLocation, S3Location, open_location
+from components._shared.fsio import link_or_copy
+from components._shared.production import PRODUCTION, read_production
+from components._shared.storage import Backend, backend_for
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_FILES = ("model.onnx", "best.pt", "model.json", "metrics.json", "export.json")
-MODEL_FILES = ("model.onnx", "best.pt")
+PUBLISHED_FILES = (*MODEL_FILES, "model.json", "metrics.json", "export.json")
 REPORT_SUFFIXES = (".html", ".md", ".png")
 REPORTS_DIR = "reports"
 MANIFEST = "manifest.json"
-PRODUCTION = "production.json"
 MANIFEST_FORMAT = "yolo-kfp-model/v1"
 METRIC_KEYS = ("map50", "map50_95", "precision", "recall")
 
@@ -115,8 +117,12 @@ def collect_model_files(model_dir: Path) -> list[tuple[str, Path]]:
             for p in sorted(reports.rglob("*"))
             if p.is_file() and not p.name.startswith(".")
         ]
-    if not any(n in MODEL_FILES for n, _ in picked):
-        raise DatasetError(f"{model_dir}: no model.onnx or best.pt to publish (run 'yolo-kfp export' first)")
+    try:
+        model_file(model_dir)
+    except ConfigError as err:
+        raise DatasetError(
+            f"{model_dir}: no {MODEL_ONNX} or {BEST_PT} to publish (run 'yolo-kfp export' first)"
+        ) from err
     return picked
 
 
@@ -185,11 +191,11 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
     if not fingerprint:
         log.warning("no dataset fingerprint (pass --fingerprint or set dataset_fingerprint in model.json)")
     version = cfg.version or make_version(fingerprint)
-    loc = open_location(dest)
+    loc = backend_for(dest)
     if loc.list(f"{version}/"):
         raise ConfigError(f"{loc.uri}{'' if loc.uri.endswith('/') else '/'}{version}: version exists already")
     stored = upload_version_files(loc, version, files)
-    manifest = build_manifest(version, fingerprint, stored, metrics, card)
+    manifest = build_manifest(version, fingerprint, stored, metrics, card, model=model_file(model_dir).name)
     manifest_file = loc.put_json(f"{version}/{MANIFEST}", manifest)
     nbytes = sum(f["size"] for f in stored)
     log.info(
@@ -220,9 +226,7 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
     )
 
 
-def upload_version_files(
-    loc: S3Location | LocalLocation, version: str, files: list[tuple[str, Path]]
-) -> list[dict[str, Any]]:
+def upload_version_files(loc: Backend, version: str, files: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     """Upload (and verify) every file under ``<version>/``; the version stays invisible until the manifest."""
     stored = []
     for name, path in files:
@@ -240,9 +244,14 @@ def build_manifest(
     stored: list[dict[str, Any]],
     metrics: dict[str, Any],
     card: dict[str, Any],
+    *,
+    model: str | None,
 ) -> dict[str, Any]:
-    """The manifest document: the version's files with sizes and checksums, metrics and gate."""
-    model = next((n for n in MODEL_FILES if any(f["name"] == n for f in stored)), None)
+    """The manifest document: the version's files with sizes and checksums, metrics and gate.
+
+    Args:
+        model: the name of the model file among ``stored`` (``artifacts.model_file``), or None.
+    """
     return {
         "format": MANIFEST_FORMAT,
         "version": version,
@@ -262,13 +271,8 @@ def build_manifest(
 
 def list_versions(dest: str) -> list[str]:
     """Complete versions under ``dest`` (those with a manifest), oldest first."""
-    names = open_location(dest).list()
+    names = backend_for(dest).list()
     return sorted({n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith(f"/{MANIFEST}")})
-
-
-def read_production(dest: str) -> dict[str, Any] | None:
-    """The current ``production.json`` of ``dest``, or None when nothing was promoted yet."""
-    return open_location(dest).get_json(PRODUCTION)
 
 
 def promote_version(
@@ -277,7 +281,7 @@ def promote_version(
     *,
     gate_passed: bool | None = None,
     history: int = 20,
-    _location: S3Location | LocalLocation | None = None,
+    _location: Backend | None = None,
 ) -> dict[str, Any]:
     """Point ``production.json`` at ``version``; the previous pointer goes to the front of ``history``.
 
@@ -294,7 +298,7 @@ def promote_version(
         ConfigError: the version has no manifest (incomplete) or misses a file listed in it.
         GateFailed: the gate did not pass.
     """
-    loc = _location or open_location(dest)
+    loc = _location or backend_for(dest)
     manifest = loc.get_json(f"{version}/{MANIFEST}")
     if not isinstance(manifest, dict):
         raise ConfigError(
@@ -310,9 +314,9 @@ def promote_version(
         raise GateFailed(
             f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
         )
-    previous = loc.get_json(PRODUCTION)
-    old_history = list(previous.get("history", [])) if isinstance(previous, dict) else []
-    if isinstance(previous, dict):
+    previous = read_production(dest, backend=loc)
+    old_history = list(previous.get("history", [])) if previous is not None else []
+    if previous is not None:
         old_history.insert(0, {k: v for k, v in previous.items() if k != "history"})
     pointer = {
         "version": version,
@@ -328,24 +332,6 @@ def promote_version(
     loc.put_json(PRODUCTION, pointer)
     log.info("promoted %s (previous: %s)", version, old_history[0]["version"] if old_history else "none")
     return pointer
-
-
-def production_baseline_metrics(dest: str, out_path: Path) -> Path | None:
-    """Write the production model's metrics.json to ``out_path`` (for ``validate --baseline``).
-
-    Returns:
-        ``out_path``, or None when nothing is in production yet (the first model has no baseline).
-    """
-    loc = open_location(dest)
-    pointer = loc.get_json(PRODUCTION)
-    if not isinstance(pointer, dict) or not pointer.get("version"):
-        log.info("%s: no production model yet: no baseline", loc.uri)
-        return None
-    out_path = Path(out_path)
-    if not loc.get_file(f"{pointer['version']}/metrics.json", out_path):
-        write_json_atomic(out_path, {**pointer.get("metrics", {}), "gate": pointer.get("gate")})
-    log.info("baseline: production version %s -> %s", pointer["version"], out_path)
-    return out_path
 
 
 def _join(uri: str, rel: str) -> str:
@@ -372,14 +358,14 @@ def run_publish_stage(
     under ``reports/``.
     """
     onnx_dir, weights, validation_dir = Path(onnx_dir), Path(weights), Path(validation_dir)
-    best = weights / "best.pt" if weights.is_dir() else weights
+    best = weights / BEST_PT if weights.is_dir() else weights
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-publish-") as tmp_name:
         tmp = Path(tmp_name)
-        for name in ("model.onnx", "model.json", "export.json"):
+        for name in (MODEL_ONNX, "model.json", "export.json"):
             if (onnx_dir / name).is_file():
                 link_or_copy(onnx_dir / name, tmp / name)
         if best.is_file():
-            link_or_copy(best, tmp / "best.pt")
+            link_or_copy(best, tmp / BEST_PT)
         if (validation_dir / "metrics.json").is_file():
             link_or_copy(validation_dir / "metrics.json", tmp / "metrics.json")
         (tmp / REPORTS_DIR).mkdir()

@@ -1,4 +1,4 @@
-"""Describe a split dataset: class and split counts, box statistics, warnings and a training plan.
+"""Describe a split dataset: class and split counts, box statistics and warnings.
 
 Reads dataset.yaml (the split stage's output) and writes OUT/stats.json, OUT/report.html
 (self-contained), OUT/report.md and OUT/plots/*.png. Image sizes come from the file headers only.
@@ -15,7 +15,7 @@ from pathlib import Path
 from components._shared.cliutil import print_summary
 from components.stats.core import StatsConfig, dataset_stats
 
-HELP = "dataset statistics, warnings, HTML report and the recommended training plan"
+HELP = "dataset statistics, warnings and HTML report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

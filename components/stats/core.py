@@ -1,4 +1,4 @@
-"""Dataset statistics, warnings and the recommended transfer-learning plan for a split dataset.
+"""Dataset statistics and warnings for a split dataset (the training plan is the ``plan`` stage's).
 
 Reads ``dataset.yaml`` (``load_dataset``), every label file once and only the header of every image
 (PIL ``Image.open(...).size``, no decoding), so it runs at thousands of images per second. Duplicate
@@ -7,15 +7,6 @@ then a full SHA-256 only for the files whose keys collide.
 
 Box sizes are judged at the training image size: Ultralytics letterboxes an image so that its longest
 side becomes ``imgsz``, then a box is small below 32x32 px of area, large from 96x96 px (COCO).
-
-``recommend_plan`` is the usual transfer-learning table, pure, so the pipeline reuses it:
-
-    train images   model     freeze   epochs
-    < 1000         yolov5s   10       30-50
-    1000-5000      yolov5m   10-5     50-80
-    > 5000         yolov5l   5-0      80-150   (the upper ends are reached at 50 000 images)
-
-Within a row the values move linearly with the image count, so the plan is continuous across rows.
 """
 
 from __future__ import annotations
@@ -30,7 +21,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from components._shared.dataset import DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
@@ -39,19 +30,13 @@ from components._shared.fsio import staged_dir, write_json_atomic, write_text_at
 if TYPE_CHECKING:
     import numpy as np
 
-    from components._shared.plan import PlanRequest, TrainingPlan
-
 log = logging.getLogger(__name__)
 
 SMALL_AREA = 32**2  # COCO thresholds, in pixels at the training image size
 LARGE_AREA = 96**2
 IMBALANCE_RATIO = 10.0  # max/min instances per class above this: warn
-FINETUNE_SHARE = 0.75  # share of the epochs fine-tuning the whole model (two-stage; docs/transfer.md)
-_SATURATE = 50_000  # train images at which the table's last row reaches its upper end
 _QUICK_BYTES = 16 * 1024  # head and tail read for the duplicate pre-key
 _LIST_LIMIT = 200  # longest lists (duplicates, problems) kept in stats.json
-
-Strategy = Literal["two-stage", "full", "frozen"]
 
 
 @dataclass(frozen=True)
@@ -63,34 +48,6 @@ class StatsConfig:
     """
 
     imgsz: int = 640
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A recommended training plan (``stats.json["recommended"]``).
-
-    Attributes:
-        model: YOLOv5 architecture, e.g. ``yolov5s``.
-        freeze: layers frozen in the first stage (10 = the whole backbone).
-        epochs: total epochs, ``epochs_frozen + epochs_finetune``.
-        epochs_frozen: epochs with the first ``freeze`` layers frozen.
-        epochs_finetune: epochs with every layer trainable (lower learning rate).
-        strategy: ``two-stage`` (frozen, then fine-tune), ``full`` (no freezing) or ``frozen`` (only the
-            frozen stage; never recommended by the table, accepted as a user override downstream).
-        reason: one sentence a person can check.
-    """
-
-    model: str
-    freeze: int
-    epochs: int
-    epochs_frozen: int
-    epochs_finetune: int
-    strategy: Strategy
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for ``stats.json`` and ``resolve_plan``."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -107,7 +64,6 @@ class StatsResult:
     split_images: dict[str, int]
     duplicate_pairs: int
     warnings: tuple[str, ...]
-    recommended: Plan
     seconds: float
     images_per_second: float
 
@@ -129,55 +85,9 @@ class StatsResult:
             "background_images": self.background_images,
             "duplicate_pairs": self.duplicate_pairs,
             "warnings": len(self.warnings),
-            "recommended_freeze": self.recommended.freeze,
-            "recommended_epochs": self.recommended.epochs,
         }
         values |= {f"{split}_images": n for split, n in self.split_images.items()}
         return {k: float(v) for k, v in values.items()}
-
-
-def _lerp(lo: float, hi: float, t: float) -> int:
-    return math.floor(lo + (hi - lo) * min(max(t, 0.0), 1.0) + 0.5)
-
-
-def recommend_plan(n_train_images: int) -> Plan:
-    """The transfer-learning table (module docstring) for a number of training images.
-
-    Raises:
-        ConfigError: a negative image count.
-    """
-    n = n_train_images
-    if n < 0:
-        raise ConfigError(f"n_train_images={n} must be >= 0")
-    if n < 1000:
-        model, freeze, epochs = "yolov5s", 10, _lerp(30, 50, n / 1000)
-        why = "small dataset: small model, backbone frozen so the pretrained features are not overfitted"
-        row = "< 1000"
-    elif n <= 5000:
-        t = (n - 1000) / 4000
-        model, freeze, epochs = "yolov5m", _lerp(10, 5, t), _lerp(50, 80, t)
-        why = "medium dataset: medium model, part of the backbone frozen"
-        row = "1000-5000"
-    else:
-        t = (n - 5000) / (_SATURATE - 5000)
-        model, freeze, epochs = "yolov5l", _lerp(5, 0, t), _lerp(80, 150, t)
-        why = "large dataset: large model, little or no freezing"
-        row = "> 5000"
-    if freeze > 0:
-        strategy: Strategy = "two-stage"
-        finetune = _lerp(0, epochs, FINETUNE_SHARE)
-        frozen = epochs - finetune
-    else:
-        strategy, frozen, finetune = "full", 0, epochs
-    reason = f"{n} train images ({row}): {model}, freeze {freeze}, {epochs} epochs, {strategy}; {why}"
-    return Plan(model, freeze, epochs, frozen, finetune, strategy, reason)
-
-
-def plan_from_stats(result: StatsResult, request: PlanRequest) -> TrainingPlan:
-    """Resolve the user's plan request, ``auto`` values taken from the recommended plan."""
-    from components._shared.plan import resolve_plan
-
-    return resolve_plan(request, result.recommended.to_dict())
 
 
 @dataclass
@@ -537,7 +447,6 @@ def _describe(
     }
     stats["class_weights"] = [c["weight"] for c in stats["classes"]]
     stats["warnings"] = _warnings(stats)
-    stats["recommended"] = recommend_plan(splits.get("train", {}).get("images", 0)).to_dict()
     return stats, a
 
 
@@ -548,7 +457,7 @@ def _check_out_dir(spec: DatasetSpec, out_dir: Path) -> None:
 
 
 def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig()) -> StatsResult:  # noqa: B008
-    """Describe a split dataset and recommend a training plan.
+    """Describe a split dataset: counts per class and split, box statistics, duplicates, warnings.
 
     Args:
         data_yaml: the split stage's ``dataset.yaml`` (or its folder).
@@ -557,7 +466,7 @@ def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig
         cfg: training image size for the small/medium/large box counts.
 
     Returns:
-        Headline counts, warnings and the recommended plan; everything else is in ``stats.json``.
+        Headline counts and warnings; everything else is in ``stats.json``.
 
     Raises:
         ConfigError: ``imgsz`` below 32, or ``out_dir`` that would replace the dataset.
@@ -583,12 +492,11 @@ def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig
         write_json_atomic(tmp / "stats.json", stats)
     result = _result(stats, out_dir, time.perf_counter() - t0)
     log.info(
-        "stats: %d images, %d instances, %d classes, %d warning(s), plan %s in %.2fs",
+        "stats: %d images, %d instances, %d classes, %d warning(s) in %.2fs",
         result.images,
         result.instances,
         result.classes,
         len(result.warnings),
-        result.recommended.reason,
         result.seconds,
     )
     return result
@@ -606,7 +514,6 @@ def _result(stats: Mapping[str, Any], out_dir: Path, seconds: float) -> StatsRes
         split_images={s: b["images"] for s, b in stats["splits"].items()},
         duplicate_pairs=stats["duplicates"]["pairs_total"],
         warnings=tuple(w["message"] for w in stats["warnings"]),
-        recommended=Plan(**stats["recommended"]),
         seconds=round(seconds, 3),
         images_per_second=round(stats["images"] / seconds, 1) if seconds > 0 else 0.0,
     )

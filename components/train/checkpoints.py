@@ -8,7 +8,8 @@ The train stage calls ``restore`` before training (resume when a checkpoint exis
 
 A pod killed between the two uploads leaves a newer ``last.pt`` than ``checkpoint.json`` describes;
 ``restore`` still uses ``last.pt`` (each object is written atomically) and reports the epoch only when
-the checksum matches. The URI may also be a local folder (same layout) for local runs.
+the checksum matches. The URI may also be a local folder (same layout) for local runs: any scheme
+of the storage registry (``components._shared.storage``) works.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components._shared.errors import ConfigError, StorageError
-from components._shared.storage import LocalLocation, S3Location, Storage, open_location, sha256_file
+from components._shared.storage import Backend, Storage, backend_for, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,12 @@ class CheckpointSync:
     """Mirror ``last.pt`` to an object-store prefix every ``every`` epochs, and restore it on restart.
 
     Args:
-        uri: ``s3://bucket/runs/<run-id>/<stage>/`` (MinIO from ``MINIO_*``) or a local folder.
+        uri: ``s3://bucket/runs/<run-id>/<stage>/`` (MinIO from ``MINIO_*``), a local folder, or any
+            URI of a scheme in the storage registry.
         every: upload when the number of completed epochs is a multiple of this (default 1).
         strict: raise when an upload fails after retries; by default log a warning and keep
             training (losing one checkpoint costs less than losing the run).
-        storage: an explicit client (default: from the environment).
+        storage: an explicit S3 client (default: from the environment).
     """
 
     def __init__(
@@ -45,7 +47,7 @@ class CheckpointSync:
         self.uri = str(uri)
         self.every = every
         self.strict = strict
-        self._loc: S3Location | LocalLocation = open_location(self.uri, storage)
+        self._loc: Backend = backend_for(self.uri, **({"storage": storage} if storage is not None else {}))
         self.restored_epoch: int | None = None
         self.uploaded_epoch: int | None = None
 

@@ -1,8 +1,9 @@
 """Train YOLOv5 (Ultralytics' ``u`` form) with the first N layers frozen, and prove the freezing happened.
 
-One verb serves both training stages of the pipeline: the *frozen* stage (``freeze=10``: the backbone
-``model.0``-``model.9``) from pretrained weights, and the *fine-tune* stage (``freeze=0``, a lower
-learning rate) from the frozen stage's ``best.pt``.
+One verb serves both training stages of the pipeline: the *frozen* stage (``freeze=BACKBONE_LAYERS``:
+the backbone ``model.0``-``model.9``, defined in ``components/_yolo/layers.py``) from pretrained
+weights, and the *fine-tune* stage (``freeze=0``, a lower learning rate) from the frozen stage's
+``best.pt``. Ultralytics is reached only through ``components._yolo``.
 
 Output folder::
 
@@ -25,7 +26,6 @@ BatchNorm statistics drift again (ultralytics#9391) is caught here.
 from __future__ import annotations
 
 import csv
-import html
 import json
 import logging
 import math
@@ -37,10 +37,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from components._shared.artifacts import BEST_PT, LAST_PT
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
 from components._shared.errors import ConfigError, YoloKfpError
 from components._shared.fsio import write_json_atomic, write_text_atomic
+from components._shared.report import figure, html_page, html_table, png_tag, save_png
 from components._shared.weights import ResolvedWeights, resolve_weights
+from components._yolo.layers import BACKBONE_LAYERS, prefixes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class TrainConfig:
     """Options of ``train_model`` (defaults: the frozen stage on a GPU).
 
     Attributes:
-        freeze: leading layers to freeze; 10 = the YOLOv5 backbone, 0 = train everything.
+        freeze: leading layers to freeze; ``BACKBONE_LAYERS`` (10) = the YOLOv5 backbone, 0 = train everything.
         epochs: epochs to train in total (a resumed run ends at the same number).
         imgsz: training image size (pixels, multiple of 32).
         batch: batch size; -1 lets Ultralytics pick one for a single GPU.
@@ -83,7 +86,7 @@ class TrainConfig:
         resume: continue ``out_dir/run/weights/last.pt`` when it is an unfinished run of this config.
     """
 
-    freeze: int = 10
+    freeze: int = BACKBONE_LAYERS
     epochs: int = 10
     imgsz: int = 640
     batch: int = 16
@@ -198,7 +201,9 @@ def _check_config(cfg: TrainConfig) -> None:
     if cfg.epochs < 1:
         raise ConfigError(f"--epochs {cfg.epochs}: train at least 1 epoch")
     if cfg.freeze < 0:
-        raise ConfigError(f"--freeze {cfg.freeze}: must be 0 (train everything) or more (10 = backbone)")
+        raise ConfigError(
+            f"--freeze {cfg.freeze}: must be 0 (train everything) or more ({BACKBONE_LAYERS} = backbone)"
+        )
     if cfg.imgsz < 32:
         raise ConfigError(f"--imgsz {cfg.imgsz}: below the YOLOv5 stride of 32; use e.g. 640")
     if cfg.batch == 0 or cfg.batch < -1:
@@ -228,7 +233,7 @@ def train_model(
 
     Args:
         data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        weights: ``.pt`` checkpoint path, ``s3://`` URI (once a fetcher is registered), or an
+        weights: ``.pt`` checkpoint path, ``s3://`` URI (storage registry), or an
             architecture YAML such as ``yolov5n.yaml`` (random initial weights).
         out_dir: output folder; ``out_dir/run`` holds the resumable training state.
         cfg: training options.
@@ -256,14 +261,14 @@ def train_model(
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
-    from components.train import adapter  # heavy: torch + ultralytics
+    from components._yolo import freeze, train  # heavy: torch + ultralytics
 
     run_dir = out_dir / RUN_DIR
-    init_model, n_layers = _initial_model(adapter, resolved, len(spec.names))
+    init_model, n_layers = _initial_model(resolved, len(spec.names))
     if cfg.freeze >= n_layers:
         raise ConfigError(
             f"--freeze {cfg.freeze}: the model has {n_layers} layers (model.0-model.{n_layers - 1}, the last is "
-            f"the Detect head); freeze at most {n_layers - 1} (10 = the backbone)"
+            f"the Detect head); freeze at most {n_layers - 1} ({BACKBONE_LAYERS} = the backbone)"
         )
     if cfg.freeze and not resolved.is_checkpoint:
         log.warning(
@@ -271,7 +276,7 @@ def train_model(
         )
     device = resolve_device(cfg.device)
     state_dir = out_dir / STATE_DIR
-    resume_ckpt = _resume_point(adapter, run_dir, state_dir, cfg, resolved.spec, resume_from)
+    resume_ckpt = _resume_point(run_dir, state_dir, cfg, resolved.spec, resume_from)
     if resume_ckpt is None and run_dir.exists():
         shutil.rmtree(run_dir)  # a fresh run must not inherit results.csv rows or checkpoints
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -279,9 +284,9 @@ def train_model(
         write_json_atomic(state_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
     data_resolved = resolve_dataset_yaml(spec.yaml_path, state_dir)
 
-    watch = adapter.prefixes(cfg.freeze or adapter.BACKBONE_LAYERS)
-    reference = adapter.watched_state(init_model.state_dict(), watch) if resolved.is_checkpoint else None
-    recorder = adapter.TrainRecorder(
+    watch = prefixes(cfg.freeze or BACKBONE_LAYERS)
+    reference = freeze.watched_state(init_model.state_dict(), watch) if resolved.is_checkpoint else None
+    recorder = freeze.TrainRecorder(
         run_dir=run_dir, watch=watch, frozen=cfg.freeze > 0, reference=reference, on_checkpoint=on_checkpoint
     )
     log.info(
@@ -295,7 +300,7 @@ def train_model(
         device,
         f", resuming {resume_ckpt}" if resume_ckpt else "",
     )
-    run = adapter.train(
+    run = train.train(
         data_yaml=data_resolved,
         run_dir=run_dir,
         model=init_model if resolved.is_checkpoint else None,
@@ -305,19 +310,21 @@ def train_model(
         recorder=recorder,
         resume_ckpt=resume_ckpt,
     )
-    proof = _prove(adapter, run, recorder.reference or {}, cfg.freeze, out_dir)
+    proof = _prove(run, recorder.reference or {}, cfg.freeze, out_dir)
     return _finish(run, out_dir, cfg, spec.names, resolved, device, proof, time.perf_counter() - t0)
 
 
-def _initial_model(adapter: Any, resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
+def _initial_model(resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
     """The model whose weights the trainer starts from (or a scratch build, for counting layers)."""
+    from components._yolo.model import build_model, layer_count, load_model
+
     if resolved.is_checkpoint:
         assert resolved.path is not None
-        model, _ = adapter.load_model(resolved.path)
+        model, _ = load_model(resolved.path)
     else:
         assert resolved.arch is not None
-        model = adapter.build_model(resolved.arch, nc)
-    return model, adapter.layer_count(model)
+        model = build_model(resolved.arch, nc)
+    return model, layer_count(model)
 
 
 def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
@@ -343,7 +350,6 @@ def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
 
 
 def _resume_point(
-    adapter: Any,
     run_dir: Path,
     state_dir: Path,
     cfg: TrainConfig,
@@ -351,18 +357,20 @@ def _resume_point(
     resume_from: Path | None,
 ) -> Path | None:
     """The ``last.pt`` to continue, or None for a fresh run (with the reason logged)."""
-    last = run_dir / "weights" / "last.pt"
+    from components._yolo.model import checkpoint_progress, copy_checkpoint
+
+    last = run_dir / "weights" / LAST_PT
     if resume_from is not None:
-        incoming = adapter.checkpoint_progress(Path(resume_from))
-        local = adapter.checkpoint_progress(last) if last.is_file() else None
+        incoming = checkpoint_progress(Path(resume_from))
+        local = checkpoint_progress(last) if last.is_file() else None
         if incoming is None:
             log.warning("resume_from %s is not a resumable checkpoint; ignoring it", resume_from)
         elif local is None or local["epoch"] < incoming["epoch"]:
-            adapter.copy_checkpoint(Path(resume_from), last)
+            copy_checkpoint(Path(resume_from), last)
             _restore_results_csv(run_dir / "results.csv", incoming["train_results"])
     if not (cfg.resume and last.is_file()):
         return None
-    progress = adapter.checkpoint_progress(last)
+    progress = checkpoint_progress(last)
     if progress is None:
         log.info("%s is finished or unreadable: starting a fresh run", last)
         return None
@@ -392,19 +400,20 @@ def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]]) -> No
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def _prove(
-    adapter: Any, run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path
-) -> dict[str, Any]:
+def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -> dict[str, Any]:
     """Check the frozen layers (freeze > 0) or measure how far the backbone moved (freeze = 0)."""
     import torch
+
+    from components._yolo.freeze import compare_states, max_param_change
+    from components._yolo.model import ULTRALYTICS_VERSION, checkpoint_state
 
     record = run.record
     if not record:
         raise YoloKfpError(f"{run.run_dir}: the training process left no record; see the log above")
     if freeze == 0:
-        best = adapter.checkpoint_state(run.best)
+        best = checkpoint_state(run.best)
         names = {k for k in reference if k.endswith((".weight", ".bias")) and "running" not in k}
-        change = adapter.max_param_change({k: v.float() for k, v in best.items()}, reference, names)
+        change = max_param_change({k: v.float() for k, v in best.items()}, reference, names)
         change_fp32 = float(record.get("backbone_change_fp32", 0.0))
         if max(change, change_fp32) == 0:
             log.warning(
@@ -420,12 +429,8 @@ def _prove(
         "trainer_start_vs_input": record["start_vs_input"],
         "final_fp32_model_vs_start": record.get("live_vs_start"),
         "final_ema_vs_start": record.get("ema_vs_start"),
-        "best_pt_vs_input_fp16": adapter.compare_states(
-            adapter.checkpoint_state(run.best), reference, torch.float16
-        ),
-        "last_pt_vs_input_fp16": adapter.compare_states(
-            adapter.checkpoint_state(run.last), reference, torch.float16
-        ),
+        "best_pt_vs_input_fp16": compare_states(checkpoint_state(run.best), reference, torch.float16),
+        "last_pt_vs_input_fp16": compare_states(checkpoint_state(run.last), reference, torch.float16),
     }
     if record.get("resumed"):
         checks["final_fp32_model_vs_start"] = checks["final_fp32_model_vs_start"] or {
@@ -441,7 +446,7 @@ def _prove(
         first = next((c["mismatched"][:2] for c in checks.values() if c and c.get("mismatched")), [])
         raise FrozenLayersChanged(
             f"freeze={freeze}: frozen layers changed or were not loaded ({'; '.join(failed)}; e.g. {first}); "
-            f"details in {out_dir / 'frozen_check.json'} - check the Ultralytics version ({adapter.ULTRALYTICS_VERSION})"
+            f"details in {out_dir / 'frozen_check.json'} - check the Ultralytics version ({ULTRALYTICS_VERSION})"
         )
     return proof
 
@@ -485,9 +490,10 @@ def _finish(
     seconds: float,
 ) -> TrainResult:
     """Move the checkpoints up, plot, write the report and (last) metrics.json."""
-    from components.train import adapter
+    from components._yolo.freeze import param_counts
+    from components._yolo.model import load_model, versions
 
-    for src, dst in ((run.best, out_dir / "best.pt"), (run.last, out_dir / "last.pt")):
+    for src, dst in ((run.best, out_dir / BEST_PT), (run.last, out_dir / LAST_PT)):
         os.replace(src, dst)
     shutil.copyfile(run.results_csv, out_dir / ".results.csv.tmp")
     os.replace(out_dir / ".results.csv.tmp", out_dir / "results.csv")
@@ -495,9 +501,7 @@ def _finish(
     per_epoch = epoch_seconds(rows)
     record = run.record
     final = record.get("final") or _metrics_from_rows(rows)
-    total, frozen_params = adapter.param_counts(
-        adapter.load_model(out_dir / "best.pt")[0], adapter.prefixes(cfg.freeze)
-    )
+    total, frozen_params = param_counts(load_model(out_dir / BEST_PT)[0], prefixes(cfg.freeze))
     metrics: dict[str, Any] = {
         "stage": cfg.stage_name,
         "map50": final.get("map50", 0.0),
@@ -524,7 +528,7 @@ def _finish(
         "names": list(names),
         "weights": resolved.to_dict(),
         "config": cfg.to_dict(),
-        "versions": adapter.versions(),
+        "versions": versions(),
     }
     write_curves(rows, out_dir / "curves.png", title=f"{cfg.stage_name}: freeze={cfg.freeze}")
     write_text_atomic(out_dir / "report.html", render_report(metrics, out_dir / "curves.png"))
@@ -560,8 +564,8 @@ def _metrics_from_rows(rows: Sequence[Mapping[str, float]]) -> dict[str, Any]:
 def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResult:
     return TrainResult(
         out_dir=out_dir,
-        best=out_dir / "best.pt",
-        last=out_dir / "last.pt",
+        best=out_dir / BEST_PT,
+        last=out_dir / LAST_PT,
         metrics_json=out_dir / "metrics.json",
         report_html=out_dir / "report.html",
         stage_name=cfg.stage_name,
@@ -588,8 +592,6 @@ def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResul
     )
 
 
-# ----------------------------------------------------------------------------- plots and HTML reports
-
 CURVE_GROUPS = {
     "loss": (
         "train/box_loss",
@@ -602,16 +604,6 @@ CURVE_GROUPS = {
     "metrics": ("metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/precision(B)", "metrics/recall(B)"),
     "learning rate": ("lr/pg0", "lr/pg1", "lr/pg2"),
 }
-
-
-def figure(width: float, height: float) -> Any:
-    """A matplotlib Figure on the Agg canvas (no pyplot state, no display)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) -> None:
@@ -635,45 +627,6 @@ def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) ->
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(title)
     save_png(fig, path)
-
-
-def save_png(fig: Any, path: Path) -> None:
-    """Save a figure through a temp file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
-
-
-def png_tag(path: Path, alt: str) -> str:
-    """An ``<img>`` with the PNG embedded as base64 (the KFP UI shows one self-contained file)."""
-    import base64
-
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A small HTML table; floats with four decimals."""
-
-    def cell(v: Any) -> str:
-        return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def html_page(title: str, body: str) -> str:
-    """A complete HTML document with inline CSS."""
-    css = (
-        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#f3f3f3}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}.ok{color:#2a7a2a}.bad{color:#b22}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{css}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
-    )
 
 
 def render_report(m: Mapping[str, Any], curves: Path) -> str:

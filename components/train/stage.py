@@ -13,27 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components._shared.errors import ConfigError
+from components._shared.artifacts import ARCH_FILE, BEST_PT, weights_in
 from components._shared.fsio import link_or_copy, write_json_atomic, write_text_atomic
-from components._shared.weights import register_fetcher, resolve_weights
+from components._shared.report import escape, html_page
+from components._shared.weights import resolve_weights
 from components.train.core import TrainConfig, TrainResult, train_model
 
 log = logging.getLogger(__name__)
-ARCH_FILE = "architecture.txt"  # holds a built-in architecture name such as yolov5n.yaml
-
-
-def _fetch_s3(uri: str, work_dir: Path) -> Path:
-    from components._shared.storage import Storage, parse_s3_uri
-
-    bucket, key = parse_s3_uri(uri)
-    dest = Path(work_dir) / Path(key).name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    storage = Storage.from_env()
-    storage.download_object(storage.stat_object(bucket, key), dest)
-    return dest
-
-
-register_fetcher("s3", _fetch_s3)
 
 
 def fetch_weights(spec: str, out_dir: Path) -> dict[str, Any]:
@@ -56,22 +42,6 @@ def fetch_weights(spec: str, out_dir: Path) -> dict[str, Any]:
     shutil.rmtree(out_dir / ".fetched", ignore_errors=True)
     log.info("weights %s -> %s (%s)", spec, out_dir, resolved.kind)
     return {"framework": "pytorch", "source": spec, "kind": resolved.kind}
-
-
-def weights_in(folder: Path) -> str:
-    """The ``--weights`` value a model folder stands for: its ``best.pt``/``*.pt``, YAML or architecture name."""
-    folder = Path(folder)
-    if folder.is_file():
-        return str(folder)
-    for candidate in [folder / "best.pt", *sorted(folder.glob("*.pt"))]:
-        if candidate.is_file():
-            return str(candidate)
-    if (folder / ARCH_FILE).is_file():
-        return (folder / ARCH_FILE).read_text(encoding="utf-8").strip()
-    yamls = sorted(folder.glob("*.y*ml"))
-    if yamls:
-        return str(yamls[0])
-    raise ConfigError(f"{folder}: no weights (*.pt), architecture YAML or {ARCH_FILE} in the model folder")
 
 
 def run_training_stage(
@@ -109,13 +79,12 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
     out_dir.mkdir(parents=True, exist_ok=True)
     for item in init_weights.iterdir() if init_weights.is_dir() else [init_weights]:
         if item.is_file() and (item.suffix in (".pt", ".yaml", ".yml") or item.name == ARCH_FILE):
-            link_or_copy(item, out_dir / ("best.pt" if item.suffix == ".pt" else item.name))
+            link_or_copy(item, out_dir / (BEST_PT if item.suffix == ".pt" else item.name))
     note = (
         f"stage '{cfg.stage_name}' skipped: 0 epochs planned (strategy), weights passed through from {spec}"
     )
     write_text_atomic(
-        out_dir / "report.html",
-        f"<!doctype html><html><body><h1>{cfg.stage_name}</h1><p>{note}</p></body></html>",
+        out_dir / "report.html", html_page(f"Training report: {cfg.stage_name}", f"<p>{escape(note)}</p>")
     )
     metrics = {
         "stage_name": cfg.stage_name,
@@ -126,7 +95,7 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
     }
     write_json_atomic(out_dir / "metrics.json", metrics)
     log.info(note)
-    best = out_dir / "best.pt"
+    best = out_dir / BEST_PT
     return TrainResult(
         out_dir=out_dir, best=best, last=best, metrics_json=out_dir / "metrics.json",
         report_html=out_dir / "report.html", stage_name=cfg.stage_name, names=(), imgsz=cfg.imgsz, epochs=0,

@@ -28,7 +28,7 @@ from typing import Any
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
 from components._shared.errors import ConfigError, DatasetError
 from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
-from components.train.core import figure, html_page, html_table, png_tag, save_png
+from components._shared.report import escape, figure, html_page, html_table, png_tag, save_png
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +205,13 @@ def validate_model(
     baseline = read_baseline(cfg.baseline) if cfg.baseline is not None else None
     device = single_device(cfg.device)
 
-    from components.train import adapter  # heavy: torch + ultralytics
+    from components._yolo.validate import validate  # heavy: torch + ultralytics
 
     with staged_dir(out_dir) as tmp:
         work = tmp / ".work"
         work.mkdir()
         data_resolved = resolve_dataset_yaml(spec.yaml_path, work)
-        raw = adapter.validate(
+        raw = validate(
             weights=weights,
             data_yaml=data_resolved,
             save_dir=work / "val",
@@ -353,7 +353,7 @@ def render_report(m: Mapping[str, Any], folder: Path) -> str:
         for n, c in m["per_class"].items()
     ]
     body = (
-        f"<p class='{css}'><b>Gate {verdict}</b>: {gate['reason']}</p>"
+        f"<p class='{css}'><b>Gate {verdict}</b>: {escape(gate['reason'])}</p>"
         + html_table(["", "value"], head)
         + "<h2>Per class</h2>"
         + html_table(["class", "AP50", "AP50-95", "precision", "recall", "instances", "images"], rows)

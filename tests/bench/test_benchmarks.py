@@ -67,17 +67,15 @@ def test_markdown_tables_list_every_variant() -> None:
     assert text.strip() in (REPO / "docs" / "transfer.md").read_text()
 
 
-def test_recipe_variant_is_the_pipeline_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The compared two-stage variant is scaled from ``LOCAL_DEFAULTS``, not written in the benchmark."""
-    from pipelines import local_run
+def test_recipe_variant_is_the_pipeline_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The compared two-stage variant is scaled from ``pipelines/params/local.yaml``, not written in the benchmark."""
+    from pipelines import config
 
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_frozen", 10)
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_finetune", 10)
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "lr_finetune", 0.001)
+    params = tmp_path / "local.yaml"
+    monkeypatch.setattr(config, "LOCAL_PARAMS", params)
+    params.write_text("epochs_frozen: 10\nepochs_finetune: 10\nlr_finetune: 0.001\n")
     assert transfer.recipe_setting(16) == (8, 0.001)
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_frozen", 5)
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "epochs_finetune", 15)
-    monkeypatch.setitem(local_run.LOCAL_DEFAULTS, "lr_finetune", 0.01)
+    params.write_text("epochs_frozen: 5\nepochs_finetune: 15\nlr_finetune: 0.01\n")
     frozen, finetune = transfer.variants(16, "w.pt")[transfer.RECIPE]
     assert (frozen.freeze, frozen.epochs, finetune.freeze, finetune.epochs) == (10, 4, 0, 12)
     assert finetune.weights is None and finetune.lr0 == 0.01

@@ -188,11 +188,9 @@ def test_argocd_application_syncs_the_gitops_overlay():
 
 def test_scheduled_params_file_is_accepted_by_submit():
     """It holds only known, non-secret pipeline parameters (what the CronJob's submit will check)."""
-    from pipelines import kfp_client
+    from pipelines.client.submit import DEFAULT_PACKAGE, load_run_parameters
 
-    if not kfp_client.DEFAULT_PACKAGE.is_file():
+    if not DEFAULT_PACKAGE.is_file():
         pytest.skip("pipelines/compiled/yolo_transfer.yaml not compiled yet")
-    params = kfp_client.load_run_parameters(
-        K8S / "overlays" / "scheduled" / "params.yaml", kfp_client.DEFAULT_PACKAGE
-    )
+    params = load_run_parameters(K8S / "overlays" / "scheduled" / "params.yaml", DEFAULT_PACKAGE)
     assert params["source"].startswith("s3://")

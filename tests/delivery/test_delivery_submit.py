@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from components._shared.errors import ConfigError
-from pipelines import kfp_client
 from pipelines.cli import main
+from pipelines.client.schedule import DEFAULT_SCHEDULE_NAME, to_kfp_cron
+from pipelines.client.submit import DEFAULT_PACKAGE, resolve_version_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,7 +148,7 @@ def test_schedule_converts_five_field_cron_with_concurrency_one_and_no_catchup(
     assert int(body["max_concurrency"]) == 1
     assert body["no_catchup"] is True
     assert body["mode"] == "ENABLE"
-    assert body["display_name"] == kfp_client.DEFAULT_SCHEDULE_NAME
+    assert body["display_name"] == DEFAULT_SCHEDULE_NAME
     assert body["pipeline_version_reference"]["pipeline_version_id"] == result["version_id"]
     assert body["runtime_config"]["parameters"] == {"epochs_frozen": 7}
 
@@ -179,11 +180,11 @@ def test_schedule_rejects_malformed_cron_before_any_request(fake_kfp, tiny_packa
 
 def test_to_kfp_cron_prepends_seconds_only_to_five_fields():
     """It converts five fields and passes six unchanged."""
-    assert kfp_client.to_kfp_cron("0 3 * * 1") == "0 0 3 * * 1"
-    assert kfp_client.to_kfp_cron("*/15 * * * *") == "0 */15 * * * *"
-    assert kfp_client.to_kfp_cron("0 0 9 ? * 2-6") == "0 0 9 ? * 2-6"
+    assert to_kfp_cron("0 3 * * 1") == "0 0 3 * * 1"
+    assert to_kfp_cron("*/15 * * * *") == "0 */15 * * * *"
+    assert to_kfp_cron("0 0 9 ? * 2-6") == "0 0 9 ? * 2-6"
     with pytest.raises(ConfigError):
-        kfp_client.to_kfp_cron("@weekly")
+        to_kfp_cron("@weekly")
 
 
 def test_schedule_help_says_five_fields_are_converted(capsys):
@@ -302,7 +303,7 @@ def test_403_names_the_missing_role(fake_kfp, tiny_package, capsys):
 
 def test_submit_default_package_is_the_committed_compiled_pipeline(fake_kfp, tmp_path, capsys):
     """It submits pipelines/compiled/yolo_transfer.yaml by default, with the real parameter names."""
-    if not kfp_client.DEFAULT_PACKAGE.is_file():
+    if not DEFAULT_PACKAGE.is_file():
         pytest.skip("pipelines/compiled/yolo_transfer.yaml not compiled yet")
     params = _params(tmp_path, "source: s3://datasets/helmet/\nepochs_frozen: 10\nmin_map50_95: 0.3\n")
     code, out, err = _cli(capsys, "submit", "--version", "abc1234", "--params", str(params))
@@ -326,12 +327,12 @@ def test_version_name_is_the_short_sha_and_marks_an_edited_package(tmp_path, tin
     _git(repo, "add", ".")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "x")
     sha = _git(repo, "rev-parse", "--short=7", "HEAD")
-    assert kfp_client.resolve_version_name(None, package) == sha
+    assert resolve_version_name(None, package) == sha
     package.write_text(package.read_text() + "\n# edited\n")
-    assert kfp_client.resolve_version_name(None, package).startswith(f"{sha}-dirty-")
-    assert kfp_client.resolve_version_name("v2", package) == "v2"
+    assert resolve_version_name(None, package).startswith(f"{sha}-dirty-")
+    assert resolve_version_name("v2", package) == "v2"
     with pytest.raises(ConfigError):
-        kfp_client.resolve_version_name("bad name!", package)
+        resolve_version_name("bad name!", package)
 
 
 def test_a_host_that_is_not_kfp_is_a_one_line_error(tmp_path, capsys):
@@ -353,3 +354,41 @@ def test_a_host_that_is_not_kfp_is_a_one_line_error(tmp_path, capsys):
         server.server_close()
     assert code == 2
     assert "is not a KFP API (404 on /apis/v2beta1/healthz)" in err
+
+
+def test_submit_refuses_a_parameter_the_package_does_not_declare(fake_kfp, tiny_package, tmp_path, capsys):
+    """It refuses a known pipeline parameter that the compiled package lacks, and says to recompile."""
+    params = _params(tmp_path, "imgsz: 320\n")
+    code, out, err = _cli(
+        capsys, "submit", "--package", str(tiny_package), "--version", "v1", "--params", str(params)
+    )
+    assert code == 2 and out == ""
+    assert "'imgsz' is not declared by" in err and "yolo-kfp compile" in err
+    assert fake_kfp.requests == []
+
+
+def test_a_login_redirect_is_a_one_line_error(tmp_path, capsys):
+    """It reports a redirect from the API (a login page in front of KFP) instead of following it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Login(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", "/dex/auth?client_id=kubeflow")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Login)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, _, err = _cli(capsys, "runs", "--host", f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 2
+    (line,) = [x for x in err.splitlines() if x.startswith("yolo-kfp runs: error:")]
+    assert "redirected to a login page (302)" in line and "KFP_TOKEN" in line

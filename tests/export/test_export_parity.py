@@ -40,14 +40,14 @@ def test_onnx_runtime_outputs_match_pytorch_on_real_images(
     """model.onnx loads in ONNX Runtime and its raw output matches the PyTorch model on a val image."""
     import onnxruntime
 
-    from components.train import adapter
+    from components._yolo.export import letterbox_batch, predict_raw, torch_model_for_parity
 
     session = onnxruntime.InferenceSession(str(exported.onnx_path), providers=["CPUExecutionProvider"])
     image = sorted((frozen_run.data_yaml.parent / "images").iterdir())[-1]
-    x = adapter.letterbox_batch([image], 64)
+    x = letterbox_batch([image], 64)
     ours = session.run(None, {"images": x.numpy()})[0]
-    model = adapter.torch_model_for_parity(exported.out_dir.parent / "best.pt")
-    ref = adapter.predict_raw(model, x)
+    model = torch_model_for_parity(exported.out_dir.parent / "best.pt")
+    ref = predict_raw(model, x)
     assert ours.shape == ref.shape == (1, 4 + len(NAMES), 84)
     assert np.abs(ours - ref).max() < 1e-3
     assert exported.max_abs_diff < 1e-3

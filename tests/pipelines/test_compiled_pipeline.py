@@ -10,7 +10,14 @@ import yaml
 
 from pipelines.compile import COMPILED, compile_pipeline
 
-DATA_TASKS = {"ingest-dataset", "convert-voc", "split-dataset", "dataset-stats", "fetch-weights"}
+DATA_TASKS = {
+    "ingest-dataset",
+    "convert-voc",
+    "split-dataset",
+    "dataset-stats",
+    "plan-training",
+    "fetch-weights",
+}
 GPU_TASKS = {"train-model", "train-model-2", "validate-model"}
 CPU_MODEL_TASKS = {"export-onnx", "validate-model-2"}
 
@@ -49,9 +56,10 @@ def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
         "convert-voc": {"ingest-dataset"},  # VOC tree and fingerprint
         "split-dataset": {"convert-voc"},
         "dataset-stats": {"split-dataset"},
-        "fetch-weights": {"dataset-stats"},
-        "train-model": {"fetch-weights", "split-dataset", "dataset-stats"},
-        "train-model-2": {"train-model", "split-dataset", "dataset-stats"},
+        "plan-training": {"split-dataset"},
+        "fetch-weights": {"plan-training"},
+        "train-model": {"fetch-weights", "split-dataset", "plan-training"},
+        "train-model-2": {"train-model", "split-dataset", "plan-training"},
         "validate-model": {"train-model-2", "split-dataset"},
         "export-onnx": {"train-model-2", "split-dataset"},
         "validate-model-2": {"export-onnx", "split-dataset"},
@@ -65,6 +73,23 @@ def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
     assert set(inner) == {"publish-model"}
     assert tasks["train-model"]["inputs"]["parameters"]["stage"]["runtimeValue"]["constant"] == "frozen"
     assert tasks["train-model-2"]["inputs"]["parameters"]["freeze"]["runtimeValue"]["constant"] == 0
+
+
+def test_the_plan_is_an_artifact_and_decides_the_freeze_depth(ir: tuple[dict, dict]) -> None:
+    """It outputs the plan as artifacts, feeds its freeze depth to the frozen stage, and defaults freeze to auto."""
+    spec, _ = ir
+    outputs = spec["components"]["comp-plan-training"]["outputDefinitions"]["artifacts"]
+    assert outputs["plan"]["artifactType"]["schemaTitle"] == "system.Artifact"
+    assert outputs["plan_view"]["artifactType"]["schemaTitle"] == "system.Markdown"
+    frozen = spec["root"]["dag"]["tasks"]["train-model"]["inputs"]["parameters"]
+    for name, key in (("freeze", "freeze"), ("epochs", "epochs_frozen"), ("lr0", "lr_frozen")):
+        assert frozen[name]["taskOutputParameter"] == {
+            "outputParameterKey": key,
+            "producerTask": "plan-training",
+        }
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["freeze"]["defaultValue"] == "auto" and params["strategy"]["defaultValue"] == "auto"
+    assert "parameters" not in spec["components"]["comp-dataset-stats"].get("outputDefinitions", {})
 
 
 def test_gpu_settings_only_on_training_and_gpu_validation(ir: tuple[dict, dict]) -> None:

@@ -69,6 +69,8 @@ def test_local_run_reads_and_publishes_through_s3(
     )
     assert {"pytorch", "onnx"} <= set(result.stages)
     assert result.gate["passed"] is True
+    assert result.plan["freeze"] == 10 and result.plan["chosen"]["freeze"] == "auto"
+    assert result.plan_json is not None and "plan: two-stage, freeze 10" in format_summary(result)
     names = {p.name for p in result.reports}
     assert any("stats" in n for n in names) and sum("validation" in n for n in names) == 2
     assert all("<img" in p.read_text() for p in result.reports if "validation" in p.name or "stats" in p.name)

@@ -14,15 +14,14 @@ import pytest
 from moto_s3 import SECRET, FaultProxy
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
-from components._shared.storage import Storage, open_location
+from components._shared.production import production_baseline_metrics, read_production
+from components._shared.storage import Storage, backend_for
 from components.publish.core import (
     PublishConfig,
     collect_model_files,
     list_versions,
-    production_baseline_metrics,
     promote_version,
     publish_model,
-    read_production,
     run_publish_stage,
     upload_version_files,
 )
@@ -90,7 +89,7 @@ def test_publish_uploads_verified_files_then_the_manifest(dest: str, tmp_path: P
     result = publish_model(model, dest, PublishConfig())
     assert re.fullmatch(r"\d{8}T\d{6}Z-ab12cd34ef56", result.version)
     assert not result.promoted and result.promotion == "not requested"
-    loc = open_location(dest)
+    loc = backend_for(dest)
     manifest = loc.get_json(f"{result.version}/manifest.json")
     assert manifest["dataset_fingerprint"] == FP and manifest["model"] == "model.onnx"
     assert manifest["metrics"] == {"map50": 0.8, "map50_95": 0.5, "precision": 0.7, "recall": 0.6}
@@ -138,7 +137,7 @@ def test_interrupted_publish_is_invisible_and_never_promoted(dest: str, tmp_path
     """It treats a version whose files were uploaded but whose manifest never came as incomplete."""
     publish_model(_model_dir(tmp_path / "a"), dest, PublishConfig(promote=True, version="old"))
     files = collect_model_files(_model_dir(tmp_path / "b", map50_95=0.9))
-    upload_version_files(open_location(dest), "half", files)  # the pod died here, before the manifest
+    upload_version_files(backend_for(dest), "half", files)  # the pod died here, before the manifest
     assert list_versions(dest) == ["old"]
     with pytest.raises(ConfigError, match="no manifest.json: the version is incomplete"):
         promote_version(dest, "half", gate_passed=True)
@@ -157,7 +156,7 @@ def test_manifest_upload_failure_leaves_production_alone(
         with pytest.raises(StorageError, match=r"broken/manifest.json failed after 3 attempt\(s\)"):
             publish_model(_model_dir(tmp_path / "b"), dest, PublishConfig(promote=True, version="broken"))
     monkeypatch.setenv("MINIO_ENDPOINT", moto_endpoint)
-    assert "broken/model.onnx" in open_location(dest).list("broken/")  # files arrived...
+    assert "broken/model.onnx" in backend_for(dest).list("broken/")  # files arrived...
     assert list_versions(dest) == ["old"]  # ...but without a manifest the version does not exist
     assert read_production(dest)["version"] == "old"
 
@@ -199,7 +198,7 @@ def test_run_publish_stage_assembles_the_artifacts(tmp_path: Path) -> None:
     dest = str(tmp_path / "models")
     r = run_publish_stage(onnx, weights, val, dest, "", True)
     assert r.promoted and read_production(dest)["version"] == r.version
-    names = {f["name"] for f in open_location(dest).get_json(f"{r.version}/manifest.json")["files"]}
+    names = {f["name"] for f in backend_for(dest).get_json(f"{r.version}/manifest.json")["files"]}
     assert names == {
         "model.onnx",
         "model.json",
@@ -237,14 +236,14 @@ def test_cli_publish_promote_baseline_and_rollback_never_print_the_secret(
     assert json.loads((tmp_path / "baseline.json").read_text())["map50_95"] == 0.5
     rollback = cli("--promote-version", "v1")
     assert rollback["version"] == "v1" and rollback["history"][0]["version"] == "v2"
-    stored = [open_location(dest).get_json(n) for n in ("production.json", "v1/manifest.json")]
+    stored = [backend_for(dest).get_json(n) for n in ("production.json", "v1/manifest.json")]
     assert SECRET not in json.dumps(stored)
 
 
 def test_cli_promoting_an_incomplete_version_is_one_line_error(tmp_path: Path) -> None:
     """It exits 2 naming the version when asked to promote something that is not complete."""
     dest = tmp_path / "models"
-    upload_version_files(open_location(str(dest)), "half", collect_model_files(_model_dir(tmp_path / "m")))
+    upload_version_files(backend_for(str(dest)), "half", collect_model_files(_model_dir(tmp_path / "m")))
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "publish", "--dest", str(dest), "--promote-version", "half"],
         capture_output=True,

@@ -16,8 +16,7 @@ import yaml
 from PIL import Image
 
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.plan import PlanRequest
-from components.stats.core import StatsConfig, class_weights, dataset_stats, plan_from_stats
+from components.stats.core import StatsConfig, class_weights, dataset_stats
 from pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,17 +146,18 @@ def test_train_class_weights_are_in_stats_json(report) -> None:
 
 
 def test_html_report_is_self_contained_with_embedded_plots(report) -> None:
-    """It writes report.html with the three PNGs inline (base64), the tables, warnings and the plan."""
+    """It writes report.html with the three PNGs inline (base64), the tables and warnings, and no plan."""
     out, stats, result = report
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count('src="data:image/png;base64,') == 3
     assert "http://" not in page and "https://" not in page
-    for text in ("Recommended plan", "yolov5s", "bbox_stats", "helmet", "images/d.png", "missing from val"):
+    for text in ("bbox_stats", "helmet", "images/d.png", "missing from val"):
         assert text in page
+    assert "Recommended plan" not in page  # the plan stage owns the plan (components/plan)
     for name in ("class_histogram", "box_sizes", "box_centers"):
         png = out / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and stats["plots"][name] == f"plots/{name}.png"
-    assert "## Recommended plan" in (out / "report.md").read_text(encoding="utf-8")
+    assert "Recommended plan" not in (out / "report.md").read_text(encoding="utf-8")
     assert result.report_html == out / "report.html"
 
 
@@ -169,14 +169,10 @@ def test_html_report_escapes_class_names(tmp_path: Path) -> None:
     assert "<script>" not in page and "&lt;script&gt;" in page and "b&amp;c" in page
 
 
-def test_recommended_plan_feeds_the_pipeline_plan_resolver(report) -> None:
-    """It records the table's plan in stats.json and resolves ``auto`` requests from it."""
+def test_summary_scalars_are_finite_numbers_and_stats_has_no_plan(report) -> None:
+    """It gives the run page finite floats only, and leaves the training plan to the plan stage."""
     _, stats, result = report
-    assert stats["recommended"] == result.recommended.to_dict()
-    assert stats["recommended"]["model"] == "yolov5s" and stats["recommended"]["strategy"] == "two-stage"
-    plan = plan_from_stats(result, PlanRequest())
-    assert plan.weights == "yolov5su.pt" and plan.freeze == 10
-    assert plan.epochs_frozen + plan.epochs_finetune == result.recommended.epochs
+    assert "recommended" not in stats
     assert all(isinstance(v, float) and not math.isnan(v) for v in result.summary().values())
 
 
@@ -197,7 +193,7 @@ def test_cli_writes_the_report_and_prints_json(tmp_path: Path, capsys: pytest.Ca
     data = write_dataset(tmp_path / "ds")
     assert main(["stats", "--data", str(data), "--out", str(tmp_path / "out"), "--imgsz", "320"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["images"] == 4 and printed["recommended"]["model"] == "yolov5s"
+    assert printed["images"] == 4 and "recommended" not in printed
     assert (tmp_path / "out" / "stats.json").is_file()
 
 

@@ -10,7 +10,7 @@ import pytest
 from moto_s3 import SECRET, FaultProxy
 
 from components._shared.errors import ConfigError, StorageError
-from components._shared.storage import Storage, open_location
+from components._shared.storage import Storage, backend_for
 from components.train.checkpoints import CheckpointSync
 
 
@@ -46,7 +46,7 @@ def test_upload_every_n_epochs_then_restore_the_latest(run_uri: str, tmp_path: P
         if epoch % 2 == 0:
             uploaded[epoch] = path.read_bytes()
     assert sync.uploaded_epoch == 4
-    info = open_location(run_uri).get_json("checkpoint.json")
+    info = backend_for(run_uri).get_json("checkpoint.json")
     assert info["epoch"] == 4 and info["size"] == len(uploaded[4])
 
     fresh = CheckpointSync(run_uri)  # the retried pod
@@ -55,14 +55,14 @@ def test_upload_every_n_epochs_then_restore_the_latest(run_uri: str, tmp_path: P
     assert target.read_bytes() == uploaded[4] and fresh.restored_epoch == 4
 
     sync.upload(_last(tmp_path, 5), 5, force=True)
-    assert open_location(run_uri).get_json("checkpoint.json")["epoch"] == 5
+    assert backend_for(run_uri).get_json("checkpoint.json")["epoch"] == 5
 
 
 def test_sync_is_usable_as_the_on_checkpoint_callback(run_uri: str, tmp_path: Path) -> None:
     """It can be passed as on_checkpoint(path, epoch) directly."""
     on_checkpoint = CheckpointSync(run_uri)
     on_checkpoint(_last(tmp_path, 1), 1)
-    assert open_location(run_uri).exists("last.pt")
+    assert backend_for(run_uri).exists("last.pt")
 
 
 def test_every_must_be_positive() -> None:

@@ -18,14 +18,14 @@ from components._shared.storage import (
     BucketNotFoundError,
     CredentialsError,
     EndpointUnavailableError,
-    LocalLocation,
+    LocalBackend,
     ObjectNotFoundError,
     RetryPolicy,
     Storage,
     StorageSettings,
+    backend_for,
     file_digests,
     is_s3_uri,
-    open_location,
     parse_s3_uri,
     safe_relpath,
 )
@@ -189,8 +189,8 @@ def test_persistent_throttling_ends_with_endpoint_and_object_named(bucket: str, 
 
 def test_upload_of_local_location_is_atomic_and_verified(tmp_path: Path) -> None:
     """It copies through a temp file, leaves no temp behind, and reads back JSON."""
-    loc = open_location(tmp_path / "dest")
-    assert isinstance(loc, LocalLocation)
+    loc = backend_for(tmp_path / "dest")
+    assert isinstance(loc, LocalBackend)
     src = tmp_path / "m.bin"
     src.write_bytes(b"model")
     stored = loc.put_file("v1/m.bin", src)
@@ -216,7 +216,7 @@ def test_secret_never_appears_in_logs_or_errors(
 ) -> None:
     """It keeps the secret key out of every log record, error and repr across successes and failures."""
     caplog.set_level(logging.DEBUG)
-    texts = [repr(s3), repr(s3.settings), repr(open_location(f"s3://{bucket}/x", s3))]
+    texts = [repr(s3), repr(s3.settings), repr(backend_for(f"s3://{bucket}/x", storage=s3))]
     (tmp_path / "f").write_text("x")
     s3.upload_file(tmp_path / "f", bucket, "f")
     for call in (

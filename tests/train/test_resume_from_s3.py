@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from _tiny import TINY_TRAIN, make_checkpoint, make_dataset
 
-from components._shared.storage import S3Location, Storage, open_location
+from components._shared.storage import S3Backend, Storage, backend_for
 from components.train.checkpoints import INFO, CheckpointSync
 from components.train.core import TrainConfig, read_results
 
@@ -70,7 +70,7 @@ def tail(log: Path, n: int = 3000) -> str:
     return log.read_text(encoding="utf-8", errors="replace")[-n:]
 
 
-def kill_after_first_checkpoint(proc: subprocess.Popen[bytes], ckpt: S3Location, log: Path) -> int:
+def kill_after_first_checkpoint(proc: subprocess.Popen[bytes], ckpt: S3Backend, log: Path) -> int:
     """Poll ``checkpoint.json`` in S3; SIGKILL the stage as soon as it records an epoch. Returns that epoch."""
     deadline = time.monotonic() + CHILD_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -89,18 +89,18 @@ def kill_after_first_checkpoint(proc: subprocess.Popen[bytes], ckpt: S3Location,
 
 
 @pytest.fixture
-def checkpoints(s3: Storage) -> S3Location:  # noqa: F811 (the imported fixture)
+def checkpoints(s3: Storage) -> S3Backend:  # noqa: F811 (the imported fixture)
     """``s3://runs/checkpoints/run-x/frozen/`` on moto, empty (the moto server lives for the session)."""
     s3.ensure_bucket(BUCKET)
-    loc = open_location(STAGE_URI, s3)
-    assert isinstance(loc, S3Location)
+    loc = backend_for(STAGE_URI, storage=s3)
+    assert isinstance(loc, S3Backend)
     for obj in s3.list_objects(BUCKET, loc.prefix):
         s3.remove_object(BUCKET, obj.key)
     return loc
 
 
 def test_preempted_stage_resumes_from_the_s3_checkpoint_on_an_empty_disk(
-    checkpoints: S3Location, tmp_path: Path
+    checkpoints: S3Backend, tmp_path: Path
 ) -> None:
     """It is killed after epoch 1, resumes from S3's checkpoint and ends with 3 epochs, layers still frozen."""
     data_dir = make_dataset(tmp_path / "data", n_train=8, n_val=4).parent

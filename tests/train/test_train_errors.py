@@ -10,7 +10,7 @@ import pytest
 from _tiny import TINY_TRAIN, make_checkpoint
 
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.weights import register_fetcher, resolve_weights
+from components._shared.weights import resolve_weights
 from components.train.core import TrainConfig, train_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,11 +108,11 @@ def test_original_yolov5_named_checkpoint_is_loaded_from_its_path_not_renamed(
     tiny_data: Path, tmp_path: Path
 ) -> None:
     """A local file called yolov5n.pt is used as is (Ultralytics would look for yolov5nu.pt and download it)."""
-    from components.train import adapter
+    from components._yolo.model import layer_count, load_model
 
     ckpt = make_checkpoint(tmp_path / "weights" / "yolov5n.pt")
-    model, _ = adapter.load_model(ckpt)
-    assert adapter.layer_count(model) == 25
+    model, _ = load_model(ckpt)
+    assert layer_count(model) == 25
 
 
 def test_dataset_errors_are_dataset_errors(tmp_path: Path) -> None:
@@ -124,32 +124,24 @@ def test_dataset_errors_are_dataset_errors(tmp_path: Path) -> None:
 
 
 def test_resolve_weights_kinds(tmp_path: Path) -> None:
-    """Paths are checkpoints, *.yaml names are architectures, s3:// needs a registered fetcher."""
+    """Paths are checkpoints, *.yaml names are architectures, a URI needs a scheme of the storage registry."""
     ckpt = tmp_path / "best.pt"
     ckpt.write_bytes(b"x")
     assert resolve_weights(str(ckpt), tmp_path).kind == "checkpoint"
     arch = resolve_weights("yolov5n.yaml", tmp_path)
     assert arch.kind == "architecture" and arch.arch == "yolov5n.yaml" and arch.path is None
-    with pytest.raises(ConfigError, match="s3:// weights are not supported yet"):
-        resolve_weights("s3://bucket/models/best.pt", tmp_path)
+    with pytest.raises(ConfigError, match=r"unsupported URI scheme 'gs://' \(supported: s3://"):
+        resolve_weights("gs://bucket/models/best.pt", tmp_path)
     with pytest.raises(ConfigError, match="no network"):
         resolve_weights("https://example.com/yolov5s.pt", tmp_path)
     with pytest.raises(ConfigError, match="is a folder"):
         resolve_weights(str(tmp_path), tmp_path)
 
 
-def test_registered_fetcher_resolves_uris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fetcher registered for a scheme (the storage module does this for s3) supplies the local file."""
-    from components._shared import weights
-
-    monkeypatch.setattr(weights, "_FETCHERS", {})
-
-    def fetch(uri: str, work_dir: Path) -> Path:
-        path = work_dir / Path(uri).name
-        work_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"x")
-        return path
-
-    register_fetcher("s3", fetch)
-    resolved = resolve_weights("s3://bucket/runs/best.pt", tmp_path / "fetched")
-    assert resolved.kind == "checkpoint" and resolved.path == tmp_path / "fetched" / "best.pt"
+def test_registry_scheme_resolves_uris(tmp_path: Path) -> None:
+    """A URI whose scheme is in the storage registry (file:// here, s3:// on moto in tests/storage) is resolved."""
+    ckpt = tmp_path / "runs" / "best.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"x")
+    resolved = resolve_weights(f"file://{ckpt}", tmp_path / "fetched")
+    assert resolved.kind == "checkpoint" and resolved.path == ckpt

@@ -11,7 +11,7 @@ import pytest
 import torch
 from _tiny import NAMES, TINY_TRAIN, TinyRun
 
-from components.train import adapter
+from components._yolo.train import OfflineDetectionTrainer
 from components.train.core import FrozenLayersChanged, TrainConfig, train_model
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_frozen_check_catches_batchnorm_statistics_drift(
     frozen_run: TinyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An Ultralytics that puts frozen BatchNorm layers back in train mode (ultralytics#9391) fails the run."""
-    monkeypatch.setattr(adapter.OfflineDetectionTrainer, "_model_train", lambda self: self.model.train())
+    monkeypatch.setattr(OfflineDetectionTrainer, "_model_train", lambda self: self.model.train())
     cfg = TrainConfig(freeze=10, epochs=1, **TINY_TRAIN)
     with pytest.raises(FrozenLayersChanged, match="frozen layers changed"):
         train_model(frozen_run.data_yaml, str(frozen_run.init_weights), tmp_path / "drift", cfg)

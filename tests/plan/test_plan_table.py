@@ -1,4 +1,4 @@
-"""The transfer-learning table of ``recommend_plan``: row boundaries and monotonic behaviour."""
+"""The transfer-learning table of ``components.plan.core.recommend``: row boundaries and monotonic behaviour."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components._shared.errors import ConfigError
-from components.stats.core import recommend_plan
+from components.plan.core import recommend as recommend_plan
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The one object-store module of every stage: MinIO client, bounded retries, verified transfers.
+"""The ``s3://`` backend: MinIO client, bounded retries, verified transfers.
 
 Configuration comes only from the environment (on the cluster: a Kubernetes Secret mounted with
 ``kfp-kubernetes`` ``use_secret_as_env``; never pipeline parameters):
@@ -16,8 +16,9 @@ credentials, access denied, a missing bucket or object are not, and each has its
 ``StorageError`` subclass naming the endpoint and the object. The secret key is kept out of every
 message, log line and ``repr``.
 
-``open_location(uri_or_path)`` gives publish and checkpoints one small interface over an ``s3://``
-prefix or a local folder with the same layout (put/get files and JSON, atomic per object).
+``S3Backend`` is the ``s3://`` entry of the scheme registry (``components._shared.storage``): the
+``Backend`` interface over the objects under one ``s3://bucket/prefix/``; ``Storage`` is the client
+under it, also used directly where a caller needs bucket-level calls (tests, set-up).
 """
 
 from __future__ import annotations
@@ -30,23 +31,32 @@ import logging
 import os
 import random
 import re
-import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
 
 from components._shared.errors import ConfigError, StorageError
+from components._shared.storage.base import (
+    CHUNK,
+    FILE_MODE,
+    Entry,
+    ObjectNotFoundError,
+    StoredFile,
+    file_digests,
+    json_bytes,
+    safe_relpath,
+)
+from components._shared.storage.base import content_type as _content_type
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CHUNK = 1024 * 1024
 _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidSecurity"}
 )
@@ -69,17 +79,6 @@ _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
 _SSE_HEADERS = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm")
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once at import: os.umask() is process-wide, so probing it while download threads create files
-# would race. mkstemp makes 0600 files; the next pipeline task may run as another user and must read them.
-_FILE_MODE = 0o666 & ~_read_umask()
-
-
 def _etag_is_md5(etag: str, headers: Any) -> bool:
     """True when ``etag`` can be compared with a local MD5 (single part, no server-side encryption)."""
     return bool(_PLAIN_MD5.match(etag or "")) and not any(headers and headers.get(h) for h in _SSE_HEADERS)
@@ -95,10 +94,6 @@ class AccessDeniedError(StorageError):
 
 class BucketNotFoundError(StorageError):
     """The bucket named in the URI does not exist."""
-
-
-class ObjectNotFoundError(StorageError):
-    """The object named in the URI does not exist."""
 
 
 class EndpointUnavailableError(StorageError):
@@ -238,35 +233,6 @@ class ObjectInfo:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A verified upload: where it went, its size, sha256 and (for S3) ETag."""
-
-    uri: str
-    size: int
-    sha256: str
-    etag: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"uri": self.uri, "size": self.size, "sha256": self.sha256, "etag": self.etag}
-
-
-def file_digests(path: Path) -> tuple[int, str, str]:
-    """``(size, sha256, md5)`` of a file, read once."""
-    sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            sha.update(chunk)
-            md5.update(chunk)
-            size += len(chunk)
-    return size, sha.hexdigest(), md5.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    return file_digests(path)[1]
 
 
 def _clean_etag(etag: str | None) -> str:
@@ -522,7 +488,7 @@ class Storage:
                     resp.close()
                     resp.release_conn()
             self._verify_download(obj, size, md5.hexdigest() if check_md5 else None)
-            os.chmod(tmp, _FILE_MODE)
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, dest)
         except BaseException:
             if on_bytes and size:
@@ -616,8 +582,7 @@ class Storage:
 
     def put_json(self, obj: Any, bucket: str, key: str) -> StoredFile:
         """Write a small JSON document (indented, sorted keys)."""
-        data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
-        return self.put_bytes(data, bucket, key, content_type="application/json")
+        return self.put_bytes(json_bytes(obj), bucket, key, content_type="application/json")
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         """Read a small object into memory; ``ObjectNotFoundError`` when missing."""
@@ -641,78 +606,79 @@ class Storage:
             raise StorageError(f"{self.endpoint}: s3://{bucket}/{key} is not valid JSON ({err})") from err
 
 
-def _content_type(name: str) -> str:
-    suffix = PurePosixPath(name).suffix.lower()
-    return {
-        ".json": "application/json",
-        ".html": "text/html; charset=utf-8",
-        ".md": "text/markdown; charset=utf-8",
-        ".png": "image/png",
-        ".txt": "text/plain; charset=utf-8",
-        ".csv": "text/csv; charset=utf-8",
-        ".yaml": "application/yaml",
-    }.get(suffix, "application/octet-stream")
+# ---------------------------------------------------------------- the backend: objects under s3://bucket/prefix/
 
 
-# ---------------------------------------------------------------- locations: s3:// prefix or local folder
+class S3Backend:
+    """The ``Backend`` interface over the objects under ``s3://bucket/prefix/``.
 
-
-class Location(Protocol):
-    """A folder-like place holding objects by relative name: an ``s3://`` prefix or a local folder."""
-
-    uri: str
-
-    def child(self, rel: str) -> Location: ...
-    def put_file(self, rel: str, path: Path) -> StoredFile: ...
-    def put_json(self, rel: str, obj: Any) -> StoredFile: ...
-    def get_json(self, rel: str) -> Any | None: ...
-    def get_file(self, rel: str, dest: Path) -> bool: ...
-    def exists(self, rel: str) -> bool: ...
-    def list(self, rel_prefix: str = "") -> list[str]: ...
-
-
-def safe_relpath(rel: str, *, what: str) -> str:
-    """Check a relative object name: no absolute path, no ``..``, no empty parts; returns it normalised.
-
-    Raises:
-        StorageError: the name could escape its folder.
+    Args:
+        storage: the client (``Storage.from_env()`` in ``from_uri`` unless given).
+        bucket: the bucket.
+        prefix: the key prefix of the root (a trailing ``/`` is added).
     """
-    parts = rel.replace("\\", "/").split("/")
-    if rel.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or "\x00" in rel:
-        raise StorageError(f"{what}: unsafe object name {rel!r} (absolute, empty part or '..')")
-    return "/".join(parts)
 
-
-class S3Location:
-    """Objects under ``s3://bucket/prefix/``."""
+    scheme: ClassVar[str] = "s3"
 
     def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
         self.storage, self.bucket = storage, bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.uri = f"s3://{bucket}/{self.prefix}"
 
+    @classmethod
+    def from_uri(cls, uri: str, *, storage: Storage | None = None, workers: int | None = None) -> S3Backend:
+        """The objects under ``uri`` (``s3://bucket[/prefix]``), through ``storage`` or a client from ``MINIO_*``.
+
+        Args:
+            uri: ``s3://bucket[/prefix]``.
+            storage: an explicit client (tests, set-up); default ``Storage.from_env()``.
+            workers: parallel transfers of the default client (``get_files``).
+        """
+        bucket, key = parse_s3_uri(uri)
+        if storage is None:
+            storage = Storage.from_env(**({"workers": workers} if workers else {}))
+        return cls(storage, bucket, key)
+
     def __repr__(self) -> str:
-        return f"S3Location({self.uri!r})"
+        return f"S3Backend({self.uri!r})"
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint URL (no credentials)."""
+        return self.storage.endpoint
 
     def _key(self, rel: str) -> str:
         return self.prefix + safe_relpath(rel, what=self.uri)
 
-    def child(self, rel: str) -> S3Location:
-        return S3Location(self.storage, self.bucket, self._key(rel))
+    def _entry(self, info: ObjectInfo) -> Entry:
+        return Entry(name=info.key[len(self.prefix) :], size=info.size, etag=info.etag, uri=info.uri)
 
-    def put_file(self, rel: str, path: Path) -> StoredFile:
-        return self.storage.upload_file(path, self.bucket, self._key(rel))
+    def uri_of(self, rel: str) -> str:
+        """``s3://bucket/prefix/rel``."""
+        return f"s3://{self.bucket}/{self._key(rel)}"
 
-    def put_json(self, rel: str, obj: Any) -> StoredFile:
-        return self.storage.put_json(obj, self.bucket, self._key(rel))
+    def child(self, rel: str) -> S3Backend:
+        """The objects under ``prefix/rel/``."""
+        return S3Backend(self.storage, self.bucket, self._key(rel))
 
-    def get_json(self, rel: str) -> Any | None:
-        try:
-            return self.storage.get_json(self.bucket, self._key(rel))
-        except ObjectNotFoundError:
-            return None
+    def stat(self, rel: str) -> Entry:
+        """Size and ETag of one object; ``ObjectNotFoundError`` when it is missing."""
+        return self._entry(self.storage.stat_object(self.bucket, self._key(rel)))
+
+    def exists(self, rel: str) -> bool:
+        """True when the object exists (a missing bucket still raises ``BucketNotFoundError``)."""
+        return self.storage.object_exists(self.bucket, self._key(rel))
+
+    def list(self, rel_prefix: str = "") -> list[str]:
+        """Names of every object under ``rel_prefix``, sorted."""
+        return [e.name for e in self.list_entries(rel_prefix)]
+
+    def list_entries(self, rel_prefix: str = "") -> list[Entry]:
+        """Every object under ``rel_prefix`` with size and ETag, sorted by name."""
+        return [self._entry(o) for o in self.storage.list_objects(self.bucket, self.prefix + rel_prefix)]
 
     def get_file(self, rel: str, dest: Path) -> bool:
+        """Download one object to ``dest`` (verified, atomic); False when it does not exist."""
         try:
             info = self.storage.stat_object(self.bucket, self._key(rel))
         except ObjectNotFoundError:
@@ -720,98 +686,28 @@ class S3Location:
         self.storage.download_object(info, dest)
         return True
 
-    def exists(self, rel: str) -> bool:
-        return self.storage.object_exists(self.bucket, self._key(rel))
-
-    def list(self, rel_prefix: str = "") -> list[str]:
-        objs = self.storage.list_objects(self.bucket, self.prefix + rel_prefix)
-        return [o.key[len(self.prefix) :] for o in objs]
-
-
-class LocalLocation:
-    """Files under a local folder, same layout as ``S3Location``; every write is temp file + rename."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root).expanduser()
-        self.uri = str(self.root)
-
-    def __repr__(self) -> str:
-        return f"LocalLocation({self.uri!r})"
-
-    def _path(self, rel: str) -> Path:
-        return self.root / safe_relpath(rel, what=self.uri)
-
-    def child(self, rel: str) -> LocalLocation:
-        return LocalLocation(self._path(rel))
-
-    def put_file(self, rel: str, path: Path) -> StoredFile:
-        dest = self._path(rel)
-        size, sha, _ = file_digests(Path(path))
-        with _atomic_dest(dest) as tmp:
-            shutil.copyfile(path, tmp)
-            got_size, got_sha, _ = file_digests(tmp)
-        if (got_size, got_sha) != (size, sha):
-            dest.unlink(missing_ok=True)
-            raise StorageError(f"copy of {path} to {dest} failed verification (size/sha256 differ)")
-        return StoredFile(uri=str(dest), size=size, sha256=sha)
-
-    def put_json(self, rel: str, obj: Any) -> StoredFile:
-        data = (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
-        dest = self._path(rel)
-        with _atomic_dest(dest) as tmp:
-            tmp.write_bytes(data)
-        return StoredFile(uri=str(dest), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    def get_files(
+        self, items: Sequence[tuple[Entry, Path]], *, desc: str = "download", progress: bool = True
+    ) -> int:
+        """Download listed objects in parallel (``storage.workers`` threads); each checked against its listing."""
+        objs = [(ObjectInfo(self.bucket, self.prefix + e.name, e.size, e.etag), dest) for e, dest in items]
+        return self.storage.download_objects(objs, desc=desc, progress=progress)
 
     def get_json(self, rel: str) -> Any | None:
-        p = self._path(rel)
-        if not p.is_file():
-            return None
+        """The parsed JSON object, or None when it does not exist."""
         try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise StorageError(f"{p} is not valid JSON ({err})") from err
+            return self.storage.get_json(self.bucket, self._key(rel))
+        except ObjectNotFoundError:
+            return None
 
-    def get_file(self, rel: str, dest: Path) -> bool:
-        src = self._path(rel)
-        if not src.is_file():
-            return False
-        with _atomic_dest(Path(dest)) as tmp:
-            shutil.copyfile(src, tmp)
-        return True
+    def put_file(self, rel: str, path: Path) -> StoredFile:
+        """Upload and verify (size, MD5 of single-part ETags; sha256 recorded)."""
+        return self.storage.upload_file(path, self.bucket, self._key(rel))
 
-    def exists(self, rel: str) -> bool:
-        return self._path(rel).is_file()
+    def put_json(self, rel: str, obj: Any) -> StoredFile:
+        """Write a small JSON document."""
+        return self.storage.put_json(obj, self.bucket, self._key(rel))
 
-    def list(self, rel_prefix: str = "") -> list[str]:
-        if not self.root.is_dir():
-            return []
-        names = (
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
-        )
-        return sorted(n for n in names if n.startswith(rel_prefix))
-
-
-@contextlib.contextmanager
-def _atomic_dest(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``dest``; rename it over ``dest`` on success, remove it on error."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def open_location(uri_or_path: str | Path, storage: Storage | None = None) -> S3Location | LocalLocation:
-    """An ``S3Location`` for ``s3://bucket/prefix`` (client from ``MINIO_*`` unless given), else a local folder."""
-    if is_s3_uri(str(uri_or_path)):
-        bucket, key = parse_s3_uri(str(uri_or_path))
-        return S3Location(storage or Storage.from_env(), bucket, key)
-    return LocalLocation(Path(uri_or_path))
+    def delete(self, rel: str) -> None:
+        """Remove one object (no error when it is already gone)."""
+        self.storage.remove_object(self.bucket, self._key(rel))

@@ -1,0 +1,1 @@
+"""Stage ``plan``: the training plan (model size, strategy, freeze depth, epochs, learning rates)."""

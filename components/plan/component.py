@@ -1,0 +1,60 @@
+"""KFP component: resolve the training plan from the dataset size and the user's parameters."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Output
+
+from components._shared import images
+
+
+@dsl.component(base_image=images.CPU, install_kfp_package=False)
+def plan_training(
+    yolo_dataset: Input[Dataset],
+    weights: str,
+    model_size: str,
+    strategy: str,
+    freeze: str,
+    epochs_frozen: int,
+    epochs_finetune: int,
+    lr0: float,
+    lr_finetune: float,
+    plan: Output[Artifact],
+    plan_view: Output[Markdown],
+) -> NamedTuple(
+    "PlanOutputs",
+    weights=str,
+    freeze=int,
+    epochs_frozen=int,
+    epochs_finetune=int,
+    lr_frozen=float,
+    lr_finetune=float,
+):
+    """Choose what to train: ``auto`` values come from the dataset-size table, explicit values win.
+
+    Args:
+        yolo_dataset: output of the split step (its train list is counted).
+        weights: pretrained weights path or URI; ``{size}`` is replaced by the chosen model size.
+        model_size: n, s, m, l, x or auto.
+        strategy: two-stage, full, frozen or auto.
+        freeze: layers frozen in the first stage (10 = the backbone), or auto.
+        epochs_frozen: epochs of the frozen stage (-1: auto).
+        epochs_finetune: epochs of the fine-tune stage (-1: auto).
+        lr0: learning rate of the first stage.
+        lr_finetune: learning rate of the fine-tune stage (-1: lr0).
+        plan: plan.json (the request, the resolved plan and the table's row).
+        plan_view: what was chosen and why, as the run page shows it.
+    """
+    from pathlib import Path
+
+    from components._shared.kfp_io import publish_file, set_metadata
+    from components.plan.core import PlanRequest, parse_freeze, plan_training
+
+    request = PlanRequest(weights=weights, model_size=model_size, strategy=strategy, freeze=parse_freeze(freeze),
+                          epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0,
+                          lr_finetune=lr_finetune)  # fmt: skip
+    result = plan_training(Path(yolo_dataset.path), Path(plan.path), request)
+    set_metadata(plan, result.plan.to_dict())
+    publish_file(result.plan_md, plan_view)
+    p = result.plan
+    return (p.weights, p.freeze, p.epochs_frozen, p.epochs_finetune, p.lr_frozen, p.lr_finetune)

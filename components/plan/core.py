@@ -1,0 +1,359 @@
+"""The training plan: what the run will train, chosen from the dataset size unless the user said otherwise.
+
+The recommendation is the usual transfer-learning table, by number of training images:
+
+    train images   model     freeze (layers)            epochs     strategy
+    < 1000         yolov5s   the backbone (10)          30 -> 50   two-stage
+    1000 - 5000    yolov5m   10 -> 5                    50 -> 80   two-stage
+    > 5000         yolov5l   5 -> 0 (at 50,000)         80 -> 150  two-stage, full once nothing is frozen
+
+Within a row the numbers move linearly with the image count. A two-stage plan spends
+``FINETUNE_SHARE`` of its epochs on the whole model (a short frozen warm-up, then everything at the
+same learning rate: that beat frozen-only and full fine-tuning in ``docs/transfer.md``).
+
+The pipeline always runs two training tasks (frozen backbone, then fine-tune) so its DAG is static;
+the strategy decides how the epoch budget is shared between them. A stage with 0 epochs passes its
+input weights through unchanged, so all three strategies spend the same total number of epochs:
+
+    two-stage  frozen: freeze=F, epochs_frozen, lr0       fine-tune: freeze=0, epochs_finetune, lr_finetune
+    full       frozen: skipped (0 epochs)                 fine-tune: freeze=0, all epochs, lr0
+    frozen     frozen: freeze=F, all epochs, lr0          fine-tune: skipped (0 epochs)
+
+Every value the user leaves at ``auto`` (``-1`` for numbers) comes from the table; an explicit value
+always wins. The resolved ``Plan`` says, field by field, which of the two it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from components._shared.dataset import DatasetSpec, load_dataset, read_list
+from components._shared.errors import ConfigError
+from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
+from components._yolo.layers import BACKBONE_LAYERS
+
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
+STRATEGIES = ("two-stage", "full", "frozen")
+MODEL_SIZES = ("n", "s", "m", "l", "x")
+FINETUNE_SHARE = 0.75  # share of a two-stage plan's epochs that train the whole model (docs/transfer.md)
+SATURATE = 50_000  # train images at which the table's last row reaches its upper end
+PLAN_JSON = "plan.json"
+PLAN_MD = "plan.md"
+
+Strategy = Literal["two-stage", "full", "frozen"]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One row of the table, for a number of training images.
+
+    Attributes:
+        model: YOLOv5u architecture, e.g. ``yolov5s``.
+        freeze: leading layers frozen in the first stage (``BACKBONE_LAYERS`` = the whole backbone).
+        epochs: total epochs, ``epochs_frozen + epochs_finetune``.
+        epochs_frozen: epochs with the first ``freeze`` layers frozen.
+        epochs_finetune: epochs with every layer trainable.
+        strategy: ``two-stage`` while something is frozen, else ``full``.
+        reason: one sentence a person can check.
+    """
+
+    model: str
+    freeze: int
+    epochs: int
+    epochs_frozen: int
+    epochs_finetune: int
+    strategy: Strategy
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``plan.json``."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the user asked for (the plan stage's config; the pipeline parameters derive from it).
+
+    Attributes:
+        weights: pretrained weights (path, ``s3://`` URI or architecture YAML); ``{size}`` is replaced by
+            the chosen model size.
+        model_size: ``n``, ``s``, ``m``, ``l``, ``x`` or ``auto`` (from the table).
+        strategy: ``two-stage``, ``full``, ``frozen`` or ``auto`` (from the table).
+        freeze: layers frozen in the first stage, or ``None`` for auto (from the table).
+        epochs_frozen: epochs of the frozen stage; -1 for auto.
+        epochs_finetune: epochs of the fine-tune stage; -1 for auto.
+        lr0: learning rate of the frozen stage (and of a ``full`` plan).
+        lr_finetune: learning rate of the fine-tune stage; -1 for lr0 (a 10x lower rate lost in the
+            transfer study, ``docs/transfer.md``).
+    """
+
+    weights: str = "s3://models/pretrained/yolov5{size}u.pt"
+    model_size: str = AUTO
+    strategy: str = AUTO
+    freeze: int | None = None
+    epochs_frozen: int = -1
+    epochs_finetune: int = -1
+    lr0: float = 0.01
+    lr_finetune: float = -1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (``freeze`` None shown as ``auto``)."""
+        d = asdict(self)
+        d["freeze"] = AUTO if self.freeze is None else self.freeze
+        return d
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved plan both training tasks follow.
+
+    Attributes:
+        weights: the weights the first stage starts from (``{size}`` filled in).
+        model: the YOLOv5u architecture name the size stands for.
+        strategy: ``two-stage``, ``full`` or ``frozen`` (``two-stage`` with nothing to freeze becomes ``full``).
+        freeze: layers frozen in the frozen stage (0 for ``full``).
+        epochs_frozen: epochs of the frozen stage (0: the stage passes its weights through).
+        epochs_finetune: epochs of the fine-tune stage (0: passed through).
+        lr_frozen: learning rate of the frozen stage.
+        lr_finetune: learning rate of the fine-tune stage.
+        train_images: training images the recommendation was made for.
+        chosen: for each decision (``model_size``, ``strategy``, ``freeze``, ``epochs_frozen``,
+            ``epochs_finetune``, ``lr_finetune``): ``auto`` (from the table or rule) or ``requested``.
+        recommended: the table's row for ``train_images``.
+        reason: one line: what was chosen and why.
+    """
+
+    weights: str
+    model: str
+    strategy: Strategy
+    freeze: int
+    epochs_frozen: int
+    epochs_finetune: int
+    lr_frozen: float
+    lr_finetune: float
+    train_images: int
+    chosen: dict[str, str] = field(default_factory=dict)
+    recommended: Recommendation | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for ``plan.json`` and KFP metadata."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What ``plan_training`` wrote: the plan and its two files."""
+
+    plan: Plan
+    out_dir: Path
+    plan_json: Path
+    plan_md: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "plan": self.plan.to_dict(),
+            "out_dir": str(self.out_dir),
+            "plan_json": str(self.plan_json),
+            "plan_md": str(self.plan_md),
+        }
+
+
+def _lerp(lo: float, hi: float, t: float) -> int:
+    return math.floor(lo + (hi - lo) * min(max(t, 0.0), 1.0) + 0.5)
+
+
+def recommend(n_train_images: int) -> Recommendation:
+    """The table's row (module docstring) for ``n_train_images`` training images.
+
+    Raises:
+        ConfigError: a negative image count.
+    """
+    n = n_train_images
+    if n < 0:
+        raise ConfigError(f"n_train_images={n} must be >= 0")
+    half = BACKBONE_LAYERS // 2
+    if n < 1000:
+        model, freeze, epochs = "yolov5s", BACKBONE_LAYERS, _lerp(30, 50, n / 1000)
+        why = "small dataset: small model, backbone frozen so the pretrained features are not overfitted"
+        row = "< 1000"
+    elif n <= 5000:
+        t = (n - 1000) / 4000
+        model, freeze, epochs = "yolov5m", _lerp(BACKBONE_LAYERS, half, t), _lerp(50, 80, t)
+        why = "medium dataset: medium model, part of the backbone frozen"
+        row = "1000-5000"
+    else:
+        t = (n - 5000) / (SATURATE - 5000)
+        model, freeze, epochs = "yolov5l", _lerp(half, 0, t), _lerp(80, 150, t)
+        why = "large dataset: large model, little or no freezing"
+        row = "> 5000"
+    if freeze > 0:
+        strategy: Strategy = "two-stage"
+        finetune = _lerp(0, epochs, FINETUNE_SHARE)
+        frozen = epochs - finetune
+    else:
+        strategy, frozen, finetune = "full", 0, epochs
+    reason = f"{n} train images ({row}): {model}, freeze {freeze}, {epochs} epochs, {strategy}; {why}"
+    return Recommendation(model, freeze, epochs, frozen, finetune, strategy, reason)
+
+
+def parse_freeze(value: str | int | None) -> int | None:
+    """``auto``/empty/None -> None (auto), else a non-negative layer count.
+
+    Raises:
+        ConfigError: anything else, e.g. ``ten`` or ``-3``.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO, "-1")):
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"freeze={value!r} must be 'auto' or a number of layers (0-{BACKBONE_LAYERS}+)"
+        ) from err
+    if n == -1:
+        return None
+    if n < 0:
+        raise ConfigError(f"freeze={n} must be >= 0 ('auto' or -1 for the table's choice)")
+    return n
+
+
+def _check(req: PlanRequest) -> None:
+    if req.strategy not in (AUTO, *STRATEGIES):
+        raise ConfigError(f"strategy {req.strategy!r} is not one of auto, {', '.join(STRATEGIES)}")
+    if req.model_size not in (AUTO, *MODEL_SIZES):
+        raise ConfigError(f"model_size {req.model_size!r} is not one of auto, {', '.join(MODEL_SIZES)}")
+    for name in ("epochs_frozen", "epochs_finetune"):
+        if getattr(req, name) < -1:
+            raise ConfigError(f"{name}={getattr(req, name)} must be >= 0 (or -1 for auto)")
+    if req.freeze is not None and req.freeze < 0:
+        raise ConfigError(f"freeze={req.freeze} must be >= 0 (or auto)")
+    if req.lr0 <= 0:
+        raise ConfigError(f"lr0={req.lr0} must be > 0")
+
+
+def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
+    """Fill the ``auto`` values of ``req`` from the table's row for ``train_images`` and share the epochs.
+
+    Raises:
+        ConfigError: an unknown strategy or model size, a negative count other than -1, or no epochs.
+    """
+    _check(req)
+    rec = recommend(train_images)
+    chosen = {
+        "model_size": AUTO if req.model_size == AUTO else "requested",
+        "strategy": AUTO if req.strategy == AUTO else "requested",
+        "freeze": AUTO if req.freeze is None else "requested",
+        "epochs_frozen": AUTO if req.epochs_frozen == -1 else "requested",
+        "epochs_finetune": AUTO if req.epochs_finetune == -1 else "requested",
+        "lr_finetune": AUTO if req.lr_finetune <= 0 else "requested",
+    }
+    strategy: Strategy = rec.strategy if req.strategy == AUTO else req.strategy  # type: ignore[assignment]
+    size = rec.model.removeprefix("yolov5")[:1] if req.model_size == AUTO else req.model_size
+    e_frozen = rec.epochs_frozen if req.epochs_frozen == -1 else req.epochs_frozen
+    e_fine = rec.epochs_finetune if req.epochs_finetune == -1 else req.epochs_finetune
+    freeze = rec.freeze if req.freeze is None else req.freeze
+    lr_fine = req.lr0 if req.lr_finetune <= 0 else req.lr_finetune
+    total = e_frozen + e_fine
+    if total < 1:
+        raise ConfigError("epochs_frozen + epochs_finetune must be at least 1")
+    notes = []
+    if strategy == "two-stage" and (freeze == 0 or e_frozen == 0):
+        strategy = "full"  # nothing to freeze: a frozen stage would be a no-op
+        notes.append("two-stage with nothing frozen becomes full")
+    if strategy == "full":
+        e_frozen, e_fine, lr_fine, freeze = 0, total, req.lr0, 0
+    elif strategy == "frozen":
+        e_frozen, e_fine = total, 0
+    auto = [k for k, v in chosen.items() if v == AUTO]
+    why = f"auto ({', '.join(auto)}) from the table: {rec.reason}" if auto else "everything as requested"
+    reason = f"{strategy}, freeze {freeze}, {e_frozen}+{e_fine} epochs, yolov5{size}u; {why}"
+    if notes:
+        reason += "; " + "; ".join(notes)
+    return Plan(
+        weights=req.weights.replace("{size}", size),
+        model=f"yolov5{size}u",
+        strategy=strategy,
+        freeze=freeze,
+        epochs_frozen=e_frozen,
+        epochs_finetune=e_fine,
+        lr_frozen=req.lr0,
+        lr_finetune=lr_fine,
+        train_images=train_images,
+        chosen=chosen,
+        recommended=rec,
+        reason=reason,
+    )
+
+
+def render_markdown(plan: Plan, request: PlanRequest) -> str:
+    """The plan as the Kubeflow UI shows it: what was chosen, from where, and why."""
+    rec = plan.recommended
+    rows = [
+        ("model", plan.model, request.model_size, rec.model if rec else "", plan.chosen.get("model_size")),
+        ("strategy", plan.strategy, request.strategy, rec.strategy if rec else "", plan.chosen.get("strategy")),
+        ("freeze", plan.freeze, request.to_dict()["freeze"], rec.freeze if rec else "", plan.chosen.get("freeze")),
+        ("epochs frozen", plan.epochs_frozen, request.epochs_frozen, rec.epochs_frozen if rec else "",
+         plan.chosen.get("epochs_frozen")),
+        ("epochs fine-tune", plan.epochs_finetune, request.epochs_finetune, rec.epochs_finetune if rec else "",
+         plan.chosen.get("epochs_finetune")),
+        ("lr frozen", plan.lr_frozen, request.lr0, "", "requested"),
+        ("lr fine-tune", plan.lr_finetune, request.lr_finetune, "lr0", plan.chosen.get("lr_finetune")),
+    ]  # fmt: skip
+    lines = [
+        "# Training plan",
+        "",
+        f"**{plan.reason}**",
+        "",
+        f"Weights: `{plan.weights}`. Training images: {plan.train_images}.",
+        "",
+        "| decision | used | requested | table | chosen by |",
+        "|---|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
+        "",
+        "`auto` (or -1) takes the table's value; an explicit value always wins. The table is in "
+        "`components/plan/core.py`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def count_train_images(spec: DatasetSpec) -> int:
+    """Distinct images listed in the dataset's train split (0 when it has none)."""
+    lst = spec.splits.get("train")
+    return len(set(read_list(lst))) if lst is not None else 0
+
+
+def plan_training(data_yaml: Path, out_dir: Path, request: PlanRequest = PlanRequest()) -> PlanResult:  # noqa: B008
+    """Resolve the training plan for a split dataset and write ``plan.json`` and ``plan.md``.
+
+    Args:
+        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
+        out_dir: folder to write (replaced atomically); must not hold the dataset.
+        request: the user's values; ``auto``/-1 ones come from the table.
+
+    Returns:
+        The plan and where it was written.
+
+    Raises:
+        ConfigError: an invalid request, or an ``out_dir`` that would replace the dataset.
+        DatasetError: a missing or malformed dataset.
+    """
+    _check(request)
+    spec = load_dataset(Path(data_yaml))
+    out_dir = Path(out_dir)
+    out = out_dir.resolve()
+    if out == spec.root or out in spec.root.parents or spec.root in out.parents:
+        raise ConfigError(f"--out {out_dir} overlaps the dataset {spec.root}; choose another folder")
+    plan = resolve_plan(request, count_train_images(spec))
+    with staged_dir(out_dir) as tmp:
+        write_text_atomic(tmp / PLAN_MD, render_markdown(plan, request))
+        write_json_atomic(tmp / PLAN_JSON, {"request": request.to_dict(), "plan": plan.to_dict()})
+    log.info("plan: %s", plan.reason)
+    return PlanResult(plan=plan, out_dir=out_dir, plan_json=out_dir / PLAN_JSON, plan_md=out_dir / PLAN_MD)

@@ -1,0 +1,230 @@
+"""Connect to the KFP API: host and token, a bounded health probe, one-line errors.
+
+Host from ``--host``/``KFP_HOST``; inside a pod without one, KFP's in-cluster service
+``http://ml-pipeline.<kfp-namespace>.svc.cluster.local:8888``; elsewhere kfp's own kubeconfig
+API-server proxy. Token from ``--existing-token``/``KFP_TOKEN``, else the projected ServiceAccount
+token at ``KF_PIPELINES_SA_TOKEN_PATH`` (audience ``pipelines.kubeflow.org``).
+
+Before ``kfp.Client`` is built, one plain HTTP GET of ``<host>/apis/v2beta1/healthz`` with a timeout,
+no proxy from the environment and no redirects checks the host and the token: an unreachable host, a
+refused token or a URL that is not KFP fails in seconds with one line, instead of kfp's 5 health
+retries 5 s apart. Every later API failure goes through ``api_errors`` and becomes one line too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import urllib3
+
+from components._shared.errors import YoloKfpError
+
+if TYPE_CHECKING:
+    import kfp
+
+SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"  # kfp.client.KF_PIPELINES_SA_TOKEN_PATH
+HEALTH_PATH = "/apis/v2beta1/healthz"
+HEALTH_TIMEOUT_S = 10.0  # the one health probe: connect, and then each read
+IN_CLUSTER_HOST = "http://ml-pipeline.{namespace}.svc.cluster.local:8888"
+KUBECONFIG_DEFAULT = "in-cluster/kubeconfig default"
+PORT_FORWARD_HINT = (
+    "check --host/KFP_HOST (e.g. kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80, "
+    "then --host http://localhost:8080)"
+)
+
+log = logging.getLogger(__name__)
+
+
+class KfpApiError(YoloKfpError):
+    """The KFP API could not be reached, refused the request, or answered something unusable."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where and as whom to talk to KFP (the token never appears in ``repr`` or logs)."""
+
+    host: str | None
+    token: str | None
+    kfp_namespace: str = "kubeflow"
+
+    def __repr__(self) -> str:
+        token = "<set>" if self.token else None
+        return f"Connection(host={self.host!r}, token={token}, kfp_namespace={self.kfp_namespace!r})"
+
+
+def resolve_connection(host: str | None, token: str | None, kfp_namespace: str = "kubeflow") -> Connection:
+    """Fill host and token from the environment: flag > ``KFP_HOST``/``KFP_TOKEN`` > SA token file.
+
+    The SA token file is ``$KF_PIPELINES_SA_TOKEN_PATH`` or kfp's default path; it is read only when it
+    exists (in a pod with the projected token volume). A host without a scheme gets ``https://``, as
+    ``kfp.Client`` would give it.
+    """
+    host = host or os.environ.get("KFP_HOST") or None
+    token = token or os.environ.get("KFP_TOKEN") or None
+    if not token:
+        path = Path(os.environ.get("KF_PIPELINES_SA_TOKEN_PATH") or SA_TOKEN_PATH)
+        if path.is_file():
+            token = path.read_text(encoding="utf-8").strip() or None
+            log.info("using the ServiceAccount token at %s", path)
+    if host and not host.startswith(("http://", "https://")):
+        host = f"https://{host}"
+    return Connection(host=host.rstrip("/") if host else None, token=token, kfp_namespace=kfp_namespace)
+
+
+def connect(conn: Connection) -> kfp.Client:
+    """Return a ``kfp.Client`` for ``conn`` once the API has answered a health probe.
+
+    Raises:
+        KfpApiError: host unreachable, credentials refused, or not a KFP API.
+    """
+    import kfp
+
+    host = conn.host or _in_cluster_host(conn.kfp_namespace)
+    where = host or KUBECONFIG_DEFAULT
+    health = probe_health(host, conn.token, where) if host else None
+    # urllib3 warns on every connect retry; the one error line from api_errors says it all.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    with api_errors(where), warnings.catch_warnings(), kfp_output_to_log():
+        warnings.simplefilter("ignore", FutureWarning)  # "only works with KFP v2.0.0-beta.2 and later"
+        if host:
+            # kfp.Client's namespace argument places the default host and is also taken as the default
+            # user namespace; with a host it is not needed, and --namespace is passed per call.
+            client = kfp.Client(host=host, existing_token=conn.token)
+        else:
+            # Outside a pod without a host only kfp knows the kubeconfig proxy; it probes health itself
+            # (up to 5 tries on HTTP errors) and takes a --kfp-namespace other than kubeflow as the
+            # default user namespace too.
+            client = kfp.Client(existing_token=conn.token, namespace=conn.kfp_namespace)
+            health = client.get_kfp_healthz().to_dict()
+    log.info("connected to KFP at %s (multi-user: %s)", where, (health or {}).get("multi_user"))
+    return client
+
+
+def _in_cluster_host(kfp_namespace: str) -> str | None:
+    """KFP's in-cluster service when running in a pod (the same address ``kfp.Client`` would use)."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return IN_CLUSTER_HOST.format(namespace=kfp_namespace)
+    return None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect from the API is a login page: report it instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def probe_health(host: str, token: str | None, where: str) -> dict[str, Any]:
+    """GET ``<host>/apis/v2beta1/healthz`` once (timeout, no env proxy, no redirects); return its JSON.
+
+    Raises:
+        KfpApiError: unreachable (names the fix), 401/403/redirect (names the credentials to use),
+            404 (the URL is not the KFP API).
+    """
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(host.rstrip("/") + HEALTH_PATH, headers=headers)
+    # kfp's own HTTP client ignores HTTP(S)_PROXY, so the probe does too.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    try:
+        with opener.open(request, timeout=HEALTH_TIMEOUT_S) as response:
+            body = response.read()
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            raise KfpApiError(
+                f"{where} is not a KFP API (404 on {HEALTH_PATH}): pass the KFP API or UI URL "
+                "(full Kubeflow: http://<gateway>/pipeline)"
+            ) from err
+        raise KfpApiError(describe_api_error(err.code, err.reason, err.read(), where)) from err
+    except OSError as err:  # URLError, refused, reset, DNS, TLS, timeout
+        raise KfpApiError(_unreachable(where, getattr(err, "reason", None) or err)) from err
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as err:
+        raise KfpApiError(
+            f"{where} answered {HEALTH_PATH} with something that is not JSON: {PORT_FORWARD_HINT}"
+        ) from err
+    return data if isinstance(data, dict) else {}
+
+
+@contextlib.contextmanager
+def api_errors(where: str) -> Iterator[None]:
+    """Turn kfp/kfp_server_api/urllib3 failures into one-line ``KfpApiError``s naming ``where``."""
+    from kfp_server_api.exceptions import ApiException
+
+    try:
+        yield
+    except ApiException as err:
+        status = getattr(err, "status", 0) or 0
+        raise KfpApiError(describe_api_error(status, err.reason, getattr(err, "body", None), where)) from err
+    except (urllib3.exceptions.HTTPError, TimeoutError) as err:  # TimeoutError: kfp's health retries
+        raise KfpApiError(_unreachable(where, getattr(err, "reason", None) or err)) from err
+    except ValueError as err:  # kfp raises ValueError for "multiple pipelines/experiments with the name"
+        raise KfpApiError(f"KFP at {where}: {err}") from err
+
+
+def _unreachable(where: str, reason: object) -> str:
+    why = str(reason).rsplit(": ", 1)[-1].strip() or reason.__class__.__name__
+    return f"cannot reach the KFP API at {where} ({why}); {PORT_FORWARD_HINT}"
+
+
+def describe_api_error(status: int, reason: Any, body: Any, where: str) -> str:
+    """One line for an HTTP error from the KFP API: what happened and what to do about it."""
+    detail = _error_detail(body) or reason or ""
+    if status == 0:
+        return f"cannot reach the KFP API at {where}: {detail or 'connection failed'}"
+    if status == 401:
+        return (
+            f"KFP API at {where} refused the credentials (401 Unauthorized): set KFP_TOKEN or --existing-token, "
+            "or mount a ServiceAccount token with audience pipelines.kubeflow.org at KF_PIPELINES_SA_TOKEN_PATH"
+        )
+    if status == 403:
+        return (
+            f"KFP API at {where} forbids this (403 Forbidden: {detail}): the identity needs the "
+            "yolo-kfp-submitter Role (k8s/base/submitter-rbac.yaml) in the target --namespace"
+        )
+    if status in (301, 302, 303, 307, 308):
+        return (
+            f"KFP API at {where} redirected to a login page ({status}): authenticate with KFP_TOKEN/--existing-token "
+            "or use the in-cluster service http://ml-pipeline.kubeflow:8888"
+        )
+    return f"KFP API at {where} answered {status} {reason or ''}: {detail}".rstrip(": ")
+
+
+def _error_detail(body: Any) -> str:
+    if not body:
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return " ".join(str(body).split())[:200]
+    if isinstance(data, dict):
+        return " ".join(str(data.get("message") or data.get("error") or data).split())[:200]
+    return " ".join(str(data).split())[:200]
+
+
+@contextlib.contextmanager
+def kfp_output_to_log() -> Iterator[None]:
+    """kfp.Client prints links on stdout; keep stdout for our JSON summary and log them instead."""
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        for line in buf.getvalue().splitlines():
+            if line.strip():
+                log.info("kfp: %s", line.strip())
