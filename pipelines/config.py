@@ -20,13 +20,20 @@ from components.convert.core import ConvertConfig
 from components.plan.core import AUTO, PlanRequest
 from components.split.core import SplitConfig
 from components.train.core import TrainConfig
+from components.validate.gate import GatePolicy
 
 SECRET_WORDS = ("secret", "password", "passwd", "access_key", "token", "credential")
 PIPELINE_NAME = "yolo-transfer"
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
 LOCAL_PARAMS = PARAMS_DIR / "local.yaml"  # what run-local (the demo) changes from the defaults below
 
-_CONVERT, _SPLIT, _PLAN, _TRAIN = ConvertConfig(), SplitConfig(), PlanRequest(), TrainConfig()
+_CONVERT, _SPLIT, _PLAN, _TRAIN, _GATE = (
+    ConvertConfig(),
+    SplitConfig(),
+    PlanRequest(),
+    TrainConfig(),
+    GatePolicy(),
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,10 @@ class PipelineParams:
     gpus: int = 1
     accelerator: str = "nvidia.com/gpu"
     node_selector: dict = field(default_factory=dict)
-    min_map50_95: float = 0.2
+    min_map50_95: float = 0.2  # the pipeline's floor; a bare `yolo-kfp validate` has none
+    champion_tolerance: float = _GATE.champion_tolerance
+    class_tolerance: float = _GATE.class_tolerance
+    allow_class_change: bool = _GATE.allow_class_change
     publish_dest: str = "s3://models/yolo-transfer"
     checkpoint_root: str = "s3://runs/checkpoints"
 

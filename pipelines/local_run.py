@@ -41,7 +41,7 @@ class LocalRunResult:
     onnx_model: Path | None = None
     reports: list[Path] = field(default_factory=list)
     gate: dict[str, Any] = field(default_factory=dict)
-    published: Path | None = None
+    published: str | None = None  # URI of the published version (any backend); None: not published
     seconds: float = 0.0
     plan: dict[str, Any] = field(default_factory=dict)
     plan_json: Path | None = None
@@ -85,7 +85,7 @@ def run_local(
     os.environ.setdefault("YOLO_OFFLINE", "1")
     from kfp import local
 
-    from pipelines.warm_tasks import warm_tasks
+    from pipelines.warm_tasks import FAILURE_FILE_ENV, warm_tasks
     from pipelines.yolo_transfer import yolo_transfer
 
     root = out_dir / "kfp"
@@ -95,18 +95,33 @@ def run_local(
         "ignore", message=".*(have no effect in the current local runner|non-Python base image).*"
     )
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    failure_file = out_dir / ".task-failure.txt"
+    failure_file.unlink(missing_ok=True)
+    os.environ[FAILURE_FILE_ENV] = str(failure_file)
     started = time.perf_counter()
     try:
         with warm_tasks(enabled=warm_start):
             yolo_transfer(**params.to_dict())
     except RuntimeError as err:  # kfp.local raises RuntimeError naming the failed task
-        msg = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
-        raise ConfigError(f"local pipeline run failed: {msg[:300]} (the task's log is above)") from err
+        raise ConfigError(_failure_message(err, failure_file)) from err
+    finally:
+        os.environ.pop(FAILURE_FILE_ENV, None)
     seconds = time.perf_counter() - started
     new = sorted((p for p in root.iterdir() if p.name not in before), key=lambda p: p.stat().st_mtime)
     if not new:
         raise YoloKfpError(f"{root}: the local run left no outputs")
     return collect_results(new[-1], out_dir, params, seconds, started_at=time.time() - seconds)
+
+
+def _failure_message(err: RuntimeError, failure_file: Path) -> str:
+    """One line: which task failed and, when the task recorded it, why (not kfp's "Inner task failed")."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
+    task = re.search(r"Inner task failed: '?([\w-]+)'?", text)
+    where = f"task {task.group(1)}" if task else "a task"
+    reasons = failure_file.read_text(encoding="utf-8").strip().splitlines() if failure_file.is_file() else []
+    if reasons:
+        return f"local pipeline run failed in {where}: {reasons[-1][:400]}"
+    return f"local pipeline run failed: {text[:300]} (the task's log is above)"
 
 
 def _make_demo_sample(dest: Path) -> None:
@@ -147,9 +162,8 @@ def collect_results(
         )
         onnx_model = next(iter(task.glob("*/model.onnx")), onnx_model)
     reports = _collect_reports(reports, out_dir / "reports")
-    prod = Path(params.publish_dest) / "production.json"
-    if prod.is_file():
-        published = prod
+    publish_out = _read_json(run_dir / "publish-model" / "executor_output.json").get("parameterValues", {})
+    published = publish_out.get("uri") or None
     plan = _read_json(plan_json).get("plan", {}) if plan_json else {}
     return LocalRunResult(out_dir, run_dir, params.to_dict(), task_seconds, stages, onnx_model, reports, gate,
                           published, round(seconds, 1), plan, plan_json)  # fmt: skip

@@ -28,7 +28,9 @@ def format_summary(r: LocalRunResult) -> str:
     lines += ["", f"gate: {verdict} - {r.gate.get('reason', 'no verdict')}"]
     lines += ["", "wall time by task (s): " + ", ".join(f"{k} {v:.0f}" for k, v in r.task_seconds.items())]
     lines += ["", f"ONNX model:  {r.onnx_model or '-'}"]
-    lines += [f"published:   {r.published or 'not published (gate blocked)'}"]
+    lines += [
+        f"published:   {r.published or 'not published: ' + ('gate blocked' if not r.gate.get('passed') else 'publish did not run')}"
+    ]
     lines += [f"plan:        {r.plan_json or '-'}"]
     lines += [f"artifacts:   {r.run_dir}"]
     lines += ["reports:"] + [f"  {p}" for p in r.reports]

@@ -151,10 +151,24 @@ def _run_task(request: dict[str, Any]) -> int:
         executor_main.executor_main()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - a task's failure is reported like the executor would
+    except BaseException as exc:  # noqa: BLE001 - a task's failure is reported like the executor would
         traceback.print_exc()
+        _record_failure(exc)
         return 1
     return 0
+
+
+FAILURE_FILE_ENV = "YOLO_KFP_FAILURE_FILE"  # run-local reads the failed task's one-line reason from here
+
+
+def _record_failure(exc: BaseException) -> None:
+    """Append ``<ExceptionType>: <one-line message>`` to ``$YOLO_KFP_FAILURE_FILE`` (when set)."""
+    path = os.environ.get(FAILURE_FILE_ENV)
+    if not path:
+        return
+    message = " ".join(str(exc).split()) or exc.__class__.__name__
+    with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{exc.__class__.__name__}: {message}\n")
 
 
 def _serve(req_fd: int, resp_fd: int, preload: list[str]) -> None:

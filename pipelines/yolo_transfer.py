@@ -82,6 +82,9 @@ def yolo_transfer(
     accelerator: str = _D.accelerator,
     node_selector: dict = _D.node_selector,
     min_map50_95: float = _D.min_map50_95,
+    champion_tolerance: float = _D.champion_tolerance,
+    class_tolerance: float = _D.class_tolerance,
+    allow_class_change: bool = _D.allow_class_change,
     publish_dest: str = _D.publish_dest,
     checkpoint_root: str = _D.checkpoint_root,
 ):
@@ -106,13 +109,18 @@ def yolo_transfer(
         warmup_epochs: warm-up epochs of the first stage.
         warmup_finetune: warm-up epochs of the fine-tune stage (0: start at full rate).
         val: share of the images held out for validation (picks the best epoch).
-        test: share of the images held out for testing; 0: none.
+        test: share of the images held out for the gate (never used to pick a checkpoint); 0: none, and
+            datasets under 20 images get none (the gate then judges on val and says so).
         group: regex whose first group keeps related images in one split (e.g. frames of one video).
         seed: seed of the split and of training (same seed, same result).
         gpus: GPUs per training task; 0 trains on the CPU.
         accelerator: Kubernetes resource name of the GPU (nvidia.com/gpu).
         node_selector: node labels the GPU tasks must run on, e.g. {"gpu": "a100"}; empty: any node.
-        min_map50_95: the gate: the ONNX model must reach this mAP50-95 to be published.
+        min_map50_95: the gate: the ONNX model must reach this mAP50-95 on the test split to be published.
+        champion_tolerance: the gate: how far below the production model (measured on the same test split
+            in this run) the new model may be; 0: at least as good.
+        class_tolerance: the gate: the largest AP50-95 drop allowed for any class against production.
+        allow_class_change: publish and promote over a production model with other classes (not comparable).
         publish_dest: where models are published and promoted (s3://bucket/name); production.json lives here.
         checkpoint_root: where training checkpoints go every epoch so a preempted pod resumes (s3://...).
     """
@@ -154,9 +162,11 @@ def yolo_transfer(
                     epochs=plan["epochs_finetune"], lr0=plan["lr_finetune"], warmup_epochs=warmup_finetune, **common),
         "7 train: fine-tune all layers", r.TRAIN, gpus, accelerator, node_selector,
     )  # fmt: skip
+    gate = dict(min_map50_95=min_map50_95, champion_tolerance=champion_tolerance, class_tolerance=class_tolerance,
+                allow_class_change=allow_class_change)  # fmt: skip
     val_pt = _gpu_task(
-        validate_model(model=fine.outputs["weights"], yolo_dataset=data, split="val", imgsz=imgsz,
-                       min_map50_95=min_map50_95, baseline_dest=""),
+        validate_model(model=fine.outputs["weights"], yolo_dataset=data, split="auto", imgsz=imgsz,
+                       champion_dest="", **gate),
         "8 validate PyTorch model", r.TRAIN, gpus, accelerator, node_selector,
     )  # fmt: skip
     onnx = _data_task(
@@ -165,15 +175,16 @@ def yolo_transfer(
     )  # fmt: skip
     onnx.set_caching_options(False)
     val_onnx = _data_task(
-        validate_model(model=onnx.outputs["onnx_model"], yolo_dataset=data, split="val", imgsz=imgsz,
-                       min_map50_95=min_map50_95, baseline_dest=publish_dest),
-        "10 validate ONNX model + gate", r.EXPORT, storage=True,
+        validate_model(model=onnx.outputs["onnx_model"], yolo_dataset=data, split="auto", imgsz=imgsz,
+                       champion_dest=publish_dest, **gate),
+        "10 validate ONNX + gate (vs production)", r.EXPORT, storage=True,
     )  # fmt: skip
     val_onnx.set_caching_options(False).after(val_pt)
     with dsl.If(val_onnx.outputs["Output"] == True, name="gate-passed"):  # noqa: E712
         _data_task(
             publish_model(onnx_model=onnx.outputs["onnx_model"], weights=fine.outputs["weights"],
                           validation=val_onnx.outputs["validation"], dest=publish_dest,
-                          fingerprint=src.outputs["fingerprint"], promote=True),
+                          fingerprint=src.outputs["fingerprint"], promote=True,
+                          allow_class_change=allow_class_change),
             "11 publish + promote model", r.DATA, storage=True,
         ).set_caching_options(False)  # fmt: skip

@@ -68,14 +68,16 @@ def make_dataset(root: Path, n_train: int = 8, n_val: int = 4, seed: int = 0) ->
     return root / "dataset.yaml"
 
 
-def make_checkpoint(path: Path, arch: str = "yolov5n.yaml", nc: int = len(NAMES), seed: int = 0) -> Path:
+def make_checkpoint(
+    path: Path, arch: str = "yolov5n.yaml", nc: int = len(NAMES), seed: int = 0, names: tuple[str, ...] = ()
+) -> Path:
     """Save a freshly built (random, fp16 like Ultralytics' own) checkpoint of ``arch`` at ``path``."""
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
     torch.manual_seed(seed)
     model = DetectionModel(arch, nc=nc, verbose=False)
-    model.names = {i: f"pretrain{i}" for i in range(nc)}
+    model.names = dict(enumerate(names)) if names else {i: f"pretrain{i}" for i in range(nc)}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.half(), "epoch": -1, "train_args": {}}, path)
     return path

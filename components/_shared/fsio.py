@@ -1,4 +1,9 @@
-"""Atomic file-system writes: nothing half-written is ever visible under its final name."""
+"""Atomic file-system writes: nothing half-written is ever visible under its final name.
+
+Output folders are also guarded (``guard_out_dir``): a stage never writes over its own inputs, and
+replaces an existing folder only when every file in it is one the stage wrote before (listed in the
+folder's ``OUTPUT_MARKER``, written by ``staged_dir``), unless the user passes ``--overwrite``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from components._shared.errors import ConfigError
+
+OUTPUT_MARKER = ".yolo-kfp-output.json"  # the files a stage wrote into its output folder
 
 
 def _umask() -> int:
@@ -51,6 +60,8 @@ def staged_dir(out_dir: Path) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the next task may run as another user
     try:
         yield tmp
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if not p.is_dir())
+        write_json_atomic(tmp / OUTPUT_MARKER, {"files": [f for f in files if f != OUTPUT_MARKER]})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -69,3 +80,62 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> No
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
+
+
+def _overlap(out: Path, inp: Path) -> str | None:
+    if out == inp:
+        return "is"
+    if out in inp.parents:
+        return "contains"
+    if inp in out.parents:
+        return "lies inside"
+    return None
+
+
+def foreign_files(out_dir: Path) -> list[str]:
+    """Files in ``out_dir`` that no stage recorded as its own output (sorted, relative)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    marker = out_dir / OUTPUT_MARKER
+    own: set[str] = set()
+    if marker.is_file():
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            own = {str(f) for f in json.loads(marker.read_text(encoding="utf-8")).get("files", [])}
+    found = (p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if not p.is_dir())
+    return sorted(f for f in found if f != OUTPUT_MARKER and f not in own)
+
+
+def guard_out_dir(
+    out_dir: Path, inputs: Sequence[Path | None], *, overwrite: bool = False, flag: str = "--out"
+) -> None:
+    """Refuse an output folder that would destroy an input or files this stage did not write.
+
+    Args:
+        out_dir: the folder the stage will replace (through ``staged_dir``).
+        inputs: the stage's input files and folders (``None`` entries are ignored).
+        overwrite: replace an ``out_dir`` holding files no stage wrote (never an input).
+        flag: the option name used in messages.
+
+    Raises:
+        ConfigError: ``out_dir`` is, contains or lies inside an input (always), is a file, or holds
+            files the stage did not write (without ``overwrite``).
+    """
+    out = Path(out_dir).expanduser().resolve()
+    for inp in inputs:
+        if inp is None:
+            continue
+        where = _overlap(out, Path(inp).expanduser().resolve())
+        if where:
+            raise ConfigError(
+                f"{flag} {out_dir} {where} the input {inp}: the stage replaces its output folder, "
+                "so it must be a folder of its own (nothing was changed)"
+            )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out_dir} is a file, not a folder")
+    foreign = foreign_files(out)
+    if foreign and not overwrite:
+        raise ConfigError(
+            f"{flag} {out_dir} holds {len(foreign)} file(s) this stage did not write (e.g. {foreign[0]}); "
+            "choose an empty folder or pass --overwrite to replace them"
+        )

@@ -1,25 +1,62 @@
-"""The production pointer of a model destination: ``<dest>/production.json``, read by validate and publish.
+"""The production pointer of a model destination and verified reads of published versions.
 
-``publish --promote`` writes it (``components/publish/core.py``); the validate stage reads the
-production model's metrics from it as the baseline a challenger must match. Layout under ``dest``
-(``s3://bucket/name`` or a local folder, any scheme of ``components._shared.storage``):
+``publish --promote`` writes ``<dest>/production.json`` (``components/publish/core.py``, a
+compare-and-swap on its ETag); validate reads the production model from it as the champion a
+challenger must match. Layout under ``dest`` (``s3://bucket/name`` or a local folder, any scheme of
+``components._shared.storage``):
 
-    production.json          {"version", "metrics", "gate", "history", ...}
-    <version>/metrics.json   the promoted version's validation metrics
+    production.json          {"version", "manifest", "manifest_sha256", "classes", "metrics", "gate",
+                              "history", ...}
+    <version>/manifest.json  name, size and sha256 of every file of the version, "classes", "imgsz"
+    <version>/model.onnx, best.pt, metrics.json, model.json, ...
+
+Every reader here verifies: each downloaded file's size and sha256 must match the version's
+manifest (and the manifest's own sha256 the pointer's ``manifest_sha256``, when recorded), else a
+one-line ``StorageError`` ("... sha256 mismatch ...: refusing to use it") and the file is removed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components._shared.fsio import write_json_atomic
-from components._shared.storage import Backend, backend_for
+from components._shared.errors import ConfigError, StorageError
+from components._shared.fsio import write_json_atomic, write_text_atomic
+from components._shared.storage import Backend, backend_for, file_digests
 
 log = logging.getLogger(__name__)
 
 PRODUCTION = "production.json"
+MANIFEST = "manifest.json"
+MODEL_CHOICES = ("model.onnx", "best.pt")  # what fetch_production_model downloads, first present wins
+CARD_FILES = ("metrics.json", "model.json")
+
+
+@dataclass(frozen=True)
+class ProductionModel:
+    """The verified production model, downloaded by ``fetch_production_model``.
+
+    Attributes:
+        version: the promoted version's name.
+        model_path: the downloaded ``model.onnx`` (else ``best.pt``), sha256-checked.
+        classes: class names in index order from the manifest (None for versions published before
+            manifests recorded them).
+        imgsz: the image size from the manifest (None when unknown).
+        metrics: the version's ``metrics.json`` (verified), else the manifest's metrics.
+        manifest: the version's manifest.
+    """
+
+    version: str
+    model_path: Path
+    classes: tuple[str, ...] | None
+    imgsz: int | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 def read_production(dest: str, *, backend: Backend | None = None) -> dict[str, Any] | None:
@@ -33,19 +70,184 @@ def read_production(dest: str, *, backend: Backend | None = None) -> dict[str, A
     return pointer if isinstance(pointer, dict) else None
 
 
+def _join(uri: str, rel: str) -> str:
+    return f"{uri.rstrip('/')}/{rel}"
+
+
+def load_manifest(
+    backend: Backend, version: str, work_dir: Path, *, expect_sha256: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Download ``<version>/manifest.json`` into ``work_dir``; return it parsed with its sha256.
+
+    Args:
+        backend: the destination.
+        version: the version's name.
+        work_dir: where the manifest is downloaded (``<work_dir>/manifest.json``).
+        expect_sha256: the manifest's sha256 recorded in production.json (checked when given).
+
+    Raises:
+        ConfigError: the version has no manifest (it is incomplete and never used).
+        StorageError: the manifest is not valid JSON or its sha256 differs from ``expect_sha256``.
+    """
+    uri = _join(backend.uri, f"{version}/{MANIFEST}")
+    path = Path(work_dir) / MANIFEST
+    if not backend.get_file(f"{version}/{MANIFEST}", path):
+        raise ConfigError(
+            f"{_join(backend.uri, version)}: no {MANIFEST}: the version is incomplete (publish interrupted?) "
+            "and is never promoted; publish again"
+        )
+    sha = file_digests(path)[1]
+    if expect_sha256 and sha != expect_sha256:
+        path.unlink(missing_ok=True)
+        raise StorageError(
+            f"{uri}: sha256 mismatch (stored {sha[:12]}, production.json says {expect_sha256[:12]}): "
+            "the manifest changed after promotion; refusing to use it"
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StorageError(f"{uri} is not valid JSON ({err}): refusing to use the version") from err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise StorageError(f"{uri} lists no files: refusing to use the version")
+    return manifest, sha
+
+
+def download_verified(
+    backend: Backend, version: str, manifest: dict[str, Any], names: Iterable[str], work_dir: Path
+) -> dict[str, Path]:
+    """Download the named files of a version into ``work_dir`` and check each against the manifest.
+
+    Returns:
+        ``{name: local path}`` (the layout under ``work_dir`` mirrors the version's).
+
+    Raises:
+        StorageError: a file is not listed in the manifest, is missing, or its size or sha256
+            differs from the manifest's (the downloaded copy is removed).
+    """
+    listed = {str(f.get("name")): f for f in manifest.get("files", []) if isinstance(f, dict)}
+    out: dict[str, Path] = {}
+    for name in names:
+        uri = _join(backend.uri, f"{version}/{name}")
+        entry = listed.get(name)
+        if entry is None:
+            raise StorageError(f"{uri}: not listed in {MANIFEST}: refusing to use it")
+        dest = Path(work_dir) / name
+        if not backend.get_file(f"{version}/{name}", dest):
+            raise StorageError(f"{uri}: listed in {MANIFEST} but missing: refusing to use the version")
+        size, sha, _ = file_digests(dest)
+        if sha != entry.get("sha256") or size != entry.get("size"):
+            dest.unlink(missing_ok=True)
+            raise StorageError(
+                f"{uri}: sha256 mismatch (stored {sha[:12]}, {size} bytes; manifest "
+                f"{str(entry.get('sha256'))[:12]}, {entry.get('size')} bytes): the object changed after "
+                "publishing; refusing to use it"
+            )
+        out[name] = dest
+    return out
+
+
+def verify_version(
+    backend: Backend, version: str, work_dir: Path, *, expect_sha256: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Download every file of a version into ``work_dir`` and check it against the manifest.
+
+    Returns:
+        ``(manifest, manifest sha256)``.
+
+    Raises:
+        ConfigError: no manifest. StorageError: a file is missing or differs from the manifest.
+    """
+    manifest, sha = load_manifest(backend, version, work_dir, expect_sha256=expect_sha256)
+    names = [str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)]
+    download_verified(backend, version, manifest, names, Path(work_dir) / "files")
+    return manifest, sha
+
+
+def _classes(value: Any) -> tuple[str, ...] | None:
+    return tuple(str(c) for c in value) if isinstance(value, list) and value else None
+
+
+def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
+    """Download and verify the production model of ``dest`` (the champion the gate compares against).
+
+    Downloads ``<version>/model.onnx`` (else ``best.pt``), ``metrics.json`` and ``model.json`` (those
+    the manifest lists) into ``work_dir/<version>/``, each checked against the manifest's sha256.
+
+    Args:
+        dest: ``s3://bucket/name`` or a local folder.
+        work_dir: where the files go.
+
+    Returns:
+        The model, or None when nothing was promoted yet (no production.json).
+
+    Raises:
+        ConfigError: the production version has no manifest.
+        StorageError: a file is missing or its sha256 differs from the manifest (one line naming it).
+    """
+    backend = backend_for(dest)
+    pointer = read_production(dest, backend=backend)
+    if not pointer or not pointer.get("version"):
+        log.info("%s: no production model yet", backend.uri)
+        return None
+    version = str(pointer["version"])
+    out = Path(work_dir) / version
+    manifest, _ = load_manifest(backend, version, out, expect_sha256=pointer.get("manifest_sha256"))
+    listed = {str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)}
+    model = next((n for n in MODEL_CHOICES if n in listed), manifest.get("model"))
+    if not model or model not in listed:
+        raise StorageError(
+            f"{_join(backend.uri, version)}: the manifest lists no model file: refusing to use it"
+        )
+    files = download_verified(
+        backend, version, manifest, [model, *(n for n in CARD_FILES if n in listed)], out
+    )
+    metrics = manifest.get("metrics") or {}
+    if "metrics.json" in files:
+        try:
+            metrics = json.loads(files["metrics.json"].read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StorageError(
+                f"{_join(backend.uri, version)}/metrics.json is not valid JSON ({err})"
+            ) from err
+    imgsz = manifest.get("imgsz")
+    log.info("production model %s verified (%s, sha256 checked) -> %s", version, model, files[model])
+    return ProductionModel(
+        version=version,
+        model_path=files[model],
+        classes=_classes(manifest.get("classes")) or _classes(pointer.get("classes")),
+        imgsz=int(imgsz) if isinstance(imgsz, int | float) and not isinstance(imgsz, bool) else None,
+        metrics=metrics if isinstance(metrics, dict) else {},
+        manifest=manifest,
+    )
+
+
 def production_baseline_metrics(dest: str, path: Path) -> Path | None:
     """Write the production model's metrics.json to ``path`` (for ``validate --baseline``).
 
+    The file is verified against the version's manifest when the manifest lists it.
+
     Returns:
         ``path``, or None when nothing is in production yet (the first model has no baseline).
+
+    Raises:
+        StorageError: the stored metrics.json differs from the manifest (sha256 mismatch).
     """
     backend = backend_for(dest)
     pointer = read_production(dest, backend=backend)
     if not pointer or not pointer.get("version"):
         log.info("%s: no production model yet: no baseline", backend.uri)
         return None
-    path = Path(path)
-    if not backend.get_file(f"{pointer['version']}/metrics.json", path):
-        write_json_atomic(path, {**pointer.get("metrics", {}), "gate": pointer.get("gate")})
-    log.info("baseline: production version %s -> %s", pointer["version"], path)
+    version, path = str(pointer["version"]), Path(path)
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-baseline-") as tmp:
+        manifest = backend.get_json(f"{version}/{MANIFEST}")
+        listed = isinstance(manifest, dict) and any(
+            isinstance(f, dict) and f.get("name") == "metrics.json" for f in manifest.get("files", [])
+        )
+        if listed:
+            got = download_verified(backend, version, manifest, ["metrics.json"], Path(tmp))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, got["metrics.json"].read_text(encoding="utf-8"))
+        elif not backend.get_file(f"{version}/metrics.json", path):
+            write_json_atomic(path, {**pointer.get("metrics", {}), "gate": pointer.get("gate")})
+    log.info("baseline: production version %s -> %s", version, path)
     return path

@@ -128,7 +128,9 @@ class TrainRecorder:
         if self.reference is None:
             if not trainer.resume:
                 torch.save(self._start, initial)
-            self.reference = torch.load(initial) if initial.is_file() else dict(self._start)
+            self.reference = (
+                torch.load(initial, weights_only=True) if initial.is_file() else dict(self._start)
+            )
         # A resumed start comes from an fp16 checkpoint: compare it at that precision.
         start_vs_input = compare_states(
             self._start, self.reference, torch.float16 if trainer.resume else None

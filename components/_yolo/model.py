@@ -5,32 +5,211 @@ from __future__ import annotations
 # Patches first: they set YOLO_OFFLINE before Ultralytics is imported.
 from components._yolo.patches import neutral_copy  # isort: split
 
+import ast
 import logging
 import os
+import pathlib
+import pickle
+import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import numpy as np
 import torch
 import ultralytics
+from torch import nn
+from ultralytics.nn.modules import block, conv, head
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint
+from ultralytics.utils import IterableSimpleNamespace
 
 from components._shared.errors import ConfigError
+from components._yolo.pickles import TORCH_SAFE_PREFIXES, UnsafeCheckpoint, pickle_globals
 
 log = logging.getLogger(__name__)
 
 ULTRALYTICS_VERSION = ultralytics.__version__
 
 
+# The classes a YOLO detection checkpoint may reconstruct when unpickled with ``weights_only=True``
+# (tensors, storages, dicts, lists, sets and OrderedDicts are allowed by torch itself). Found in the
+# pickle GLOBAL opcodes of genuine checkpoints: the committed sample (YOLOv5nu, Ultralytics 8.4),
+# fall_yolov8s.pt (YOLOv8s, 8.3.202), last.pt/best.pt of our own training (mid-run last.pt adds
+# IterableSimpleNamespace), and models built from yolov5n/yolov5n6/yolov8n/yolov8n-p2/yolov8n-p6/yolo11n.
+_SCALAR = np.float64(0).__reduce__()[0]  # numpy's scalar(dtype, bytes): data only
+ALLOWLIST: tuple[Any, ...] = (
+    # Ultralytics: the model and the blocks of YOLOv5u / YOLOv8 / YOLO11 detection models
+    DetectionModel,
+    conv.Conv,
+    conv.DWConv,
+    conv.Concat,
+    block.Bottleneck,
+    block.C2,
+    block.C2f,
+    block.C3,
+    block.C3k,
+    block.C3k2,
+    block.C2PSA,
+    block.PSABlock,
+    block.Attention,
+    block.SPPF,
+    block.DFL,
+    head.Detect,
+    IterableSimpleNamespace,  # train_args of an unfinished run's last.pt
+    # torch.nn layers and containers those blocks hold
+    nn.Conv2d,
+    nn.BatchNorm2d,
+    nn.SiLU,
+    nn.MaxPool2d,
+    nn.Upsample,
+    nn.Identity,
+    nn.ModuleList,
+    nn.Sequential,
+    # data-only values that Ultralytics' official release checkpoints carry in train_args/metrics
+    np.dtype,
+    type(np.dtype(np.float64)),
+    type(np.dtype(np.float32)),
+    type(np.dtype(np.int64)),
+    (_SCALAR, "numpy.core.multiarray.scalar"),
+    (_SCALAR, "numpy._core.multiarray.scalar"),
+    pathlib.PosixPath,
+    (pathlib.PosixPath, "pathlib.WindowsPath"),
+)
+
+
+def _allowed_names() -> set[str]:
+    names = set()
+    for entry in ALLOWLIST:
+        obj, name = entry if isinstance(entry, tuple) else (entry, None)
+        names.add(name or f"{obj.__module__}.{obj.__qualname__}")
+    return names
+
+
+def _refused_global(path: Path | None, err: BaseException) -> str:
+    """The global the restricted unpickler refused, with its module; empty when none is known."""
+    text = str(err)
+    m = re.search(r"GLOBAL ([\w.<>]+?)\.? was not", text)
+    refused = m.group(1) if m else ""
+    scanned: list[str] = []
+    if path is not None:
+        try:
+            scanned = pickle_globals(path)
+        except (OSError, ValueError):
+            scanned = []
+    allowed = _allowed_names()
+    foreign = [g for g in scanned if g not in allowed and not g.startswith(TORCH_SAFE_PREFIXES)]
+    if refused:
+        full = next((g for g in foreign if g == refused or g.endswith(f".{refused}")), refused)
+        return f"the global {full}"
+    if foreign:
+        return f"the global {foreign[0]}"
+    return ""
+
+
+def restricted_torch_load(f: str | os.PathLike[str] | IO[bytes], map_location: Any = None, **_: Any) -> Any:
+    """``torch.load(f, weights_only=True)`` with ``ALLOWLIST``: never runs code from the pickle.
+
+    Any ``weights_only`` argument of the caller is ignored (Ultralytics passes ``False``).
+
+    Raises:
+        UnsafeCheckpoint: the pickle needs a global outside the allowlist (named in the message).
+        ConfigError: a missing file.
+        RuntimeError, EOFError: an unreadable (truncated, empty) file, as torch raises them.
+    """
+    name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<checkpoint stream>")
+    if isinstance(f, (str, os.PathLike)) and not Path(f).is_file():
+        raise ConfigError(f"{name}: checkpoint not found")
+    try:
+        with torch.serialization.safe_globals(list(ALLOWLIST)):
+            return torch.load(f, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):
+            raise  # not a pickle at all: the caller reports an unreadable file
+        source = Path(f) if isinstance(f, (str, os.PathLike)) else None
+        if needed := _refused_global(source, err):
+            raise UnsafeCheckpoint(
+                f"{name}: refused to load this checkpoint: it needs {needed}, which is not on the allowlist of "
+                f"YOLO checkpoint classes (a crafted or foreign pickle); nothing in it was run"
+            ) from None
+        reason = next((ln.strip() for ln in str(err).splitlines() if "nsupported" in ln), type(err).__name__)
+        reason = reason.removeprefix("WeightsUnpickler error:").strip()[:120]
+        raise UnsafeCheckpoint(
+            f"{name}: refused to load: not a checkpoint that torch's restricted unpickler accepts ({reason}); "
+            f"nothing in it was run"
+        ) from None
+
+
+def safe_load(path: Path) -> dict[str, Any]:
+    """Load a checkpoint dict on the CPU without running code from it (``weights_only=True`` + ``ALLOWLIST``).
+
+    Raises:
+        UnsafeCheckpoint: the pickle references a class or function outside the allowlist.
+        ConfigError: the file is missing, unreadable, or not a checkpoint dict.
+    """
+    try:
+        ckpt = restricted_torch_load(Path(path), map_location="cpu")
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
+        first = " ".join(str(err).split())[:160]
+        raise ConfigError(f"{path}: not a loadable checkpoint ({type(err).__name__}: {first})") from None
+    if not isinstance(ckpt, dict):
+        raise ConfigError(f"{path}: not a checkpoint (a {type(ckpt).__name__}, not a dict)")
+    return ckpt
+
+
+def _names_list(names: Any, source: Path) -> tuple[str, ...]:
+    if isinstance(names, str):
+        try:
+            names = ast.literal_eval(names)
+        except (ValueError, SyntaxError) as err:
+            raise ConfigError(f"{source}: unreadable class names {names[:80]!r}") from err
+    if isinstance(names, dict) and names:
+        return tuple(str(names[k]) for k in sorted(names, key=int))
+    if isinstance(names, (list, tuple)) and names:
+        return tuple(str(n) for n in names)
+    raise ConfigError(f"{source}: the model carries no class names")
+
+
+def model_names(path: Path) -> tuple[str, ...]:
+    """Class names, in index order, of a ``.pt`` checkpoint (safe-loaded) or an exported ``.onnx`` model.
+
+    Raises:
+        UnsafeCheckpoint: a ``.pt`` whose pickle references a global outside the allowlist.
+        ConfigError: a missing or unreadable file, or a model without class names.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: model not found")
+    if path.suffix.lower() == ".onnx":
+        import onnx
+
+        try:
+            meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        except Exception as err:  # onnx raises DecodeError and friends from protobuf
+            raise ConfigError(f"{path}: not a readable ONNX model ({type(err).__name__})") from None
+        return _names_list(meta.get("names"), path)
+    ckpt = safe_load(path)
+    model = ckpt.get("ema") or ckpt.get("model")
+    names = getattr(model, "names", None) if model is not None else None
+    if names is None:
+        names = (
+            (ckpt.get("train_args") or {}).get("names") if isinstance(ckpt.get("train_args"), dict) else None
+        )
+    return _names_list(names, path)
+
+
 def load_model(path: Path) -> tuple[DetectionModel, dict[str, Any]]:
     """Load an Ultralytics checkpoint as an fp32 model (eval mode) and its checkpoint dict.
 
     Raises:
+        UnsafeCheckpoint: the pickle references a global outside ``ALLOWLIST`` (nothing was run).
         ConfigError: the file is not an Ultralytics detection checkpoint (with the reason).
     """
     try:
         with neutral_copy(path, ".pt") as tmp:
-            model, ckpt = load_checkpoint(tmp)
+            try:
+                model, ckpt = load_checkpoint(tmp)  # Ultralytics' loader, patched to restricted unpickling
+            except UnsafeCheckpoint as err:
+                raise UnsafeCheckpoint(str(err).replace(str(tmp), str(path))) from None
     except (TypeError, ModuleNotFoundError, AttributeError, RuntimeError, EOFError, KeyError) as err:
         first = " ".join(str(err).split())[:200]
         raise ConfigError(
@@ -60,7 +239,7 @@ def layer_count(model: DetectionModel) -> int:
 
 def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
     """State dict of a checkpoint's model (EMA when present) in its stored precision (fp16 for Ultralytics)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = safe_load(path)
     model = ckpt.get("ema") or ckpt.get("model")
     return {k: v.detach() for k, v in model.state_dict().items()}
 
@@ -71,9 +250,11 @@ def checkpoint_progress(path: Path) -> dict[str, Any] | None:
     ``epoch`` is the number of finished epochs; a stripped (finished) checkpoint has no optimizer.
     """
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a half-written file from a killed pod: Ultralytics writes last.pt in place
-        log.warning("%s is unreadable (%s); it cannot be resumed", path, type(err).__name__)
+        ckpt = safe_load(path)
+    except UnsafeCheckpoint:
+        raise  # a crafted checkpoint in the resume location is an attack, not a torn write
+    except ConfigError as err:  # a half-written file from a killed pod: Ultralytics writes last.pt in place
+        log.warning("%s; it cannot be resumed", err)
         return None
     if not isinstance(ckpt, dict) or ckpt.get("optimizer") is None or int(ckpt.get("epoch", -1)) < 0:
         return None

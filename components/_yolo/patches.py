@@ -11,6 +11,12 @@ Importing this module installs the patches once (``install`` is idempotent):
 * ``check_amp`` (downloads yolo26n.pt on a GPU) is replaced by an fp32-vs-autocast comparison of the
   model being trained.
 * Ultralytics' log goes to stderr: stdout is for the CLI's JSON summary.
+* ``torch_load`` (Ultralytics' ``torch.load(weights_only=False)``, behind ``torch_safe_load``,
+  ``load_checkpoint``, ``YOLO(...)``, AutoBackend, the trainer's resume and ``strip_optimizer``) is
+  replaced everywhere it was imported by ``model.restricted_torch_load``: ``weights_only=True`` with an
+  explicit allowlist of YOLO checkpoint classes. A crafted checkpoint raises ``UnsafeCheckpoint``;
+  no code from a pickle ever runs. (The one exception is the DDP launcher's own temp file, which the
+  launching process writes itself and its workers read back before this module is imported.)
 
 Checkpoints are always loaded from a neutral file name (``neutral_copy``) because Ultralytics silently
 rewrites ``yolov5s.pt`` to ``yolov5su.pt`` and then tries to download that.
@@ -36,8 +42,11 @@ import torch  # noqa: E402
 import ultralytics.data.dataset as _ul_dataset  # noqa: E402
 import ultralytics.data.utils as _ul_data_utils  # noqa: E402
 import ultralytics.engine.trainer as _ul_trainer  # noqa: E402
+import ultralytics.nn.tasks as _ul_tasks  # noqa: E402
 import ultralytics.utils.checks as _ul_checks  # noqa: E402
+import ultralytics.utils.patches as _ul_patches  # noqa: E402
 import ultralytics.utils.plotting as _ul_plotting  # noqa: E402
+import ultralytics.utils.torch_utils as _ul_torch_utils  # noqa: E402
 from ultralytics.utils import LOGGER, RANK  # noqa: E402
 from ultralytics.utils.torch_utils import unwrap_model  # noqa: E402
 
@@ -83,6 +92,25 @@ def _no_dataset_cache(prefix: str, path: Path, x: dict, version: str) -> None:
     log.debug("not writing %s (inputs stay read-only; labels are re-scanned each run)", path)
 
 
+_UNSAFE_TORCH_LOAD = _ul_patches.torch_load
+
+
+def safe_torch_load(f: Any, *args: Any, **kwargs: Any) -> Any:
+    """Stand-in for Ultralytics' ``torch_load``: restricted unpickling, whatever ``weights_only`` says."""
+    from components._yolo.model import restricted_torch_load
+
+    return restricted_torch_load(f, map_location=kwargs.get("map_location", args[0] if args else None))
+
+
+def _patch_torch_load() -> None:
+    """Replace ``torch_load`` in ``ultralytics.utils.patches`` and in every module that imported it."""
+    for module in (_ul_patches, _ul_tasks, _ul_torch_utils):
+        module.torch_load = safe_torch_load  # type: ignore[attr-defined]
+    for name, module in list(sys.modules.items()):
+        if name.startswith("ultralytics") and getattr(module, "torch_load", None) is _UNSAFE_TORCH_LOAD:
+            module.torch_load = safe_torch_load  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Install the offline patches into the imported Ultralytics modules (once; later calls do nothing)."""
     global _installed
@@ -98,6 +126,7 @@ def install() -> None:
     _ul_plotting.check_font = _local_font
     _ul_checks.check_font = _local_font
     _ul_trainer.check_amp = _local_check_amp
+    _patch_torch_load()
     _installed = True
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.nn.tasks import DetectionModel
 
-from components._shared.errors import ConfigError
+from components._shared.errors import ConfigError, YoloKfpError
 from components._yolo.freeze import RECORD_NAME, TrainRecorder
 
 
@@ -93,6 +93,10 @@ def _train(
     try:
         trainer = OfflineDetectionTrainer(overrides=args)
     except (FileNotFoundError, RuntimeError) as err:
+        if isinstance(
+            err.__cause__, YoloKfpError
+        ):  # e.g. an UnsafeCheckpoint behind "resume checkpoint not found"
+            raise err.__cause__ from None
         raise ConfigError(f"Ultralytics refused the run: {' '.join(str(err).split())[:300]}") from err
     if resume_ckpt is None:
         cfg = model.yaml if model is not None else arch

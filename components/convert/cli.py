@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N", help="parallel parsers (default: CPU count)"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         include_difficult=args.include_difficult,
         strict=args.strict,
         workers=args.workers,
+        overwrite=args.overwrite,
     )
     result = convert_voc(args.voc, args.out, cfg)
     print_summary(result)

@@ -36,10 +36,14 @@ from tqdm import tqdm
 
 from components._shared.dataset import IMAGE_SUFFIXES
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
+from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
 from components.convert.imagesize import header_size
 
 log = logging.getLogger(__name__)
+
+# File skip reason: a control character (newline, tab, ...) in the XML's or the image's file name would
+# corrupt the line-per-image lists (train.txt) downstream.
+CONTROL_CHAR = "control_char_in_name"
 
 # Parsing is CPU-bound: threads were slower than one process (GIL); a process pool breaks even at
 # 250-500 files on 2 cores (measurements in README.md).
@@ -62,12 +66,14 @@ class ConvertConfig:
         strict: an object whose class is not in ``classes`` is an error instead of a skip.
         workers: parser processes; ``None`` = one per usable CPU, ``0``/``1`` = in-process. Trees of
             fewer than 500 XML files are always parsed in-process (a pool does not pay off there).
+        overwrite: replace an ``--out`` folder holding files this stage did not write (never an input).
     """
 
     classes: tuple[str, ...] | None = None
     include_difficult: bool = False
     strict: bool = False
     workers: int | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,15 @@ def parse_classes(value: str) -> tuple[str, ...]:
         The names, stripped, in the given order.
 
     Raises:
-        ConfigError: the list is empty or names a class twice.
+        ConfigError: the list is empty or names a class twice, or the value looks like a path (has a
+            ``/`` or ends in ``.txt``) to a file that does not exist.
     """
     path = Path(value).expanduser()
+    if not path.is_file() and ("/" in value or os.sep in value or value.strip().lower().endswith(".txt")):
+        raise ConfigError(
+            f"--classes {value}: file not found (a class list file has one name per line; "
+            "give names as a,b,c)"
+        )
     if path.is_file():
         lines = path.read_text(encoding="utf-8").splitlines()
         names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
@@ -181,9 +193,11 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
 
     Raises:
         DatasetError: a folder is missing, nothing usable was found, or ``strict`` met an unknown class.
-        ConfigError: the same folder was given twice.
+        ConfigError: the same folder was given twice, or ``out_dir`` is, contains or lies inside a VOC
+            tree (or holds files convert did not write, without ``overwrite``).
     """
     start = time.perf_counter()
+    guard_out_dir(Path(out_dir), list(voc_dirs), overwrite=cfg.overwrite, flag="--out")
     if cfg.workers is not None and cfg.workers < 0:
         raise ConfigError(f"workers={cfg.workers}: must be 0 or more (0 or 1 parse in-process)")
     trees = _check_trees(voc_dirs)
@@ -252,7 +266,7 @@ def render_markdown(result: ConvertResult, max_files: int = 50) -> str:
     if result.files_skipped:
         out += ["## Files skipped", "", "| file | reason |", "|---|---|"]
         items = list(result.files_skipped.items())
-        out += [f"| {Path(f).name} | {r} |" for f, r in items[:max_files]]
+        out += [f"| {_printable(Path(f).name)} | {r} |" for f, r in items[:max_files]]
         if len(items) > max_files:
             out.append(f"| ... {len(items) - max_files} more (see report.json) | |")
         out.append("")
@@ -420,8 +434,20 @@ def _parse_chunk(jobs: Sequence[_Job]) -> list[_Outcome]:
     return [_parse_file(j) for j in jobs]
 
 
+def _has_control_char(name: str) -> bool:
+    """True for C0/C1 control characters and line separators (a newline would split a list file's line)."""
+    return any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in name)
+
+
+def _printable(name: str) -> str:
+    """A file name for the Markdown report: control characters shown escaped."""
+    return repr(name)[1:-1] if _has_control_char(name) else name
+
+
 def _parse_file(job: _Job) -> _Outcome:
     """Parse one XML and check its image; never raises for bad input (it returns a skip reason)."""
+    if _has_control_char(os.path.basename(job.xml)):
+        return -1, CONTROL_CHAR, (), False, False
     try:
         root = _parse_xml(_read_file(job.xml))
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
@@ -435,6 +461,8 @@ def _parse_file(job: _Job) -> _Outcome:
     i = _pick_image(job, root)
     if i < 0:
         return -1, "missing_image", (), False, False
+    if _has_control_char(os.path.basename(job.images[i])):
+        return -1, CONTROL_CHAR, (), False, False
     real, reason = _image_size(job.images[i])
     if real is None:
         return i, reason, (), False, False

@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="metrics.json",
         help="metrics for the model card (default: beside the weights)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         simplify=not args.no_simplify,
         parity_images=args.data,
         metrics_json=args.metrics,
+        overwrite=args.overwrite,
     )
     print_summary(export_onnx(args.weights, args.out, cfg))
     return 0

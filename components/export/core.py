@@ -32,7 +32,7 @@ from typing import Any
 from components._shared.artifacts import DATASET_YAML, MODEL_ONNX
 from components._shared.dataset import IMAGE_SUFFIXES, load_dataset
 from components._shared.errors import ConfigError, YoloKfpError
-from components._shared.fsio import staged_dir, write_json_atomic
+from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class ExportConfig:
         latency_runs: timed runs per runtime (median reported), after a few warm-up runs.
         metrics_json: the training stage's metrics.json for the model card; None: the one beside
             the weights, if any.
+        overwrite: replace an ``out_dir`` holding files this stage did not write (never an input).
     """
 
     imgsz: int = 640
@@ -74,6 +75,7 @@ class ExportConfig:
     box_atol: float = 0.05
     latency_runs: int = 20
     metrics_json: Path | None = None
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,17 +192,23 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
         Parity, latency, node counts and the ONNX file's checksum.
 
     Raises:
-        ConfigError: missing weights, a bad image size or opset, or unusable parity images.
+        ConfigError: missing weights, a bad image size or opset, unusable parity images, or an ``out_dir``
+            that is, contains or lies inside an input (or holds foreign files, without ``overwrite``).
+        UnsafeCheckpoint: the weights reference globals outside the allowlist (nothing was run).
         ParityError: ONNX Runtime's detections differ from PyTorch's.
     """
     t0 = time.perf_counter()
     weights, out_dir = Path(weights), Path(out_dir)
+    guard_out_dir(out_dir, [weights, cfg.parity_images, cfg.metrics_json], overwrite=cfg.overwrite)
     _check(weights, cfg)
     images, source = parity_image_paths(cfg.parity_images, cfg.parity_count)
 
     import onnx
 
     from components._yolo import export  # heavy: torch + ultralytics
+    from components._yolo.model import safe_load
+
+    safe_load(weights)  # refuse a crafted checkpoint by its own name, before anything is staged
 
     with staged_dir(out_dir) as tmp:
         raw_path, meta = export.export_onnx(
@@ -442,6 +450,7 @@ def _model_card(
         "task": meta.get("task", "detect"),
         "architecture": meta.get("description", ""),
         "classes": classes,
+        "names": classes,  # index order, as in the ONNX metadata and dataset.yaml
         "imgsz": cfg.imgsz,
         "stride": int(meta.get("stride", 32)),
         "opset": cfg.opset,

@@ -6,6 +6,11 @@ environment: MINIO_ENDPOINT (host:port), MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MIN
 true), MINIO_REGION. Archives are untrusted: unsafe members are refused and nothing is written outside
 --out. Writes the VOC tree and ingest.json (fingerprint, files, bytes, MB/s) to --out.
 
+Every S3 call is bounded: --connect-timeout, --read-timeout (time to first byte), --min-speed and
+--retry-budget override YOLO_KFP_S3_CONNECT_TIMEOUT / _READ_TIMEOUT / _MIN_SPEED / _RETRY_BUDGET (the
+defaults are shown below and in components/ingest/README.md). On any failure --out is left as it was and
+no temp folder remains. --out must not be, hold or lie inside a local SOURCE.
+
 Example:
   MINIO_ENDPOINT=minio:9000 MINIO_SECURE=false yolo-kfp ingest --source s3://datasets/helmet/ --out runs/voc
 """
@@ -17,6 +22,13 @@ import re
 from pathlib import Path
 
 from components._shared.cliutil import print_summary
+from components._shared.storage.limits import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_MIN_SPEED_BPS,
+    DEFAULT_READ_TIMEOUT_S,
+    DEFAULT_RETRY_BUDGET_S,
+    DEFAULT_SPEED_WINDOW_S,
+)
 from components.ingest.core import IngestConfig, ingest
 
 HELP = "s3:// prefix or archive, or local path -> local VOC tree + ingest.json (fingerprint)"
@@ -38,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source", required=True, metavar="URI|PATH", help="s3://bucket/prefix/, archive or path"
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
     parser.add_argument(
         "--max-bytes", type=byte_size, default=IngestConfig.max_bytes, metavar="SIZE",
@@ -48,6 +64,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="refuse archives with more members (default 200000)",
     )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s3 = parser.add_argument_group("S3 limits (default: the YOLO_KFP_S3_* environment, else the value shown)")
+    s3.add_argument(
+        "--connect-timeout", type=float, default=None, metavar="S",
+        help=f"TCP/TLS connect timeout per request (default {DEFAULT_CONNECT_TIMEOUT_S:g})",
+    )  # fmt: skip
+    s3.add_argument(
+        "--read-timeout", type=float, default=None, metavar="S",
+        help=f"time to first byte, and longest silence, per request (default {DEFAULT_READ_TIMEOUT_S:g})",
+    )  # fmt: skip
+    s3.add_argument(
+        "--min-speed", type=byte_size, default=None, metavar="SIZE",
+        help=f"bytes/s a request must average over {DEFAULT_SPEED_WINDOW_S:g} s (YOLO_KFP_S3_SPEED_WINDOW), "
+        f"0 for no limit (default {DEFAULT_MIN_SPEED_BPS})",
+    )  # fmt: skip
+    s3.add_argument(
+        "--retry-budget", type=float, default=None, metavar="S",
+        help=f"no retry starts later than this after a call began (default {DEFAULT_RETRY_BUDGET_S:g})",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes,
         max_files=args.max_files,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
+        connect_timeout_s=args.connect_timeout,
+        read_timeout_s=args.read_timeout,
+        min_speed_bps=args.min_speed,
+        retry_budget_s=args.retry_budget,
     )
     print_summary(ingest(args.source, args.out, cfg))
     return 0

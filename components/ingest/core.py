@@ -22,6 +22,12 @@ Layout: when the tree has a single top folder chain ending in the VOC root (``VO
 it is lifted so that ``out_dir`` itself holds ``Annotations/`` and ``JPEGImages/`` (the convert stage's
 ``--voc``). Several VOC roots are kept as they are and listed in ``voc_dirs``.
 
+Every S3 call is bounded (connect and read timeouts, a minimum speed, a retry budget: the table is in
+``components/_shared/storage/limits.py`` and the README); ``IngestConfig`` overrides the ones a user
+tunes. On any failure, a timeout, a stall, Ctrl-C or SIGTERM included, the temp folders are removed
+and ``out_dir`` is left as it was. ``out_dir`` must not be, hold or lie inside a local source, and an
+existing one holding files ingest did not write is replaced only with ``overwrite``.
+
 Fingerprint (sha256, hex): for S3 sources over the sorted ``(key relative to the prefix, ETag, size)``
 triples of the listing (cheap, known before any download); for local paths over the sorted
 ``(relative path, sha256 of content)`` pairs of the files (for a local archive: the archive file).
@@ -30,14 +36,18 @@ New labels under the same URI change it, which keeps KFP caching of the data sta
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -47,17 +57,20 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
+from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
 from components._shared.storage import (
     LOCAL,
     Backend,
     Entry,
     LocalBackend,
+    RetryPolicy,
+    Storage,
     backend_for,
     file_digests,
     scheme_of,
     split_uri,
 )
+from components._shared.storage.limits import TransferLimits
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +91,9 @@ class IngestConfig:
         max_files: refuse archives and prefixes with more members than this.
         require_voc: raise ``DatasetError`` when no ``Annotations/`` folder is found.
         progress: show tqdm progress bars for downloads.
+        overwrite: replace an ``out_dir`` holding files ingest did not write.
+        connect_timeout_s, read_timeout_s, min_speed_bps, retry_budget_s: S3 limits of every call;
+            None keeps the environment's value (``YOLO_KFP_S3_*``) or the documented default.
     """
 
     workers: int = 8
@@ -85,6 +101,11 @@ class IngestConfig:
     max_files: int = 200_000
     require_voc: bool = True
     progress: bool = True
+    overwrite: bool = False
+    connect_timeout_s: float | None = None
+    read_timeout_s: float | None = None
+    min_speed_bps: int | None = None
+    retry_budget_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +157,7 @@ def ingest(source: str, out_dir: Path, cfg: IngestConfig = IngestConfig()) -> In
         source: ``s3://bucket/prefix/``, ``s3://bucket/key.tar.gz`` (``.tar``, ``.tgz``, ``.zip``, ...),
             a local folder or a local archive.
         out_dir: output folder (replaced atomically); holds the VOC tree and ``ingest.json``.
-        cfg: limits, workers, progress.
+        cfg: limits, workers, progress, S3 limits, overwrite.
 
     Returns:
         IngestResult with the VOC roots, the fingerprint and the throughput.
@@ -144,13 +165,15 @@ def ingest(source: str, out_dir: Path, cfg: IngestConfig = IngestConfig()) -> In
     Raises:
         DatasetError: unsafe or oversized archive, empty source, no VOC tree.
         StorageError: the object store failed (one line naming the endpoint and the object).
-        ConfigError: bad limits, or ``out_dir`` inside a local source folder.
+        ConfigError: bad limits; ``out_dir`` is, holds or lies inside a local source; ``out_dir`` holds
+            files ingest did not write (without ``overwrite``).
     """
     _check_config(cfg)
     source = str(source)
     out_dir = Path(out_dir).expanduser()
+    _guard_output(source, out_dir, cfg)
     start = time.monotonic()
-    with staged_dir(out_dir) as stage:
+    with _sigterm_cleans_up(), staged_dir(out_dir) as stage:
         kind, fingerprint, transferred = _fetch(source, out_dir, stage, cfg)
         voc_rel = _normalise_voc_tree(stage, source, require=cfg.require_voc)
         files, nbytes = _tree_size(stage)
@@ -188,6 +211,72 @@ def _check_config(cfg: IngestConfig) -> None:
         raise ConfigError(f"workers={cfg.workers}: must be >= 1")
     if cfg.max_bytes < 1 or cfg.max_files < 1:
         raise ConfigError(f"max_bytes={cfg.max_bytes}, max_files={cfg.max_files}: both must be >= 1")
+    if cfg.retry_budget_s is not None and cfg.retry_budget_s < 0:
+        raise ConfigError(f"retry budget {cfg.retry_budget_s}s: must be >= 0")
+    s3_limits(cfg)  # refuses bad timeouts and speeds before any work
+
+
+def s3_limits(cfg: IngestConfig) -> TransferLimits:
+    """The S3 limits of this ingest: the environment's (or the defaults), overridden by ``cfg``.
+
+    Raises:
+        ConfigError: a timeout or the speed window is not > 0, or the minimum speed is negative.
+    """
+    overrides = {
+        "connect_timeout_s": cfg.connect_timeout_s,
+        "read_timeout_s": cfg.read_timeout_s,
+        "min_speed_bps": cfg.min_speed_bps,
+    }
+    return dataclasses.replace(
+        TransferLimits.from_env(), **{k: v for k, v in overrides.items() if v is not None}
+    )
+
+
+def _guard_output(source: str, out_dir: Path, cfg: IngestConfig) -> None:
+    """Refuse an ``out_dir`` that would destroy a local source or files ingest did not write."""
+    local = LocalBackend.from_uri(source).root.expanduser() if scheme_of(source) == LOCAL else None
+    if local is not None and local.is_dir() and local.resolve() in out_dir.resolve().parents:
+        raise ConfigError(
+            f"--out {out_dir} lies inside the source folder {local}: choose an output outside it "
+            "(nothing was changed)"
+        )
+    guard_out_dir(out_dir, [local], overwrite=cfg.overwrite)
+
+
+@contextlib.contextmanager
+def _sigterm_cleans_up() -> Iterator[None]:
+    """Turn SIGTERM (a stopped pod, ``kill``) into ``SystemExit(143)`` so that temp folders are removed.
+
+    Python's default SIGTERM action ends the process at once, leaving ``.partial`` folders; as an
+    exception it unwinds through ``staged_dir`` and the download pool like Ctrl-C does. Only the
+    main thread can install a handler; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up
+        log.error("ingest: terminated (SIGTERM): removing the partial output")
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _open_remote(uri: str, cfg: IngestConfig) -> Backend:
+    """The backend of a remote URI; an S3 client gets this ingest's limits and retry budget."""
+    if scheme_of(uri) != "s3":
+        return backend_for(uri, workers=cfg.workers)
+    retry = RetryPolicy.from_env()
+    if cfg.retry_budget_s is not None:
+        retry = dataclasses.replace(retry, deadline_s=cfg.retry_budget_s)
+    storage = Storage.from_env(workers=cfg.workers, limits=s3_limits(cfg), retry=retry)
+    log.info("S3 limits: %s, retry budget %gs", storage.limits.describe(), retry.deadline_s)
+    return backend_for(uri, storage=storage)
 
 
 def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[str, str, int]:
@@ -196,13 +285,13 @@ def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[
     if scheme != LOCAL:
         if archive_format(source):
             parent, name = split_uri(source)
-            fp, n = _fetch_remote_archive(backend_for(parent, workers=cfg.workers), name, out_dir, stage, cfg)
+            fp, n = _fetch_remote_archive(_open_remote(parent, cfg), name, out_dir, stage, cfg)
             return f"{scheme}-archive", fp, n
-        fp, n = _fetch_remote_prefix(backend_for(source, workers=cfg.workers), stage, cfg)
+        fp, n = _fetch_remote_prefix(_open_remote(source, cfg), stage, cfg)
         return f"{scheme}-prefix", fp, n
     path = LocalBackend.from_uri(source).root
     if path.is_dir():
-        return "local-folder", _link_local_folder(path, out_dir, stage, cfg), 0
+        return "local-folder", _link_local_folder(path, stage, cfg), 0
     if path.is_file() and archive_format(path.name):
         extract_archive(path, stage, label=str(path), max_bytes=cfg.max_bytes, max_files=cfg.max_files)
         size, sha, _ = file_digests(path)
@@ -287,10 +376,8 @@ def _fetch_remote_archive(
 # ---------------------------------------------------------------- local folders
 
 
-def _link_local_folder(src: Path, out_dir: Path, stage: Path, cfg: IngestConfig) -> str:
+def _link_local_folder(src: Path, stage: Path, cfg: IngestConfig) -> str:
     src_real = src.resolve()
-    if out_dir.resolve() == src_real or src_real in out_dir.resolve().parents:
-        raise ConfigError(f"--out {out_dir} lies inside the source folder {src}: choose an output outside it")
     files = sorted(_walk_files(src_real))
     if not files:
         raise DatasetError(f"{src}: the folder holds no files")

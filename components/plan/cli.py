@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lr0", type=float, default=d.lr0, help=f"learning rate of the first stage ({d.lr0})"
     )
     parser.add_argument("--lr-finetune", type=float, default=d.lr_finetune, help="-1: lr0 (-1)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         lr0=args.lr0,
         lr_finetune=args.lr_finetune,
     )
-    print_summary(plan_training(args.data, args.out, request))
+    print_summary(plan_training(args.data, args.out, request, overwrite=args.overwrite))
     return 0

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from components._shared.dataset import DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
-from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
+from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 from components._yolo.layers import BACKBONE_LAYERS
 
 log = logging.getLogger(__name__)
@@ -330,27 +330,33 @@ def count_train_images(spec: DatasetSpec) -> int:
     return len(set(read_list(lst))) if lst is not None else 0
 
 
-def plan_training(data_yaml: Path, out_dir: Path, request: PlanRequest = PlanRequest()) -> PlanResult:  # noqa: B008
+def plan_training(
+    data_yaml: Path,
+    out_dir: Path,
+    request: PlanRequest = PlanRequest(),  # noqa: B008
+    *,
+    overwrite: bool = False,
+) -> PlanResult:
     """Resolve the training plan for a split dataset and write ``plan.json`` and ``plan.md``.
 
     Args:
         data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        out_dir: folder to write (replaced atomically); must not hold the dataset.
+        out_dir: folder to write (replaced atomically); must not overlap the dataset.
         request: the user's values; ``auto``/-1 ones come from the table.
+        overwrite: replace an ``out_dir`` that holds files this stage did not write.
 
     Returns:
         The plan and where it was written.
 
     Raises:
-        ConfigError: an invalid request, or an ``out_dir`` that would replace the dataset.
+        ConfigError: an invalid request, an ``out_dir`` that overlaps the dataset, or one that holds
+            files this stage did not write (without ``overwrite``).
         DatasetError: a missing or malformed dataset.
     """
     _check(request)
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
-    out = out_dir.resolve()
-    if out == spec.root or out in spec.root.parents or spec.root in out.parents:
-        raise ConfigError(f"--out {out_dir} overlaps the dataset {spec.root}; choose another folder")
+    guard_out_dir(out_dir, [spec.root], overwrite=overwrite)
     plan = resolve_plan(request, count_train_images(spec))
     with staged_dir(out_dir) as tmp:
         write_text_atomic(tmp / PLAN_MD, render_markdown(plan, request))

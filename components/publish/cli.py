@@ -2,13 +2,16 @@
 
 DEST is s3://bucket/name (MinIO, configured only from MINIO_ENDPOINT, MINIO_ACCESS_KEY,
 MINIO_SECRET_KEY, MINIO_SECURE, MINIO_REGION) or a local folder with the same layout. The version is
-<UTC timestamp>-<short dataset fingerprint>; every upload is verified and manifest.json is written
-last (a version without it is incomplete and never promoted). --promote points DEST/production.json
-at the new version only when metrics.json says the gate passed; the previous pointer is kept in its
-history.
+<UTC timestamp>-<short dataset fingerprint>. Version objects are written once (create-only): of two
+publishes of one version exactly one wins and the other is refused; every upload is verified and
+manifest.json is written last (a version without it is incomplete and never promoted). Publishing
+content that is already published returns that version and uploads nothing. --promote points
+DEST/production.json at the new version (compare-and-swap) only when metrics.json says the gate
+passed and the class list matches production's (else --allow-class-change); the previous pointer is
+kept in its history. --promote-version first checks every file of the version against its manifest.
 
 Modes:
-  yolo-kfp publish --model DIR --dest DEST [--promote] [--fingerprint FP]
+  yolo-kfp publish --model DIR --dest DEST [--promote] [--fingerprint FP] [--allow-class-change]
   yolo-kfp publish --dest DEST --baseline-out FILE       production metrics for validate --baseline
   yolo-kfp publish --dest DEST --promote-version VERSION promote (or roll back to) an existing version
 
@@ -45,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--version", default=None, help="explicit version name (default: timestamp-fingerprint)"
     )
+    parser.add_argument(
+        "--allow-class-change",
+        action="store_true",
+        help="promote even when the class list (names, order) differs from production's",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +68,15 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.dest}: version {args.promote_version!r} is not complete or does not exist "
                 f"(complete versions: {', '.join(versions[-5:]) or 'none'})"
             )
-        print_summary(promote_version(args.dest, args.promote_version))
+        print_summary(
+            promote_version(args.dest, args.promote_version, allow_class_change=args.allow_class_change)
+        )
         return 0
-    cfg = PublishConfig(fingerprint=args.fingerprint, promote=args.promote, version=args.version)
+    cfg = PublishConfig(
+        fingerprint=args.fingerprint,
+        promote=args.promote,
+        version=args.version,
+        allow_class_change=args.allow_class_change,
+    )
     print_summary(publish_model(args.model, args.dest, cfg))
     return 0

@@ -16,8 +16,9 @@ def publish_model(
     dest: str,
     fingerprint: str,
     promote: bool,
+    allow_class_change: bool = False,
 ) -> NamedTuple("PublishOutputs", version=str, uri=str):
-    """Upload model, card, metrics and reports as a new version; write the manifest last; promote.
+    """Upload model, card, metrics and reports as a new version (create-only, manifest last); promote.
 
     Args:
         onnx_model: ``model.onnx`` and ``model.json``.
@@ -26,6 +27,7 @@ def publish_model(
         dest: ``s3://bucket/name`` or a local folder.
         fingerprint: dataset fingerprint (part of the version name).
         promote: point ``production.json`` at the new version (the gate already passed).
+        allow_class_change: promote even when production's class list (names, order) differs.
 
     Returns:
         version and uri of the published model.
@@ -35,6 +37,12 @@ def publish_model(
     from components.publish.core import run_publish_stage
 
     result = run_publish_stage(
-        Path(onnx_model.path), Path(weights.path), Path(validation.path), dest, fingerprint, promote
+        Path(onnx_model.path),
+        Path(weights.path),
+        Path(validation.path),
+        dest,
+        fingerprint,
+        promote,
+        allow_class_change=allow_class_change,
     )
     return (result.version, result.uri)

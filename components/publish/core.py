@@ -2,14 +2,16 @@
 
 Layout under ``dest`` (``s3://bucket/name`` or a local folder, same layout in both):
 
+    claims/<version>.json       written FIRST, create-only: which writer owns the version name
     <version>/model.onnx, best.pt, model.json, metrics.json, export.json   (those present)
     <version>/<report>.html|.md|.png, <version>/reports/...                  reports
-    <version>/manifest.json     written LAST: name, size, sha256 (and ETag) of every file
+    <version>/manifest.json     written LAST: name, size, sha256 of every file, classes, content digest
+    by-sha256/<content sha256>.json   the version holding exactly this content (re-publish = no-op)
     production.json             pointer to the served version, with the previous pointers in ``history``
 
 ``dest`` may use any scheme of the storage registry (``components._shared.storage``). ``version`` is
-``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without
-``manifest.json`` is incomplete (the publish died half-way): it is never listed, served or promoted.
+``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without ``manifest.json`` is
+incomplete (the publish died half-way): it is never listed, served or promoted.
 
 What is uploaded from ``model_dir`` (the rule): the files named in ``PUBLISHED_FILES`` at the top
 level, top-level files with a suffix in ``REPORT_SUFFIXES``, and every file under ``reports/``.
@@ -17,20 +19,36 @@ Anything else (``last.pt``, caches, ...) stays behind. The folder must hold a mo
 (``components._shared.artifacts.model_file``: ``model.onnx``, else ``best.pt``); the manifest's
 ``model`` names that file.
 
+Concurrency (several publishers on one ``dest``, with nobody watching):
+- Version objects are written once. The claim, every file and the manifest are create-only writes
+  (S3 ``If-None-Match: *``; local: exclusive hard link). Of two publishes of one version name exactly
+  one wins the claim; the other gets ``PublishConflict`` (one line) and writes nothing, so a manifest
+  always describes the stored files.
+- Re-publishing byte-identical content (same names, sizes and sha256) returns the version that already
+  holds it (found through ``by-sha256/``, its manifest checked first) and uploads nothing.
+- Promotion is a compare-and-swap of ``production.json`` on its ETag (S3 ``If-Match``; local: lock file
+  and sha256 compare), re-read and retried with a short jittered back-off when another promotion won;
+  ``history`` only grows at the front, never holds one promotion twice, and is capped at ``history``.
+  Promoting the version already in production changes nothing.
+
 Promotion (``--promote``) only happens when the gate passed (``metrics.json`` ``gate.passed``, or
-``PublishConfig.gate_passed``). The gate's baseline for the next run is the current production model:
-``components._shared.production.production_baseline_metrics(dest, path)`` writes its ``metrics.json``
-for ``yolo-kfp validate --baseline``, so scheduled retraining only replaces the model when the challenger is at least as good.
-Two promotions racing on the same ``dest`` are not serialised (last writer wins); the pipeline runs one
-publish at a time.
+``PublishConfig.gate_passed``), and refuses (``GateFailed``) a model whose class list differs from
+production's unless ``allow_class_change``. ``promote_version`` of an existing version first downloads
+and checks every file against its manifest. Readers of the production model
+(``components._shared.production.fetch_production_model``) verify each file's sha256 the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import random
+import socket
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,17 +57,34 @@ from typing import Any
 from components._shared.artifacts import BEST_PT, MODEL_FILES, MODEL_ONNX, model_file
 from components._shared.errors import ConfigError, DatasetError, GateFailed
 from components._shared.fsio import link_or_copy
-from components._shared.production import PRODUCTION, read_production
-from components._shared.storage import Backend, backend_for
+from components._shared.production import MANIFEST, PRODUCTION, verify_version
+from components._shared.storage import (
+    Backend,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StoredFile,
+    backend_for,
+    file_digests,
+    scheme_of,
+)
 
 log = logging.getLogger(__name__)
 
 PUBLISHED_FILES = (*MODEL_FILES, "model.json", "metrics.json", "export.json")
 REPORT_SUFFIXES = (".html", ".md", ".png")
 REPORTS_DIR = "reports"
-MANIFEST = "manifest.json"
+CLAIMS_DIR = "claims"
+INDEX_DIR = "by-sha256"
+RESERVED_NAMES = frozenset({CLAIMS_DIR, INDEX_DIR, PRODUCTION, REPORTS_DIR})
 MANIFEST_FORMAT = "yolo-kfp-model/v1"
 METRIC_KEYS = ("map50", "map50_95", "precision", "recall")
+PROMOTE_ATTEMPTS = 8
+PROMOTE_BACKOFF_S = (0.05, 1.0)  # first and largest pause between compare-and-swap attempts
+
+
+class PublishConflict(ConfigError):
+    """Another writer owns the version name, or production.json kept changing under a promotion."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +98,7 @@ class PublishConfig:
         gate_passed: the gate verdict; ``None`` reads ``gate.passed`` from metrics.json.
         version: explicit version name (default: UTC timestamp + short fingerprint).
         history: how many previous production pointers ``production.json`` keeps.
+        allow_class_change: promote even when production's class list (names, order) differs.
     """
 
     fingerprint: str | None = None
@@ -70,11 +106,12 @@ class PublishConfig:
     gate_passed: bool | None = None
     version: str | None = None
     history: int = 20
+    allow_class_change: bool = False
 
 
 @dataclass(frozen=True)
 class PublishResult:
-    """What ``publish_model`` did."""
+    """What ``publish_model`` did (``reused``: identical content was already published as ``version``)."""
 
     dest: str
     version: str
@@ -87,6 +124,8 @@ class PublishResult:
     promotion: str
     previous_version: str | None
     seconds: float
+    reused: bool = False
+    classes: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -147,6 +186,27 @@ def resolve_fingerprint(model_dir: Path, cfg: PublishConfig) -> str | None:
     return None
 
 
+def _names(value: Any) -> list[str] | None:
+    """Class names in index order from a list or an Ultralytics ``{index: name}`` mapping."""
+    if isinstance(value, list) and value:
+        return [str(v) for v in value]
+    if isinstance(value, dict) and value:
+        try:
+            return [str(value[k]) for k in sorted(value, key=int)]
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def model_classes(card: dict[str, Any], metrics: dict[str, Any]) -> list[str] | None:
+    """The model's class names in order: model.json ``names`` (or its older ``classes``), else metrics.json."""
+    for value in (card.get("names"), card.get("classes"), metrics.get("names")):
+        names = _names(value)
+        if names:
+            return names
+    return None
+
+
 def make_version(fingerprint: str | None, now: datetime | None = None) -> str:
     """``YYYYmmddTHHMMSSZ-<first 12 of the fingerprint>`` in UTC (``-nofp`` without one)."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -164,48 +224,105 @@ def gate_verdict(metrics: dict[str, Any], cfg: PublishConfig) -> tuple[bool, str
     return bool(gate["passed"]), str(gate.get("reason", ""))
 
 
+def content_digest(digests: dict[str, tuple[int, str]]) -> str:
+    """sha256 over the sorted ``name size sha256`` lines: equal exactly when the published content is."""
+    lines = "".join(f"{name}\t{size}\t{sha}\n" for name, (size, sha) in sorted(digests.items()))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def check_dest(model_dir: Path, dest: str) -> None:
+    """Refuse a local ``dest`` that is, contains or lies inside the model folder (publishing would mix them).
+
+    Raises:
+        ConfigError: the two overlap.
+    """
+    if scheme_of(dest) != "file":
+        return
+    out = Path(backend_for(dest).uri).expanduser().resolve()
+    inp = Path(model_dir).expanduser().resolve()
+    where = ""
+    if out == inp:
+        where = "is"
+    elif out in inp.parents:
+        where = "contains"
+    elif inp in out.parents:
+        where = "lies inside"
+    if where:
+        raise ConfigError(
+            f"--dest {dest} {where} the model folder {model_dir}: publish to a folder of its own "
+            "(nothing was changed)"
+        )
+
+
+def check_version_name(version: str) -> None:
+    """Refuse version names that are not one plain folder name or collide with the layout's own names."""
+    if (
+        not version
+        or "/" in version
+        or "\\" in version
+        or version in RESERVED_NAMES
+        or version.startswith(".")
+    ):
+        raise ConfigError(
+            f"--version {version!r}: not usable as a version name (one folder name, not "
+            f"{', '.join(sorted(RESERVED_NAMES))}, not starting with '.')"
+        )
+
+
 # ---------------------------------------------------------------- publishing
 
 
 def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig()) -> PublishResult:
-    """Upload the model files as a new version, verify them, write the manifest last, maybe promote.
+    """Claim a version, upload the files create-only, write the manifest last, maybe promote.
 
     Args:
         model_dir: folder with model.onnx / best.pt, model.json, metrics.json and reports.
-        dest: ``s3://bucket/name`` (MinIO from ``MINIO_*``) or a local folder.
-        cfg: fingerprint, promotion, version override.
+        dest: ``s3://bucket/name`` (MinIO from ``MINIO_*``) or a local folder (not the model folder).
+        cfg: fingerprint, promotion, version override, class-change permission.
 
     Returns:
-        PublishResult; ``promoted`` says whether production.json now points at this version.
+        PublishResult; ``promoted`` says whether production.json now points at this version and
+        ``reused`` that identical content was already published (nothing was uploaded).
 
     Raises:
-        DatasetError: nothing to publish. ConfigError: the version exists already.
+        DatasetError: nothing to publish. ConfigError: ``dest`` overlaps the model folder.
+        PublishConflict: the version name exists already or another writer claimed it first.
+        GateFailed: promotion asked for a class list other than production's (without allow_class_change).
         StorageError: an upload failed after retries (the version then has no manifest: invisible).
     """
     start = time.monotonic()
     model_dir = Path(model_dir)
+    check_dest(model_dir, dest)
     files = collect_model_files(model_dir)
     metrics = _read_json(model_dir / "metrics.json")
     card = _read_json(model_dir / "model.json")
     fingerprint = resolve_fingerprint(model_dir, cfg)
     if not fingerprint:
         log.warning("no dataset fingerprint (pass --fingerprint or set dataset_fingerprint in model.json)")
-    version = cfg.version or make_version(fingerprint)
+    digests = {name: file_digests(path)[:2] for name, path in files}
+    content = content_digest(digests)
     loc = backend_for(dest)
-    if loc.list(f"{version}/"):
-        raise ConfigError(f"{loc.uri}{'' if loc.uri.endswith('/') else '/'}{version}: version exists already")
-    stored = upload_version_files(loc, version, files)
-    manifest = build_manifest(version, fingerprint, stored, metrics, card, model=model_file(model_dir).name)
-    manifest_file = loc.put_json(f"{version}/{MANIFEST}", manifest)
-    nbytes = sum(f["size"] for f in stored)
-    log.info(
-        "published %s: %d files, %.1f MB, manifest %s", version, len(stored), nbytes / 1e6, manifest_file.uri
-    )
+    found = find_published(loc, content, digests)
+    if found is not None:
+        version, manifest = found
+        manifest_uri, manifest_sha = loc.uri_of(f"{version}/{MANIFEST}"), None
+        log.info("identical content is already published as %s: nothing uploaded", version)
+    else:
+        version = cfg.version or make_version(fingerprint)
+        manifest, stored = _publish_new(loc, version, files, digests, content, fingerprint, metrics, card)
+        manifest_uri, manifest_sha = stored.uri, stored.sha256
     promoted, promotion, previous = False, "not requested", None
     if cfg.promote:
         passed, reason = gate_verdict(metrics, cfg)
         if passed:
-            pointer = promote_version(dest, version, gate_passed=True, history=cfg.history, _location=loc)
+            pointer = _promote(
+                loc,
+                version,
+                manifest,
+                manifest_sha or _stored_sha256(loc, f"{version}/{MANIFEST}"),
+                history=cfg.history,
+                allow_class_change=cfg.allow_class_change,
+            )
             promoted, promotion = True, "promoted"
             previous = pointer["history"][0]["version"] if pointer["history"] else None
         else:
@@ -215,24 +332,117 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
         dest=dest,
         version=version,
         uri=_join(loc.uri, version) + "/",
-        manifest_uri=manifest_file.uri,
-        files=len(stored),
-        bytes=nbytes,
-        dataset_fingerprint=fingerprint,
+        manifest_uri=manifest_uri,
+        files=len(manifest.get("files", [])),
+        bytes=sum(int(f.get("size", 0)) for f in manifest.get("files", [])),
+        dataset_fingerprint=manifest.get("dataset_fingerprint", fingerprint),
         promoted=promoted,
         promotion=promotion,
         previous_version=previous,
         seconds=round(time.monotonic() - start, 3),
+        reused=found is not None,
+        classes=manifest.get("classes"),
     )
 
 
+def _publish_new(
+    loc: Backend,
+    version: str,
+    files: list[tuple[str, Path]],
+    digests: dict[str, tuple[int, str]],
+    content: str,
+    fingerprint: str | None,
+    metrics: dict[str, Any],
+    card: dict[str, Any],
+) -> tuple[dict[str, Any], StoredFile]:
+    """Claim ``version``, upload every file create-only, then the manifest and the content index."""
+    check_version_name(version)
+    writer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    claim_version(loc, version, writer=writer, content_sha256=content)
+    stored = upload_version_files(loc, version, files)
+    _check_claim(loc, version, writer)
+    for entry in stored:
+        if (entry["size"], entry["sha256"]) != digests[entry["name"]]:
+            raise ConfigError(
+                f"{entry['name']} changed while it was being published: publish again from a folder "
+                "nobody is writing to"
+            )
+    manifest = build_manifest(
+        version,
+        fingerprint,
+        stored,
+        metrics,
+        card,
+        model=next((n for n in MODEL_FILES if n in digests), None),
+        writer=writer,
+        content_sha256=content,
+    )
+    try:
+        manifest_file = loc.create_json(f"{version}/{MANIFEST}", manifest)
+    except ObjectExistsError as err:
+        raise PublishConflict(f"{_join(loc.uri, version)}: {MANIFEST} exists already ({err})") from None
+    _record_content(loc, content, version, manifest_file.sha256)
+    nbytes = sum(f["size"] for f in stored)
+    log.info(
+        "published %s: %d files, %.1f MB, manifest %s", version, len(stored), nbytes / 1e6, manifest_file.uri
+    )
+    return manifest, manifest_file
+
+
+def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: str) -> None:
+    """Own the version name before writing anything under it (create-only ``claims/<version>.json``).
+
+    Raises:
+        PublishConflict: the version has files already, or another writer claimed it first.
+    """
+    where = _join(loc.uri, version)
+    if loc.list(f"{version}/"):
+        raise PublishConflict(f"{where}: version exists already: publish under another --version")
+    claim = {
+        "version": version,
+        "writer": writer,
+        "content_sha256": content_sha256,
+        "claimed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        loc.create_json(f"{CLAIMS_DIR}/{version}.json", claim)
+    except ObjectExistsError:
+        other = loc.get_json(f"{CLAIMS_DIR}/{version}.json") or {}
+        raise PublishConflict(
+            f"{where}: version exists already (claimed by {other.get('writer', 'another writer')} at "
+            f"{other.get('claimed_at', '?')}): publish under another --version"
+        ) from None
+
+
+def _check_claim(loc: Backend, version: str, writer: str) -> None:
+    """Re-read the claim before the manifest: still ours, even on a store whose conditional write is not atomic.
+
+    Raises:
+        PublishConflict: another writer's claim replaced ours (both passed the create-only check).
+    """
+    claim = loc.get_json(f"{CLAIMS_DIR}/{version}.json")
+    holder = claim.get("writer") if isinstance(claim, dict) else None
+    if holder != writer:
+        raise PublishConflict(
+            f"{_join(loc.uri, version)}: version exists already (claimed by {holder or 'another writer'} "
+            "at the same moment): publish under another --version"
+        )
+
+
 def upload_version_files(loc: Backend, version: str, files: list[tuple[str, Path]]) -> list[dict[str, Any]]:
-    """Upload (and verify) every file under ``<version>/``; the version stays invisible until the manifest."""
+    """Upload (and verify) every file under ``<version>/``, create-only; invisible until the manifest.
+
+    Raises:
+        PublishConflict: a file exists already (another writer is using the version name).
+    """
     stored = []
     for name, path in files:
         if name in (MANIFEST, PRODUCTION):
             continue
-        sf = loc.put_file(f"{version}/{name}", path)
+        try:
+            sf = loc.create_file(f"{version}/{name}", path)
+        except ObjectExistsError as err:
+            raise PublishConflict(f"{_join(loc.uri, version)}: version exists already ({err})") from None
         log.info("uploaded %s (%d bytes, sha256 %s)", sf.uri, sf.size, sf.sha256[:12])
         stored.append({"name": name, "size": sf.size, "sha256": sf.sha256, "etag": sf.etag})
     return stored
@@ -246,11 +456,15 @@ def build_manifest(
     card: dict[str, Any],
     *,
     model: str | None,
+    writer: str | None = None,
+    content_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest document: the version's files with sizes and checksums, metrics and gate.
+    """The manifest document: the version's files with sizes and checksums, metrics, gate and classes.
 
     Args:
         model: the name of the model file among ``stored`` (``artifacts.model_file``), or None.
+        writer: the publisher that claimed the version.
+        content_sha256: ``content_digest`` of the files (what ``by-sha256/`` indexes).
     """
     return {
         "format": MANIFEST_FORMAT,
@@ -261,9 +475,57 @@ def build_manifest(
         "files": stored,
         "metrics": {k: metrics[k] for k in METRIC_KEYS if k in metrics},
         "gate": metrics.get("gate"),
-        "classes": card.get("classes"),
+        "classes": model_classes(card, metrics),
         "imgsz": card.get("imgsz") or card.get("image_size"),
+        "writer": writer,
+        "content_sha256": content_sha256,
     }
+
+
+def find_published(
+    loc: Backend, content: str, digests: dict[str, tuple[int, str]]
+) -> tuple[str, dict[str, Any]] | None:
+    """The version already holding exactly this content, when its manifest and stored sizes agree."""
+    index = loc.get_json(f"{INDEX_DIR}/{content}.json")
+    version = index.get("version") if isinstance(index, dict) else None
+    if not version:
+        return None
+    manifest = loc.get_json(f"{version}/{MANIFEST}")
+    listed = {
+        str(f.get("name")): (f.get("size"), f.get("sha256"))
+        for f in (manifest or {}).get("files", [])
+        if isinstance(f, dict)
+    }
+    if not isinstance(manifest, dict) or listed != digests:
+        log.warning("%s: %s does not match its manifest: publishing a new version", loc.uri, version)
+        return None
+    for name, (size, _) in digests.items():
+        try:
+            if loc.stat(f"{version}/{name}").size != size:
+                raise ObjectNotFoundError(name)
+        except ObjectNotFoundError:
+            log.warning("%s: %s/%s is missing or resized: publishing a new version", loc.uri, version, name)
+            return None
+    return str(version), manifest
+
+
+def _record_content(loc: Backend, content: str, version: str, manifest_sha256: str) -> None:
+    """Point ``by-sha256/<content>.json`` at ``version`` (first writer wins; a stale entry is replaced)."""
+    rel = f"{INDEX_DIR}/{content}.json"
+    doc = {"version": version, "manifest": f"{version}/{MANIFEST}", "manifest_sha256": manifest_sha256}
+    found = loc.get_json_etag(rel)
+    try:
+        loc.replace_json(rel, doc, etag=found[1] if found else None)
+    except PreconditionFailedError:
+        log.info("%s: another version with the same content was indexed first", loc.uri_of(rel))
+
+
+def _stored_sha256(loc: Backend, rel: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-manifest-") as tmp:
+        path = Path(tmp) / "manifest.json"
+        if not loc.get_file(rel, path):
+            raise ConfigError(f"{loc.uri_of(rel)}: missing: the version is incomplete; publish again")
+        return file_digests(path)[1]
 
 
 # ---------------------------------------------------------------- production pointer
@@ -281,57 +543,135 @@ def promote_version(
     *,
     gate_passed: bool | None = None,
     history: int = 20,
-    _location: Backend | None = None,
+    allow_class_change: bool = False,
 ) -> dict[str, Any]:
-    """Point ``production.json`` at ``version``; the previous pointer goes to the front of ``history``.
+    """Point ``production.json`` at an existing ``version`` after checking every file against its manifest.
 
     Args:
         dest: ``s3://bucket/name`` or a local folder.
         version: a complete version under ``dest``.
         gate_passed: the verdict; ``None`` uses the gate recorded in the version's manifest.
         history: how many previous pointers to keep.
+        allow_class_change: promote even when production's class list differs.
 
     Returns:
-        The new production pointer.
+        The new production pointer (the current one when ``version`` is already in production).
 
     Raises:
-        ConfigError: the version has no manifest (incomplete) or misses a file listed in it.
-        GateFailed: the gate did not pass.
+        ConfigError: the version has no manifest (incomplete).
+        StorageError: a file is missing or its sha256 differs from the manifest.
+        GateFailed: the gate did not pass, or the classes differ from production's.
+        PublishConflict: production.json kept changing through every compare-and-swap attempt.
     """
-    loc = _location or backend_for(dest)
-    manifest = loc.get_json(f"{version}/{MANIFEST}")
-    if not isinstance(manifest, dict):
-        raise ConfigError(
-            f"{_join(loc.uri, version)}: no {MANIFEST}: the version is incomplete (publish interrupted?) "
-            "and is never promoted; publish again"
-        )
-    missing = [f["name"] for f in manifest.get("files", []) if not loc.exists(f"{version}/{f['name']}")]
-    if missing:
-        raise ConfigError(f"{_join(loc.uri, version)}: files listed in {MANIFEST} are missing: {missing}")
+    loc = backend_for(dest)
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-promote-") as tmp:
+        manifest, manifest_sha = verify_version(loc, version, Path(tmp))
     gate = manifest.get("gate") or {}
     passed = gate.get("passed") if gate_passed is None else gate_passed
     if not passed:
         raise GateFailed(
             f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
         )
-    previous = read_production(dest, backend=loc)
-    old_history = list(previous.get("history", [])) if previous is not None else []
-    if previous is not None:
-        old_history.insert(0, {k: v for k, v in previous.items() if k != "history"})
-    pointer = {
+    return _promote(
+        loc, version, manifest, manifest_sha, history=history, allow_class_change=allow_class_change
+    )
+
+
+def _promote(
+    loc: Backend,
+    version: str,
+    manifest: dict[str, Any],
+    manifest_sha256: str,
+    *,
+    history: int,
+    allow_class_change: bool,
+) -> dict[str, Any]:
+    """Compare-and-swap ``production.json`` to ``version``; re-read and retry when another writer won."""
+    base = {
         "version": version,
         "uri": _join(loc.uri, version) + "/",
         "manifest": f"{version}/{MANIFEST}",
+        "manifest_sha256": manifest_sha256,
         "model": f"{version}/{manifest['model']}" if manifest.get("model") else None,
         "dataset_fingerprint": manifest.get("dataset_fingerprint"),
+        "classes": manifest.get("classes"),
+        "imgsz": manifest.get("imgsz"),
         "metrics": manifest.get("metrics", {}),
         "gate": manifest.get("gate"),
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "history": old_history[: max(0, history)],
     }
-    loc.put_json(PRODUCTION, pointer)
-    log.info("promoted %s (previous: %s)", version, old_history[0]["version"] if old_history else "none")
-    return pointer
+    for attempt in range(1, PROMOTE_ATTEMPTS + 1):
+        current, etag = loc.get_json_etag(PRODUCTION) or (None, None)
+        if not isinstance(current, dict):
+            current = None
+        if current is not None and current.get("version") == version:
+            log.info("%s is already in production: nothing to change", version)
+            return current
+        check_classes(loc, version, manifest.get("classes"), current, allow_class_change=allow_class_change)
+        pointer = {
+            **base,
+            "promotion_id": uuid.uuid4().hex,
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "history": _history(current, history),
+        }
+        try:
+            loc.replace_json(PRODUCTION, pointer, etag=etag)
+        except PreconditionFailedError:
+            if attempt == PROMOTE_ATTEMPTS:
+                break
+            first, largest = PROMOTE_BACKOFF_S
+            pause = min(largest, first * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)  # noqa: S311
+            log.info(
+                "production.json changed during promotion of %s: retry %d in %.2fs", version, attempt, pause
+            )
+            time.sleep(pause)
+            continue
+        log.info("promoted %s (previous: %s)", version, current.get("version") if current else "none")
+        return pointer
+    raise PublishConflict(
+        f"{loc.uri_of(PRODUCTION)}: changed by other promotions during {PROMOTE_ATTEMPTS} attempts to "
+        f"promote {version}: promote again (yolo-kfp publish --promote-version {version})"
+    )
+
+
+def _history(current: dict[str, Any] | None, keep: int) -> list[dict[str, Any]]:
+    """The new history: the current pointer (without its history) first, then its history; no repeats."""
+    if current is None:
+        return []
+    entries = [{k: v for k, v in current.items() if k != "history"}]
+    entries += [h for h in current.get("history", []) if isinstance(h, dict)]
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for h in entries:
+        key = (h.get("promotion_id"),) if h.get("promotion_id") else (h.get("version"), h.get("promoted_at"))
+        if key not in seen:
+            seen.add(key)
+            out.append(h)
+    return out[: max(0, keep)]
+
+
+def check_classes(
+    loc: Backend,
+    version: str,
+    classes: list[str] | None,
+    current: dict[str, Any] | None,
+    *,
+    allow_class_change: bool,
+) -> None:
+    """Refuse a promotion that would change production's class list, unless ``allow_class_change``.
+
+    Raises:
+        GateFailed: both lists are known and differ (names or order).
+    """
+    old = current.get("classes") if current else None
+    if not classes or not old or list(old) == list(classes):
+        return
+    if allow_class_change:
+        log.warning("%s changes the class list %s -> %s (allowed)", version, old, classes)
+        return
+    raise GateFailed(
+        f"{_join(loc.uri, version)} has classes {list(classes)} but production ({current.get('version')}) "
+        f"has {list(old)}: promotion refused; pass --allow-class-change (allow_class_change) to replace them"
+    )
 
 
 def _join(uri: str, rel: str) -> str:
@@ -350,12 +690,13 @@ def run_publish_stage(
     promote: bool,
     *,
     gate_passed: bool | None = None,
+    allow_class_change: bool = False,
 ) -> PublishResult:
     """Assemble the publish folder from the pipeline's artifacts, then ``publish_model``.
 
     ``onnx_dir`` gives model.onnx, model.json, export.json and its plots; ``weights`` is best.pt (or a
     folder holding it); ``validation_dir`` gives metrics.json at the top and its plots and reports
-    under ``reports/``.
+    under ``reports/``. ``allow_class_change`` lets the promotion replace production's class list.
     """
     onnx_dir, weights, validation_dir = Path(onnx_dir), Path(weights), Path(validation_dir)
     best = weights / BEST_PT if weights.is_dir() else weights
@@ -372,6 +713,11 @@ def run_publish_stage(
         for p in sorted(validation_dir.iterdir()) if validation_dir.is_dir() else []:
             if p.is_file() and p.name != "metrics.json" and p.suffix.lower() in (*REPORT_SUFFIXES, ".json"):
                 link_or_copy(p, tmp / REPORTS_DIR / p.name)
-        cfg = PublishConfig(fingerprint=fingerprint or None, promote=promote, gate_passed=gate_passed)
+        cfg = PublishConfig(
+            fingerprint=fingerprint or None,
+            promote=promote,
+            gate_passed=gate_passed,
+            allow_class_change=allow_class_change,
+        )
         result = publish_model(tmp, dest, cfg)
     return result

@@ -29,10 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, required=True, metavar="DIR", help="dataset folder to write (replaced)"
     )
     parser.add_argument(
-        "--val", type=fraction, default=defaults.val, metavar="F", help="validation fraction (0.2)"
+        "--val",
+        type=fraction,
+        default=defaults.val,
+        metavar="F",
+        help=f"validation fraction, picks the best epoch ({defaults.val})",
     )
     parser.add_argument(
-        "--test", type=fraction, default=defaults.test, metavar="F", help="test fraction (0: none)"
+        "--test",
+        type=fraction,
+        default=defaults.test,
+        metavar="F",
+        help=f"test fraction, judged by the publishing gate; 0: none ({defaults.test})",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, metavar="N", help="split seed (0)")
     parser.add_argument(
@@ -41,10 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="REGEX",
         help="keep images whose stems share the first capture group in one split, e.g. '^(.+)_\\d+$'",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Translate the flags into ``SplitConfig``, split, and print the result as JSON."""
-    cfg = SplitConfig(val=args.val, test=args.test, seed=args.seed, group=args.group or None)
+    cfg = SplitConfig(
+        val=args.val, test=args.test, seed=args.seed, group=args.group or None, overwrite=args.overwrite
+    )
     print_summary(split_dataset(args.data, args.out, cfg))
     return 0

@@ -36,7 +36,7 @@ import yaml
 
 from components._shared.dataset import IMAGE_SUFFIXES
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import link_or_copy, staged_dir, write_json_atomic
+from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ SPLITS = ("train", "val", "test")
 _ANY = -1  # pseudo-class held by every group: "this split must not be empty"
 _BACKGROUND = -2  # pseudo-label of background images in the fill phase
 _SEARCH_BUDGET = 50_000  # placements tried by the coverage search before it settles for greedy
+MIN_GROUPS_FOR_TEST = 20  # below this many images (groups) a test split is too small to judge a model by
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,20 @@ class SplitConfig:
     """Options of ``split_dataset``.
 
     Attributes:
-        val: fraction of images for validation, in (0, 1).
-        test: fraction of images for test, in [0, 1); 0 writes no test list.
+        val: fraction of images for validation (picks the best epoch), in (0, 1).
+        test: fraction of images held out for the publishing gate, in [0, 1); 0 writes no test list.
+            With fewer than ``MIN_GROUPS_FOR_TEST`` images (groups) no test list is written either:
+            the gate then judges on val and says so (``split.json`` ``test_dropped``).
         seed: seed of the generator; the same seed and labels give the same split.
         group: regex; images whose stems share its first capture group stay in one split.
+        overwrite: replace an ``out_dir`` that holds files this stage did not write.
     """
 
-    val: float = 0.2
-    test: float = 0.0
+    val: float = 0.15
+    test: float = 0.15
     seed: int = 0
     group: str | None = None
+    overwrite: bool = False
 
     def ratios(self) -> dict[str, float]:
         """Target fraction of each split that is written (test only when ``test > 0``)."""
@@ -479,10 +484,24 @@ def _link(src: str, dst: str) -> None:
         link_or_copy(Path(src), Path(dst))  # its fallback: a copy across file systems
 
 
-def _check_out_dir(data_dir: Path, out_dir: Path) -> None:
-    data, out = data_dir.resolve(), out_dir.resolve()
-    if out == data or out in data.parents:
-        raise ConfigError(f"--out {out_dir} would replace the input {data_dir}; choose another folder")
+def tiny_dataset_rule(items: Sequence[SplitItem], cfg: SplitConfig) -> tuple[SplitConfig, str]:
+    """``cfg`` without a test split when there are fewer than ``MIN_GROUPS_FOR_TEST`` groups, and why.
+
+    A test split of one or two images would make the gate's verdict a coin toss; the gate judges on
+    val instead and its verdict says so.
+    """
+    if cfg.test <= 0:
+        return cfg, ""
+    n = len(_build_groups(items, validate_config(cfg)))
+    if n >= MIN_GROUPS_FOR_TEST:
+        return cfg, ""
+    from dataclasses import replace
+
+    note = (
+        f"{n} images (groups) < {MIN_GROUPS_FOR_TEST}: no test split; the gate judges on val "
+        f"(val {cfg.val + cfg.test:g} instead of {cfg.val:g})"
+    )
+    return replace(cfg, val=cfg.val + cfg.test, test=0.0), note
 
 
 def _write_dataset(
@@ -527,14 +546,18 @@ def split_dataset(data_dir: Path, out_dir: Path, cfg: SplitConfig = SplitConfig(
         Counts per split; ``uncovered`` lists "class->split" requirements no placement could meet.
 
     Raises:
-        ConfigError: invalid ratios or regex, or ``out_dir`` that would replace ``data_dir``.
+        ConfigError: invalid ratios or regex, an ``out_dir`` that overlaps ``data_dir``, or one that
+            holds files this stage did not write (without ``overwrite``).
         DatasetError: not a convert output, a bad label line, or too few images.
     """
     t0 = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     validate_config(cfg)
-    _check_out_dir(data_dir, out_dir)
+    guard_out_dir(out_dir, [data_dir], overwrite=cfg.overwrite)
     names, items, missing = read_converted(data_dir)
+    cfg, test_dropped = tiny_dataset_rule(items, cfg)
+    if test_dropped:
+        log.warning("%s", test_dropped)
     if missing:
         log.warning(
             "%d image(s) have no label file in %s; treated as background", missing, data_dir / "labels"
@@ -542,6 +565,7 @@ def split_dataset(data_dir: Path, out_dir: Path, cfg: SplitConfig = SplitConfig(
     splits = assign_splits(items, cfg)
     report = _split_report(items, splits, names, cfg)
     report["source"] = str(data_dir)
+    report["test_dropped"] = test_dropped
     uncovered = tuple(f"{u['class']}->{u['split']}" for u in report["uncovered"])
     if uncovered:
         log.warning("classes missing from a split that needs them (no placement found): %s", uncovered)

@@ -37,9 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="training image size for the small/medium/large box counts (640)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Translate the flags into ``StatsConfig``, compute the statistics, and print the result as JSON."""
-    print_summary(dataset_stats(args.data, args.out, StatsConfig(imgsz=args.imgsz)))
+    print_summary(dataset_stats(args.data, args.out, StatsConfig(imgsz=args.imgsz, overwrite=args.overwrite)))
     return 0

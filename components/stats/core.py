@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from components._shared.dataset import DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
-from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
+from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,9 +45,11 @@ class StatsConfig:
 
     Attributes:
         imgsz: training image size (longest side after letterbox) for the small/medium/large counts.
+        overwrite: replace an ``out_dir`` that holds files this stage did not write.
     """
 
     imgsz: int = 640
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)
@@ -450,12 +452,6 @@ def _describe(
     return stats, a
 
 
-def _check_out_dir(spec: DatasetSpec, out_dir: Path) -> None:
-    out = out_dir.resolve()
-    if out == spec.root or out in spec.root.parents:
-        raise ConfigError(f"--out {out_dir} would replace the dataset {spec.root}; choose another folder")
-
-
 def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig()) -> StatsResult:  # noqa: B008
     """Describe a split dataset: counts per class and split, box statistics, duplicates, warnings.
 
@@ -469,7 +465,8 @@ def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig
         Headline counts and warnings; everything else is in ``stats.json``.
 
     Raises:
-        ConfigError: ``imgsz`` below 32, or ``out_dir`` that would replace the dataset.
+        ConfigError: ``imgsz`` below 32, an ``out_dir`` that overlaps the dataset, or one that holds
+            files this stage did not write (without ``overwrite``).
         DatasetError: a missing or malformed dataset YAML or split list.
     """
     from components.stats.report import render_html, render_markdown, write_plots
@@ -479,7 +476,7 @@ def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig
         raise ConfigError(f"imgsz={cfg.imgsz} is below the YOLOv5 stride minimum; use e.g. --imgsz 640")
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
-    _check_out_dir(spec, out_dir)
+    guard_out_dir(out_dir, [spec.root], overwrite=cfg.overwrite)
     scan, members = _scan(spec)
     stats, arrays = _describe(spec, scan, members, cfg)
     for w in stats["warnings"]:

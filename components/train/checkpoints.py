@@ -8,15 +8,20 @@ The train stage calls ``restore`` before training (resume when a checkpoint exis
 
 A pod killed between the two uploads leaves a newer ``last.pt`` than ``checkpoint.json`` describes;
 ``restore`` still uses ``last.pt`` (each object is written atomically) and reports the epoch only when
-the checksum matches. The URI may also be a local folder (same layout) for local runs: any scheme
+the checksum matches. A ``checkpoint.json`` that is there but corrupt (not JSON, not an object, a
+missing ``epoch``/``sha256``, an ``epoch`` that is not a whole number >= 0) is nobody's upload: restore
+logs one warning and starts fresh instead of failing every retry of the pod. The URI may also be a local folder (same layout) for local runs: any scheme
 of the storage registry (``components._shared.storage``) works.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from components._shared.errors import ConfigError, StorageError
 from components._shared.storage import Backend, Storage, backend_for, sha256_file
@@ -58,13 +63,23 @@ class CheckpointSync:
         """Download ``last.pt`` to ``local_path`` when the URI has one.
 
         Returns:
-            True when a checkpoint was restored (resume from it), False for a fresh start.
+            True when a checkpoint was restored (resume from it), False for a fresh start (none there,
+            or a corrupt ``checkpoint.json``: one warning, and the downloaded ``last.pt`` is removed).
         """
         local_path = Path(local_path)
         if not self._loc.get_file(CHECKPOINT, local_path):
             log.info("no checkpoint at %s: starting fresh", self.uri)
             return False
-        info = self._loc.get_json(INFO) or {}
+        info, problem = self._read_info()
+        if problem is not None:
+            local_path.unlink(missing_ok=True)
+            log.warning(
+                "%s in %s is corrupt (%s): ignoring the checkpoint there and starting fresh",
+                INFO,
+                self.uri,
+                problem,
+            )
+            return False
         if info.get("sha256") == sha256_file(local_path):
             self.restored_epoch = int(info["epoch"])
             log.info("restored %s (epoch %d) from %s", local_path, self.restored_epoch, self.uri)
@@ -73,6 +88,32 @@ class CheckpointSync:
                 "restored %s from %s; %s describes another upload (interrupted?)", local_path, self.uri, INFO
             )
         return True
+
+    def _read_info(self) -> tuple[dict[str, Any], str | None]:
+        """``checkpoint.json`` (``{}`` when absent) and what is wrong with it (None when usable).
+
+        Storage failures (endpoint down, denied) still raise: only the content is judged here.
+        """
+        with tempfile.TemporaryDirectory(prefix="yolo-kfp-ckpt-") as tmp:
+            local = Path(tmp) / INFO
+            if not self._loc.get_file(INFO, local):
+                return {}, None
+            raw = local.read_bytes()
+        try:
+            info = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            return {}, f"not valid JSON: {err}"
+        if not isinstance(info, dict):
+            return {}, f"a JSON {type(info).__name__}, not an object"
+        missing = sorted({"epoch", "sha256"} - set(info))
+        if missing:
+            return {}, f"missing {', '.join(missing)}"
+        epoch = info["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            return {}, f"epoch {epoch!r} is not a whole number >= 0"
+        if not isinstance(info["sha256"], str):
+            return {}, f"sha256 {info['sha256']!r} is not a string"
+        return info, None
 
     def upload(self, path: Path, epoch: int, *, force: bool = False) -> None:
         """Upload ``path`` as ``last.pt`` then ``checkpoint.json``, when ``epoch`` is due.

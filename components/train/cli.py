@@ -82,6 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-resume", action="store_true", help="start fresh even if OUT holds an unfinished run"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train into an --out folder holding files this stage did not write",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         stage_name=args.stage_name,
         resume=not args.no_resume,
+        overwrite=args.overwrite,
     )
     print_summary(train_model(args.data, args.weights, args.out, cfg))
     return 0

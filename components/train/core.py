@@ -38,9 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.artifacts import BEST_PT, LAST_PT
-from components._shared.dataset import load_dataset, resolve_dataset_yaml
-from components._shared.errors import ConfigError, YoloKfpError
-from components._shared.fsio import write_json_atomic, write_text_atomic
+from components._shared.dataset import DatasetSpec, load_dataset, read_list, resolve_dataset_yaml
+from components._shared.errors import ConfigError, DatasetError, YoloKfpError
+from components._shared.fsio import (
+    OUTPUT_MARKER,
+    foreign_files,
+    guard_out_dir,
+    write_json_atomic,
+    write_text_atomic,
+)
 from components._shared.report import figure, html_page, html_table, png_tag, save_png
 from components._shared.weights import ResolvedWeights, resolve_weights
 from components._yolo.layers import BACKBONE_LAYERS, prefixes
@@ -53,6 +59,18 @@ RUN_DIR = "run"
 RESUME_KEYS = ("epochs", "freeze", "lr0", "lrf", "optimizer", "momentum", "warmup_epochs", "seed")
 STATE_DIR = ".state"  # beside run/: Ultralytics' DDP launcher deletes run/ before a fresh multi-GPU run
 STAGE_FILE = "stage.json"  # the weights a run started from; a resume must come from the same ones
+# What train writes into its --out (besides run/ and .state/, which are always its own): listed in the
+# folder's output marker, so a re-run into the same folder (a resume) is allowed and foreign files are not.
+OUTPUT_FILES = (
+    BEST_PT,
+    LAST_PT,
+    "results.csv",
+    ".results.csv.tmp",
+    "curves.png",
+    "report.html",
+    "metrics.json",
+    "frozen_check.json",
+)
 
 CheckpointHook = Callable[[Path, int], None]
 
@@ -84,6 +102,8 @@ class TrainConfig:
         cache: cache decoded images in RAM.
         amp: mixed precision on CUDA (checked locally first).
         resume: continue ``out_dir/run/weights/last.pt`` when it is an unfinished run of this config.
+        overwrite: train into an ``out_dir`` that holds files this stage did not write (they are kept;
+            same-named ones are replaced).
     """
 
     freeze: int = BACKBONE_LAYERS
@@ -104,6 +124,7 @@ class TrainConfig:
     cache: bool = False
     amp: bool = True
     resume: bool = True
+    overwrite: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for metrics.json)."""
@@ -171,11 +192,12 @@ class TrainResult:
         return {k: float(v) for k, v in values.items()}
 
     def card(self) -> dict[str, Any]:
-        """Metadata for the weights artifact (KFP ``Model``)."""
+        """Metadata for the weights artifact (KFP ``Model``); ``names`` are the class names in index order."""
         return {
             "framework": "pytorch",
             "format": "ultralytics-checkpoint",
             "stage": self.stage_name,
+            "names": list(self.names),
             "classes": list(self.names),
             "imgsz": self.imgsz,
             "epochs": self.epochs,
@@ -246,19 +268,83 @@ def train_model(
         Metrics, timings and the frozen-layer proof.
 
     Raises:
-        ConfigError: bad options, missing weights, or ``freeze`` beyond the model's layers.
-        DatasetError: a missing or malformed dataset YAML.
+        ConfigError: bad options, missing weights, ``freeze`` beyond the model's layers, or an ``out_dir``
+            that is, contains or lies inside an input (or holds foreign files, without ``overwrite``).
+        UnsafeCheckpoint: the weights or a checkpoint to resume reference globals outside the allowlist.
+        DatasetError: a missing or malformed dataset YAML, or an empty train or val list.
         FrozenLayersChanged: a frozen parameter or BatchNorm buffer changed (or was not loaded).
     """
     t0 = time.perf_counter()
     _check_config(cfg)
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
-    if out_dir.resolve() == spec.root or out_dir.resolve() in spec.root.parents:
-        raise ConfigError(f"--out {out_dir} would write into the dataset {spec.root}; choose another folder")
+    _guard_out(out_dir, spec, weights, cfg.overwrite)
+    _require_images(spec)
     if resume_from is not None and not Path(resume_from).is_file():
         raise ConfigError(f"resume_from {resume_from}: checkpoint not found")
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_into(spec, weights, out_dir, cfg, on_checkpoint, resume_from, t0)
+    finally:
+        _write_marker(out_dir)
+
+
+def _guard_out(out_dir: Path, spec: DatasetSpec, weights: str, overwrite: bool) -> None:
+    """Refuse an ``--out`` that is, contains or lies inside the dataset or the weights file, or holds foreign files.
+
+    ``run/`` and ``.state/`` are train's own (an interrupted run leaves only those, and must resume).
+    """
+    local = Path(str(weights)).expanduser()
+    inputs = [spec.root, spec.yaml_path, local if local.suffix == ".pt" and local.exists() else None]
+    guard_out_dir(out_dir, inputs, overwrite=True)  # overlapping an input is refused even with --overwrite
+    own = (f"{RUN_DIR}/", f"{STATE_DIR}/")
+    foreign = [f for f in foreign_files(out_dir) if not f.startswith(own)]
+    if foreign and not overwrite:
+        raise ConfigError(
+            f"--out {out_dir} holds {len(foreign)} file(s) this stage did not write (e.g. {foreign[0]}); "
+            "choose an empty folder or pass --overwrite to train into it anyway"
+        )
+
+
+def _write_marker(out_dir: Path) -> None:
+    """List the files train wrote into ``out_dir`` (``OUTPUT_MARKER``): a re-run into it is then allowed."""
+    if not out_dir.is_dir():
+        return
+    own = (f"{RUN_DIR}/", f"{STATE_DIR}/")
+    files = sorted(
+        p.relative_to(out_dir).as_posix()
+        for p in out_dir.rglob("*")
+        if p.is_file()
+        and (
+            p.parent == out_dir
+            and p.name in OUTPUT_FILES
+            or p.relative_to(out_dir).as_posix().startswith(own)
+        )
+    )
+    write_json_atomic(out_dir / OUTPUT_MARKER, {"files": files})
+
+
+def _require_images(spec: DatasetSpec) -> None:
+    """An empty train or val list is a one-line DatasetError naming the file (Ultralytics would trace back)."""
+    for split in ("train", "val"):
+        lst = spec.splits.get(split)
+        if lst is not None and lst.is_file() and not read_list(lst):
+            raise DatasetError(
+                f"{lst}: the {split} list is empty; training needs at least one {split} image "
+                "(re-run 'yolo-kfp split' with more images or another ratio)"
+            )
+
+
+def _train_into(
+    spec: DatasetSpec,
+    weights: str,
+    out_dir: Path,
+    cfg: TrainConfig,
+    on_checkpoint: CheckpointHook | None,
+    resume_from: Path | None,
+    t0: float,
+) -> TrainResult:
+    """The body of ``train_model`` once the inputs and the output folder are checked."""
     resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
     from components._yolo import freeze, train  # heavy: torch + ultralytics

@@ -17,6 +17,7 @@ from components._shared.artifacts import ARCH_FILE, BEST_PT, weights_in
 from components._shared.fsio import link_or_copy, write_json_atomic, write_text_atomic
 from components._shared.report import escape, html_page
 from components._shared.weights import resolve_weights
+from components._yolo.pickles import check_pickle
 from components.train.core import TrainConfig, TrainResult, train_model
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def fetch_weights(spec: str, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = resolve_weights(spec, out_dir / ".fetched")
     if resolved.is_checkpoint and resolved.path is not None:
+        check_pickle(resolved.path)  # a crafted checkpoint is refused here, before any stage (no torch here)
         target = out_dir / (resolved.path.name if resolved.path.suffix == ".pt" else "weights.pt")
         if resolved.path.resolve() != target.resolve():
             link_or_copy(resolved.path, target)

@@ -1,12 +1,15 @@
 """Validate best.pt or model.onnx on one split: mAP, per-class AP, confusion matrix, PR curve, gate.
 
-Writes OUT/metrics.json (with gate {passed, reason}), OUT/confusion_matrix.json/.png,
+The model's class names and their order must be the dataset's (exit 2 otherwise). With --champion
+(the production model) both models are measured on the same split and the gate checks the threshold,
+the champion (minus --champion-tolerance) and every class (--class-tolerance). Writes
+OUT/metrics.json (with gate {passed, reason, checks}), OUT/confusion_matrix.json/.png,
 OUT/pr_curve.png and OUT/report.html. A failed gate is a result (exit 0, "passed": false); only
 unusable inputs exit 2.
 
 Example:
-  yolo-kfp validate --weights runs/finetune/best.pt --data runs/dataset/dataset.yaml --split test \\
-      --out runs/validate --min-map50-95 0.3 --baseline production/metrics.json
+  yolo-kfp validate --weights runs/export/model.onnx --data runs/dataset/dataset.yaml \\
+      --out runs/validate --min-map50-95 0.3 --champion production/model.onnx
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", type=Path, required=True, metavar="YAML", help="dataset.yaml of the split stage"
     )
     parser.add_argument(
-        "--split", default=d.split, choices=("val", "test", "train"), help=f"split ({d.split})"
+        "--split",
+        default=d.split,
+        choices=("auto", "val", "test", "train"),
+        help=f"split; auto: test when the dataset has one, else val ({d.split})",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
     parser.add_argument(
@@ -41,11 +47,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gate threshold on mAP50-95 (0)",
     )
     parser.add_argument(
-        "--baseline",
+        "--champion",
         type=Path,
         default=None,
-        metavar="metrics.json",
-        help="the production model's metrics to beat",
+        metavar="model.onnx|best.pt",
+        help="the production model, measured on the same split; the challenger must match it",
+    )
+    parser.add_argument(
+        "--champion-tolerance",
+        type=float,
+        default=d.champion_tolerance,
+        metavar="X",
+        help=f"how far below the champion's mAP50-95 it may be ({d.champion_tolerance})",
+    )
+    parser.add_argument(
+        "--class-tolerance",
+        type=float,
+        default=d.class_tolerance,
+        metavar="X",
+        help=f"largest per-class AP50-95 drop against the champion ({d.class_tolerance})",
+    )
+    parser.add_argument(
+        "--allow-class-change",
+        action="store_true",
+        help="pass the champion check when its classes differ from the dataset's",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an --out folder holding files this stage did not write",
     )
     parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help=f"image size ({d.imgsz})")
     parser.add_argument("--batch", type=int, default=d.batch, metavar="N", help=f"batch size ({d.batch})")
@@ -60,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         device=args.device,
         min_map50_95=args.min_map50_95,
-        baseline=args.baseline,
+        champion=args.champion,
+        champion_tolerance=args.champion_tolerance,
+        class_tolerance=args.class_tolerance,
+        allow_class_change=args.allow_class_change,
+        overwrite=args.overwrite,
     )
     print_summary(validate_model(args.weights, args.data, args.out, cfg))
     return 0

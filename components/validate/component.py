@@ -1,4 +1,4 @@
-"""KFP component: validate a PyTorch or ONNX model and decide the publishing gate."""
+"""KFP component: validate a PyTorch or ONNX model and decide the publishing gate against production."""
 
 from kfp import dsl
 from kfp.dsl import HTML, ClassificationMetrics, Dataset, Input, Metrics, Model, Output
@@ -13,7 +13,10 @@ def validate_model(
     split: str,
     imgsz: int,
     min_map50_95: float,
-    baseline_dest: str,
+    champion_dest: str,
+    champion_tolerance: float,
+    class_tolerance: float,
+    allow_class_change: bool,
     metrics: Output[Metrics],
     confusion_matrix: Output[ClassificationMetrics],
     validation_report: Output[HTML],
@@ -24,13 +27,17 @@ def validate_model(
     Args:
         model: folder with ``model.onnx`` or ``best.pt``.
         yolo_dataset: output of the split step.
-        split: ``val`` or ``test``.
+        split: ``auto`` (test when the dataset has one, else val), ``val`` or ``test``.
         imgsz: validation image size.
         min_map50_95: the gate's threshold.
-        baseline_dest: publish destination whose ``production.json`` holds the model to beat; empty for none.
-        metrics: scalar metrics for the run page.
+        champion_dest: publish destination whose ``production.json`` names the champion, measured on the
+            same split in this task; empty for none.
+        champion_tolerance: how far below the champion's mAP50-95 the challenger may be.
+        class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
+        allow_class_change: pass when the champion's classes differ (it cannot be compared).
+        metrics: challenger and champion metrics and each gate check, for the run page.
         confusion_matrix: confusion matrix (classes + background).
-        validation_report: HTML report with the per-class table, confusion matrix and PR curve.
+        validation_report: HTML report: the gate's checks, challenger beside champion, plots.
         validation: metrics.json and plots (published with the model).
 
     Returns:
@@ -41,11 +48,13 @@ def validate_model(
     from pathlib import Path
 
     from components._shared.kfp_io import log_confusion_matrix, log_metrics, publish_file
+    from components.validate.gate import GatePolicy
     from components.validate.stage import run_validation_stage
 
     out = Path(validation.path)
+    policy = GatePolicy(min_map50_95, champion_tolerance, class_tolerance, allow_class_change)
     result = run_validation_stage(
-        Path(model.path), Path(yolo_dataset.path), out, split, imgsz, min_map50_95, baseline_dest
+        Path(model.path), Path(yolo_dataset.path), out, split, imgsz, policy, champion_dest
     )
     log_metrics(metrics, result.summary())
     log_confusion_matrix(confusion_matrix, out / "confusion_matrix.json")

@@ -9,16 +9,17 @@ Output folder (replaced atomically)::
     pr_curve.png           precision-recall curve per class at IoU 0.5
     report.html            self-contained (plots embedded), for the KFP UI
 
-The gate passes iff ``map50_95 >= min_map50_95`` and, when a baseline (the production model's
-metrics.json) is given, ``map50_95 >= baseline map50_95``: a challenger must be at least as good. A
-failed gate is a result, not an error.
+The class contract comes first: a model whose class names (or their order) differ from the
+dataset's is refused, since every per-class number would be mislabelled. With a champion (the
+production model) both are measured here, on the same split at the same settings, and the gate
+(``components/validate/gate.py``) compares them: threshold, champion, per class. The default split
+is ``auto``: ``test`` when the dataset has one (it never picked a checkpoint), else ``val``, and the
+verdict says which. A failed gate is a result, not an error.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -27,8 +28,9 @@ from typing import Any
 
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
 from components._shared.errors import ConfigError, DatasetError
-from components._shared.fsio import staged_dir, write_json_atomic, write_text_atomic
+from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 from components._shared.report import escape, figure, html_page, html_table, png_tag, save_png
+from components.validate.gate import Champion, Gate, GatePolicy, decide_gate
 
 log = logging.getLogger(__name__)
 
@@ -40,34 +42,40 @@ class ValidateConfig:
     """Options of ``validate_model``.
 
     Attributes:
-        split: dataset split to measure (``val`` or ``test``).
+        split: ``auto`` (``test`` when the dataset has one, else ``val``), ``val``, ``test`` or ``train``.
         imgsz: image size (an ONNX model with a fixed input uses its own).
         batch: batch size (a fixed-shape ONNX model runs with batch 1).
         device: ``auto`` (first GPU, else CPU), ``cpu``, ``0``.
         conf: confidence threshold for the mAP computation (low, as usual for mAP).
         iou: NMS IoU threshold.
         min_map50_95: the gate's absolute threshold.
-        baseline: metrics.json of the model to beat (``map50_95`` at the top level); None for none.
+        champion: the production model (``.onnx`` or ``.pt``) to measure on the same split; None for none.
+        champion_version: its name in the verdict (default: the file name).
+        champion_tolerance: how far below the champion the challenger may be.
+        class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
+        allow_class_change: pass the champion check when the champion's classes differ.
+        overwrite: replace an ``out_dir`` that holds files this stage did not write.
     """
 
-    split: str = "val"
+    split: str = "auto"
     imgsz: int = 640
     batch: int = 16
     device: str = "auto"
     conf: float = 0.001
     iou: float = 0.7
     min_map50_95: float = 0.0
-    baseline: Path | None = None
+    champion: Path | None = None
+    champion_version: str | None = None
+    champion_tolerance: float = 0.0
+    class_tolerance: float = 0.05
+    allow_class_change: bool = False
+    overwrite: bool = False
 
-
-@dataclass(frozen=True)
-class Gate:
-    """The publishing decision and why."""
-
-    passed: bool
-    reason: str
-    threshold: float
-    baseline_map50_95: float | None
+    def policy(self) -> GatePolicy:
+        """The gate's policy from these options."""
+        return GatePolicy(
+            self.min_map50_95, self.champion_tolerance, self.class_tolerance, self.allow_class_change
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,8 @@ class ValidateResult:
         return d
 
     def summary(self) -> dict[str, float]:
-        """Scalars for the run page (KFP ``Metrics``)."""
-        return {
+        """Scalars for the run page (KFP ``Metrics``): the challenger, the champion and each gate check."""
+        values = {
             "map50": self.map50,
             "map50_95": self.map50_95,
             "precision": self.precision,
@@ -113,48 +121,56 @@ class ValidateResult:
             "instances": float(self.instances),
             "gate_passed": float(self.gate.passed),
         }
+        if self.gate.champion_map50_95 is not None:
+            values["champion_map50_95"] = float(self.gate.champion_map50_95)
+        values |= {f"gate_{c.name}_passed": float(c.passed) for c in self.gate.checks}
+        return values
 
 
-def read_baseline(path: Path) -> float:
-    """The ``map50_95`` of a baseline metrics.json (top level, or under ``metrics``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--baseline {path}: file not found (pass the production model's metrics.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"--baseline {path}: not valid JSON ({err.__class__.__name__})") from err
-    value = data.get("map50_95") if isinstance(data, dict) else None
-    if value is None and isinstance(data, dict) and isinstance(data.get("metrics"), dict):
-        value = data["metrics"].get("map50_95")
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"--baseline {path}: no numeric 'map50_95' in it")
-    return float(value)
+def resolve_split(spec: Any, split: str) -> str:
+    """``auto`` -> ``test`` when the dataset has a test list, else ``val``; a named split must exist.
+
+    Raises:
+        DatasetError: the split is not in the dataset, or its list names no image.
+    """
+    if split == "auto":
+        split = "test" if "test" in spec.splits else "val"
+    if split not in spec.splits:
+        raise DatasetError(
+            f"{spec.yaml_path}: no '{split}' split (has {', '.join(spec.splits)}); use --split val"
+        )
+    if not spec.images(split):
+        raise DatasetError(
+            f"{spec.splits[split]}: the {split} list names no image; re-run split with more images"
+        )
+    return split
 
 
-def decide_gate(map50_95: float, threshold: float, baseline: float | None) -> Gate:
-    """Pass iff ``map50_95 >= threshold`` and (no baseline or ``map50_95 >= baseline``)."""
-    reasons, passed = [], True
-    if map50_95 >= threshold:
-        reasons.append(f"mAP50-95 {map50_95:.4f} >= threshold {threshold:.4f}")
-    else:
-        passed = False
-        reasons.append(f"mAP50-95 {map50_95:.4f} < threshold {threshold:.4f}")
-    if baseline is None:
-        reasons.append("no baseline")
-    elif map50_95 >= baseline:
-        reasons.append(f">= baseline {baseline:.4f}")
-    else:
-        passed = False
-        reasons.append(f"< baseline {baseline:.4f} (the production model is better)")
-    return Gate(passed=passed, reason="; ".join(reasons), threshold=threshold, baseline_map50_95=baseline)
+def check_classes(weights: Path, names: Sequence[str], spec: Any) -> None:
+    """The class contract: the model's names, in order, are the dataset's.
+
+    Raises:
+        ConfigError: one line naming both lists.
+    """
+    if tuple(names) != tuple(spec.names):
+        raise ConfigError(
+            f"{weights}: model classes [{', '.join(names)}] differ from {spec.yaml_path} classes "
+            f"[{', '.join(spec.names)}] (names and order must match; retrain on this dataset or fix --classes)"
+        )
 
 
 def _check(weights: Path, cfg: ValidateConfig) -> None:
-    if weights.suffix.lower() not in MODEL_SUFFIXES:
-        raise ConfigError(f"--weights {weights}: expected a .pt checkpoint or a .onnx model")
-    if not weights.is_file():
-        raise ConfigError(f"--weights {weights}: file not found")
+    for flag, path in (("--weights", weights), ("--champion", cfg.champion)):
+        if path is None:
+            continue
+        if path.suffix.lower() not in MODEL_SUFFIXES:
+            raise ConfigError(f"{flag} {path}: expected a .pt checkpoint or a .onnx model")
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path}: file not found")
+    if cfg.champion_tolerance < 0 or cfg.class_tolerance < 0:
+        raise ConfigError(
+            f"champion_tolerance {cfg.champion_tolerance} / class_tolerance {cfg.class_tolerance}: must be >= 0"
+        )
     if not 0.0 <= cfg.min_map50_95 <= 1.0:
         raise ConfigError(f"--min-map50-95 {cfg.min_map50_95}: must be in [0, 1]")
     if cfg.imgsz < 32 or cfg.batch < 1:
@@ -178,52 +194,47 @@ def validate_model(
     out_dir: Path,
     cfg: ValidateConfig = ValidateConfig(),  # noqa: B008
 ) -> ValidateResult:
-    """Measure a model on one split, plot its confusion matrix and PR curve, and decide the gate.
+    """Measure a model (and the champion) on one split, plot the results, and decide the gate.
 
     Args:
         weights: ``best.pt`` or ``model.onnx`` (exported by ``yolo-kfp export``: names and image size
             are read from its metadata).
         data_yaml: the split stage's ``dataset.yaml`` (or its folder).
         out_dir: folder to write (replaced atomically).
-        cfg: split, sizes, thresholds and the baseline.
+        cfg: split, sizes, thresholds and the champion.
 
     Returns:
         Metrics and the gate verdict (a failed gate is not an error).
 
     Raises:
-        ConfigError: missing or unsupported weights, a bad threshold or baseline file.
-        DatasetError: a missing dataset YAML or a split it does not have.
+        ConfigError: missing or unsupported weights, a model whose classes differ from the dataset's,
+            a bad threshold, or an ``out_dir`` overlapping an input or holding foreign files.
+        DatasetError: a missing dataset YAML, a split it does not have, or an empty split list.
     """
     t0 = time.perf_counter()
     weights, out_dir = Path(weights), Path(out_dir)
     _check(weights, cfg)
     spec = load_dataset(Path(data_yaml))
-    if cfg.split not in spec.splits:
-        raise DatasetError(
-            f"{spec.yaml_path}: no '{cfg.split}' split (has {', '.join(spec.splits)}); use --split val"
-        )
-    baseline = read_baseline(cfg.baseline) if cfg.baseline is not None else None
+    guard_out_dir(out_dir, [weights, spec.root, cfg.champion], overwrite=cfg.overwrite)
+    split = resolve_split(spec, cfg.split)
     device = single_device(cfg.device)
 
-    from components._yolo.validate import validate  # heavy: torch + ultralytics
+    from components._yolo.model import model_names  # heavy: torch + ultralytics (safe loading)
+    from components._yolo.validate import validate
 
+    check_classes(weights, model_names(weights), spec)
     with staged_dir(out_dir) as tmp:
         work = tmp / ".work"
         work.mkdir()
         data_resolved = resolve_dataset_yaml(spec.yaml_path, work)
-        raw = validate(
-            weights=weights,
-            data_yaml=data_resolved,
-            save_dir=work / "val",
-            split=cfg.split,
-            imgsz=cfg.imgsz,
-            batch=cfg.batch,
-            device=device,
-            conf=cfg.conf,
-            iou=cfg.iou,
-        )
-        gate = decide_gate(raw["map50_95"], cfg.min_map50_95, baseline)
-        metrics = _metrics(raw, weights, spec.images(cfg.split), cfg, gate)
+        measure = dict(data_yaml=data_resolved, split=split, imgsz=cfg.imgsz, batch=cfg.batch, device=device,
+                       conf=cfg.conf, iou=cfg.iou)  # fmt: skip
+        raw = validate(weights=weights, save_dir=work / "val", **measure)
+        champion = None
+        if cfg.champion is not None:
+            champion = _measure_champion(cfg, model_names(cfg.champion), spec, validate, work, measure)
+        gate = decide_gate(raw["map50_95"], raw["per_class"], champion, cfg.policy(), split)
+        metrics = _metrics(raw, weights, spec.images(split), cfg, gate, split, champion)
         confusion = confusion_for_kfp(raw["confusion_matrix"])
         write_json_atomic(tmp / "confusion_matrix.json", confusion)
         plot_confusion(confusion, tmp / "confusion_matrix.png")
@@ -239,7 +250,7 @@ def validate_model(
         "validate: %s on %s/%s: mAP50-95 %.4f, mAP50 %.4f, P %.3f, R %.3f; gate %s (%s) in %.1fs",
         weights.name,
         spec.yaml_path.parent.name,
-        cfg.split,
+        split,
         result.map50_95,
         result.map50,
         result.precision,
@@ -251,14 +262,48 @@ def validate_model(
     return result
 
 
+def _measure_champion(
+    cfg: ValidateConfig,
+    names: Sequence[str],
+    spec: Any,
+    validate: Any,
+    work: Path,
+    measure: Mapping[str, Any],
+) -> Champion:
+    """The champion on the challenger's split, or uncompared when its classes differ."""
+    assert cfg.champion is not None
+    version = cfg.champion_version or cfg.champion.name
+    if tuple(names) != tuple(spec.names):
+        log.warning("champion %s has classes %s, the dataset %s: not compared", version, names, spec.names)
+        return Champion(version=version, names=tuple(names), compared=False)
+    raw = validate(weights=cfg.champion, save_dir=work / "champion", **measure)
+    log.info("champion %s on %s: mAP50-95 %.4f", version, measure["split"], raw["map50_95"])
+    return Champion(
+        version=version,
+        names=tuple(names),
+        compared=True,
+        map50_95=float(raw["map50_95"]),
+        map50=float(raw["map50"]),
+        per_class=raw["per_class"],
+        imgsz=raw.get("imgsz", measure["imgsz"]),
+    )
+
+
 def _metrics(
-    raw: Mapping[str, Any], weights: Path, images: Sequence[Path], cfg: ValidateConfig, gate: Gate
+    raw: Mapping[str, Any],
+    weights: Path,
+    images: Sequence[Path],
+    cfg: ValidateConfig,
+    gate: Gate,
+    split: str,
+    champion: Champion | None,
 ) -> dict[str, Any]:
     per_class = raw["per_class"]
     return {
         "weights": str(weights),
         "format": "onnx" if weights.suffix.lower() == ".onnx" else "pytorch",
-        "split": cfg.split,
+        "names": list(per_class),
+        "split": split,
         "images": len(images),
         "instances": sum(int(c.get("instances", 0)) for c in per_class.values()),
         "map50": raw["map50"],
@@ -266,7 +311,8 @@ def _metrics(
         "precision": raw["precision"],
         "recall": raw["recall"],
         "per_class": per_class,
-        "gate": asdict(gate),
+        "gate": gate.to_dict(),
+        "champion": champion.to_dict() if champion else None,
         "device": raw.get("device"),
         "speed_ms_per_image": raw.get("speed_ms", {}),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
@@ -335,28 +381,54 @@ def plot_pr_curve(pr: Mapping[str, Any], per_class: Mapping[str, Mapping[str, fl
 
 
 def render_report(m: Mapping[str, Any], folder: Path) -> str:
-    """The validation report: gate, headline numbers, per-class table, confusion matrix, PR curve."""
-    gate = m["gate"]
-    verdict = "PASSED" if gate["passed"] else "FAILED"
-    css = "ok" if gate["passed"] else "bad"
+    """The validation report: the gate's checks, challenger beside champion, per class, plots."""
+    gate, champ = m["gate"], m.get("champion") or {}
+    verdict, css = ("PASSED", "ok") if gate["passed"] else ("FAILED", "bad")
+    checks = "".join(
+        f"<li class='{'ok' if c['passed'] else 'bad'}'><b>{escape(c['name'])}</b>: {escape(c['detail'])}</li>"
+        for c in gate.get("checks", [])
+    )
+    compared = bool(champ.get("compared"))
+    who = f"champion ({escape(champ.get('version', ''))})" if champ else "champion"
+
+    def side(label: str, ours: Any, theirs: Any) -> tuple[Any, ...]:
+        delta = ours - theirs if isinstance(ours, float) and isinstance(theirs, float) else "-"
+        return (label, ours, theirs if theirs is not None else "-", delta)
+
     head = [
-        ("mAP50-95", m["map50_95"]),
-        ("mAP50", m["map50"]),
-        ("precision", m["precision"]),
-        ("recall", m["recall"]),
-        ("images / instances", f"{m['images']} / {m['instances']}"),
-        ("model", f"{Path(m['weights']).name} ({m['format']})"),
-        ("split", m["split"]),
+        side("mAP50-95", m["map50_95"], champ.get("map50_95") if compared else None),
+        side("mAP50", m["map50"], champ.get("map50") if compared else None),
+        ("precision", m["precision"], "-", "-"),
+        ("recall", m["recall"], "-", "-"),
+        ("images / instances", f"{m['images']} / {m['instances']}", "", ""),
+        ("model", f"{Path(m['weights']).name} ({m['format']})", champ.get("version", "none"), ""),
+        ("split", m["split"], m["split"] if compared else "-", ""),
     ]
-    rows = [
-        (n, c["ap50"], c["ap50_95"], c["precision"], c["recall"], c["instances"], c["images"])
-        for n, c in m["per_class"].items()
-    ]
+    theirs = champ.get("per_class", {}) if compared else {}
+    rows = []
+    for n, c in m["per_class"].items():
+        before = theirs.get(n, {}).get("ap50_95")
+        delta = c["ap50_95"] - before if before is not None else "-"
+        rows.append((n, c["ap50"], c["ap50_95"], before if before is not None else "-", delta,
+                     c["precision"], c["recall"], c["instances"], c["images"]))  # fmt: skip
     body = (
-        f"<p class='{css}'><b>Gate {verdict}</b>: {escape(gate['reason'])}</p>"
-        + html_table(["", "value"], head)
+        f"<p class='{css}'><b>Gate {verdict}</b> (split {escape(m['split'])})</p><ul>{checks}</ul>"
+        + html_table(["", "challenger", who, "difference"], head)
         + "<h2>Per class</h2>"
-        + html_table(["class", "AP50", "AP50-95", "precision", "recall", "instances", "images"], rows)
+        + html_table(
+            [
+                "class",
+                "AP50",
+                "AP50-95",
+                "champion AP50-95",
+                "difference",
+                "precision",
+                "recall",
+                "instances",
+                "images",
+            ],
+            rows,
+        )  # fmt: skip
         + "<h2>Confusion matrix</h2>"
         + png_tag(folder / "confusion_matrix.png", "confusion matrix")
         + "<h2>Precision-recall</h2>"

@@ -2,16 +2,19 @@
 
 ``components/validate/component.py`` calls this with folders, not files: it finds the model in the
 model folder (``components._shared.artifacts.model_file``: ``model.onnx`` first, else ``best.pt``)
-and fetches the production model's metrics from the publish destination as the baseline to beat.
+and, with a publish destination, downloads the production model (every file checked against its
+manifest's sha256) so the gate measures champion and challenger on the same split in this task.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 from components._shared.artifacts import model_file
 from components.validate.core import ValidateConfig, ValidateResult, validate_model
+from components.validate.gate import GatePolicy
 
 
 def run_validation_stage(
@@ -20,28 +23,38 @@ def run_validation_stage(
     out_dir: Path,
     split: str,
     imgsz: int,
-    min_map50_95: float,
-    baseline_dest: str = "",
+    policy: GatePolicy,
+    champion_dest: str = "",
 ) -> ValidateResult:
-    """Validate the model in ``model_dir`` and gate it against ``min_map50_95`` and production.
+    """Validate the model in ``model_dir`` and gate it against the threshold and the production model.
 
     Args:
         model_dir: folder with ``model.onnx`` or ``best.pt`` (or the model file itself).
         dataset_dir: the split stage's folder (``dataset.yaml``).
         out_dir: folder to write (replaced atomically).
-        split: ``val`` or ``test``.
+        split: ``auto`` (test when the dataset has one), ``val`` or ``test``.
         imgsz: validation image size.
-        min_map50_95: the gate's absolute threshold.
-        baseline_dest: where published models live (``s3://bucket/name`` or a folder); its
-            ``production.json`` names the model to beat. Empty: no baseline.
+        policy: threshold, tolerances and whether a class change may be promoted.
+        champion_dest: where published models live (``s3://bucket/name`` or a folder); its
+            ``production.json`` names the champion. Empty: no champion (threshold only).
 
     Returns:
         Metrics and the gate verdict.
     """
-    baseline = None
-    if baseline_dest:
-        from components._shared.production import production_baseline_metrics
+    work = Path(tempfile.mkdtemp(prefix="champion-"))
+    try:
+        champion = version = None
+        if champion_dest:
+            from components._shared.production import fetch_production_model
 
-        baseline = production_baseline_metrics(baseline_dest, Path(tempfile.mkdtemp()) / "baseline.json")
-    cfg = ValidateConfig(split=split, imgsz=imgsz, min_map50_95=min_map50_95, baseline=baseline)
-    return validate_model(model_file(model_dir), dataset_dir, out_dir, cfg)
+            prod = fetch_production_model(champion_dest, work)
+            if prod is not None:
+                champion, version = prod.model_path, prod.version
+        cfg = ValidateConfig(
+            split=split, imgsz=imgsz, min_map50_95=policy.threshold, champion=champion, champion_version=version,
+            champion_tolerance=policy.champion_tolerance, class_tolerance=policy.class_tolerance,
+            allow_class_change=policy.allow_class_change,
+        )  # fmt: skip
+        return validate_model(model_file(model_dir), dataset_dir, out_dir, cfg)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -11,6 +11,7 @@ import torch
 from _tiny import NAMES, TinyRun
 
 from components._shared.errors import ConfigError
+from components._shared.fsio import OUTPUT_MARKER
 from components.export.core import ExportConfig, ExportResult, compare_detections, export_onnx, sha256
 
 TINY = {"imgsz": 64, "latency_runs": 3}
@@ -76,7 +77,11 @@ def test_model_card_describes_the_model(exported: ExportResult, frozen_run: Tiny
     assert card["sha256"] == sha256(exported.onnx_path)
     assert card["source_weights"]["sha256"] == sha256(exported.out_dir.parent / "best.pt")
     assert card["metrics"] is None  # no metrics.json beside this copy of best.pt
-    assert sorted(p.name for p in exported.out_dir.iterdir()) == ["export.json", "model.json", "model.onnx"]
+    written = sorted(
+        p.name for p in exported.out_dir.iterdir() if p.name != OUTPUT_MARKER
+    )  # marker: issue 12
+    assert written == ["export.json", "model.json", "model.onnx"]
+    assert card["names"] == list(NAMES)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import pytest
 from moto_s3 import ACCESS, SECRET, closed_port, storage_for
 
 from components._shared.errors import ConfigError, DatasetError
+from components._shared.fsio import OUTPUT_MARKER
 from components._shared.storage import BucketNotFoundError, ObjectNotFoundError, Storage
 from components.ingest.core import IngestConfig, ingest
 
@@ -48,7 +49,7 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "ingest.json"
+        if p.is_file() and p.name not in ("ingest.json", OUTPUT_MARKER)
     }
 
 

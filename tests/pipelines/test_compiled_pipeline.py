@@ -92,6 +92,35 @@ def test_the_plan_is_an_artifact_and_decides_the_freeze_depth(ir: tuple[dict, di
     assert "parameters" not in spec["components"]["comp-dataset-stats"].get("outputDefinitions", {})
 
 
+def test_the_gate_measures_production_on_the_test_split(ir: tuple[dict, dict]) -> None:
+    """It validates on the ``auto`` (test) split, gives the ONNX gate the publish destination as its
+    champion, and passes every gate parameter to it and ``allow_class_change`` to publish."""
+    spec, _ = ir
+    tasks = spec["root"]["dag"]["tasks"]
+    gate, pt = (
+        tasks["validate-model-2"]["inputs"]["parameters"],
+        tasks["validate-model"]["inputs"]["parameters"],
+    )
+    assert gate["split"]["runtimeValue"]["constant"] == pt["split"]["runtimeValue"]["constant"] == "auto"
+    assert gate["champion_dest"] == {"componentInputParameter": "publish_dest"}
+    assert pt["champion_dest"]["runtimeValue"]["constant"] == ""
+    for name in ("min_map50_95", "champion_tolerance", "class_tolerance", "allow_class_change"):
+        assert gate[name] == {"componentInputParameter": name}, name
+    publish = spec["components"]["comp-condition-1"]["dag"]["tasks"]["publish-model"]["inputs"]["parameters"]
+    assert publish["allow_class_change"] == {"componentInputParameter": "pipelinechannel--allow_class_change"}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["test"]["defaultValue"] == params["val"]["defaultValue"] == 0.15
+    assert params["allow_class_change"]["defaultValue"] is False
+
+
+def test_every_parameter_is_described(ir: tuple[dict, dict]) -> None:
+    """It gives every pipeline parameter a description for the Kubeflow UI."""
+    spec, _ = ir
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    missing = [name for name, p in params.items() if not p.get("description")]
+    assert not missing, missing
+
+
 def test_gpu_settings_only_on_training_and_gpu_validation(ir: tuple[dict, dict]) -> None:
     """It requests GPUs, tolerates the GPU taint and mounts /dev/shm only on GPU tasks."""
     spec, k8s = ir

@@ -75,6 +75,8 @@ def test_local_run_reads_and_publishes_through_s3(
     assert any("stats" in n for n in names) and sum("validation" in n for n in names) == 2
     assert all("<img" in p.read_text() for p in result.reports if "validation" in p.name or "stats" in p.name)
 
+    assert result.published and result.published.startswith("s3://models/yolo-e2e/")
+    assert f"published:   {result.published}" in format_summary(result)
     prod = s3.get_json("models", "yolo-e2e/production.json")
     version = prod["version"]
     manifest = s3.get_json("models", f"yolo-e2e/{version}/manifest.json")
@@ -105,3 +107,42 @@ def test_gate_threshold_of_one_blocks_publishing(sample_voc: Path, tmp_path: Pat
         (tmp_path / "out" / "models").rglob("manifest.json")
     )
     assert "BLOCKED" in format_summary(result)
+
+
+def test_champion_and_challenger_meet_on_the_same_test_split(sample_voc: Path, tmp_path: Path) -> None:
+    """A first run publishes; a worse model is refused against it on the same test split; a better one wins."""
+    dest = tmp_path / "registry"
+    common = {"imgsz": 96, "min_map50_95": 0.0, "publish_dest": str(dest), "seed": 1}
+    first = run_local(sample_voc, tmp_path / "r1", {**common, "strategy": "frozen", "epochs_frozen": 1,
+                                                    "epochs_finetune": 0})  # fmt: skip
+    assert first.gate["passed"] and first.published and "first run" in first.gate["reason"]
+    champion = json.loads((dest / "production.json").read_text())["version"]
+
+    worse = run_local(sample_voc, tmp_path / "r2", {**common, "weights": "yolov5n.yaml", "strategy": "full",
+                                                    "epochs_frozen": 0, "epochs_finetune": 1})  # fmt: skip
+    assert worse.gate["passed"] is False and worse.published is None
+    checks = {c["name"]: c for c in worse.gate["checks"]}
+    assert checks["threshold"]["passed"] and not checks["champion"]["passed"]
+    assert f"champion {champion}" in checks["champion"]["detail"] and worse.gate["split"] == "test"
+    assert json.loads((dest / "production.json").read_text())["version"] == champion
+
+    better = run_local(sample_voc, tmp_path / "r3", {**common, "strategy": "two-stage", "epochs_frozen": 2,
+                                                     "epochs_finetune": 5})  # fmt: skip
+    onnx = better.stages["onnx"]
+    assert better.gate["passed"] is True and better.published, better.gate["reason"]
+    assert onnx["champion"]["version"] == champion and onnx["map50_95"] >= onnx["champion"]["map50_95"]
+    prod = json.loads((dest / "production.json").read_text())
+    assert prod["version"] != champion and champion in [h["version"] for h in prod["history"]]
+    print(f"champion/challenger verdicts: first: {first.gate['reason']} | worse: {worse.gate['reason']} | "
+          f"better: {better.gate['reason']}")  # fmt: skip
+
+
+def test_a_failed_task_ends_the_run_with_its_one_line_reason(sample_voc: Path, tmp_path: Path) -> None:
+    """It names the failed task and the stage's own one-line error, not kfp's "Inner task failed"."""
+    from components._shared.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        run_local(sample_voc, tmp_path / "out", {"classes": str(tmp_path / "missing" / "classes.txt")})
+    text = str(info.value)
+    assert text.startswith("local pipeline run failed in task convert-voc: ConfigError:")
+    assert "classes.txt" in text and "\n" not in text

@@ -55,8 +55,8 @@ def test_split_output_is_read_by_load_dataset(converted: Path, tmp_path: Path) -
     """It produces a folder that the shared ``load_dataset`` reads back, labels next to images."""
     split_dataset(converted, tmp_path / "ds", SplitConfig())
     spec = load_dataset(tmp_path / "ds" / "dataset.yaml")
-    assert spec.names == ("a", "b", "c") and set(spec.splits) == {"train", "val"}
-    images = spec.images("train") + spec.images("val")
+    assert spec.names == ("a", "b", "c") and set(spec.splits) == {"train", "val", "test"}
+    images = spec.images("train") + spec.images("val") + spec.images("test")
     assert len(images) == 40 and all(p.is_file() and label_path(p).is_file() for p in images)
 
 
@@ -139,25 +139,52 @@ def test_invalid_config_is_refused_with_the_value_and_the_fix(
 
 def test_unusable_input_is_refused_with_the_file_named(tmp_path: Path, make_converted) -> None:
     """It raises DatasetError for a non-convert folder, one image, or an out-of-range class id."""
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="images: not found"):
-        split_dataset(tmp_path, tmp_path / "ds", SplitConfig())
+        split_dataset(tmp_path / "empty", tmp_path / "ds", SplitConfig())
     one = make_converted(tmp_path / "one", {"x": [0]})
     with pytest.raises(DatasetError, match="at least 2"):
         split_dataset(one, tmp_path / "ds", SplitConfig())
     bad = make_converted(tmp_path / "bad", {"x": [0], "y": [5]})
     with pytest.raises(DatasetError, match=r"y\.txt: line 1: class id '5'"):
         split_dataset(bad, tmp_path / "ds", SplitConfig())
-    two = make_converted(tmp_path / "two", {"x": [0], "y": [0]})
-    with pytest.raises(DatasetError, match="cannot fill 3 splits"):
-        split_dataset(two, tmp_path / "ds", SplitConfig(test=0.1))
+    two = make_converted(tmp_path / "two", {"x1": [0], "x2": [0]})
+    with pytest.raises(DatasetError, match="1 groups cannot fill 2 splits"):
+        split_dataset(two, tmp_path / "ds", SplitConfig(test=0.1, group=r"^(x)"))
 
 
 def test_output_folder_may_not_replace_the_input(converted: Path) -> None:
-    """It refuses an --out that is the input folder or one of its parents."""
-    for out in (converted, converted.parent):
-        with pytest.raises(ConfigError, match="would replace the input"):
+    """It refuses an --out that is the input folder, one of its parents or a folder inside it."""
+    for out in (converted, converted.parent, converted / "ds"):
+        with pytest.raises(ConfigError, match="the input"):
             split_dataset(converted, out, SplitConfig())
-    assert (converted / "classes.txt").is_file()
+    assert (converted / "classes.txt").is_file() and not (converted / "ds").exists()
+
+
+def test_output_folder_with_foreign_files_needs_overwrite(converted: Path, tmp_path: Path) -> None:
+    """It refuses an --out holding files it did not write, replaces its own output, and obeys --overwrite."""
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"holds 1 file\(s\) this stage did not write \(e.g. notes.txt\)"):
+        split_dataset(converted, out, SplitConfig())
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    split_dataset(converted, out, SplitConfig(overwrite=True))
+    split_dataset(converted, out, SplitConfig(seed=1))  # its own earlier output: replaced without a flag
+    assert (out / "dataset.yaml").is_file() and not (out / "notes.txt").exists()
+
+
+def test_tiny_datasets_get_no_test_split_and_say_why(make_converted, tmp_path: Path) -> None:
+    """It writes no test list below MIN_GROUPS_FOR_TEST images and records why in split.json."""
+    from components.split.core import MIN_GROUPS_FOR_TEST
+
+    small = make_converted(tmp_path / "small", {f"i{k}": [k % 2] for k in range(MIN_GROUPS_FOR_TEST - 1)})
+    result = split_dataset(small, tmp_path / "ds", SplitConfig())
+    report = json.loads((tmp_path / "ds" / "split.json").read_text(encoding="utf-8"))
+    assert "test" not in result.counts and not (tmp_path / "ds" / "test.txt").exists()
+    assert "no test split; the gate judges on val" in report["test_dropped"]
+    big = make_converted(tmp_path / "big", {f"i{k}": [k % 2] for k in range(MIN_GROUPS_FOR_TEST)})
+    assert split_dataset(big, tmp_path / "ds2", SplitConfig()).counts["test"] >= 2
 
 
 def test_cli_splits_and_prints_json(

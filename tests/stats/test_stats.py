@@ -183,7 +183,7 @@ def test_unusable_input_and_options_are_refused(tmp_path: Path) -> None:
     data = write_dataset(tmp_path / "ds")
     with pytest.raises(ConfigError, match="imgsz=16"):
         dataset_stats(data, tmp_path / "out", StatsConfig(imgsz=16))
-    with pytest.raises(ConfigError, match="would replace the dataset"):
+    with pytest.raises(ConfigError, match="is the input"):
         dataset_stats(data, tmp_path / "ds", StatsConfig())
     assert data.is_file()
 

@@ -91,3 +91,36 @@ def test_checkpoint_json_is_written_after_last_pt(
     target = tmp_path / "pod" / "last.pt"
     assert restored.restore(target) and target.read_bytes().startswith(b"epoch 3")
     assert restored.restored_epoch is None  # checkpoint.json still describes epoch 1: epoch unknown
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"epoch": "two", "sha256": "x", "size": 1}', "epoch 'two' is not a whole number"),
+        (b'{"epoch": 2, "sha256": "x", "si', "not valid JSON"),
+        (b'{"size": 10}', "missing epoch, sha256"),
+        (b"[2]", "a JSON list, not an object"),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_corrupt_checkpoint_json_starts_fresh_with_one_warning(
+    run_uri: str, tmp_path: Path, content: bytes, problem: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It logs one warning naming the problem and starts fresh, instead of failing every retry of the pod."""
+    sync = CheckpointSync(run_uri)
+    sync.upload(_last(tmp_path, 2), 2)
+    bad = tmp_path / "checkpoint.json"
+    bad.write_bytes(content)
+    backend_for(run_uri).put_file("checkpoint.json", bad)
+
+    target = tmp_path / "pod2" / "last.pt"
+    fresh = CheckpointSync(run_uri)
+    with caplog.at_level(logging.WARNING, logger="components.train.checkpoints"):
+        assert fresh.restore(target) is False
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and problem in warnings[0] and "starting fresh" in warnings[0], warnings
+    assert not target.exists() and fresh.restored_epoch is None
+
+    fresh.upload(_last(tmp_path, 1), 1)  # the fresh run's first checkpoint replaces the corrupt one
+    again = CheckpointSync(run_uri)
+    assert again.restore(target) is True and again.restored_epoch == 1

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,9 @@ from components._shared.storage import (
     BACKENDS,
     Backend,
     LocalBackend,
+    ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     S3Backend,
     Storage,
     backend_for,
@@ -112,6 +117,79 @@ def test_local_etag_changes_when_the_file_is_rewritten(tmp_path: Path) -> None:
     first = b.stat("p.json").etag
     b.put_json("p.json", {"v": 2, "more": "bytes"})
     assert b.stat("p.json").etag != first
+
+
+def test_create_only_writes_refuse_a_second_writer(backend: Backend, tmp_path: Path) -> None:
+    """It writes a file or JSON once; other content under that name is refused, the same bytes are a no-op."""
+    src, other = tmp_path / "a.bin", tmp_path / "b.bin"
+    src.write_bytes(os.urandom(4096))
+    other.write_bytes(os.urandom(4096))
+    first = backend.create_file("v1/m.bin", src)
+    assert first.sha256 == hashlib.sha256(src.read_bytes()).hexdigest() and first.size == 4096
+    assert backend.create_file("v1/m.bin", src).sha256 == first.sha256  # a retried write of the same bytes
+    with pytest.raises(ObjectExistsError, match="exists already with other content"):
+        backend.create_file("v1/m.bin", other)
+    backend.create_json("v1/claim.json", {"writer": "a"})
+    with pytest.raises(ObjectExistsError) as info:
+        backend.create_json("v1/claim.json", {"writer": "b"})
+    assert isinstance(info.value, PreconditionFailedError) and "\n" not in str(info.value)
+    assert backend.get_json("v1/claim.json") == {"writer": "a"}
+    assert backend.get_file("v1/m.bin", tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == src.read_bytes()
+    assert backend.list() == ["v1/claim.json", "v1/m.bin"]  # no temp or lock files listed
+
+
+def test_replace_json_is_compare_and_swap(backend: Backend) -> None:
+    """It writes only against the version token it read, and creates only what is absent."""
+    assert backend.get_json_etag("p.json") is None
+    created = backend.replace_json("p.json", {"v": 1}, etag=None)
+    with pytest.raises(PreconditionFailedError, match="another writer"):
+        backend.replace_json("p.json", {"v": 9}, etag=None)
+    doc, etag = backend.get_json_etag("p.json")
+    assert doc == {"v": 1} and etag == created.etag
+    second = backend.replace_json("p.json", {"v": 2}, etag=etag)
+    with pytest.raises(PreconditionFailedError):
+        backend.replace_json("p.json", {"v": 3}, etag=etag)  # stale token: lost the race
+    assert backend.get_json_etag("p.json") == ({"v": 2}, second.etag)
+
+
+def test_concurrent_compare_and_swap_loses_no_update(backend: Backend) -> None:
+    """It lets four threads add 10 entries each to one document by CAS: all 40 land, none twice."""
+
+    def add(worker: int) -> None:
+        for i in range(10):
+            while True:
+                found = backend.get_json_etag("log.json")
+                doc, etag = found if found else ({"items": []}, None)
+                try:
+                    backend.replace_json("log.json", {"items": [*doc["items"], f"{worker}-{i}"]}, etag=etag)
+                    break
+                except PreconditionFailedError:
+                    continue
+
+    threads = [threading.Thread(target=add, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    items = backend.get_json("log.json")["items"]
+    assert sorted(items) == sorted(f"{w}-{i}" for w in range(4) for i in range(10))
+
+
+def test_local_create_without_hard_links_still_has_one_winner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It falls back to the lock file where the file system refuses hard links, with the same result."""
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    b = backend_for(tmp_path / "root")
+    b.create_json("c.json", {"w": 1})
+    with pytest.raises(ObjectExistsError):
+        b.create_json("c.json", {"w": 2})
+    assert b.get_json("c.json") == {"w": 1} and b.list() == ["c.json"]
 
 
 FRESH_RESOLVE = textwrap.dedent(

@@ -44,6 +44,6 @@ def test_train_validate_export_commands_chain(frozen_run: TinyRun, tmp_path: Pat
     assert exported["parity_images"] == 4
     validated = cli(
         "validate", "--weights", exported["onnx_path"], "--data", data, "--split", "test", "--out", str(out / "val"),
-        "--min-map50-95", "1.0", "--baseline", str(out / "frozen" / "metrics.json"),
+        "--min-map50-95", "1.0",  # (--baseline was replaced by --champion in issue 12)
     )  # fmt: skip
     assert validated["gate"]["passed"] is False and validated["model_format"] == "onnx"

@@ -1,4 +1,4 @@
-"""Validation measures a .pt or .onnx model, writes its plots and decides the gate (a verdict, not an error)."""
+"""Validation measures a .pt or .onnx model (and the champion, on the same split) and decides the gate."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from _tiny import NAMES, TinyRun
+from _tiny import NAMES, TinyRun, make_checkpoint
 
 from components._shared.errors import ConfigError, DatasetError
-from components.validate.core import ValidateConfig, ValidateResult, decide_gate, validate_model
+from components._shared.fsio import OUTPUT_MARKER
+from components.validate.core import ValidateConfig, ValidateResult, validate_model
+from components.validate.gate import Champion, GatePolicy, decide_gate
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"imgsz": 64, "batch": 4, "device": "cpu"}
@@ -23,12 +25,18 @@ def validated(frozen_run: TinyRun, tmp_path_factory: pytest.TempPathFactory) -> 
     return validate_model(frozen_run.out_dir / "best.pt", frozen_run.data_yaml, out, ValidateConfig(**TINY))
 
 
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random checkpoint with the dataset's classes: a worse model that passes the class contract."""
+    return make_checkpoint(tmp_path_factory.mktemp("untrained") / "random.pt", names=NAMES, seed=7)
+
+
 @pytest.mark.slow
 def test_validation_writes_metrics_confusion_matrix_pr_curve_and_report(validated: ValidateResult) -> None:
     """It writes metrics.json with per-class rows, a (classes+1)^2 confusion matrix, two PNGs and report.html."""
     out = validated.out_dir
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["per_class"]) == set(NAMES)
+    assert set(metrics["per_class"]) == set(NAMES) and metrics["names"] == list(NAMES)
     assert metrics["instances"] == sum(c["instances"] for c in metrics["per_class"].values()) > 0
     assert {"map50", "map50_95", "precision", "recall"} <= set(metrics)
     cm = json.loads((out / "confusion_matrix.json").read_text())
@@ -39,9 +47,16 @@ def test_validation_writes_metrics_confusion_matrix_pr_curve_and_report(validate
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 2 and "Gate PASSED" in report
-    assert sorted(p.name for p in out.iterdir()) == sorted(
+    assert sorted(p.name for p in out.iterdir() if p.name != OUTPUT_MARKER) == sorted(
         ["metrics.json", "confusion_matrix.json", "confusion_matrix.png", "pr_curve.png", "report.html"]
     )
+
+
+@pytest.mark.slow
+def test_auto_split_is_test_when_the_dataset_has_one(validated: ValidateResult) -> None:
+    """It measures on the test split (never used to pick a checkpoint) by default, and says so."""
+    assert validated.split == "test" and validated.gate.split == "test"
+    assert "first run, the threshold alone decides" in validated.gate.reason
 
 
 @pytest.mark.slow
@@ -61,24 +76,62 @@ def test_gate_passes_at_zero_and_blocks_at_one(
 
 
 @pytest.mark.slow
-def test_challenger_must_be_at_least_as_good_as_the_baseline(
-    frozen_run: TinyRun, validated: ValidateResult, tmp_path: Path
+def test_challenger_is_measured_against_the_champion_on_the_same_split(
+    frozen_run: TinyRun, validated: ValidateResult, untrained: Path, tmp_path: Path
 ) -> None:
-    """A baseline with a higher mAP50-95 fails the gate; an equal one passes it."""
-    better = tmp_path / "better.json"
-    better.write_text(json.dumps({"map50_95": validated.map50_95 + 0.1}))
-    equal = tmp_path / "equal.json"
-    equal.write_text((validated.out_dir / "metrics.json").read_text())
-    weights = frozen_run.out_dir / "best.pt"
+    """A worse challenger loses to the trained champion, measured here; the champion itself ties and passes."""
+    trained = frozen_run.out_dir / "best.pt"
     lost = validate_model(
-        weights, frozen_run.data_yaml, tmp_path / "a", ValidateConfig(baseline=better, **TINY)
+        untrained, frozen_run.data_yaml, tmp_path / "a", ValidateConfig(champion=trained, **TINY)
     )
-    assert lost.gate_passed is False and "production model is better" in lost.gate.reason
-    assert lost.gate.baseline_map50_95 == pytest.approx(validated.map50_95 + 0.1)
+    assert lost.gate_passed is False and not lost.gate.check("champion").passed
+    assert lost.gate.champion_map50_95 == pytest.approx(validated.map50_95, abs=1e-6)
+    assert f"< champion best.pt {validated.map50_95:.4f} on the same test split" in lost.gate.reason
     tied = validate_model(
-        weights, frozen_run.data_yaml, tmp_path / "b", ValidateConfig(baseline=equal, **TINY)
+        trained, frozen_run.data_yaml, tmp_path / "b", ValidateConfig(champion=trained, **TINY)
     )
-    assert tied.gate_passed is True and ">= baseline" in tied.gate.reason
+    assert tied.gate_passed is True and tied.gate.check("per_class").passed
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["champion"]["map50_95"] == pytest.approx(tied.map50_95)
+    assert {c["name"] for c in metrics["gate"]["checks"]} == {"threshold", "champion", "per_class"}
+    report = (tmp_path / "b" / "report.html").read_text()
+    assert "champion (best.pt)" in report and "champion AP50-95" in report
+    summary = tied.summary()
+    assert summary["gate_champion_passed"] == 1.0 and "champion_map50_95" in summary
+
+
+@pytest.mark.slow
+def test_a_champion_with_other_classes_is_not_compared(frozen_run: TinyRun, tmp_path: Path) -> None:
+    """A production model with other classes blocks promotion unless allow_class_change is set."""
+    other = make_checkpoint(tmp_path / "other.pt", nc=3)
+    weights = frozen_run.out_dir / "best.pt"
+    blocked = validate_model(
+        weights, frozen_run.data_yaml, tmp_path / "a", ValidateConfig(champion=other, **TINY)
+    )
+    assert (
+        not blocked.gate_passed
+        and "has other classes [pretrain0, pretrain1, pretrain2]" in blocked.gate.reason
+    )
+    allowed = ValidateConfig(champion=other, allow_class_change=True, **TINY)
+    assert validate_model(weights, frozen_run.data_yaml, tmp_path / "b", allowed).gate_passed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["pt", "onnx"])
+def test_a_model_with_reordered_classes_is_refused(frozen_run: TinyRun, tmp_path: Path, fmt: str) -> None:
+    """It refuses (one line naming both lists) a model whose class order differs from the dataset's."""
+    reordered = make_checkpoint(tmp_path / "rev.pt", names=tuple(reversed(NAMES)))
+    if fmt == "onnx":
+        from components.export.core import ExportConfig, export_onnx
+
+        reordered = export_onnx(
+            reordered, tmp_path / "onnx", ExportConfig(imgsz=64, latency_runs=1)
+        ).onnx_path
+    with pytest.raises(
+        ConfigError, match=r"model classes \[bar, square\] differ from .* classes \[square, bar\]"
+    ):
+        validate_model(reordered, frozen_run.data_yaml, tmp_path / "v", ValidateConfig(**TINY))
+    assert not (tmp_path / "v").exists()
 
 
 @pytest.mark.slow
@@ -98,17 +151,36 @@ def test_onnx_model_validates_like_the_checkpoint(
     assert set(per_class) == set(NAMES)
 
 
+def _champ(map50_95: float, per_class: dict[str, float], compared: bool = True) -> Champion:
+    return Champion(
+        "v1", tuple(per_class), compared, map50_95, None, {n: {"ap50_95": v} for n, v in per_class.items()}
+    )
+
+
 def test_gate_decision_table() -> None:
-    """Pass iff above the threshold and not below the baseline; the reason names both checks."""
-    assert decide_gate(0.5, 0.3, None).passed
-    assert not decide_gate(0.2, 0.3, None).passed
-    assert not decide_gate(0.5, 0.3, 0.6).passed
-    assert decide_gate(0.6, 0.3, 0.6).passed
-    assert decide_gate(0.5, 0.6, 0.4).reason == "mAP50-95 0.5000 < threshold 0.6000; >= baseline 0.4000"
+    """Pass iff over the threshold, not below the champion (minus the tolerance), and no class drops too far."""
+    mine = {"a": {"ap50_95": 0.50}, "b": {"ap50_95": 0.40}}
+    policy = GatePolicy(threshold=0.3)
+    assert decide_gate(0.45, mine, None, policy, "test").passed
+    assert not decide_gate(0.2, mine, None, policy, "test").passed
+    assert not decide_gate(0.45, mine, _champ(0.46, {"a": 0.5, "b": 0.42}), policy, "test").passed
+    assert decide_gate(0.45, mine, _champ(0.46, {"a": 0.5, "b": 0.42}), GatePolicy(0.3, 0.02), "test").passed
+    assert decide_gate(0.45, mine, _champ(0.45, {"a": 0.5, "b": 0.40}), policy, "test").passed
+    dropped = decide_gate(0.45, mine, _champ(0.40, {"a": 0.3, "b": 0.50}), policy, "test")
+    assert not dropped.passed and dropped.check("champion").passed and not dropped.check("per_class").passed
+    assert "drops beyond 0.0500: b -0.1000" in dropped.reason
+    assert decide_gate(
+        0.45, mine, _champ(0.40, {"a": 0.3, "b": 0.50}), GatePolicy(0.3, 0, 0.2), "test"
+    ).passed
+    other = _champ(0.9, {"x": 0.9}, compared=False)
+    assert not decide_gate(0.45, mine, other, policy, "test").passed
+    assert decide_gate(0.45, mine, other, GatePolicy(0.3, allow_class_change=True), "test").passed
+    first = decide_gate(0.5, mine, None, GatePolicy(0.6), "val")
+    assert first.reason.startswith("mAP50-95 0.5000 < threshold 0.6000; no production model: first run")
 
 
-def test_missing_split_unknown_weights_and_bad_baseline_are_refused(tiny_data: Path, tmp_path: Path) -> None:
-    """No 'test' list, a .txt model and a baseline without map50_95 each raise before any model loads."""
+def test_missing_split_unknown_weights_and_empty_lists_are_refused(tiny_data: Path, tmp_path: Path) -> None:
+    """No 'test' list, a .txt model, an empty val list and a bad tolerance each raise before any model loads."""
     weights = tmp_path / "best.pt"
     weights.write_bytes(b"x")
     (tiny_data.parent / "dataset.yaml").write_text(
@@ -118,10 +190,22 @@ def test_missing_split_unknown_weights_and_bad_baseline_are_refused(tiny_data: P
         validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(split="test"))
     with pytest.raises(ConfigError, match=r"\.pt checkpoint or a \.onnx"):
         validate_model(tmp_path / "model.txt", tiny_data, tmp_path / "o")
-    bad = tmp_path / "baseline.json"
-    bad.write_text('{"map50": 0.4}')
-    with pytest.raises(ConfigError, match="no numeric 'map50_95'"):
-        validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(baseline=bad))
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(class_tolerance=-1))
+    (tiny_data.parent / "val.txt").write_text("\n")
+    with pytest.raises(DatasetError, match=r"val.txt: the val list names no image"):
+        validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(split="auto"))
+
+
+def test_out_folder_may_not_hold_the_inputs(tiny_data: Path, tmp_path: Path) -> None:
+    """It refuses an --out that is the weights' folder or the dataset, and nothing there is touched."""
+    weights = tmp_path / "run" / "best.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"x")
+    for out in (weights.parent, tiny_data.parent, tiny_data.parent / "v"):
+        with pytest.raises(ConfigError, match="the input"):
+            validate_model(weights, tiny_data, out)
+    assert weights.read_bytes() == b"x" and (tiny_data.parent / "train.txt").is_file()
 
 
 def test_cli_missing_weights_is_one_line_exit_2(tiny_data: Path, tmp_path: Path) -> None:

@@ -5,7 +5,9 @@
 
 ``backend_for(uri)`` opens the objects under a URI through the ``Backend`` interface
 (``components/_shared/storage/base.py``): stat, list, download, upload, small JSON, delete, each
-verified and atomic per object. ``BACKENDS`` below is the whole list: nothing registers itself as
+verified and atomic per object, plus create-only writes and compare-and-swap of small JSON
+documents (``ObjectExistsError`` / ``PreconditionFailedError`` when another writer won).
+``BACKENDS`` below is the whole list: nothing registers itself as
 a side effect of an import, and each ``"module:Class"`` is imported when its scheme is first used
 (the two built-in modules are also re-exported here; they import only the standard library until a
 MinIO client is made).
@@ -31,7 +33,9 @@ from components._shared.errors import ConfigError
 from components._shared.storage.base import (
     Backend,
     Entry,
+    ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     StoredFile,
     file_digests,
     safe_relpath,
@@ -72,8 +76,10 @@ __all__ = [
     "EndpointUnavailableError",
     "Entry",
     "LocalBackend",
+    "ObjectExistsError",
     "ObjectInfo",
     "ObjectNotFoundError",
+    "PreconditionFailedError",
     "RetryPolicy",
     "S3Backend",
     "Storage",

@@ -37,6 +37,14 @@ class ObjectNotFoundError(StorageError):
     """The object named in the URI does not exist."""
 
 
+class PreconditionFailedError(StorageError):
+    """A conditional write lost: the object changed since it was read (compare-and-swap) or exists already."""
+
+
+class ObjectExistsError(PreconditionFailedError):
+    """A create-only write found the object already there, with other content (another writer won)."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One object of a backend.
@@ -45,7 +53,8 @@ class Entry:
         name: its name relative to the backend's root (``a/b.json``).
         size: bytes.
         etag: a token that changes whenever the object is rewritten (S3: the ETag, quotes stripped;
-            local: modification time and size); compare-and-swap writes will check it.
+            local: modification time and size). Compare-and-swap uses the token of ``get_json_etag``
+            (S3: the same ETag; local: the content's sha256).
         uri: its full URI (for messages and reports).
     """
 
@@ -76,12 +85,15 @@ class Backend(Protocol):
     verified (size and checksum). Reading a missing object: ``stat`` raises ``ObjectNotFoundError``,
     ``get_file`` returns False and ``get_json`` None.
 
-    Planned next (same names in every backend, so callers will not change):
-        ``create_json(rel, obj) -> StoredFile`` / ``create_file(rel, path)``: write only when the
-            object does not exist yet (S3 ``If-None-Match: *``; local exclusive create + rename).
-        ``replace_json(rel, obj, *, etag) -> StoredFile``: compare-and-swap of a small JSON document
-            against the ``Entry.etag`` read before (S3 ``If-Match``).
-        ``timeouts=`` option of ``from_uri`` (connect, time to first byte, minimum progress).
+    Conditional writes (what makes publishing safe with concurrent writers):
+        ``create_file`` / ``create_json`` write only when the object does not exist yet (S3
+            ``If-None-Match: *``; local: hard link of a verified temp file, which fails when the name
+            exists). Another writer's object raises ``ObjectExistsError``; an object already holding
+            exactly these bytes counts as written (a retried request whose first try landed).
+        ``get_json_etag`` reads a small JSON document with its version token, and ``replace_json``
+            writes it only when that token still holds (S3 ``If-Match``; local: an ``fcntl`` lock
+            file and a sha256 compare, then rename); ``etag=None`` means "create if absent". A lost
+            race raises ``PreconditionFailedError``: read again and retry.
 
     Attributes:
         scheme: the URI scheme this backend serves (``s3``, ``file``).
@@ -141,6 +153,26 @@ class Backend(Protocol):
 
     def delete(self, rel: str) -> None:
         """Remove one object (no error when it is already gone)."""
+        ...
+
+    def create_file(self, rel: str, path: Path) -> StoredFile:
+        """Upload a file as ``rel`` only if no object has that name; ``ObjectExistsError`` otherwise."""
+        ...
+
+    def create_json(self, rel: str, obj: Any) -> StoredFile:
+        """Write a small JSON document only if ``rel`` does not exist; ``ObjectExistsError`` otherwise."""
+        ...
+
+    def get_json_etag(self, rel: str) -> tuple[Any, str] | None:
+        """A small JSON document and the version token ``replace_json`` checks; None when missing."""
+        ...
+
+    def replace_json(self, rel: str, obj: Any, *, etag: str | None) -> StoredFile:
+        """Compare-and-swap: write only if ``rel`` still has ``etag`` (None: only if it is absent).
+
+        Raises:
+            PreconditionFailedError: another writer changed (or created) it since it was read.
+        """
         ...
 
 

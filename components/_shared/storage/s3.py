@@ -9,12 +9,13 @@ Configuration comes only from the environment (on the cluster: a Kubernetes Secr
     MINIO_SECURE       true (default) / false
     MINIO_REGION       optional; saves one GetBucketLocation request per bucket
 
-Retry tuning (optional): ``YOLO_KFP_STORAGE_ATTEMPTS`` (default 4) and ``YOLO_KFP_STORAGE_BACKOFF_S``
-(first back-off delay, default 0.5 s, doubled per attempt, capped at 4 s; all retries of one call stop
-after 10 s). Connection refused, timeouts, HTTP 5xx and throttling (SlowDown) are retried; wrong
-credentials, access denied, a missing bucket or object are not, and each has its own one-line
-``StorageError`` subclass naming the endpoint and the object. The secret key is kept out of every
-message, log line and ``repr``.
+Every call is bounded (``components/_shared/storage/limits.py`` has the table of defaults and the
+``YOLO_KFP_S3_*`` / ``YOLO_KFP_STORAGE_*`` variables that override them): a connect timeout, a
+time-to-first-byte (read) timeout, a minimum transfer speed watched on the socket, a number of
+attempts and a retry budget after which no retry starts. Connection refused, timeouts, stalls, HTTP
+5xx and throttling (SlowDown) are retried; wrong credentials, access denied, a missing bucket or
+object are not, and each has its own one-line ``StorageError`` subclass naming the endpoint and the
+object. The secret key is kept out of every message, log line and ``repr``.
 
 ``S3Backend`` is the ``s3://`` entry of the scheme registry (``components._shared.storage``): the
 ``Backend`` interface over the objects under one ``s3://bucket/prefix/``; ``Storage`` is the client
@@ -45,17 +46,33 @@ from components._shared.storage.base import (
     CHUNK,
     FILE_MODE,
     Entry,
+    ObjectExistsError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     StoredFile,
     file_digests,
     json_bytes,
     safe_relpath,
 )
 from components._shared.storage.base import content_type as _content_type
+from components._shared.storage.limits import (
+    DEFAULT_RETRY_BUDGET_S,
+    ENV_CONNECT_TIMEOUT,
+    ENV_READ_TIMEOUT,
+    ENV_RETRY_BUDGET,
+    TransferCancelled,
+    TransferLimits,
+    TransferStalled,
+    bounded_pool_manager,
+    cancel_scope,
+    cancelled,
+    env_seconds,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidSecurity"}
@@ -187,16 +204,20 @@ def storage_configured(environ: dict[str, str] | None = None) -> bool:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential back-off: ``attempts`` tries, delays ``base * 2**n`` (capped), ``deadline_s`` in all."""
+    """Bounded exponential back-off: ``attempts`` tries, delays ``base * 2**n`` (capped, jittered).
+
+    ``deadline_s`` is the retry budget: no retry starts when its back-off would end later than this
+    after the call began (the attempt in flight is bounded by the ``TransferLimits`` of the client).
+    """
 
     attempts: int = 4
     base_delay_s: float = 0.5
     max_delay_s: float = 4.0
-    deadline_s: float = 10.0
+    deadline_s: float = DEFAULT_RETRY_BUDGET_S
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> RetryPolicy:
-        """Defaults, overridden by ``YOLO_KFP_STORAGE_ATTEMPTS`` / ``YOLO_KFP_STORAGE_BACKOFF_S``."""
+        """Defaults, overridden by ``YOLO_KFP_STORAGE_ATTEMPTS`` / ``_BACKOFF_S`` and ``YOLO_KFP_S3_RETRY_BUDGET``."""
         env = os.environ if environ is None else environ
         try:
             attempts = int(env.get("YOLO_KFP_STORAGE_ATTEMPTS", cls.attempts))
@@ -205,7 +226,8 @@ class RetryPolicy:
             raise ConfigError(f"YOLO_KFP_STORAGE_ATTEMPTS/_BACKOFF_S must be numbers ({err})") from err
         if attempts < 1 or base < 0:
             raise ConfigError("YOLO_KFP_STORAGE_ATTEMPTS must be >= 1 and YOLO_KFP_STORAGE_BACKOFF_S >= 0")
-        return cls(attempts=attempts, base_delay_s=base)
+        budget = env_seconds(env, ENV_RETRY_BUDGET, DEFAULT_RETRY_BUDGET_S, allow_zero=True)
+        return cls(attempts=attempts, base_delay_s=base, deadline_s=budget)
 
     def delay(self, failed_attempts: int) -> float:
         """Back-off before the next try after ``failed_attempts`` failures (jittered, at most max_delay_s)."""
@@ -239,6 +261,23 @@ def _clean_etag(etag: str | None) -> str:
     return (etag or "").strip().strip('"')
 
 
+def _cause(err: BaseException, kind: type[E]) -> E | None:
+    """``err`` or the first exception of type ``kind`` it wraps (urllib3 wraps socket errors in its own)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return e
+        todo += [
+            a for a in (*getattr(e, "args", ()), e.__cause__, e.__context__) if isinstance(a, BaseException)
+        ]
+    return None
+
+
 def _short(err: BaseException) -> str:
     """A one-line reason without object reprs (``<urllib3.connection... at 0x..>``)."""
     text = re.sub(r"<[^>]*>:?\s*", "", str(err)) or err.__class__.__name__
@@ -255,8 +294,9 @@ class Storage:
         settings: connection settings; ``StorageSettings.from_env()`` when omitted.
         retry: back-off policy; ``RetryPolicy.from_env()`` when omitted.
         workers: parallel transfers in ``download_objects``.
-        connect_timeout_s: TCP connect timeout per request.
-        read_timeout_s: socket read timeout per request.
+        limits: timeouts and minimum speed of every request; ``TransferLimits.from_env()`` when omitted.
+        connect_timeout_s: overrides ``limits.connect_timeout_s``.
+        read_timeout_s: overrides ``limits.read_timeout_s``.
     """
 
     def __init__(
@@ -265,23 +305,27 @@ class Storage:
         *,
         retry: RetryPolicy | None = None,
         workers: int = 8,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 60.0,
+        limits: TransferLimits | None = None,
+        connect_timeout_s: float | None = None,
+        read_timeout_s: float | None = None,
     ) -> None:
+        import dataclasses
+
         import certifi
-        import urllib3
         from minio import Minio
 
         self.settings = settings or StorageSettings.from_env()
         self.retry = retry or RetryPolicy.from_env()
         self.workers = max(1, int(workers))
+        limits = limits or TransferLimits.from_env()
+        overrides = {"connect_timeout_s": connect_timeout_s, "read_timeout_s": read_timeout_s}
+        self.limits = dataclasses.replace(limits, **{k: v for k, v in overrides.items() if v is not None})
         # urllib3's own retries are off: this class owns the retry budget, so a dead endpoint ends in
-        # bounded time with one message instead of minutes of hidden retries.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s),
+        # bounded time with one message instead of minutes of hidden retries; the pool's connections
+        # watch every request's progress (limits.py), so a trickling endpoint cannot hang a call either.
+        http = bounded_pool_manager(
+            self.limits,
             maxsize=max(10, self.workers),
-            retries=False,
-            cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
         )
         s = self.settings
@@ -321,6 +365,8 @@ class Storage:
             try:
                 return fn()
             except Exception as err:
+                if cancelled() or _cause(err, TransferCancelled):
+                    raise StorageError(f"{self.endpoint}: {op} {what}: cancelled") from err
                 reason = self._transient_reason(err)
                 if reason is None:
                     raise self._permanent_error(err, op, bucket, what) from err
@@ -344,12 +390,20 @@ class Storage:
                 )
                 time.sleep(delay)
 
-    @staticmethod
-    def _transient_reason(err: BaseException) -> str | None:
+    def _transient_reason(self, err: BaseException) -> str | None:
         """A short reason when ``err`` is worth retrying, else None."""
         import urllib3.exceptions as u3
         from minio.error import InvalidResponseError, S3Error, ServerError
 
+        stall = _cause(err, TransferStalled)
+        if stall is not None:
+            return str(stall)
+        if isinstance(err, u3.ConnectTimeoutError) and not isinstance(err, u3.NewConnectionError):
+            return f"no connection within {self.limits.connect_timeout_s:g}s ({ENV_CONNECT_TIMEOUT})"
+        if isinstance(err, u3.ReadTimeoutError) or _cause(err, TimeoutError):
+            return (
+                f"no answer within the read timeout of {self.limits.read_timeout_s:g}s ({ENV_READ_TIMEOUT})"
+            )
         if isinstance(err, S3Error):
             status = getattr(err.response, "status", 0) or 0
             if err.code in _TRANSIENT_CODES or status >= 500 or status == 429:
@@ -369,8 +423,11 @@ class Storage:
         return None
 
     def _permanent_error(self, err: Exception, op: str, bucket: str, what: str) -> Exception:
+        from http.client import HTTPException
+        from xml.etree.ElementTree import ParseError
+
         import urllib3.exceptions as u3
-        from minio.error import InvalidResponseError, S3Error, ServerError
+        from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 
         ep = self.endpoint
         if isinstance(err, S3Error):
@@ -397,12 +454,17 @@ class Storage:
             )
         if isinstance(err, ServerError | InvalidResponseError):
             return StorageError(f"{ep}: {op} {what} failed: {_short(err)}")
+        if isinstance(err, ValueError) and "XML" in str(err):  # minio found no S3 XML in the reply
+            return StorageError(f"{ep}: {op} {what} failed: not an S3 answer ({_short(err)})")
         if isinstance(err, ValueError):  # minio's argument checks (bad bucket or object name)
             return ConfigError(f"{what}: {_short(err)}")
         if isinstance(err, StorageError | ConfigError):
             return err
         if isinstance(err, OSError):
             return StorageError(f"{op} {what}: local file error: {_short(err)}")
+        if isinstance(err, MinioException | u3.HTTPError | HTTPException | ParseError | UnicodeError):
+            # A reply that is not S3 (an HTML page, truncated XML, a proxy's error): one line, not a traceback.
+            return StorageError(f"{ep}: {op} {what} failed: not an S3 answer ({_short(err)})")
         return err
 
     # ------------------------------------------------------------ buckets and listings
@@ -464,9 +526,12 @@ class Storage:
             The number of bytes written.
         """
         dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
 
-        return self._call("download", obj.bucket, obj.key, lambda: self._stream_to(obj, dest, on_bytes))
+        def download() -> int:
+            dest.parent.mkdir(parents=True, exist_ok=True)  # inside the call: a local error is one line too
+            return self._stream_to(obj, dest, on_bytes)
+
+        return self._call("download", obj.bucket, obj.key, download)
 
     def _stream_to(self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None) -> int:
         """Stream into a temp file beside ``dest``; verify it, then rename it over ``dest``."""
@@ -510,6 +575,10 @@ class Storage:
     ) -> int:
         """Download many objects in parallel (``self.workers`` threads) with a tqdm byte counter.
 
+        When one download fails (or the caller is interrupted: KeyboardInterrupt, SystemExit from a
+        SIGTERM handler) the others stop at their next socket read and this returns only once every
+        worker has ended, so the caller can remove the destination folder knowing nothing writes to it.
+
         Returns:
             Total bytes written.
         """
@@ -517,6 +586,14 @@ class Storage:
 
         total = sum(o.size for o, _ in items)
         lock = threading.Lock()
+        stop = threading.Event()
+
+        def one(obj: ObjectInfo, dest: Path, count: Callable[[int], None]) -> int:
+            if stop.is_set():
+                raise StorageError(f"{self.endpoint}: download {obj.uri}: cancelled")
+            with cancel_scope(stop):
+                return self.download_object(obj, dest, on_bytes=count)
+
         with tqdm(
             total=total, unit="B", unit_scale=True, desc=desc, disable=not progress, mininterval=1.0
         ) as bar:
@@ -526,10 +603,11 @@ class Storage:
                     bar.update(n)
 
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="s3-get") as pool:
-                futures = [pool.submit(self.download_object, o, d, on_bytes=count) for o, d in items]
+                futures = [pool.submit(one, o, d, count) for o, d in items]
                 try:
                     return sum(f.result() for f in futures)
                 except BaseException:
+                    stop.set()
                     for f in futures:
                         f.cancel()
                     raise
@@ -711,3 +789,197 @@ class S3Backend:
     def delete(self, rel: str) -> None:
         """Remove one object (no error when it is already gone)."""
         self.storage.remove_object(self.bucket, self._key(rel))
+
+    # ------------------------------------------------------------ conditional writes (S3 If-None-Match / If-Match)
+
+    def create_file(self, rel: str, path: Path) -> StoredFile:
+        """Upload ``path`` as ``rel`` only if no object has that name (``If-None-Match: *``), verified.
+
+        Raises:
+            ObjectExistsError: the object exists with other content (another writer won).
+        """
+        path = Path(path)
+        size, sha, md5 = file_digests(path)
+        etag = self._create(rel, path, size=size, md5=md5, content_type=_content_type(path.name))
+        return StoredFile(uri=self.uri_of(rel), size=size, sha256=sha, etag=etag)
+
+    def create_json(self, rel: str, obj: Any) -> StoredFile:
+        """Write a small JSON document only if ``rel`` does not exist (``If-None-Match: *``).
+
+        Raises:
+            ObjectExistsError: the object exists with other content (another writer won).
+        """
+        data = json_bytes(obj)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        etag = self._create(rel, data, size=len(data), md5=md5, content_type="application/json")
+        return StoredFile(
+            uri=self.uri_of(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest(), etag=etag
+        )
+
+    def _create(self, rel: str, source: bytes | Path, *, size: int, md5: str, content_type: str) -> str:
+        key = self._key(rel)
+        try:
+            return _conditional_put(
+                self.storage, self.bucket, key, source, md5=md5, content_type=content_type, if_match=None
+            )
+        except PreconditionFailedError:
+            # The same bytes already there count as written: a retried PUT whose first try landed.
+            try:
+                existing = self.storage.stat_object(self.bucket, key)
+            except ObjectNotFoundError:
+                existing = None
+            if existing is not None and existing.size == size and existing.etag == md5:
+                return existing.etag
+            raise ObjectExistsError(
+                f"{self.endpoint}: {self.uri_of(rel)} exists already with other content "
+                "(another writer won): nothing was changed"
+            ) from None
+
+    def get_json_etag(self, rel: str) -> tuple[Any, str] | None:
+        """The parsed JSON object and its ETag (what ``replace_json`` checks); None when it does not exist."""
+        key = self._key(rel)
+
+        def get() -> tuple[bytes, str]:
+            resp = self.storage._client.get_object(self.bucket, key)
+            try:
+                return resp.read(), _clean_etag(resp.headers.get("ETag"))
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        try:
+            data, etag = self.storage._call("read", self.bucket, key, get)
+        except ObjectNotFoundError:
+            return None
+        try:
+            return json.loads(data.decode("utf-8")), etag
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise StorageError(f"{self.endpoint}: {self.uri_of(rel)} is not valid JSON ({err})") from err
+
+    def replace_json(self, rel: str, obj: Any, *, etag: str | None) -> StoredFile:
+        """Compare-and-swap: write ``rel`` only if its ETag is still ``etag`` (``If-Match``; None: absent).
+
+        Raises:
+            PreconditionFailedError: another writer changed (or created) the object since it was read.
+        """
+        data = json_bytes(obj)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        new = _conditional_put(
+            self.storage,
+            self.bucket,
+            self._key(rel),
+            data,
+            md5=md5,
+            content_type="application/json",
+            if_match=etag or None,
+        )
+        return StoredFile(
+            uri=self.uri_of(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest(), etag=new
+        )
+
+
+# ---------------------------------------------------------------- conditional PUT (presigned URL + urllib3)
+
+_PRESIGN_TTL_S = 15 * 60
+_CONFLICT_ATTEMPTS = 4  # HTTP 409 ConditionalRequestConflict: another conditional write to the key in flight
+_HTTP_POOLS: Any = None
+_HTTP_LOCK = threading.Lock()
+
+
+class _ConditionalConflict(StorageError):
+    """HTTP 409 ConditionalRequestConflict: retried after a short pause, outside the transient retries."""
+
+
+def _conditional_http(storage: Storage) -> Any:
+    """The urllib3 pool for conditional PUTs of ``storage``: the client's limits, TLS settings, no hidden retries.
+
+    Built like the client's own pool (``bounded_pool_manager(storage.limits)``: connect and
+    first-byte timeouts, minimum progress), once per client.
+    """
+    import weakref
+
+    import certifi
+
+    global _HTTP_POOLS
+    with _HTTP_LOCK:
+        if _HTTP_POOLS is None:
+            _HTTP_POOLS = weakref.WeakKeyDictionary()
+        pool = _HTTP_POOLS.get(storage)
+        if pool is None:
+            pool = bounded_pool_manager(
+                storage.limits,
+                maxsize=max(10, storage.workers),
+                ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            )
+            _HTTP_POOLS[storage] = pool
+    return pool
+
+
+def _conditional_put(
+    storage: Storage,
+    bucket: str,
+    key: str,
+    source: bytes | Path,
+    *,
+    md5: str,
+    content_type: str,
+    if_match: str | None,
+) -> str:
+    """One PUT with ``If-None-Match: *`` (``if_match`` None) or ``If-Match: "<etag>"``; returns the new ETag.
+
+    minio's ``put_object`` turns unknown headers into ``x-amz-meta-*``, so the request goes to a
+    presigned URL (it signs only the host header) and carries the condition and ``Content-MD5`` as
+    plain headers. Transient failures are retried within the client's budget (``Storage._call``).
+
+    Raises:
+        PreconditionFailedError: HTTP 412 (or 404 for ``If-Match``: the object is gone), or 409
+            conflicts that persisted.
+    """
+    import base64
+    from datetime import timedelta
+
+    from minio.error import S3Error, ServerError
+
+    what = f"s3://{bucket}/{key}"
+    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    headers = {
+        "Content-Length": str(size),
+        "Content-Type": content_type,
+        "Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode("ascii"),
+        **({"If-Match": f'"{if_match}"'} if if_match else {"If-None-Match": "*"}),
+    }
+
+    def put_once() -> str:
+        url = storage._client.get_presigned_url("PUT", bucket, key, expires=timedelta(seconds=_PRESIGN_TTL_S))
+        with contextlib.ExitStack() as stack:
+            body = source if isinstance(source, bytes) else stack.enter_context(open(source, "rb"))
+            resp = _conditional_http(storage).request("PUT", url, body=body, headers=headers, retries=False)
+        status = resp.status
+        if status in (200, 201, 204):
+            etag = _clean_etag(resp.headers.get("ETag"))
+            if _etag_is_md5(etag, resp.headers) and etag != md5:
+                raise StorageError(f"{storage.endpoint}: upload of {what} failed verification (ETag {etag})")
+            return etag
+        if status >= 500 or status == 429:
+            raise ServerError(f"HTTP {status} for conditional PUT of {what}", status)
+        try:
+            err = S3Error.fromxml(resp)
+        except Exception:  # noqa: BLE001 - a body that is not S3 XML: report the status
+            raise StorageError(f"{storage.endpoint}: PUT {what} failed: HTTP {status}") from None
+        cond = f"If-Match {if_match}" if if_match else "If-None-Match *"
+        if status == 409 and err.code == "ConditionalRequestConflict":
+            raise _ConditionalConflict(f"{storage.endpoint}: {what}: concurrent conditional write ({cond})")
+        if status == 412 or (status == 404 and if_match and err.code in ("NoSuchKey", "NoSuchObject")):
+            raise PreconditionFailedError(
+                f"{storage.endpoint}: {what}: precondition {cond} failed (another writer changed it)"
+            )
+        raise err
+
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            return storage._call("conditional upload", bucket, key, put_once)
+        except _ConditionalConflict as err:
+            if attempt == _CONFLICT_ATTEMPTS:
+                raise PreconditionFailedError(f"{err}: still conflicting after {attempt} attempts") from None
+            time.sleep(0.05 * attempt * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")
