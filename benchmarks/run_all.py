@@ -3,6 +3,7 @@
     python -m benchmarks.run_all                 # what ``make bench`` runs (under 15 minutes on 2 CPUs)
     python -m benchmarks.run_all --quick         # one transfer seed, no real-VOC transfer part
     python -m benchmarks.run_all --only freeze   # one benchmark (repeatable: --only data --only export)
+    python -m benchmarks.run_all --only data_movement   # bytes between tasks: run workspace vs copies
 
 Results: ``benchmarks/results/<name>.json`` (see ``benchmarks/common.py``); a full run (not ``--only``)
 also records its own duration, per benchmark and in total, in ``benchmarks/results/run_all.json``. The GPU part of ``freeze``
@@ -20,6 +21,8 @@ from benchmarks.common import RESULTS, log, machine, run_module, setup, table
 # name -> (module, arguments, arguments with --quick); data writes data.json and data_path.json
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "data": ("benchmarks.bench_data", [], ["--repeats", "1"]),
+    # after data, which builds the 20 000-image tree it reuses
+    "data_movement": ("benchmarks.bench_data_movement", [], []),
     "freeze": ("benchmarks.bench_freeze", ["--epochs", "3"], ["--epochs", "2"]),
     "export": ("benchmarks.bench_export", [], ["--runs", "10"]),
     "pipeline": ("benchmarks.bench_pipeline", [], []),

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "stats": "components.stats.cli",
     "plan": "components.plan.cli",
     "train": "components.train.cli",
+    "render-trainjob": "pipelines.cli_render_trainjob",
     "validate": "components.validate.cli",
     "export": "components.export.cli",
     "ingest": "components.ingest.cli",

@@ -1,13 +1,40 @@
-"""Compile the pipeline to IR YAML (committed: GitOps submits it; CI fails when it is stale).
+"""Compile the pipeline to KFP IR YAML for the images that will run it.
 
-Images come from IMAGE_REGISTRY and IMAGE_TAG (see components/_shared/images.py)."""
+Images: --image-registry/--image-tag, else $IMAGE_REGISTRY/$IMAGE_TAG, else the defaults
+(ghcr.io/yolo-kfp, tag = the project version). A ':latest' tag is refused. The committed
+pipelines/compiled/yolo_transfer.yaml (GitOps submits it; CI fails when it is stale) is compiled for
+the defaults only: write other images to another file with --out.
+
+Example:
+  yolo-kfp compile
+  yolo-kfp compile --image-registry ghcr.io/me --image-tag "$(git rev-parse --short=7 HEAD)" --out /tmp/p.yaml
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "compile the pipeline to pipelines/compiled/yolo_transfer.yaml"
+HELP = "compile the pipeline for a registry/tag (default: pipelines/compiled/yolo_transfer.yaml)"
+
+
+def add_image_arguments(p: argparse.ArgumentParser) -> None:
+    """``--image-registry``/``--image-tag``, shared by compile, submit and schedule."""
+    group = p.add_argument_group("images")
+    group.add_argument(
+        "--image-registry",
+        default=None,
+        metavar="R",
+        help="repository prefix of the yolo-kfp-data/-train images "
+        "(default: $IMAGE_REGISTRY, else ghcr.io/yolo-kfp)",
+    )
+    group.add_argument(
+        "--image-tag",
+        default=None,
+        metavar="T",
+        help="tag `make images` pushed, e.g. the git SHA (default: $IMAGE_TAG, else the project version); "
+        "'latest' is refused",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,11 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from pipelines.compile import COMPILED
 
     p.add_argument("--out", type=Path, default=COMPILED, help=f"output file (default {COMPILED})")
+    add_image_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compile and print the output path."""
     from pipelines.compile import compile_pipeline
 
-    print(compile_pipeline(args.out))  # noqa: T201
+    out = compile_pipeline(args.out, registry=args.image_registry, tag=args.image_tag)
+    print(out)  # noqa: T201
     return 0

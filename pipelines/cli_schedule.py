@@ -6,21 +6,23 @@ six fields are passed unchanged; anything else is refused.
 
 The recurring run has max concurrency 1 and no catch-up (a paused schedule does not backfill). KFP
 has no update call for recurring runs, so "update" means: create the new one, then delete every
-older recurring run with the same --name in the experiment. The pipeline version (git SHA) is
-uploaded first when it is new, exactly as `yolo-kfp submit` does.
+older recurring run with the same --name in the experiment. The pipeline is compiled for the images
+asked for (--image-registry/--image-tag, else $IMAGE_REGISTRY/$IMAGE_TAG), uploaded as the version named
+after the tag when it is new, and the KFP backend's release is checked, exactly as `yolo-kfp submit` does.
 
 Example:
-  yolo-kfp schedule --cron "0 3 * * 1" --params params.yaml
+  yolo-kfp schedule --cron "0 3 * * 1" --image-tag "$(git rev-parse --short=7 HEAD)" --params params.yaml
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 from components._shared.cliutil import print_summary
-from pipelines.cli_submit import add_connection_arguments, add_pipeline_arguments, connect
+from pipelines.cli_submit import add_connection_arguments, add_pipeline_arguments, connect, prepare
 from pipelines.client import schedule as kfp_schedule
-from pipelines.client import submit as kfp_submit
 
 HELP = "create/replace a recurring run (five-field cron is converted to KFP's six fields)"
 
@@ -44,21 +46,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the cron, version and parameters first, then connect and (re)create the schedule."""
+    """Validate the cron, images, version and parameters first, then connect, check the backend, schedule."""
     kfp_schedule.to_kfp_cron(args.cron)
-    version = kfp_submit.resolve_version_name(args.version, args.package)
-    params = kfp_submit.load_run_parameters(args.params, args.package)
-    client, conn, namespace = connect(args)
-    result = kfp_schedule.schedule(
-        client,
-        cron=args.cron,
-        version_name=version,
-        name=args.name,
-        package=args.package,
-        experiment=args.experiment,
-        params=params,
-        namespace=namespace,
-        host=conn.host,
-    )
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-schedule-") as tmp:
+        package, version, params = prepare(args, Path(tmp))
+        client, conn, namespace = connect(args, check_backend=True)
+        result = kfp_schedule.schedule(
+            client,
+            cron=args.cron,
+            version_name=version,
+            name=args.name,
+            package=package.path,
+            experiment=args.experiment,
+            params=params,
+            namespace=namespace,
+            host=conn.host,
+        )
     print_summary(result)
     return 0

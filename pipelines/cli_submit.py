@@ -1,9 +1,19 @@
-"""Upload the compiled pipeline as a version named by the git SHA and start a run on Kubeflow.
+"""Compile the pipeline for the images to run, upload it as the version named by their tag, start a run.
 
-Idempotent: a version name that exists is not uploaded again, so a second submit of the same SHA
-only starts a run. The experiment is created when missing. Parameters come from a YAML/JSON file of
-flat values; secret-looking names are refused (MinIO credentials come only from the Kubernetes
-Secret yolo-kfp-minio).
+Images: --image-registry/--image-tag (else $IMAGE_REGISTRY/$IMAGE_TAG): the pipeline is compiled for
+them and the version is named after the tag; ':latest' is refused. --package FILE (or $YOLO_KFP_PACKAGE)
+submits that file instead, and is refused when its images are not the ones asked for. Without images or
+a package, the committed pipelines/compiled/yolo_transfer.yaml is sent (version: git SHA, as before).
+
+Backend: the KFP API server's release (healthz tag_name) must be >= the pipeline's minimum (see
+docs/kubeflow.md); an older one is refused, an unknown one is a warning.
+
+Idempotent: a version name that exists with the same pipeline spec is not uploaded again, so a second
+submit of the same tag only starts a run; an existing name with another spec is refused (KFP versions
+are immutable: push the images with a new tag). The experiment is created when missing.
+
+Parameters come from a YAML/JSON file of flat values; secret-looking names are refused (MinIO
+credentials come only from the Kubernetes Secret yolo-kfp-minio).
 
 Connection: --host or KFP_HOST (e.g. http://ml-pipeline.kubeflow:8888 in-cluster, or
 http://localhost:8080 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80`); token
@@ -12,25 +22,29 @@ KF_PIPELINES_SA_TOKEN_PATH (default /var/run/secrets/kubeflow/pipelines/token). 
 kfp.Client uses the in-cluster service or the kubeconfig's API-server proxy.
 
 Example:
+  export IMAGE_REGISTRY=ghcr.io/me IMAGE_TAG="$(git rev-parse --short=7 HEAD)"
   yolo-kfp submit --host http://localhost:8080 --params params.yaml
-  yolo-kfp submit --namespace team-vision --experiment nightly --version "$(git rev-parse --short=7 HEAD)"
+  yolo-kfp submit --namespace team-vision --package /tmp/yolo_transfer.yaml --image-tag abc1234
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components._shared.cliutil import print_summary
+from pipelines.cli_pipeline import add_image_arguments
+from pipelines.client import backend as kfp_backend
 from pipelines.client import connect as kfp_connect
 from pipelines.client import submit as kfp_submit
 
 if TYPE_CHECKING:
     import kfp
 
-HELP = "upload the compiled pipeline (version = git SHA) and start a run on Kubeflow"
+HELP = "compile for the images, upload (version = image tag) and start a run on Kubeflow"
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,15 +86,18 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--version",
         default=None,
         metavar="NAME",
-        help="pipeline version name (default: $GIT_SHA, $GITHUB_SHA[:7] or `git rev-parse --short=7 HEAD`)",
+        help="pipeline version name (default: the image tag; without one $GIT_SHA, $GITHUB_SHA[:7] or "
+        "`git rev-parse --short=7 HEAD`); must equal the image tag when one is given",
     )
     parser.add_argument(
         "--package",
         type=Path,
-        default=kfp_submit.DEFAULT_PACKAGE,
+        default=None,
         metavar="FILE",
-        help="compiled pipeline YAML (default: $YOLO_KFP_PACKAGE, else pipelines/compiled/yolo_transfer.yaml)",
+        help="compiled pipeline YAML whose images must be the ones asked for (default: $YOLO_KFP_PACKAGE, "
+        "else compiled for --image-registry/--image-tag, else pipelines/compiled/yolo_transfer.yaml)",
     )
+    add_image_arguments(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,28 +114,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def connect(args: argparse.Namespace) -> tuple[kfp.Client, kfp_connect.Connection, str | None]:
-    """Connected client, the connection used, and the namespace (flag or $KFP_NAMESPACE)."""
+def connect(
+    args: argparse.Namespace, check_backend: bool = False
+) -> tuple[kfp.Client, kfp_connect.Connection, str | None]:
+    """Connected client, the connection used, and the namespace (flag or $KFP_NAMESPACE).
+
+    With ``check_backend`` (submit, schedule) a backend older than the pipeline needs is refused.
+    """
     conn = kfp_connect.resolve_connection(args.host, args.existing_token, args.kfp_namespace)
     namespace = args.namespace or os.environ.get("KFP_NAMESPACE") or None
-    return kfp_connect.connect(conn), conn, namespace
+    client, health = kfp_connect.connect_with_health(conn)
+    if check_backend:
+        kfp_backend.check_backend(health, conn.host or kfp_connect.KUBECONFIG_DEFAULT)
+    return client, conn, namespace
+
+
+def prepare(args: argparse.Namespace, workdir: Path) -> tuple[kfp_submit.Package, str, dict]:
+    """The package for the images asked for, the version name and the run parameters (no network)."""
+    package = kfp_submit.prepare_package(args.package, args.image_registry, args.image_tag, workdir)
+    tag = package.images.tag if package.images else None
+    version = kfp_submit.resolve_version_name(args.version, package.path, image_tag=tag)
+    params = kfp_submit.load_run_parameters(args.params, package.path)
+    return package, version, params
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate inputs first (no network), then connect, upload if new, and start the run."""
-    version = kfp_submit.resolve_version_name(args.version, args.package)
-    params = kfp_submit.load_run_parameters(args.params, args.package)
-    client, conn, namespace = connect(args)
-    result = kfp_submit.submit(
-        client,
-        package=args.package,
-        version_name=version,
-        experiment=args.experiment,
-        params=params,
-        run_name=args.run_name,
-        namespace=namespace,
-        skip_if_run_exists=args.skip_if_run_exists,
-        host=conn.host,
-    )
+    """Check inputs and compile (no network), then connect, check the backend, upload, start the run."""
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-submit-") as tmp:
+        package, version, params = prepare(args, Path(tmp))
+        client, conn, namespace = connect(args, check_backend=True)
+        result = kfp_submit.submit(
+            client,
+            package=package.path,
+            version_name=version,
+            experiment=args.experiment,
+            params=params,
+            run_name=args.run_name,
+            namespace=namespace,
+            skip_if_run_exists=args.skip_if_run_exists,
+            host=conn.host,
+        )
     print_summary(result)
     return 0

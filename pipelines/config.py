@@ -60,8 +60,10 @@ class PipelineParams:
     group: str = _SPLIT.group or ""
     seed: int = _SPLIT.seed
     gpus: int = 1
+    nodes: int = 1  # >1: a Kubeflow Trainer TrainJob per training task (components/train)
     accelerator: str = "nvidia.com/gpu"
     node_selector: dict = field(default_factory=dict)
+    train_args: dict = field(default_factory=dict)
     min_map50_95: float = 0.2  # the pipeline's floor; a bare `yolo-kfp validate` has none
     champion_tolerance: float = _GATE.champion_tolerance
     class_tolerance: float = _GATE.class_tolerance
@@ -163,6 +165,37 @@ class Resources:
     memory_limit: str
     shm: str = "2Gi"
 
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """The run workspace: one PVC per run, mounted by every task at ``/kfp-workspace`` (KFP >= 2.15).
+
+    KFP reads these at compile time (``dsl.PipelineConfig``), so they are constants here, not run
+    parameters: change them and run ``yolo-kfp compile`` (docs/kubeflow.md, "Run workspace").
+
+    Attributes:
+        size: the PVC's storage request. The source VOC tree is stored once (the converted images and
+            the split dataset are hard links to it) plus the label files: about 1.1x the source, 2x
+            while an archive source is being extracted.
+        storage_class: the StorageClass of the PVC; empty: the API server's workspace default, else the
+            cluster's default class.
+        access_modes: ReadWriteMany, because tasks on different nodes (CPU data pods, GPU training
+            pods) mount the same PVC; a single-node cluster can use ReadWriteOnce.
+    """
+
+    size: str = "50Gi"
+    storage_class: str = ""
+    access_modes: tuple[str, ...] = ("ReadWriteMany",)
+
+    def pvc_spec_patch(self) -> dict[str, Any]:
+        """The ``pvcSpecPatch`` of ``dsl.KubernetesWorkspaceConfig``."""
+        patch: dict[str, Any] = {"accessModes": list(self.access_modes)}
+        if self.storage_class:
+            patch["storageClassName"] = self.storage_class
+        return patch
+
+
+WORKSPACE = WorkspaceSettings()
 
 DATA = Resources("500m", "2", "1Gi", "4Gi")  # convert, split, stats, ingest, publish, fetch
 EXPORT = Resources("2", "4", "4Gi", "8Gi")  # ONNX export and ONNX Runtime validation (CPU)

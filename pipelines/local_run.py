@@ -3,9 +3,11 @@
 Each task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``), exactly the
 component code that runs in the cluster's pods, forked from a warm interpreter that has imported kfp,
 torch and Ultralytics once (:mod:`pipelines.warm_tasks`; ``warm_start=False`` for kfp's own launch).
-Artifacts go to ``OUT/kfp/``. Without ``--voc`` the built-in synthetic sample (task B) is generated
-and the committed checkpoint pre-trained on task A is the starting point, so the demo shows real
-transfer learning with no download.
+Artifacts go to ``OUT/kfp/``; the run's workspace (where ingest, convert and split write the data
+once, read in place by later tasks) is ``OUT/kfp-workspace/``, which kfp.local deletes when the run
+ends, as a cluster deletes a run's workspace PVC. Without ``--voc`` the built-in synthetic sample
+(task B) is generated and the committed checkpoint pre-trained on task A is the starting point, so
+the demo shows real transfer learning with no download.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_WEIGHTS = SAMPLE_DIR / "pretrained_task_a.pt"
 SAMPLE_IMAGES = 100
+WORKSPACE_DIR = "kfp-workspace"  # under --out: kfp.local's workspace_root (dsl.WORKSPACE_PATH_PLACEHOLDER)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class LocalRunResult:
     seconds: float = 0.0
     plan: dict[str, Any] = field(default_factory=dict)
     plan_json: Path | None = None
+    run_summary: Path | None = None  # the exit handler's Markdown page
 
 
 def local_params(voc: Path | None, out_dir: Path, overrides: dict[str, Any]) -> PipelineParams:
@@ -94,7 +98,8 @@ def run_local(
     warnings.filterwarnings(
         "ignore", message=".*(have no effect in the current local runner|non-Python base image).*"
     )
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True)
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
+               workspace_root=str(out_dir / WORKSPACE_DIR), raise_on_error=True)  # fmt: skip
     failure_file = out_dir / ".task-failure.txt"
     failure_file.unlink(missing_ok=True)
     os.environ[FAILURE_FILE_ENV] = str(failure_file)
@@ -165,8 +170,10 @@ def collect_results(
     publish_out = _read_json(run_dir / "publish-model" / "executor_output.json").get("parameterValues", {})
     published = publish_out.get("uri") or None
     plan = _read_json(plan_json).get("plan", {}) if plan_json else {}
+    summary = run_dir / "summarize-run" / "run_summary"
     return LocalRunResult(out_dir, run_dir, params.to_dict(), task_seconds, stages, onnx_model, reports, gate,
-                          published, round(seconds, 1), plan, plan_json)  # fmt: skip
+                          published, round(seconds, 1), plan, plan_json,
+                          summary if summary.is_file() else None)  # fmt: skip
 
 
 def _collect_reports(reports: list[Path], dest: Path) -> list[Path]:
@@ -174,12 +181,12 @@ def _collect_reports(reports: list[Path], dest: Path) -> list[Path]:
     import shutil
 
     dest.mkdir(parents=True, exist_ok=True)
-    out = []
+    out: dict[Path, None] = {}  # ordered, each report once
     for report in reports:
         target = dest / f"{report.parent.name}-{report.name}.html"
         shutil.copyfile(report, target)
-        out.append(target)
-    return out
+        out[target] = None
+    return list(out)
 
 
 def _finished_at(task: Path) -> float:

@@ -32,6 +32,7 @@ def format_summary(r: LocalRunResult) -> str:
         f"published:   {r.published or 'not published: ' + ('gate blocked' if not r.gate.get('passed') else 'publish did not run')}"
     ]
     lines += [f"plan:        {r.plan_json or '-'}"]
+    lines += [f"run summary: {r.run_summary or '-'}"]
     lines += [f"artifacts:   {r.run_dir}"]
     lines += ["reports:"] + [f"  {p}" for p in r.reports]
     return "\n".join(lines)

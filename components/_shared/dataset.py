@@ -10,19 +10,175 @@ A split dataset is a self-contained folder, so it survives being copied between 
 
 Ultralytics resolves a relative ``path`` against its own datasets folder, so consumers call
 ``resolve_dataset_yaml`` to get a copy with the absolute location filled in.
+
+In the pipeline the data itself lives in the run's workspace (a PVC every task mounts, written once by
+ingest, convert and split) and the KFP Dataset artifact is a *manifest*: a folder holding only
+``dataset-manifest.json`` (``DatasetManifest``: where the data is, its fingerprint, file count, bytes
+and a hash of the file list). ``load_dataset`` and ``follow_manifest`` follow a manifest to the data,
+so a stage given either the data folder or its manifest reads the same files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from components._shared.errors import DatasetError
-from components._shared.fsio import write_text_atomic
+from components._shared.fsio import write_json_atomic, write_text_atomic
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MANIFEST_FILE = "dataset-manifest.json"
+MANIFEST_KIND = "yolo-kfp/dataset-manifest/v1"
+WORKSPACE_SUBDIR = "yolo-kfp"  # everything this pipeline writes in the run's workspace goes under here
+
+
+@dataclass(frozen=True)
+class DatasetManifest:
+    """What a Dataset artifact holds when the data itself is in the run's workspace.
+
+    Attributes:
+        path: absolute path of the data folder in the workspace.
+        stage: the stage that wrote it (``ingest``, ``convert``, ``split``).
+        fingerprint: the ingested source's fingerprint (lineage; empty when unknown).
+        files: number of files under ``path``.
+        bytes: their total size (hard links counted at full size, as a download would).
+        file_list_sha256: sha256 over the sorted ``relative path, size`` lines of those files.
+        counts: the stage's own counts (images per split, ...).
+    """
+
+    path: str
+    stage: str
+    fingerprint: str = ""
+    files: int = 0
+    bytes: int = 0
+    file_list_sha256: str = ""
+    counts: dict[str, Any] = field(default_factory=dict)
+    kind: str = MANIFEST_KIND
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (also the artifact's metadata)."""
+        return asdict(self)
+
+
+def workspace_dir(workspace: str | os.PathLike[str], name: str) -> Path:
+    """Where stage ``name`` keeps its data in a run workspace: ``<workspace>/yolo-kfp/<name>``."""
+    return Path(workspace) / WORKSPACE_SUBDIR / name
+
+
+def file_list(data_dir: Path) -> tuple[int, int, str]:
+    """``(files, bytes, sha256 of the sorted "relative path\\tsize" lines)`` of every file under ``data_dir``."""
+    lines: list[str] = []
+    total = 0
+    stack = [(os.fspath(data_dir), "")]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as entries:
+            for e in entries:
+                name = f"{rel}{e.name}"
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, name + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    size = e.stat(follow_symlinks=False).st_size
+                    total += size
+                    lines.append(f"{name}\t{size}\n")
+    lines.sort()
+    return len(lines), total, hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def write_manifest(
+    artifact_dir: Path,
+    data_dir: Path,
+    *,
+    stage: str,
+    fingerprint: str = "",
+    counts: dict[str, Any] | None = None,
+) -> DatasetManifest:
+    """Write ``artifact_dir/dataset-manifest.json`` describing ``data_dir`` and return it."""
+    data_dir = Path(data_dir).resolve()
+    files, size, digest = file_list(data_dir)
+    manifest = DatasetManifest(str(data_dir), stage, fingerprint, files, size, digest, dict(counts or {}))
+    Path(artifact_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(artifact_dir) / MANIFEST_FILE, manifest.to_dict())
+    return manifest
+
+
+def data_output(artifact_dir: Path, workspace: str, name: str) -> Path:
+    """Where a stage writes its data: ``<workspace>/yolo-kfp/<name>`` in a run with a workspace, else the
+    artifact folder itself (the data then travels as the artifact, as in a pipeline without one)."""
+    return workspace_dir(workspace, name) if workspace else Path(artifact_dir)
+
+
+def hand_over(
+    artifact_dir: Path,
+    data_dir: Path,
+    *,
+    stage: str,
+    fingerprint: str = "",
+    counts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metadata for a stage's Dataset artifact; when the data is not in the artifact folder itself (it is
+    in the workspace), also write the manifest there and add it to the metadata as ``manifest``.
+
+    A split dataset's artifact also gets a ``dataset.yaml`` with absolute locations in the workspace, so a
+    consumer that opens ``<artifact>/dataset.yaml`` directly (export's parity images, Ultralytics) reads
+    the same data.
+    """
+    if Path(data_dir).resolve() == Path(artifact_dir).resolve():
+        return {}
+    manifest = write_manifest(artifact_dir, data_dir, stage=stage, fingerprint=fingerprint, counts=counts)
+    if (Path(data_dir) / "dataset.yaml").is_file():
+        resolve_dataset_yaml(Path(data_dir), Path(artifact_dir)).replace(Path(artifact_dir) / "dataset.yaml")
+    return {"manifest": manifest.to_dict()}
+
+
+def read_manifest(folder: Path) -> DatasetManifest | None:
+    """The manifest in ``folder`` (or beside a file in it), or None when there is none.
+
+    Raises:
+        DatasetError: the manifest is not valid JSON or lacks ``path``.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        path = folder.parent / MANIFEST_FILE
+        if folder.exists() or not path.is_file():
+            return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {k: data[k] for k in DatasetManifest.__dataclass_fields__ if k in data}
+        return DatasetManifest(**known)
+    except (ValueError, TypeError) as err:
+        raise DatasetError(
+            f"{path}: not a dataset manifest ({err.__class__.__name__}); re-run the stage"
+        ) from err
+
+
+def follow_manifest(path: Path) -> Path:
+    """The data a path stands for: a manifest folder (or a missing file inside one) leads to the
+    workspace folder it names (the same file name inside it); anything else is returned unchanged.
+
+    Raises:
+        DatasetError: the manifest names a folder that does not exist (the workspace of another run,
+            or of a run that has ended).
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest is None:
+        return path
+    target = Path(manifest.path)
+    if not target.is_dir():
+        raise DatasetError(
+            f"{path}: the dataset manifest points at {target}, which does not exist: the data lives in the "
+            "workspace of the run that wrote it (a cached task of another run, or a run that has ended); "
+            "re-run the data stages in this run"
+        )
+    return target if path.is_dir() else target / path.name
 
 
 @dataclass(frozen=True)
@@ -66,8 +222,9 @@ def label_path(image: Path) -> Path:
 
 
 def load_dataset(yaml_path: Path) -> DatasetSpec:
-    """Parse and check a ``dataset.yaml``; raise ``DatasetError`` with the file named when unusable."""
-    yaml_path = Path(yaml_path)
+    """Parse and check a ``dataset.yaml`` (or its folder, or a manifest of either); raise ``DatasetError``
+    with the file named when unusable."""
+    yaml_path = follow_manifest(Path(yaml_path))
     if yaml_path.is_dir():
         yaml_path = yaml_path / "dataset.yaml"
     if not yaml_path.is_file():

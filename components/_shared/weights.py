@@ -4,7 +4,7 @@ Nothing here downloads from the internet: a bare checkpoint name such as ``yolov
 local file is an error that says where to put the file. URIs whose scheme is in the storage registry
 (``components._shared.storage.BACKENDS``: ``s3://``) are copied into ``work_dir`` first; any other
 scheme is a one-line ``ConfigError`` listing the supported ones. No torch import: the data stages
-may call this too.
+may call this too (``weights_exist`` is what the plan stage checks before anything is trained).
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Literal
 
 from components._shared.errors import ConfigError
-from components._shared.storage import BACKENDS, LOCAL, backend_for, describe_supported, split_uri
+from components._shared.storage import (
+    BACKENDS,
+    LOCAL,
+    Backend,
+    BucketNotFoundError,
+    backend_for,
+    describe_supported,
+    split_uri,
+)
 
 WeightsKind = Literal["checkpoint", "architecture"]
 
@@ -122,3 +130,67 @@ def _fetch(spec: str, scheme: str, work_dir: Path) -> ResolvedWeights:
     if local.suffix.lower() in _ARCH_SUFFIXES:
         return ResolvedWeights(spec=spec, kind="architecture", path=local, arch=str(local))
     return ResolvedWeights(spec=spec, kind="checkpoint", path=local)
+
+
+def is_builtin_architecture(spec: str) -> bool:
+    """True for a bare architecture YAML name such as ``yolov5n.yaml`` that is not a local file (Ultralytics builds it)."""
+    path = Path(str(spec).strip())
+    return (
+        path.suffix.lower() in _ARCH_SUFFIXES
+        and len(path.parts) == 1
+        and not _URI.match(str(spec))
+        and not path.is_file()
+    )
+
+
+def weights_exist(specs: list[str] | tuple[str, ...]) -> dict[str, bool]:
+    """Whether each ``--weights`` value names something that exists, without downloading anything.
+
+    Local paths (and ``file://``) are looked up on disk, URIs through the storage registry (``stat`` of
+    the object, one backend per folder); a built-in architecture name (``yolov5n.yaml``) always exists.
+
+    Args:
+        specs: ``--weights`` values (paths, URIs, architecture YAMLs).
+
+    Returns:
+        ``{spec: exists}`` for every value.
+
+    Raises:
+        ConfigError: an http(s) URI (no network), a scheme with no storage backend, or an object store
+            that is not configured (``MINIO_ENDPOINT`` unset).
+        StorageError: the object store failed (one line naming the endpoint).
+    """
+    backends: dict[str, Backend] = {}
+    found: dict[str, bool] = {}
+    for spec in specs:
+        text = str(spec).strip()
+        m = _URI.match(text)
+        scheme = m.group("scheme").lower() if m else LOCAL
+        if scheme == LOCAL:
+            path = Path(text[m.end() :] if m else text).expanduser()
+            found[spec] = is_builtin_architecture(text) or path.is_file()
+            continue
+        if scheme in ("http", "https"):
+            raise ConfigError(
+                f"weights {text}: no network access; put the file in the object store and pass its URI"
+            )
+        if scheme not in BACKENDS:
+            raise ConfigError(
+                f"weights {text}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()})"
+            )
+        parent, name = split_uri(text)
+        if parent not in backends:
+            backends[parent] = backend_for(parent)
+        try:
+            found[spec] = backends[parent].exists(name)
+        except BucketNotFoundError:
+            found[spec] = False  # nothing uploaded yet: the caller says what to upload where
+    return found
+
+
+def weights_folder(spec: str) -> str:
+    """The folder (or ``s3://`` prefix) that holds the file ``spec`` names, for messages."""
+    try:
+        return split_uri(str(spec).strip())[0]
+    except ConfigError:
+        return str(spec)

@@ -1,7 +1,8 @@
 """Training callbacks and the frozen-layer proof: bit-exact comparisons of watched tensors.
 
-``TrainRecorder`` runs inside the rank-0 training process (also under DDP) and writes its verdict to
-``run_dir/train_record.json``; the caller compares the saved checkpoints with the same functions.
+``TrainRecorder`` runs inside every training process (also under DDP): each rank checks its own model,
+rank 0 gathers the verdicts and writes them with its own to ``run_dir/train_record.json``; the caller
+compares the saved checkpoints with the same functions.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from ultralytics.utils import RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
 from components._shared.fsio import write_json_atomic
+from components._yolo.ddp import gather_objects
 from components._yolo.validate import final_metrics
 
 RECORD_NAME = "train_record.json"  # written by the rank-0 training process into the run folder
 INITIAL_STATE_NAME = "initial_state.pt"  # watched tensors at the start (architecture YAML inputs only)
+# Our callback event, run by OfflineDetectionTrainer on every rank once training is over (Ultralytics'
+# on_train_end runs on rank 0 only, so it cannot take part in a collective).
+ALL_RANKS_END = "on_train_end_all_ranks"
 
 
 def watched_state(state: Mapping[str, torch.Tensor], pre: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -86,11 +91,18 @@ def max_param_change(
     return change
 
 
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 @dataclass
 class TrainRecorder:
-    """Callbacks of the rank-0 training process: frozen-layer proof, final metrics, checkpoint hook.
+    """Callbacks of the training processes: frozen-layer proof on every rank, final metrics, checkpoint hook.
 
-    The verdict goes to ``run_dir/train_record.json`` so it also reaches the parent of a DDP run.
+    The verdict goes to ``run_dir/train_record.json`` (rank 0) so it also reaches the parent of a DDP
+    run; ``ranks`` in it holds each rank's own verdict (``rank_verdict``) and ``world_size`` their number.
 
     Attributes:
         run_dir: the Ultralytics save_dir.
@@ -114,11 +126,10 @@ class TrainRecorder:
         trainer.add_callback("on_pretrain_routine_end", self.on_pretrain_routine_end)
         trainer.add_callback("on_model_save", self.on_model_save)
         trainer.add_callback("on_train_end", self.on_train_end)
+        trainer.add_callback(ALL_RANKS_END, self.on_train_end_all_ranks)
 
     def on_pretrain_routine_end(self, trainer: DetectionTrainer) -> None:
-        """Capture the watched tensors as the trainer built (or resumed) them, before the first step."""
-        if RANK not in (-1, 0):
-            return
+        """Capture the watched tensors as the trainer built (or resumed) them, before the first step (every rank)."""
         model = unwrap_model(trainer.model)
         self._start = watched_state(model.state_dict(), self.watch)
         total = sum(p.numel() for p in model.parameters())
@@ -126,7 +137,7 @@ class TrainRecorder:
         frozen_grad = [n for n, p in model.named_parameters() if n.startswith(self.watch) and p.requires_grad]
         initial = self.run_dir / INITIAL_STATE_NAME
         if self.reference is None:
-            if not trainer.resume:
+            if not trainer.resume and RANK in (-1, 0):
                 torch.save(self._start, initial)
             self.reference = (
                 torch.load(initial, weights_only=True) if initial.is_file() else dict(self._start)
@@ -142,6 +153,7 @@ class TrainRecorder:
             "trainable_params": trainable,
             "watched_requires_grad": frozen_grad[:5] if self.frozen else [],
             "start_vs_input": start_vs_input,
+            "world_size": _world_size(),
         }
 
     def on_model_save(self, trainer: DetectionTrainer) -> None:
@@ -163,4 +175,30 @@ class TrainRecorder:
             self.record["backbone_change_fp32"] = max_param_change(ema, self.reference or self._start, names)
         self.record["final"] = final_metrics(trainer)
         self.record["epochs_run"] = int(trainer.epoch) + 1 - int(self.record.get("start_epoch", 0))
+        write_json_atomic(self.run_dir / RECORD_NAME, self.record)
+
+    def rank_verdict(self, trainer: DetectionTrainer) -> dict[str, Any]:
+        """This rank's own frozen-layer verdict on its final fp32 model and EMA (or how far its backbone moved)."""
+        model = unwrap_model(trainer.model)
+        verdict: dict[str, Any] = {
+            "rank": max(RANK, 0),
+            "start_vs_input": self.record.get("start_vs_input"),
+            "watched_requires_grad": self.record.get("watched_requires_grad", []),
+        }
+        if self.frozen:
+            verdict["live_vs_start"] = compare_states(model.state_dict(), self._start)
+            verdict["ema_vs_start"] = compare_states(trainer.ema.ema.state_dict(), self._start)
+        else:
+            names = {n for n, _ in model.named_parameters() if n.startswith(self.watch)}
+            ema = trainer.ema.ema.state_dict()
+            verdict["backbone_change_fp32"] = max_param_change(ema, self.reference or self._start, names)
+        return verdict
+
+    def on_train_end_all_ranks(self, trainer: DetectionTrainer) -> None:
+        """Gather every rank's verdict on rank 0 and add them (and the world size) to ``train_record.json``."""
+        verdicts = gather_objects(self.rank_verdict(trainer))
+        if verdicts is None or RANK not in (-1, 0):
+            return
+        self.record["world_size"] = len(verdicts)
+        self.record["ranks"] = verdicts
         write_json_atomic(self.run_dir / RECORD_NAME, self.record)

@@ -284,3 +284,83 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+
+
+# Depth and width multiples of each scale, for checkpoints whose YAML lost its file name and scale
+# (e.g. trained by an older Ultralytics): the family comes from its blocks, the scale from these.
+_SCALES: dict[str, dict[tuple[float, float], str]] = {
+    "yolov5": {(0.33, 0.25): "n", (0.33, 0.5): "s", (0.67, 0.75): "m", (1.0, 1.0): "l", (1.33, 1.25): "x"},
+    "yolov8": {(0.33, 0.25): "n", (0.33, 0.5): "s", (0.67, 0.75): "m", (1.0, 1.0): "l", (1.0, 1.25): "x"},
+    "yolo11": {(0.5, 0.25): "n", (0.5, 0.5): "s", (0.5, 1.0): "m", (1.0, 1.0): "l", (1.0, 1.5): "x"},
+}
+_FAMILY_BLOCKS = (("C3k2", "yolo11"), ("C2f", "yolov8"), ("C3", "yolov5"))  # most specific first
+_ARCH_STEM = re.compile(r"^(?P<family>yolov?\d+)(?P<scale>[nsmlx])?(?P<rest>.*)$")
+UNKNOWN_ARCH = "unknown"
+
+
+def _name_from_stem(stem: str, scale: str | None) -> str | None:
+    """``yolov5n`` -> ``yolov5nu`` (Ultralytics builds every YOLOv5 YAML anchor-free), ``yolov8`` + s -> ``yolov8s``."""
+    m = _ARCH_STEM.match(stem.lower())
+    if not m:
+        return None
+    family, rest = m.group("family"), m.group("rest")
+    size = m.group("scale") or scale or ""
+    if family == "yolov5":
+        rest = (
+            "6" + rest[3:] if rest.startswith("-p6") else rest
+        )  # Ultralytics' yolov5n-p6 is the yolov5n6u file
+        rest = rest if rest.endswith("u") else f"{rest}u"  # yolov5n6 -> yolov5n6u, as Ultralytics names it
+    return f"{family}{size}{rest}"
+
+
+def architecture_name(yaml: Any, hint: str = "") -> str:
+    """The architecture of an Ultralytics model from its ``yaml`` dict (``yolov5su``, ``yolov8s``, ``yolo11n``).
+
+    Args:
+        yaml: the model's ``yaml`` attribute (``yaml_file``, ``scale``, ``depth_multiple``/``width_multiple``,
+            ``backbone``/``head``), or an architecture YAML name or path.
+        hint: a file name to fall back on (``train_args.model`` of a checkpoint, e.g. ``yolov8s.pt``).
+
+    Returns:
+        The architecture, or ``unknown`` when neither the YAML nor the hint names one.
+    """
+    if isinstance(yaml, (str, os.PathLike)):
+        yaml = {"yaml_file": os.fspath(yaml)}
+    d = yaml if isinstance(yaml, dict) else {}
+    scale = d.get("scale") if isinstance(d.get("scale"), str) else None
+    if d.get("yaml_file"):
+        stem = pathlib.PureWindowsPath(str(d["yaml_file"])).stem  # also splits a Windows path
+        if name := _name_from_stem(stem, scale):
+            return name
+    layers = [
+        layer for part in ("backbone", "head") for layer in d.get(part) or [] if isinstance(layer, list)
+    ]
+    blocks = {str(layer[2]) for layer in layers if len(layer) > 2}
+    family = next((fam for block, fam in _FAMILY_BLOCKS if block in blocks), None)
+    if family:
+        multiples = (d.get("depth_multiple"), d.get("width_multiple"))
+        size = scale or _SCALES[family].get(multiples)  # type: ignore[arg-type]
+        if size:
+            return _name_from_stem(f"{family}{size}", None) or family
+    if hint and (name := _name_from_stem(pathlib.PureWindowsPath(hint).stem, scale)):
+        return name
+    return f"{family} (scale unknown)" if family else UNKNOWN_ARCH
+
+
+def model_architecture(model: Any) -> str:
+    """The architecture of a loaded or built model (``architecture_name`` of its ``yaml``)."""
+    return architecture_name(getattr(model, "yaml", None))
+
+
+def checkpoint_architecture(path: Path) -> str:
+    """The architecture of an Ultralytics checkpoint, read without running code from it (``safe_load``).
+
+    Raises:
+        UnsafeCheckpoint: the pickle references a global outside the allowlist.
+        ConfigError: a missing or unreadable file.
+    """
+    ckpt = safe_load(Path(path))
+    model = ckpt.get("ema") or ckpt.get("model")
+    args = ckpt.get("train_args")
+    hint = str(args.get("model") or "") if isinstance(args, dict) else ""
+    return architecture_name(getattr(model, "yaml", None), hint)

@@ -1,7 +1,8 @@
 """One Ultralytics training run (a fresh run or a resume), on the CPU, one GPU or several (DDP).
 
 The trainer subclass lives here so that DDP workers, which unpickle it, import this module and with it
-the offline patches.
+the offline patches. It also trains inside a process group that torchrun formed over several processes
+or nodes (``ddp.py``); what it changes in Ultralytics 8.4 for that is listed on the class.
 """
 
 from __future__ import annotations
@@ -9,21 +10,123 @@ from __future__ import annotations
 # Patches first: they set YOLO_OFFLINE before Ultralytics is imported.
 from components._yolo.patches import quiet_stdout  # isort: split
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.distributed as dist
+import ultralytics.engine.validator as _ul_validator
+import ultralytics.models.yolo.detect.val as _ul_detect_val
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.nn.tasks import DetectionModel
+from ultralytics.utils import LOCAL_RANK
 
 from components._shared.errors import ConfigError, YoloKfpError
-from components._yolo.freeze import RECORD_NAME, TrainRecorder
+from components._yolo.ddp import device_index
+from components._yolo.freeze import ALL_RANKS_END, RECORD_NAME, TrainRecorder
+
+
+class _CpuDistributedDataParallel(torch.nn.parallel.DistributedDataParallel):
+    """DDP of a CPU module: Ultralytics passes ``device_ids=[device.index]``, ``[None]`` on the CPU, which torch refuses."""
+
+    def __init__(self, module: torch.nn.Module, device_ids: Any = None, **kwargs: Any) -> None:
+        super().__init__(module, device_ids=None if device_ids == [None] else device_ids, **kwargs)
+
+
+@contextlib.contextmanager
+def _cpu_ddp() -> Iterator[None]:
+    """Let Ultralytics' ``_setup_train`` wrap a CPU model in DDP (the class is swapped back afterwards)."""
+    parallel = torch.nn.parallel
+    original = parallel.DistributedDataParallel
+    parallel.DistributedDataParallel = _CpuDistributedDataParallel  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        parallel.DistributedDataParallel = original  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def _single_process_validation() -> Iterator[None]:
+    """Run the standalone (final) validation as a single process would: ``RANK``/``LOCAL_RANK`` -1 in the validators.
+
+    Ultralytics' standalone validator under DDP puts the model on ``cuda:<current device>`` whatever the
+    device (so it fails on the CPU) and gathers statistics from every rank (so every rank must own
+    ``best.pt``). Rank 0 alone holds it here, and validates it whole, as each rank would anyway: the
+    standalone loader does not shard the images. The constants are restored afterwards.
+    """
+    modules = (_ul_validator, _ul_detect_val)
+    saved = [(m, m.RANK, m.LOCAL_RANK) for m in modules]
+    for m in modules:
+        m.RANK = m.LOCAL_RANK = -1  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for m, rank, local_rank in saved:
+            m.RANK, m.LOCAL_RANK = rank, local_rank  # type: ignore[attr-defined]
 
 
 class OfflineDetectionTrainer(DetectionTrainer):
-    """Ultralytics' detection trainer; defined here so DDP workers import this package (and its patches)."""
+    """Ultralytics' detection trainer; defined here so DDP workers import this package (and its patches).
+
+    Under torchrun, ``components._yolo.ddp.process_group`` has joined the global process group before
+    this trainer is built. Ultralytics 8.4 would take its world size from the local device string
+    (``len(device.split(","))``, 0 on the CPU, 1 for ``--device 0`` on each pod) and so never form one
+    group over several nodes (ultralytics#7282). Then, and only then, this class changes:
+
+    * ``world_size`` (``__init__``): the process group's size; ``ddp`` (spawn a launcher) stays False,
+      as Ultralytics already decides when ``LOCAL_RANK`` is set.
+    * ``_setup_ddp``: only pins this process's GPU (the ``LOCAL_RANK``-th of the device string) instead
+      of calling ``init_process_group`` with the local count; nothing on the CPU.
+    * ``_setup_train``: on the CPU, DDP is built without ``device_ids`` (``_CpuDistributedDataParallel``).
+    * ``final_eval``: rank 0 validates ``best.pt`` on the whole val split as a single process
+      (``_single_process_validation``, a fresh unsharded loader); the other ranks have no ``best.pt``
+      in their rank-private save_dir and skip it, as Ultralytics does when a save_dir has none.
+
+    In every run (single process, Ultralytics' own DDP workers, torchrun), ``_do_train`` ends with the
+    ``ALL_RANKS_END`` callbacks on every rank: the per-rank frozen-layer verdicts are gathered there.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.torchrun = dist.is_available() and dist.is_initialized() and LOCAL_RANK != -1
+        if self.torchrun:
+            self.ddp = False
+            self.world_size = dist.get_world_size()
+
+    def _setup_ddp(self) -> None:
+        if not self.torchrun:
+            super()._setup_ddp()
+            return
+        index = device_index(self.args.device, LOCAL_RANK) if self.device.type == "cuda" else None
+        if index is not None:
+            self.device = torch.device("cuda", index)
+            torch.cuda.set_device(index)
+
+    def _setup_train(self) -> None:
+        if self.world_size > 1 and self.device.type == "cpu":
+            with _cpu_ddp():
+                super()._setup_train()
+        else:
+            super()._setup_train()
+
+    def final_eval(self) -> None:
+        if not self.torchrun:
+            super().final_eval()
+            return
+        if self.validator is not None:
+            self.validator.dataloader = (
+                None  # the training loader holds this rank's shard only: load them all
+            )
+        with _single_process_validation():
+            super().final_eval()
+
+    def _do_train(self) -> None:
+        super()._do_train()
+        self.run_callbacks(ALL_RANKS_END)
 
 
 @dataclass(frozen=True)
@@ -76,8 +179,8 @@ def train(
     if resume_ckpt is not None:
         args["resume"] = str(resume_ckpt)
         args["model"] = str(resume_ckpt)
-    if "," in str(overrides.get("device", "")):
-        _require_ddp_support()
+    if "," in str(overrides.get("device", "")) and not (dist.is_available() and dist.is_initialized()):
+        _require_ddp_support()  # Ultralytics spawns its own launcher (not under torchrun)
     with quiet_stdout():
         return _train(args, run_dir, model, arch, recorder, resume_ckpt)
 

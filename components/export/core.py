@@ -442,13 +442,16 @@ def _model_card(
 ) -> dict[str, Any]:
     import ast
 
+    from components._yolo.model import checkpoint_architecture
+
     names = ast.literal_eval(meta["names"])
     classes = [names[k] for k in sorted(names)]
     return {
         "name": onnx_path.name,
         "format": "onnx",
         "task": meta.get("task", "detect"),
-        "architecture": meta.get("description", ""),
+        "architecture": checkpoint_architecture(weights),  # the real one (yolov5nu, yolov8s, yolo11n, ...)
+        "description": meta.get("description", ""),
         "classes": classes,
         "names": classes,  # index order, as in the ONNX metadata and dataset.yaml
         "imgsz": cfg.imgsz,

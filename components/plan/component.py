@@ -19,6 +19,8 @@ def plan_training(
     epochs_finetune: int,
     lr0: float,
     lr_finetune: float,
+    gpus: int,
+    accelerator: str,
     plan: Output[Artifact],
     plan_view: Output[Markdown],
 ) -> NamedTuple(
@@ -34,14 +36,17 @@ def plan_training(
 
     Args:
         yolo_dataset: output of the split step (its train list is counted).
-        weights: pretrained weights path or URI; ``{size}`` is replaced by the chosen model size.
-        model_size: n, s, m, l, x or auto.
+        weights: pretrained weights path or URI; ``{size}`` is replaced by the chosen model size, and only
+            sizes whose file exists there are chosen (checked here, before training; reads MINIO_* for s3://).
+        model_size: n, s, m, l, x or auto (the table's size, else the nearest one whose weights exist).
         strategy: two-stage, full, frozen or auto.
         freeze: layers frozen in the first stage (10 = the backbone), or auto.
         epochs_frozen: epochs of the frozen stage (-1: auto).
         epochs_finetune: epochs of the fine-tune stage (-1: auto).
         lr0: learning rate of the first stage.
         lr_finetune: learning rate of the fine-tune stage (-1: lr0).
+        gpus: GPUs per training task (recorded in the plan).
+        accelerator: the GPUs' Kubernetes resource name (recorded in the plan).
         plan: plan.json (the request, the resolved plan and the table's row).
         plan_view: what was chosen and why, as the run page shows it.
     """
@@ -53,7 +58,8 @@ def plan_training(
     request = PlanRequest(weights=weights, model_size=model_size, strategy=strategy, freeze=parse_freeze(freeze),
                           epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0,
                           lr_finetune=lr_finetune)  # fmt: skip
-    result = plan_training(Path(yolo_dataset.path), Path(plan.path), request)
+    resources = {"gpus": gpus, "accelerator": accelerator}
+    result = plan_training(Path(yolo_dataset.path), Path(plan.path), request, resources=resources)
     set_metadata(plan, result.plan.to_dict())
     publish_file(result.plan_md, plan_view)
     p = result.plan

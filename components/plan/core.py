@@ -21,12 +21,22 @@ input weights through unchanged, so all three strategies spend the same total nu
 
 Every value the user leaves at ``auto`` (``-1`` for numbers) comes from the table; an explicit value
 always wins. The resolved ``Plan`` says, field by field, which of the two it was.
+
+Weights that exist: when ``weights`` contains ``{size}``, ``plan_training`` first looks up which of the
+five files (``yolov5nu.pt`` ... ``yolov5xu.pt`` for the default) are present at that location (stat
+only, through the storage registry; nothing is downloaded, no torch). ``auto`` takes the table's size
+when its file is there, else the nearest present size (the plan says so), else it fails with one line
+saying what to upload where (``components/plan/README.md``, "Pretrained weights"). A requested size
+whose file is missing fails the same way, before anything is trained; so does a ``weights`` without
+``{size}`` that does not exist. Without ``{size}`` the model is whatever the checkpoint holds
+(``model: "from checkpoint"``): the training stage reads its architecture (YOLOv5u, YOLOv8, YOLO11).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +44,7 @@ from typing import Any, Literal
 from components._shared.dataset import DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
+from components._shared.weights import weights_exist, weights_folder
 from components._yolo.layers import BACKBONE_LAYERS
 
 log = logging.getLogger(__name__)
@@ -45,6 +56,10 @@ FINETUNE_SHARE = 0.75  # share of a two-stage plan's epochs that train the whole
 SATURATE = 50_000  # train images at which the table's last row reaches its upper end
 PLAN_JSON = "plan.json"
 PLAN_MD = "plan.md"
+SIZE_FIELD = "{size}"  # in ``weights``: replaced by the chosen model size
+FROM_CHECKPOINT = "from checkpoint"  # ``Plan.model`` when ``weights`` names one file (no ``{size}``)
+NEAREST = "auto (nearest present)"  # ``Plan.chosen["model_size"]`` when the table's size has no weights
+WEIGHTS_DOC = "components/plan/README.md, 'Pretrained weights'"
 
 Strategy = Literal["two-stage", "full", "frozen"]
 
@@ -82,8 +97,9 @@ class PlanRequest:
 
     Attributes:
         weights: pretrained weights (path, ``s3://`` URI or architecture YAML); ``{size}`` is replaced by
-            the chosen model size.
-        model_size: ``n``, ``s``, ``m``, ``l``, ``x`` or ``auto`` (from the table).
+            the chosen model size (only sizes whose file exists are chosen).
+        model_size: ``n``, ``s``, ``m``, ``l``, ``x`` or ``auto`` (from the table, among the sizes whose
+            weights exist); ignored when ``weights`` has no ``{size}``.
         strategy: ``two-stage``, ``full``, ``frozen`` or ``auto`` (from the table).
         freeze: layers frozen in the first stage, or ``None`` for auto (from the table).
         epochs_frozen: epochs of the frozen stage; -1 for auto.
@@ -115,7 +131,9 @@ class Plan:
 
     Attributes:
         weights: the weights the first stage starts from (``{size}`` filled in).
-        model: the YOLOv5u architecture name the size stands for.
+        model: what the weights file name suggests (``yolov5su`` for ``yolov5{size}u.pt``) when
+            ``weights`` has ``{size}``; else ``from checkpoint`` (the training stage reports the
+            checkpoint's real architecture).
         strategy: ``two-stage``, ``full`` or ``frozen`` (``two-stage`` with nothing to freeze becomes ``full``).
         freeze: layers frozen in the frozen stage (0 for ``full``).
         epochs_frozen: epochs of the frozen stage (0: the stage passes its weights through).
@@ -124,9 +142,12 @@ class Plan:
         lr_finetune: learning rate of the fine-tune stage.
         train_images: training images the recommendation was made for.
         chosen: for each decision (``model_size``, ``strategy``, ``freeze``, ``epochs_frozen``,
-            ``epochs_finetune``, ``lr_finetune``): ``auto`` (from the table or rule) or ``requested``.
+            ``epochs_finetune``, ``lr_finetune``): ``auto`` (from the table or rule) or ``requested``;
+            ``model_size`` may also be ``auto (nearest present)`` (the table's size has no weights) or
+            ``from checkpoint`` (no ``{size}`` in ``weights``).
         recommended: the table's row for ``train_images``.
         reason: one line: what was chosen and why.
+        sizes_present: the model sizes whose weights file exists (``{size}`` weights, when checked).
     """
 
     weights: str
@@ -141,6 +162,7 @@ class Plan:
     chosen: dict[str, str] = field(default_factory=dict)
     recommended: Recommendation | None = None
     reason: str = ""
+    sizes_present: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for ``plan.json`` and KFP metadata."""
@@ -239,16 +261,84 @@ def _check(req: PlanRequest) -> None:
         raise ConfigError(f"lr0={req.lr0} must be > 0")
 
 
-def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
-    """Fill the ``auto`` values of ``req`` from the table's row for ``train_images`` and share the epochs.
+def weights_for(template: str, size: str) -> str:
+    """``template`` with ``{size}`` replaced: ``s3://m/yolov5{size}u.pt``, ``s`` -> ``s3://m/yolov5su.pt``."""
+    return template.replace(SIZE_FIELD, size)
+
+
+def sizes_with_weights(template: str) -> list[str]:
+    """The model sizes whose weights file exists at ``template`` (``{size}`` filled in); stat only.
 
     Raises:
-        ConfigError: an unknown strategy or model size, a negative count other than -1, or no epochs.
+        ConfigError: a URI the storage registry cannot serve, or an unconfigured object store.
+        StorageError: the object store failed.
+    """
+    found = weights_exist([weights_for(template, s) for s in MODEL_SIZES])
+    return [s for s in MODEL_SIZES if found[weights_for(template, s)]]
+
+
+def _missing_weights(template: str, sizes: tuple[str, ...] | list[str]) -> str:
+    names = ", ".join(Path(weights_for(template, s)).name for s in sizes)
+    where = weights_folder(weights_for(template, sizes[0]))
+    return f"upload {'one of ' if len(sizes) > 1 else ''}{names} to {where} (see {WEIGHTS_DOC})"
+
+
+def _pick_size(req: PlanRequest, table_size: str, present: list[str] | None) -> tuple[str, str, str]:
+    """The model size, how it was chosen, and a note for the reason (``{size}`` weights only).
+
+    Raises:
+        ConfigError: no weights for the requested size, or (``auto``) for any size.
+    """
+    if req.model_size != AUTO:
+        if present is not None and req.model_size not in present:
+            others = f"present: {', '.join(present)}" if present else "no size is present"
+            raise ConfigError(
+                f"model_size={req.model_size}: no weights at {weights_for(req.weights, req.model_size)} "
+                f"({others}); {_missing_weights(req.weights, (req.model_size,))}, or use model_size=auto"
+            )
+        return req.model_size, "requested", ""
+    if present is None or table_size in present:
+        return table_size, AUTO, ""
+    if not present:
+        raise ConfigError(f"no weights at {req.weights}: {_missing_weights(req.weights, MODEL_SIZES)}")
+    order = MODEL_SIZES.index(table_size)
+    size = min(present, key=lambda s: (abs(MODEL_SIZES.index(s) - order), MODEL_SIZES.index(s)))
+    note = (
+        f"the table's size {table_size} has no weights at {weights_for(req.weights, table_size)}: "
+        f"nearest present size {size} (present: {', '.join(present)})"
+    )
+    return size, NEAREST, note
+
+
+def resolve_plan(req: PlanRequest, train_images: int, *, sizes_present: list[str] | None = None) -> Plan:
+    """Fill the ``auto`` values of ``req`` from the table's row for ``train_images`` and share the epochs.
+
+    Args:
+        req: the user's values.
+        train_images: training images the table's row is chosen for.
+        sizes_present: model sizes whose weights exist (``sizes_with_weights``); ``None``: not checked,
+            every size counts as present.
+
+    Raises:
+        ConfigError: an unknown strategy or model size, a negative count other than -1, no epochs, or
+            (``{size}`` weights) no weights for the requested size or for any size.
     """
     _check(req)
     rec = recommend(train_images)
+    notes = []
+    templated = SIZE_FIELD in req.weights
+    table_size = rec.model.removeprefix("yolov5")[:1]
+    if templated:
+        size, size_chosen, note = _pick_size(req, table_size, sizes_present)
+        weights = weights_for(req.weights, size)
+        model = Path(weights).stem
+        notes += [note] if note else []
+    else:
+        size_chosen, weights, model = FROM_CHECKPOINT, req.weights, FROM_CHECKPOINT
+        if req.model_size != AUTO:
+            notes.append(f"model_size={req.model_size} ignored: weights has no {SIZE_FIELD}")
     chosen = {
-        "model_size": AUTO if req.model_size == AUTO else "requested",
+        "model_size": size_chosen,
         "strategy": AUTO if req.strategy == AUTO else "requested",
         "freeze": AUTO if req.freeze is None else "requested",
         "epochs_frozen": AUTO if req.epochs_frozen == -1 else "requested",
@@ -256,7 +346,6 @@ def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
         "lr_finetune": AUTO if req.lr_finetune <= 0 else "requested",
     }
     strategy: Strategy = rec.strategy if req.strategy == AUTO else req.strategy  # type: ignore[assignment]
-    size = rec.model.removeprefix("yolov5")[:1] if req.model_size == AUTO else req.model_size
     e_frozen = rec.epochs_frozen if req.epochs_frozen == -1 else req.epochs_frozen
     e_fine = rec.epochs_finetune if req.epochs_finetune == -1 else req.epochs_finetune
     freeze = rec.freeze if req.freeze is None else req.freeze
@@ -264,7 +353,6 @@ def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
     total = e_frozen + e_fine
     if total < 1:
         raise ConfigError("epochs_frozen + epochs_finetune must be at least 1")
-    notes = []
     if strategy == "two-stage" and (freeze == 0 or e_frozen == 0):
         strategy = "full"  # nothing to freeze: a frozen stage would be a no-op
         notes.append("two-stage with nothing frozen becomes full")
@@ -274,12 +362,12 @@ def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
         e_frozen, e_fine = total, 0
     auto = [k for k, v in chosen.items() if v == AUTO]
     why = f"auto ({', '.join(auto)}) from the table: {rec.reason}" if auto else "everything as requested"
-    reason = f"{strategy}, freeze {freeze}, {e_frozen}+{e_fine} epochs, yolov5{size}u; {why}"
+    reason = f"{strategy}, freeze {freeze}, {e_frozen}+{e_fine} epochs, {model}; {why}"
     if notes:
         reason += "; " + "; ".join(notes)
     return Plan(
-        weights=req.weights.replace("{size}", size),
-        model=f"yolov5{size}u",
+        weights=weights,
+        model=model,
         strategy=strategy,
         freeze=freeze,
         epochs_frozen=e_frozen,
@@ -290,6 +378,7 @@ def resolve_plan(req: PlanRequest, train_images: int) -> Plan:
         chosen=chosen,
         recommended=rec,
         reason=reason,
+        sizes_present=list(sizes_present or []) if templated else [],
     )
 
 
@@ -312,7 +401,7 @@ def render_markdown(plan: Plan, request: PlanRequest) -> str:
         "",
         f"**{plan.reason}**",
         "",
-        f"Weights: `{plan.weights}`. Training images: {plan.train_images}.",
+        f"Weights: `{plan.weights}`{_present_note(plan, request)}. Training images: {plan.train_images}.",
         "",
         "| decision | used | requested | table | chosen by |",
         "|---|---|---|---|---|",
@@ -322,6 +411,14 @@ def render_markdown(plan: Plan, request: PlanRequest) -> str:
         "`components/plan/core.py`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _present_note(plan: Plan, request: PlanRequest) -> str:
+    if SIZE_FIELD not in request.weights:
+        return " (the architecture is the checkpoint's own; the training report names it)"
+    if not plan.sizes_present:
+        return ""
+    return f" (sizes with weights at `{request.weights}`: {', '.join(plan.sizes_present)})"
 
 
 def count_train_images(spec: DatasetSpec) -> int:
@@ -336,6 +433,7 @@ def plan_training(
     request: PlanRequest = PlanRequest(),  # noqa: B008
     *,
     overwrite: bool = False,
+    resources: Mapping[str, Any] | None = None,
 ) -> PlanResult:
     """Resolve the training plan for a split dataset and write ``plan.json`` and ``plan.md``.
 
@@ -344,22 +442,44 @@ def plan_training(
         out_dir: folder to write (replaced atomically); must not overlap the dataset.
         request: the user's values; ``auto``/-1 ones come from the table.
         overwrite: replace an ``out_dir`` that holds files this stage did not write.
+        resources: what the training tasks will run on (e.g. ``gpus``, ``accelerator``), recorded in
+            ``plan.json`` and shown in ``plan.md``.
 
     Returns:
         The plan and where it was written.
 
     Raises:
         ConfigError: an invalid request, an ``out_dir`` that overlaps the dataset, or one that holds
-            files this stage did not write (without ``overwrite``).
+            files this stage did not write (without ``overwrite``); weights that do not exist (for the
+            requested size, or for any size with ``auto``: the message says what to upload where); an
+            object store that is not configured.
         DatasetError: a missing or malformed dataset.
+        StorageError: the object store holding the weights failed.
     """
     _check(request)
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
     guard_out_dir(out_dir, [spec.root], overwrite=overwrite)
-    plan = resolve_plan(request, count_train_images(spec))
+    present = _check_weights(request)
+    plan = resolve_plan(request, count_train_images(spec), sizes_present=present)
     with staged_dir(out_dir) as tmp:
-        write_text_atomic(tmp / PLAN_MD, render_markdown(plan, request))
-        write_json_atomic(tmp / PLAN_JSON, {"request": request.to_dict(), "plan": plan.to_dict()})
+        view = render_markdown(plan, request)
+        if resources:
+            view += "\nTraining tasks run on: " + ", ".join(f"{k} {v}" for k, v in resources.items()) + ".\n"
+        write_text_atomic(tmp / PLAN_MD, view)
+        record = {"request": request.to_dict(), "plan": plan.to_dict(), "resources": dict(resources or {})}
+        write_json_atomic(tmp / PLAN_JSON, record)
     log.info("plan: %s", plan.reason)
     return PlanResult(plan=plan, out_dir=out_dir, plan_json=out_dir / PLAN_JSON, plan_md=out_dir / PLAN_MD)
+
+
+def _check_weights(request: PlanRequest) -> list[str] | None:
+    """The sizes whose weights exist (``{size}`` weights), or None after checking that the one file exists."""
+    if SIZE_FIELD in request.weights:
+        return sizes_with_weights(request.weights)
+    if not weights_exist([request.weights])[request.weights]:
+        raise ConfigError(
+            f"weights {request.weights}: not found; upload the checkpoint there or pass another path or URI "
+            f"(see {WEIGHTS_DOC})"
+        )
+    return None

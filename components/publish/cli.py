@@ -9,6 +9,8 @@ content that is already published returns that version and uploads nothing. --pr
 DEST/production.json at the new version (compare-and-swap) only when metrics.json says the gate
 passed and the class list matches production's (else --allow-class-change); the previous pointer is
 kept in its history. --promote-version first checks every file of the version against its manifest.
+Promotion also lays the model out in the Triton model repository DEST/triton/<model>/ (config.pbtxt
+serving the production version; <model> is --triton-model, default the last part of DEST).
 
 Modes:
   yolo-kfp publish --model DIR --dest DEST [--promote] [--fingerprint FP] [--allow-class-change]
@@ -53,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="promote even when the class list (names, order) differs from production's",
     )
+    parser.add_argument(
+        "--triton-model",
+        default=None,
+        metavar="NAME",
+        help="model name in DEST/triton/ (default: the last part of DEST)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
                 f"(complete versions: {', '.join(versions[-5:]) or 'none'})"
             )
         print_summary(
-            promote_version(args.dest, args.promote_version, allow_class_change=args.allow_class_change)
+            promote_version(
+                args.dest,
+                args.promote_version,
+                allow_class_change=args.allow_class_change,
+                triton_model=args.triton_model,
+            )
         )
         return 0
     cfg = PublishConfig(
@@ -77,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         promote=args.promote,
         version=args.version,
         allow_class_change=args.allow_class_change,
+        triton_model=args.triton_model,
     )
     print_summary(publish_model(args.model, args.dest, cfg))
     return 0

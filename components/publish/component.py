@@ -17,6 +17,8 @@ def publish_model(
     fingerprint: str,
     promote: bool,
     allow_class_change: bool = False,
+    checkpoint_root: str = "",
+    run_id: str = "",
 ) -> NamedTuple("PublishOutputs", version=str, uri=str):
     """Upload model, card, metrics and reports as a new version (create-only, manifest last); promote.
 
@@ -28,12 +30,16 @@ def publish_model(
         fingerprint: dataset fingerprint (part of the version name).
         promote: point ``production.json`` at the new version (the gate already passed).
         allow_class_change: promote even when production's class list (names, order) differs.
+        checkpoint_root: the run's records go to ``<checkpoint_root>/<run_id>/publish.json`` (for the
+            run summary); empty for none.
+        run_id: the pipeline job id.
 
     Returns:
         version and uri of the published model.
     """
     from pathlib import Path
 
+    from components._shared.run_records import record_root
     from components.publish.core import run_publish_stage
 
     result = run_publish_stage(
@@ -44,5 +50,6 @@ def publish_model(
         fingerprint,
         promote,
         allow_class_change=allow_class_change,
+        record_to=record_root(checkpoint_root, run_id),
     )
     return (result.version, result.uri)

@@ -8,6 +8,8 @@ Layout under ``dest`` (``s3://bucket/name`` or a local folder, same layout in bo
     <version>/manifest.json     written LAST: name, size, sha256 of every file, classes, content digest
     by-sha256/<content sha256>.json   the version holding exactly this content (re-publish = no-op)
     production.json             pointer to the served version, with the previous pointers in ``history``
+    triton/<model>/config.pbtxt, labels-<N>.txt, <N>/model.onnx   Triton repository of the promoted
+                                versions; config.pbtxt serves production (``components/publish/triton.py``)
 
 ``dest`` may use any scheme of the storage registry (``components._shared.storage``). ``version`` is
 ``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without ``manifest.json`` is
@@ -30,6 +32,10 @@ Concurrency (several publishers on one ``dest``, with nobody watching):
   and sha256 compare), re-read and retried with a short jittered back-off when another promotion won;
   ``history`` only grows at the front, never holds one promotion twice, and is capped at ``history``.
   Promoting the version already in production changes nothing.
+- Serving hand-off (``components.publish.triton``): before that compare-and-swap the version's
+  model.onnx and labels are laid out create-only in the Triton repository (checked against the
+  manifest's sha256), production.json records them under ``triton``, and config.pbtxt is then
+  re-rendered from production.json until the pointer held still across the write.
 
 Promotion (``--promote``) only happens when the gate passed (``metrics.json`` ``gate.passed``, or
 ``PublishConfig.gate_passed``), and refuses (``GateFailed``) a model whose class list differs from
@@ -58,6 +64,7 @@ from components._shared.artifacts import BEST_PT, MODEL_FILES, MODEL_ONNX, model
 from components._shared.errors import ConfigError, DatasetError, GateFailed
 from components._shared.fsio import link_or_copy
 from components._shared.production import MANIFEST, PRODUCTION, verify_version
+from components._shared.run_records import PUBLISH_RECORD, write_record
 from components._shared.storage import (
     Backend,
     ObjectExistsError,
@@ -68,6 +75,13 @@ from components._shared.storage import (
     file_digests,
     scheme_of,
 )
+from components.publish.triton import (
+    TRITON_DIR,
+    lay_out_version,
+    sync_config,
+    triton_model_name,
+    triton_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +90,7 @@ REPORT_SUFFIXES = (".html", ".md", ".png")
 REPORTS_DIR = "reports"
 CLAIMS_DIR = "claims"
 INDEX_DIR = "by-sha256"
-RESERVED_NAMES = frozenset({CLAIMS_DIR, INDEX_DIR, PRODUCTION, REPORTS_DIR})
+RESERVED_NAMES = frozenset({CLAIMS_DIR, INDEX_DIR, PRODUCTION, REPORTS_DIR, TRITON_DIR})
 MANIFEST_FORMAT = "yolo-kfp-model/v1"
 METRIC_KEYS = ("map50", "map50_95", "precision", "recall")
 PROMOTE_ATTEMPTS = 8
@@ -99,6 +113,7 @@ class PublishConfig:
         version: explicit version name (default: UTC timestamp + short fingerprint).
         history: how many previous production pointers ``production.json`` keeps.
         allow_class_change: promote even when production's class list (names, order) differs.
+        triton_model: the model's name in the Triton repository (default: the last part of ``dest``).
     """
 
     fingerprint: str | None = None
@@ -107,6 +122,7 @@ class PublishConfig:
     version: str | None = None
     history: int = 20
     allow_class_change: bool = False
+    triton_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +338,8 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
                 manifest_sha or _stored_sha256(loc, f"{version}/{MANIFEST}"),
                 history=cfg.history,
                 allow_class_change=cfg.allow_class_change,
+                model_path=model_dir / MODEL_ONNX,
+                triton_model=cfg.triton_model,
             )
             promoted, promotion = True, "promoted"
             previous = pointer["history"][0]["version"] if pointer["history"] else None
@@ -544,6 +562,7 @@ def promote_version(
     gate_passed: bool | None = None,
     history: int = 20,
     allow_class_change: bool = False,
+    triton_model: str | None = None,
 ) -> dict[str, Any]:
     """Point ``production.json`` at an existing ``version`` after checking every file against its manifest.
 
@@ -553,6 +572,7 @@ def promote_version(
         gate_passed: the verdict; ``None`` uses the gate recorded in the version's manifest.
         history: how many previous pointers to keep.
         allow_class_change: promote even when production's class list differs.
+        triton_model: the model's name in the Triton repository (default: the last part of ``dest``).
 
     Returns:
         The new production pointer (the current one when ``version`` is already in production).
@@ -566,15 +586,22 @@ def promote_version(
     loc = backend_for(dest)
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-promote-") as tmp:
         manifest, manifest_sha = verify_version(loc, version, Path(tmp))
-    gate = manifest.get("gate") or {}
-    passed = gate.get("passed") if gate_passed is None else gate_passed
-    if not passed:
-        raise GateFailed(
-            f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
+        gate = manifest.get("gate") or {}
+        passed = gate.get("passed") if gate_passed is None else gate_passed
+        if not passed:
+            raise GateFailed(
+                f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
+            )
+        return _promote(
+            loc,
+            version,
+            manifest,
+            manifest_sha,
+            history=history,
+            allow_class_change=allow_class_change,
+            model_path=Path(tmp) / "files" / MODEL_ONNX,
+            triton_model=triton_model,
         )
-    return _promote(
-        loc, version, manifest, manifest_sha, history=history, allow_class_change=allow_class_change
-    )
 
 
 def _promote(
@@ -585,8 +612,15 @@ def _promote(
     *,
     history: int,
     allow_class_change: bool,
+    model_path: Path | None = None,
+    triton_model: str | None = None,
 ) -> dict[str, Any]:
-    """Compare-and-swap ``production.json`` to ``version``; re-read and retry when another writer won."""
+    """Lay out the Triton version, compare-and-swap ``production.json`` (retry when another writer won),
+    then sync config.pbtxt with production.json.
+
+    ``model_path`` is a local copy of the version's model.onnx (checked against the manifest).
+    """
+    triton = _lay_out_triton(loc, version, manifest, model_path, triton_model)
     base = {
         "version": version,
         "uri": _join(loc.uri, version) + "/",
@@ -598,6 +632,7 @@ def _promote(
         "imgsz": manifest.get("imgsz"),
         "metrics": manifest.get("metrics", {}),
         "gate": manifest.get("gate"),
+        "triton": triton,
     }
     for attempt in range(1, PROMOTE_ATTEMPTS + 1):
         current, etag = loc.get_json_etag(PRODUCTION) or (None, None)
@@ -605,6 +640,7 @@ def _promote(
             current = None
         if current is not None and current.get("version") == version:
             log.info("%s is already in production: nothing to change", version)
+            sync_config(loc)
             return current
         check_classes(loc, version, manifest.get("classes"), current, allow_class_change=allow_class_change)
         pointer = {
@@ -626,11 +662,37 @@ def _promote(
             time.sleep(pause)
             continue
         log.info("promoted %s (previous: %s)", version, current.get("version") if current else "none")
+        sync_config(loc)
         return pointer
     raise PublishConflict(
         f"{loc.uri_of(PRODUCTION)}: changed by other promotions during {PROMOTE_ATTEMPTS} attempts to "
         f"promote {version}: promote again (yolo-kfp publish --promote-version {version})"
     )
+
+
+def _lay_out_triton(
+    loc: Backend, version: str, manifest: dict[str, Any], model_path: Path | None, name: str | None
+) -> dict[str, Any] | None:
+    """The version's Triton folder, written before the pointer names it; None when it has no ONNX model."""
+    listed = {f.get("name"): f for f in manifest.get("files", []) if isinstance(f, dict)}
+    entry = listed.get(MODEL_ONNX)
+    if entry is None or model_path is None or not model_path.is_file():
+        log.warning("%s has no %s: not laid out for Triton", version, MODEL_ONNX)
+        return None
+    classes = manifest.get("classes")
+    try:
+        spec = triton_spec(
+            model_path,
+            model=triton_model_name(loc.uri, name),
+            version=version,
+            classes=classes,
+            model_sha256=str(entry.get("sha256")),
+        )
+    except DatasetError as err:
+        log.warning("%s: not laid out for Triton: %s", version, err)
+        return None
+    lay_out_version(loc, spec, model_path, classes)
+    return spec
 
 
 def _history(current: dict[str, Any] | None, keep: int) -> list[dict[str, Any]]:
@@ -691,12 +753,15 @@ def run_publish_stage(
     *,
     gate_passed: bool | None = None,
     allow_class_change: bool = False,
+    record_to: str = "",
 ) -> PublishResult:
     """Assemble the publish folder from the pipeline's artifacts, then ``publish_model``.
 
     ``onnx_dir`` gives model.onnx, model.json, export.json and its plots; ``weights`` is best.pt (or a
     folder holding it); ``validation_dir`` gives metrics.json at the top and its plots and reports
     under ``reports/``. ``allow_class_change`` lets the promotion replace production's class list.
+    ``record_to`` (the run's record folder, ``components._shared.run_records``) receives
+    ``publish.json`` for the run summary.
     """
     onnx_dir, weights, validation_dir = Path(onnx_dir), Path(weights), Path(validation_dir)
     best = weights / BEST_PT if weights.is_dir() else weights
@@ -720,4 +785,5 @@ def run_publish_stage(
             allow_class_change=allow_class_change,
         )
         result = publish_model(tmp, dest, cfg)
+    write_record(record_to, PUBLISH_RECORD, result.to_dict())
     return result

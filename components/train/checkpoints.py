@@ -12,6 +12,9 @@ the checksum matches. A ``checkpoint.json`` that is there but corrupt (not JSON,
 missing ``epoch``/``sha256``, an ``epoch`` that is not a whole number >= 0) is nobody's upload: restore
 logs one warning and starts fresh instead of failing every retry of the pod. The URI may also be a local folder (same layout) for local runs: any scheme
 of the storage registry (``components._shared.storage``) works.
+
+Under torchrun only rank 0 restores and uploads: the other ranks' ``restore`` returns False without a
+download (rank 0 sends them the checkpoint it resumes from) and their ``upload`` does nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from components._shared.errors import ConfigError, StorageError
 from components._shared.storage import Backend, Storage, backend_for, sha256_file
+from components._yolo.ddp import world_from_env
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,8 @@ class CheckpointSync:
             or a corrupt ``checkpoint.json``: one warning, and the downloaded ``last.pt`` is removed).
         """
         local_path = Path(local_path)
+        if not world_from_env().is_main:
+            return False  # rank 0 restores and sends its checkpoint to the other ranks
         if not self._loc.get_file(CHECKPOINT, local_path):
             log.info("no checkpoint at %s: starting fresh", self.uri)
             return False
@@ -123,7 +129,7 @@ class CheckpointSync:
             epoch: epochs completed so far (1 after the first epoch).
             force: upload even when the epoch is not a multiple of ``every`` (e.g. the final one).
         """
-        if not force and epoch % self.every != 0:
+        if (not force and epoch % self.every != 0) or not world_from_env().is_main:
             return
         path = Path(path)
         try:

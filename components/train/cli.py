@@ -9,15 +9,27 @@ Examples:
   yolo-kfp train --data runs/dataset/dataset.yaml --weights pretrained.pt --out runs/frozen \\
       --freeze 10 --epochs 10 --imgsz 640 --batch 16 --lr0 0.01
   yolo-kfp train --data runs/dataset/dataset.yaml --weights runs/frozen/best.pt --out runs/finetune \\
-      --freeze 0 --epochs 10 --imgsz 640 --batch 16 --lr0 0.001 --warmup-epochs 1
+      --freeze 0 --epochs 10 --imgsz 640 --batch 16 --lr0 0.001 --warmup-epochs 1 \\
+      --train-arg mosaic=0.5 --train-arg optimizer=AdamW
+  torchrun --nnodes 2 --nproc_per_node 4 ... --no-python yolo-kfp train --data ... --batch 64 ...
+
+Under torchrun every process runs this command and one DDP trains over all of them (--batch is the
+global batch); rank 0 alone writes OUT and prints the JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from components._shared.cliutil import print_summary
+from components._shared.errors import ConfigError
+from components._yolo.ddp import world_from_env
 from components.train.core import OPTIMIZERS, TrainConfig, train_model
 
 HELP = "train YOLOv5 (frozen backbone or fine-tune), with metrics, curves and the frozen-layer proof"
@@ -74,7 +86,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed ({d.seed})")
     parser.add_argument(
-        "--workers", type=int, default=d.workers, metavar="N", help=f"data-loader workers ({d.workers})"
+        "--workers",
+        type=int,
+        default=d.workers,
+        metavar="N",
+        help="data-loader workers per process (default: the CPUs this process may use, minus one, at most 8)",
+    )
+    parser.add_argument(
+        "--train-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a further Ultralytics training argument, e.g. mosaic=0.5 (repeatable; the value is read as YAML)",
     )
     parser.add_argument(
         "--stage-name", default=d.stage_name, metavar="NAME", help="name in reports (frozen, finetune)"
@@ -87,6 +110,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train into an --out folder holding files this stage did not write",
     )
+
+
+def parse_train_args(items: list[str]) -> dict[str, Any]:
+    """``["mosaic=0.5", "cos_lr=true"]`` -> ``{"mosaic": 0.5, "cos_lr": True}`` (values read as YAML scalars).
+
+    Raises:
+        ConfigError: an item without ``=`` or an unreadable value.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--train-arg {item!r}: expected KEY=VALUE, e.g. --train-arg mosaic=0.5")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"--train-arg {item!r}: the value is not readable as YAML ({type(err).__name__})"
+            ) from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         stage_name=args.stage_name,
         resume=not args.no_resume,
         overwrite=args.overwrite,
+        train_args=parse_train_args(args.train_arg),
     )
-    print_summary(train_model(args.data, args.weights, args.out, cfg))
+    result = train_model(args.data, args.weights, args.out, cfg)
+    if world_from_env().is_main:  # under torchrun one summary, from the rank that wrote OUT
+        with contextlib.redirect_stdout(sys.__stdout__):  # a DDP worker's sys.stdout is stderr (patches)
+            print_summary(result)
     return 0

@@ -21,20 +21,39 @@ Frozen proof: after a run with ``freeze=N > 0`` every parameter and BatchNorm bu
 right after it was built, in the final fp32 model and its EMA, and (at their fp16 precision) in
 ``best.pt`` and ``last.pt``. Anything else raises ``FrozenLayersChanged``: a trainer upgrade that lets
 BatchNorm statistics drift again (ultralytics#9391) is caught here.
+
+Any Ultralytics detection checkpoint can start a run (YOLOv5u, YOLOv8, YOLO11): its real architecture,
+read from the checkpoint, is reported as ``architecture`` in ``metrics.json``, ``TrainResult`` and the
+model card. ``TrainConfig.train_args`` passes further Ultralytics training arguments (augmentation,
+optimizer, cache, ...): each key must be one of Ultralytics' own (``ultralytics.cfg.DEFAULT_CFG_DICT``)
+and none of those the pipeline owns (``PIPELINE_OWNED_ARGS``, refused with the parameter to use instead).
+Data-loader ``workers`` follow the CPUs the process may use (affinity and cgroup quota) unless given.
+
+Under torchrun (``WORLD_SIZE`` > 1: ``torchrun --nnodes N --nproc_per_node G yolo-kfp train ...``) every
+process runs this verb and trains one Ultralytics DDP over the whole world (nccl on GPUs, gloo on the
+CPU; ``components/_yolo/ddp.py``). ``batch`` is then the global batch, a multiple of the world size.
+Rank 0 alone checks and writes ``out_dir`` (checkpoints, reports, ``metrics.json``, uploads through
+``on_checkpoint``) and decides whether to resume; it sends the ``last.pt`` to resume from to the other
+ranks, which train in a rank-private temp folder (deleted afterwards) and return rank 0's result. Every
+rank proves the frozen layers on its own model; ``metrics.json`` lists the verdicts (``frozen_ranks``)
+and the ``world_size``.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import logging
 import math
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from components._shared.artifacts import BEST_PT, LAST_PT
@@ -49,6 +68,7 @@ from components._shared.fsio import (
 )
 from components._shared.report import figure, html_page, html_table, png_tag, save_png
 from components._shared.weights import ResolvedWeights, resolve_weights
+from components._yolo.ddp import World, process_group, run_on_main, world_from_env
 from components._yolo.layers import BACKBONE_LAYERS, prefixes
 
 log = logging.getLogger(__name__)
@@ -74,6 +94,38 @@ OUTPUT_FILES = (
 
 CheckpointHook = Callable[[Path, int], None]
 
+# Ultralytics arguments the pipeline sets itself: refused in ``train_args``, with what to use instead.
+PIPELINE_OWNED_ARGS: Mapping[str, str] = MappingProxyType(
+    {
+        "data": "the dataset input (yolo_dataset; CLI --data)",
+        "model": "the weights parameter (and model_size; CLI --weights)",
+        "pretrained": "the weights parameter (CLI --weights)",
+        "epochs": "epochs_frozen / epochs_finetune (CLI --epochs)",
+        "time": "epochs_frozen / epochs_finetune (a time limit would cut the planned epochs; CLI --epochs)",
+        "imgsz": "imgsz (CLI --imgsz)",
+        "batch": "batch (CLI --batch)",
+        "freeze": "freeze / strategy (CLI --freeze)",
+        "lr0": "lr0 / lr_finetune (CLI --lr0)",
+        "warmup_epochs": "warmup_epochs / warmup_finetune (CLI --warmup-epochs)",
+        "device": "gpus (CLI --device)",
+        "seed": "seed (CLI --seed)",
+        "deterministic": "seed (training is always deterministic)",
+        "resume": "checkpoint_root (a retried task resumes by itself; CLI --no-resume)",
+        "project": "the stage's output artifact (CLI --out)",
+        "name": "the stage's output artifact (CLI --out)",
+        "save_dir": "the stage's output artifact (CLI --out)",
+        "exist_ok": "the stage's output artifact (CLI --out)",
+        "save": "nothing: best.pt and last.pt are the stage's outputs",
+        "val": "nothing: validation every epoch picks best.pt",
+        "plots": "nothing: the stage draws its own curves (report.html)",
+        "task": "nothing: the task is detect",
+        "mode": "nothing: the mode is train",
+        "cfg": "train_args itself (pass each key, not a config file)",
+    }
+)
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+MAX_WORKERS = 8  # data-loader workers per training process, at most
+
 
 class FrozenLayersChanged(YoloKfpError):
     """A layer that was meant to be frozen changed during training (or was never loaded)."""
@@ -96,7 +148,9 @@ class TrainConfig:
         device: ``auto`` (every visible GPU, DDP when more than one; else the CPU), ``cpu``, ``0``, ``0,1``.
         patience: epochs without improvement before stopping early.
         seed: random seed (deterministic training).
-        workers: data-loader workers per process (Ultralytics uses 0 on the CPU).
+        workers: data-loader workers per process; None: from the CPUs the process may use
+            (``default_workers``: affinity and cgroup quota, minus one, at most ``MAX_WORKERS``).
+            Ultralytics uses 0 on the CPU whatever is asked.
         stage_name: name of this stage in reports (``frozen``, ``finetune``).
         cos_lr: cosine learning-rate schedule instead of linear.
         cache: cache decoded images in RAM.
@@ -104,6 +158,10 @@ class TrainConfig:
         resume: continue ``out_dir/run/weights/last.pt`` when it is an unfinished run of this config.
         overwrite: train into an ``out_dir`` that holds files this stage did not write (they are kept;
             same-named ones are replaced).
+        train_args: further Ultralytics training arguments (``{"mosaic": 0.5, "optimizer": "AdamW"}``):
+            keys of ``ultralytics.cfg.DEFAULT_CFG_DICT`` outside ``PIPELINE_OWNED_ARGS``; they win over
+            the fields above of the same name (``lrf``, ``optimizer``, ``momentum``, ``patience``,
+            ``workers``, ``cos_lr``, ``cache``, ``amp``).
     """
 
     freeze: int = BACKBONE_LAYERS
@@ -118,13 +176,14 @@ class TrainConfig:
     device: str = "auto"
     patience: int = 50
     seed: int = 0
-    workers: int = 2
+    workers: int | None = None
     stage_name: str = "train"
     cos_lr: bool = False
     cache: bool = False
     amp: bool = True
     resume: bool = True
     overwrite: bool = False
+    train_args: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (for metrics.json)."""
@@ -161,6 +220,8 @@ class TrainResult:
     backbone_changed: bool | None
     backbone_max_abs_change: float | None
     backbone_max_abs_change_fp32: float | None = None
+    architecture: str = ""
+    world_size: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (paths as strings)."""
@@ -196,6 +257,7 @@ class TrainResult:
         return {
             "framework": "pytorch",
             "format": "ultralytics-checkpoint",
+            "architecture": self.architecture,
             "stage": self.stage_name,
             "names": list(self.names),
             "classes": list(self.names),
@@ -219,6 +281,72 @@ def resolve_device(device: str) -> str:
     return ",".join(str(i) for i in range(n)) if n else "cpu"
 
 
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """CPUs this process may use: its affinity, capped by the cgroup v2 CPU quota when one is set.
+
+    A Kubernetes CPU limit shows up as the quota in ``cpu.max`` (``200000 100000``: 2 CPUs); a fractional
+    quota is rounded down, to at least 1.
+
+    Args:
+        cpu_max: the cgroup's ``cpu.max`` file (absent, unreadable or ``max ...``: no quota).
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path(cpu_max).read_text(encoding="ascii").split()[:2]
+        if quota != "max" and int(period) > 0:
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def default_workers(processes: int = 1, *, cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """Data-loader workers per training process: its share of ``usable_cpus`` minus one, in [0, ``MAX_WORKERS``].
+
+    Args:
+        processes: training processes sharing the CPUs (one per GPU under DDP).
+        cpu_max: the cgroup's ``cpu.max`` file.
+    """
+    share = usable_cpus(cpu_max) // max(1, processes)
+    return max(0, min(MAX_WORKERS, share - 1))
+
+
+def check_train_args(args: Mapping[str, Any], known: Collection[str] | None = None) -> dict[str, Any]:
+    """Check extra Ultralytics training arguments; returns them type-checked by Ultralytics.
+
+    Args:
+        args: ``{key: value}``.
+        known: the accepted keys; None: Ultralytics' own (``ultralytics.cfg.DEFAULT_CFG_DICT``).
+
+    Raises:
+        ConfigError: a key the pipeline owns (the message names the parameter to use instead), a key
+            Ultralytics does not know (with the closest one), or a value of the wrong type or range.
+    """
+    if not args:
+        return {}
+    for key in args:
+        if key in PIPELINE_OWNED_ARGS:
+            raise ConfigError(f"train_args: '{key}' is set by the pipeline; use {PIPELINE_OWNED_ARGS[key]}")
+    check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
+    if known is None:
+        from components._yolo.cfg import check_values, ultralytics_keys
+
+        known, check = ultralytics_keys(), check_values
+    allowed = sorted(set(known) - set(PIPELINE_OWNED_ARGS))
+    for key in args:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"train_args: '{key}' is not an Ultralytics training argument; {hint}"
+                "see https://docs.ultralytics.com/modes/train/#train-settings"
+            )
+    return check(args)
+
+
 def _check_config(cfg: TrainConfig) -> None:
     if cfg.epochs < 1:
         raise ConfigError(f"--epochs {cfg.epochs}: train at least 1 epoch")
@@ -238,7 +366,7 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError(
             f"--optimizer {cfg.optimizer}: choose one of {', '.join(OPTIMIZERS)} (explicit, not auto)"
         )
-    if cfg.warmup_epochs < 0 or cfg.patience < 1 or cfg.workers < 0:
+    if cfg.warmup_epochs < 0 or cfg.patience < 1 or (cfg.workers is not None and cfg.workers < 0):
         raise ConfigError("--warmup-epochs and --workers must be >= 0 and --patience >= 1")
 
 
@@ -276,17 +404,43 @@ def train_model(
     """
     t0 = time.perf_counter()
     _check_config(cfg)
+    check_train_args(cfg.train_args)
+    world = world_from_env()
+    _check_world(cfg, world)
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
+    with process_group(world, resolve_device(cfg.device)):
+        run_on_main(world, lambda: _prepare_out(out_dir, spec, weights, cfg, resume_from))
+        if not world.is_main:  # trains in a rank-private folder; out_dir is rank 0's alone
+            with tempfile.TemporaryDirectory(prefix=f"yolo-kfp-train-rank{world.rank}-") as tmp:
+                return _train_into(spec, weights, Path(tmp), cfg, None, None, t0, world)
+        try:
+            return _train_into(spec, weights, out_dir, cfg, on_checkpoint, resume_from, t0, world)
+        finally:
+            _write_marker(out_dir)
+
+
+def _check_world(cfg: TrainConfig, world: World) -> None:
+    """Under torchrun the batch is the global one: Ultralytics gives each rank ``batch // world_size``."""
+    if not world.distributed:
+        return
+    if cfg.batch < world.size or cfg.batch % world.size:
+        example = world.size * (max(1, round(cfg.batch / world.size)) if cfg.batch > 0 else 8)
+        raise ConfigError(
+            f"--batch {cfg.batch}: under torchrun ({world.size} processes) the batch is global and split "
+            f"evenly; use a multiple of {world.size}, e.g. {example}"
+        )
+
+
+def _prepare_out(
+    out_dir: Path, spec: DatasetSpec, weights: str, cfg: TrainConfig, resume_from: Path | None
+) -> None:
+    """Rank 0 (or the only process): check the inputs against ``out_dir`` and create it."""
     _guard_out(out_dir, spec, weights, cfg.overwrite)
     _require_images(spec)
     if resume_from is not None and not Path(resume_from).is_file():
         raise ConfigError(f"resume_from {resume_from}: checkpoint not found")
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        return _train_into(spec, weights, out_dir, cfg, on_checkpoint, resume_from, t0)
-    finally:
-        _write_marker(out_dir)
 
 
 def _guard_out(out_dir: Path, spec: DatasetSpec, weights: str, overwrite: bool) -> None:
@@ -343,14 +497,17 @@ def _train_into(
     on_checkpoint: CheckpointHook | None,
     resume_from: Path | None,
     t0: float,
+    world: World,
 ) -> TrainResult:
-    """The body of ``train_model`` once the inputs and the output folder are checked."""
+    """The body of ``train_model`` once the inputs and the output folder are checked (``out_dir``: this rank's)."""
     resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
     from components._yolo import freeze, train  # heavy: torch + ultralytics
+    from components._yolo.model import model_architecture
 
     run_dir = out_dir / RUN_DIR
     init_model, n_layers = _initial_model(resolved, len(spec.names))
+    architecture = model_architecture(init_model)
     if cfg.freeze >= n_layers:
         raise ConfigError(
             f"--freeze {cfg.freeze}: the model has {n_layers} layers (model.0-model.{n_layers - 1}, the last is "
@@ -362,12 +519,15 @@ def _train_into(
         )
     device = resolve_device(cfg.device)
     state_dir = out_dir / STATE_DIR
-    resume_ckpt = _resume_point(run_dir, state_dir, cfg, resolved.spec, resume_from)
+    resume_ckpt = (
+        _resume_point(run_dir, state_dir, cfg, resolved.spec, resume_from) if world.is_main else None
+    )
     if resume_ckpt is None and run_dir.exists():
         shutil.rmtree(run_dir)  # a fresh run must not inherit results.csv rows or checkpoints
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_ckpt is None:
         write_json_atomic(state_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
+    resume_ckpt = _share_resume_point(world, run_dir, resume_ckpt)
     data_resolved = resolve_dataset_yaml(spec.yaml_path, state_dir)
 
     watch = prefixes(cfg.freeze or BACKBONE_LAYERS)
@@ -376,28 +536,52 @@ def _train_into(
         run_dir=run_dir, watch=watch, frozen=cfg.freeze > 0, reference=reference, on_checkpoint=on_checkpoint
     )
     log.info(
-        "train[%s]: %s from %s, freeze=%d, %d epochs at %d px on %s%s",
+        "train[%s]: %s from %s (%s), freeze=%d, %d epochs at %d px on %s%s%s",
         cfg.stage_name,
         spec.yaml_path,
         resolved.spec,
+        architecture,
         cfg.freeze,
         cfg.epochs,
         cfg.imgsz,
         device,
+        f", DDP rank {world.rank} of {world.size}" if world.distributed else "",
         f", resuming {resume_ckpt}" if resume_ckpt else "",
     )
+    overrides = _overrides(cfg, device, processes=world.local_size if world.distributed else None)
     run = train.train(
         data_yaml=data_resolved,
         run_dir=run_dir,
         model=init_model if resolved.is_checkpoint else None,
         model_arg=resolved.spec,
         arch=resolved.arch,
-        overrides=_overrides(cfg, device),
+        overrides=overrides,
         recorder=recorder,
         resume_ckpt=resume_ckpt,
     )
-    proof = _prove(run, recorder.reference or {}, cfg.freeze, out_dir)
-    return _finish(run, out_dir, cfg, spec.names, resolved, device, proof, time.perf_counter() - t0)
+
+    def conclude() -> TrainResult:  # rank 0: prove, report; the other ranks receive the result
+        proof = _prove(run, recorder.reference or {}, cfg.freeze, out_dir)
+        facts = {"architecture": architecture, "workers": overrides["workers"]}
+        return _finish(
+            run, out_dir, cfg, spec.names, resolved, device, proof, facts, time.perf_counter() - t0
+        )
+
+    return run_on_main(world, conclude)
+
+
+def _share_resume_point(world: World, run_dir: Path, resume_ckpt: Path | None) -> Path | None:
+    """Rank 0's resume decision on every rank: the others receive its ``last.pt`` (and initial state)."""
+    if not world.distributed:
+        return resume_ckpt
+    from components._yolo.ddp import share_files
+    from components._yolo.freeze import INITIAL_STATE_NAME
+
+    names = [f"weights/{LAST_PT}", INITIAL_STATE_NAME] if resume_ckpt is not None else []
+    sent = share_files(run_dir, names)
+    if world.is_main:
+        return resume_ckpt
+    return run_dir / "weights" / LAST_PT if f"weights/{LAST_PT}" in sent else None
 
 
 def _initial_model(resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
@@ -413,8 +597,20 @@ def _initial_model(resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
     return model, layer_count(model)
 
 
-def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
-    return {
+def _overrides(cfg: TrainConfig, device: str, *, processes: int | None = None) -> dict[str, Any]:
+    """Ultralytics' training arguments for ``cfg`` on ``device`` (``train_args`` last: they win).
+
+    Args:
+        cfg: the training options.
+        device: the resolved device string.
+        processes: training processes on this node (torchrun's local world); default: one per listed GPU.
+    """
+    workers = cfg.workers
+    if workers is None:
+        if processes is None:
+            processes = len(device.split(",")) if device not in ("", "cpu", "mps") else 1
+        workers = default_workers(processes)
+    base = {
         "epochs": cfg.epochs,
         "imgsz": cfg.imgsz,
         "batch": cfg.batch,
@@ -427,12 +623,13 @@ def _overrides(cfg: TrainConfig, device: str) -> dict[str, Any]:
         "patience": cfg.patience,
         "seed": cfg.seed,
         "deterministic": True,
-        "workers": cfg.workers,
+        "workers": workers,
         "cos_lr": cfg.cos_lr,
         "cache": "ram" if cfg.cache else False,
         "amp": cfg.amp,
         "freeze": cfg.freeze,
     }
+    return {**base, **cfg.train_args}
 
 
 def _resume_point(
@@ -461,7 +658,8 @@ def _resume_point(
         log.info("%s is finished or unreadable: starting a fresh run", last)
         return None
     wanted = _overrides(cfg, "")
-    differ = [k for k in RESUME_KEYS if str(progress["train_args"].get(k)) != str(wanted[k])]
+    keys = dict.fromkeys([*RESUME_KEYS, *cfg.train_args])  # an extra argument must match too
+    differ = [k for k in keys if str(progress["train_args"].get(k)) != str(wanted[k])]
     stage = state_dir / STAGE_FILE
     if stage.is_file() and json.loads(stage.read_text(encoding="utf-8")).get("weights") != weights_spec:
         differ.append("weights")
@@ -526,7 +724,14 @@ def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -
     failed = [name for name, c in checks.items() if not (c and c["identical"])]
     if record.get("watched_requires_grad"):
         failed.append(f"requires_grad left on: {', '.join(record['watched_requires_grad'])}")
-    proof = {"frozen_verified": not failed, "frozen_checks": checks, "frozen_tensors": len(reference)}
+    ranks = [_rank_proof(v) for v in record.get("ranks", [])]
+    failed += [f"rank {r['rank']}: {name}" for r in ranks for name in r["failed"]]
+    proof = {
+        "frozen_verified": not failed,
+        "frozen_checks": checks,
+        "frozen_tensors": len(reference),
+        "frozen_ranks": ranks,
+    }
     if failed:
         write_json_atomic(out_dir / "frozen_check.json", proof)
         first = next((c["mismatched"][:2] for c in checks.values() if c and c.get("mismatched")), [])
@@ -535,6 +740,15 @@ def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -
             f"details in {out_dir / 'frozen_check.json'} - check the Ultralytics version ({ULTRALYTICS_VERSION})"
         )
     return proof
+
+
+def _rank_proof(verdict: Mapping[str, Any]) -> dict[str, Any]:
+    """One rank's frozen-layer verdict (its own model after training): ``{rank, verified, failed, checks}``."""
+    checks = {k: verdict.get(k) for k in ("start_vs_input", "live_vs_start", "ema_vs_start")}
+    failed = [name for name, c in checks.items() if not (c and c.get("identical"))]
+    if verdict.get("watched_requires_grad"):
+        failed.append("requires_grad left on")
+    return {"rank": int(verdict.get("rank", 0)), "verified": not failed, "failed": failed, "checks": checks}
 
 
 def read_results(path: Path) -> list[dict[str, float]]:
@@ -573,6 +787,7 @@ def _finish(
     resolved: ResolvedWeights,
     device: str,
     proof: Mapping[str, Any],
+    facts: Mapping[str, Any],
     seconds: float,
 ) -> TrainResult:
     """Move the checkpoints up, plot, write the report and (last) metrics.json."""
@@ -590,6 +805,7 @@ def _finish(
     total, frozen_params = param_counts(load_model(out_dir / BEST_PT)[0], prefixes(cfg.freeze))
     metrics: dict[str, Any] = {
         "stage": cfg.stage_name,
+        "architecture": facts["architecture"],
         "map50": final.get("map50", 0.0),
         "map50_95": final.get("map50_95", 0.0),
         "precision": final.get("precision", 0.0),
@@ -602,12 +818,15 @@ def _finish(
         "epoch_seconds": [round(s, 3) for s in per_epoch],
         "seconds": round(seconds, 3),
         "device": device,
+        "workers": facts["workers"],
         "freeze": cfg.freeze,
         "total_params": total,
         "trainable_params": int(record.get("trainable_params", 0)),
         "frozen_params": frozen_params,
         "frozen_verified": proof.get("frozen_verified"),
         "frozen_checks": proof.get("frozen_checks"),
+        "frozen_ranks": proof.get("frozen_ranks"),
+        "world_size": int(record.get("world_size", 1)),
         "backbone_changed": proof.get("backbone_changed"),
         "backbone_max_abs_change": proof.get("backbone_max_abs_change"),
         "backbone_max_abs_change_fp32": proof.get("backbone_max_abs_change_fp32"),
@@ -675,6 +894,8 @@ def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResul
         backbone_changed=m["backbone_changed"],
         backbone_max_abs_change=m["backbone_max_abs_change"],
         backbone_max_abs_change_fp32=m["backbone_max_abs_change_fp32"],
+        architecture=m["architecture"],
+        world_size=m["world_size"],
     )
 
 
@@ -718,6 +939,7 @@ def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) ->
 def render_report(m: Mapping[str, Any], curves: Path) -> str:
     """The training report: headline numbers, frozen proof, per-class AP, curves, configuration."""
     head = [
+        ("architecture", m["architecture"]),
         ("mAP50-95", m["map50_95"]),
         ("mAP50", m["map50"]),
         ("precision", m["precision"]),

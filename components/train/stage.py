@@ -3,22 +3,30 @@
 These are what ``components/train/component.py`` calls: they turn KFP artifact folders into the
 arguments of ``train_model`` and add what only a pipeline run needs (pass-through of a 0-epoch
 stage, checkpoints under ``checkpoint_root/<run-id>/<stage>/`` that survive a preempted pod).
+``run_distributed_stage`` trains the same stage on several nodes through a Kubeflow Trainer TrainJob
+(``components/train/trainjob.py``), its inputs and outputs on the run workspace.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from components._shared.artifacts import ARCH_FILE, BEST_PT, weights_in
+from components._shared.errors import ConfigError
 from components._shared.fsio import link_or_copy, write_json_atomic, write_text_atomic
 from components._shared.report import escape, html_page
 from components._shared.weights import resolve_weights
 from components._yolo.pickles import check_pickle
-from components.train.core import TrainConfig, TrainResult, train_model
+from components.train.core import TrainConfig, TrainResult, check_train_args, train_model
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,7 @@ def run_training_stage(
     out_dir = Path(out_dir)
     spec = weights_in(Path(init_weights))
     if cfg.epochs == 0:
+        check_train_args(cfg.train_args)  # a typo fails here too, not only in the stage that trains
         return _pass_through(Path(init_weights), spec, out_dir, cfg)
     sync = resume_from = None
     if checkpoint_root and run_id:
@@ -95,6 +104,8 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
         "reason": note,
         "config": cfg.to_dict(),
     }
+    architecture = _architecture(out_dir)
+    metrics["architecture"] = architecture
     write_json_atomic(out_dir / "metrics.json", metrics)
     log.info(note)
     best = out_dir / BEST_PT
@@ -104,5 +115,203 @@ def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig
         epochs_this_run=0, resumed_from_epoch=None, map50=0.0, map50_95=0.0, precision=0.0, recall=0.0,
         seconds_per_epoch=0.0, seconds=0.0, device="none", freeze=cfg.freeze, total_params=0,
         trainable_params=0, frozen_params=0, frozen_verified=None, backbone_changed=None,
-        backbone_max_abs_change=None,
+        backbone_max_abs_change=None, architecture=architecture,
     )  # fmt: skip
+
+
+def _architecture(weights_dir: Path) -> str:
+    """The architecture of the weights a skipped stage passes through (checkpoint or architecture file)."""
+    from components._yolo.model import UNKNOWN_ARCH, architecture_name, checkpoint_architecture
+
+    if (weights_dir / BEST_PT).is_file():
+        return checkpoint_architecture(weights_dir / BEST_PT)
+    arch = weights_dir / ARCH_FILE
+    if arch.is_file():
+        return architecture_name(arch.read_text(encoding="utf-8").strip())
+    yamls = sorted(weights_dir.glob("*.y*ml"))
+    return architecture_name(yamls[0].name) if yamls else UNKNOWN_ARCH
+
+
+# ---------------------------------------------------------------- several nodes: a Kubeflow Trainer TrainJob
+
+JOBS_DIR = "trainjobs"  # <workspace>/trainjobs/<trainjob name>/{init,dataset,out}
+_CLI_FLAGS = {  # TrainConfig field -> `yolo-kfp train` flag
+    "freeze": "--freeze", "epochs": "--epochs", "imgsz": "--imgsz", "batch": "--batch", "lr0": "--lr0",
+    "lrf": "--lrf", "optimizer": "--optimizer", "warmup_epochs": "--warmup-epochs", "device": "--device",
+    "patience": "--patience", "seed": "--seed", "workers": "--workers", "stage_name": "--stage-name",
+}  # fmt: skip
+_AS_TRAIN_ARGS = ("momentum", "cos_lr", "cache", "amp")  # Ultralytics keys without a flag of their own
+
+
+def train_argv(cfg: TrainConfig, data: Path, weights: str, out: Path) -> list[str]:
+    """The ``yolo-kfp train`` flags that train ``cfg`` (what every TrainJob node runs under torchrun)."""
+    argv = ["--data", str(data), "--weights", weights, "--out", str(out)]
+    for name, flag in _CLI_FLAGS.items():
+        value = getattr(cfg, name)
+        if value is not None:
+            argv += [flag, str(value)]
+    default = TrainConfig()
+    extra = {k: getattr(cfg, k) for k in _AS_TRAIN_ARGS if getattr(cfg, k) != getattr(default, k)}
+    for key, value in {**extra, **cfg.train_args}.items():
+        argv += ["--train-arg", f"{key}={_yaml_value(value)}"]
+    if not cfg.resume:
+        argv.append("--no-resume")
+    if cfg.overwrite:
+        argv.append("--overwrite")
+    return argv
+
+
+def _yaml_value(value: Any) -> str:
+    """``value`` as the one-line YAML that ``--train-arg`` reads back to the same value."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip()
+    return text.removesuffix("...").strip()
+
+
+def run_distributed_stage(
+    dataset_dir: Path,
+    init_weights: Path,
+    out_dir: Path,
+    cfg: TrainConfig,
+    *,
+    nodes: int,
+    workspace_path: str,
+    run_id: str,
+    image: str,
+    task_config: Any = None,
+    client: Any = None,
+    poll_s: float = 10.0,
+    timeout_s: float | None = None,
+) -> TrainResult:
+    """Train one stage on ``nodes`` nodes with a Kubeflow Trainer TrainJob; outputs as ``run_training_stage``.
+
+    The dataset (in place when it already lies in the workspace), the initial weights and the output
+    folder live under ``<workspace_path>/trainjobs/<name>/``, which every node mounts; rank 0 writes
+    the outputs there and they are copied into ``out_dir``. A retried task follows (or re-creates) the
+    same TrainJob, and ``yolo-kfp train`` resumes from the output folder on the workspace.
+
+    Args:
+        nodes: training nodes (at least 2).
+        workspace_path: the run workspace as this task sees it (``dsl.WORKSPACE_PATH_PLACEHOLDER``).
+        run_id: the pipeline run (names the TrainJob and labels it).
+        image: the train image the nodes run.
+        task_config: KFP's ``TaskConfig`` of this task (resources, env, volumes, scheduling) or None.
+        client: a ``KubeClient``; None: the cluster this pod runs in.
+        poll_s: seconds between status polls.
+        timeout_s: give up (and delete the TrainJob) after this long; None: no limit.
+
+    Raises:
+        ConfigError: fewer than 2 nodes, no workspace, or the workspace volume cannot be found.
+        TrainJobError: the TrainJob failed (one line; rank 0's log is in the task's log).
+        TrainJobCancelled: the task got SIGTERM; the TrainJob was deleted.
+    """
+    from components.train.trainjob import (
+        KubeClient,
+        TrainJobSpec,
+        render_trainjob,
+        run_trainjob,
+        trainjob_name,
+    )
+
+    out_dir = Path(out_dir)
+    if cfg.epochs == 0:
+        check_train_args(cfg.train_args)
+        return _pass_through(Path(init_weights), weights_in(Path(init_weights)), out_dir, cfg)
+    if nodes < 2:
+        raise ConfigError(
+            f"nodes={nodes}: a TrainJob is for 2 nodes or more; nodes=1 trains in the task's pod"
+        )
+    workspace = _check_workspace(workspace_path)
+    if not image:
+        raise ConfigError(
+            "trainjob_image is empty: the TrainJob nodes need the train image (the pipeline passes it)"
+        )
+    check_train_args(cfg.train_args)
+    client = client or KubeClient.in_cluster()
+    name = trainjob_name(run_id or "local", cfg.stage_name)
+    job_dir = workspace / JOBS_DIR / name
+    from components._shared.dataset import follow_manifest
+
+    # the Dataset artifact is a manifest pointing into the workspace: hand the nodes the real folder
+    data, weights = _stage_inputs(follow_manifest(Path(dataset_dir)), Path(init_weights), workspace, job_dir)
+    spec = TrainJobSpec(
+        name=name,
+        train_args=tuple(train_argv(cfg, data, weights, job_dir / "out")),
+        image=image,
+        nodes=nodes,
+        namespace=client.namespace,
+        **_task_settings(task_config, workspace, client),
+        labels={"yolo-kfp/run-id": run_id, "yolo-kfp/stage": cfg.stage_name},
+    )
+    manifest = render_trainjob(spec)
+    write_json_atomic(job_dir / "trainjob.json", manifest)  # what ran, next to its outputs
+    run_trainjob(client, manifest, poll_s=poll_s, timeout_s=timeout_s)
+    return _collect(job_dir / "out", out_dir, cfg)
+
+
+def _check_workspace(workspace_path: str) -> Path:
+    if not workspace_path or not Path(workspace_path).is_dir():
+        raise ConfigError(
+            f"workspace_path {workspace_path!r}: nodes > 1 needs the run workspace (pass "
+            "dsl.WORKSPACE_PATH_PLACEHOLDER and give the pipeline a dsl.WorkspaceConfig)"
+        )
+    return Path(workspace_path)
+
+
+def _stage_inputs(dataset_dir: Path, init_weights: Path, workspace: Path, job_dir: Path) -> tuple[Path, str]:
+    """The dataset and weights as the nodes see them: in the workspace (copied there when not yet)."""
+    data = dataset_dir
+    if workspace.resolve() not in dataset_dir.resolve().parents:
+        data = job_dir / "dataset"
+        if not data.exists():
+            shutil.copytree(dataset_dir, data.with_name(".dataset.tmp"), dirs_exist_ok=True)
+            os.replace(data.with_name(".dataset.tmp"), data)
+    init = job_dir / "init"
+    init.mkdir(parents=True, exist_ok=True)
+    for item in init_weights.iterdir() if init_weights.is_dir() else [init_weights]:
+        if item.is_file() and (item.suffix in (".pt", ".yaml", ".yml") or item.name == ARCH_FILE):
+            shutil.copyfile(item, init / item.name)
+    return data, weights_in(init)
+
+
+def _task_settings(task_config: Any, workspace: Path, client: Any) -> dict[str, Any]:
+    """TrainJobSpec fields from KFP's TaskConfig, and the workspace volume when TaskConfig lacks it."""
+    from components.train.trainjob import workspace_of_pod
+
+    get = lambda key: getattr(task_config, key, None) or None  # noqa: E731 - TaskConfig fields may be None
+    mounts: Sequence[Mapping[str, Any]] = get("volume_mounts") or ()
+    covered = any(_inside(workspace, m.get("mountPath", "")) for m in mounts)
+    settings: dict[str, Any] = {
+        "resources": get("resources"),
+        "env": tuple(get("env") or ()),
+        "volumes": tuple(get("volumes") or ()),
+        "volume_mounts": tuple(mounts),
+        "tolerations": tuple(get("tolerations")) if get("tolerations") else None,
+        "node_selector": dict(get("node_selector") or {}),
+        "affinity": dict(get("affinity") or {}),
+    }
+    if not settings["resources"]:
+        log.warning(
+            "TaskConfig carries no resources (a component loaded from YAML loses its passthroughs): "
+            "every TrainJob node gets the defaults of TrainJobSpec (4 CPUs, 16Gi, no GPU)"
+        )
+    if not covered:
+        settings["workspace"] = workspace_of_pod(client, os.environ.get("HOSTNAME", ""), workspace)
+    return settings
+
+
+def _inside(path: Path, mount: str) -> bool:
+    return bool(mount) and (path == Path(mount) or Path(mount) in path.parents)
+
+
+def _collect(job_out: Path, out_dir: Path, cfg: TrainConfig) -> TrainResult:
+    """Copy rank 0's outputs from the workspace into the task's output folder; read its metrics.json."""
+    from components.train.core import OUTPUT_FILES, _result
+
+    if not (job_out / "metrics.json").is_file():
+        raise ConfigError(f"{job_out}/metrics.json missing: the TrainJob completed without rank 0's outputs")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:
+        if (job_out / name).is_file() and not name.startswith("."):
+            shutil.copyfile(job_out / name, out_dir / name)
+    metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    return _result(metrics, out_dir, cfg)

@@ -17,6 +17,8 @@ def validate_model(
     champion_tolerance: float,
     class_tolerance: float,
     allow_class_change: bool,
+    checkpoint_root: str,
+    run_id: str,
     metrics: Output[Metrics],
     confusion_matrix: Output[ClassificationMetrics],
     validation_report: Output[HTML],
@@ -35,6 +37,9 @@ def validate_model(
         champion_tolerance: how far below the champion's mAP50-95 the challenger may be.
         class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
         allow_class_change: pass when the champion's classes differ (it cannot be compared).
+        checkpoint_root: the run's records go to ``<checkpoint_root>/<run_id>/gate.json`` (for the run
+            summary); empty for none.
+        run_id: the pipeline job id.
         metrics: challenger and champion metrics and each gate check, for the run page.
         confusion_matrix: confusion matrix (classes + background).
         validation_report: HTML report: the gate's checks, challenger beside champion, plots.
@@ -48,13 +53,15 @@ def validate_model(
     from pathlib import Path
 
     from components._shared.kfp_io import log_confusion_matrix, log_metrics, publish_file
+    from components._shared.run_records import record_root
     from components.validate.gate import GatePolicy
     from components.validate.stage import run_validation_stage
 
     out = Path(validation.path)
     policy = GatePolicy(min_map50_95, champion_tolerance, class_tolerance, allow_class_change)
+    record = record_root(checkpoint_root, run_id)
     result = run_validation_stage(
-        Path(model.path), Path(yolo_dataset.path), out, split, imgsz, policy, champion_dest
+        Path(model.path), Path(yolo_dataset.path), out, split, imgsz, policy, champion_dest, record
     )
     log_metrics(metrics, result.summary())
     log_confusion_matrix(confusion_matrix, out / "confusion_matrix.json")

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from components._shared.artifacts import model_file
+from components._shared.run_records import GATE_RECORD, write_record
 from components.validate.core import ValidateConfig, ValidateResult, validate_model
 from components.validate.gate import GatePolicy
 
@@ -25,6 +26,7 @@ def run_validation_stage(
     imgsz: int,
     policy: GatePolicy,
     champion_dest: str = "",
+    record_to: str = "",
 ) -> ValidateResult:
     """Validate the model in ``model_dir`` and gate it against the threshold and the production model.
 
@@ -37,6 +39,8 @@ def run_validation_stage(
         policy: threshold, tolerances and whether a class change may be promoted.
         champion_dest: where published models live (``s3://bucket/name`` or a folder); its
             ``production.json`` names the champion. Empty: no champion (threshold only).
+        record_to: the run's record folder (``components._shared.run_records``): the verdict is left
+            there as ``gate.json`` for the run summary. Empty: no record.
 
     Returns:
         Metrics and the gate verdict.
@@ -55,6 +59,9 @@ def run_validation_stage(
             champion_tolerance=policy.champion_tolerance, class_tolerance=policy.class_tolerance,
             allow_class_change=policy.allow_class_change,
         )  # fmt: skip
-        return validate_model(model_file(model_dir), dataset_dir, out_dir, cfg)
+        result = validate_model(model_file(model_dir), dataset_dir, out_dir, cfg)
+        gate = result.gate.to_dict() | {"map50_95": result.map50_95, "format": result.model_format}
+        write_record(record_to, GATE_RECORD, gate)
+        return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -8,7 +8,8 @@ token at ``KF_PIPELINES_SA_TOKEN_PATH`` (audience ``pipelines.kubeflow.org``).
 Before ``kfp.Client`` is built, one plain HTTP GET of ``<host>/apis/v2beta1/healthz`` with a timeout,
 no proxy from the environment and no redirects checks the host and the token: an unreachable host, a
 refused token or a URL that is not KFP fails in seconds with one line, instead of kfp's 5 health
-retries 5 s apart. Every later API failure goes through ``api_errors`` and becomes one line too.
+retries 5 s apart. Every later API failure goes through ``api_errors`` and becomes one line too. The
+probe's answer also carries the backend's release (``tag_name``), which ``backend.check_backend`` reads.
 """
 
 from __future__ import annotations
@@ -88,6 +89,15 @@ def connect(conn: Connection) -> kfp.Client:
     Raises:
         KfpApiError: host unreachable, credentials refused, or not a KFP API.
     """
+    return connect_with_health(conn)[0]
+
+
+def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
+    """``connect``, also returning the health answer (``tag_name`` = the backend's release, when known).
+
+    Raises:
+        KfpApiError: host unreachable, credentials refused, or not a KFP API.
+    """
     import kfp
 
     host = conn.host or _in_cluster_host(conn.kfp_namespace)
@@ -107,8 +117,14 @@ def connect(conn: Connection) -> kfp.Client:
             # default user namespace too.
             client = kfp.Client(existing_token=conn.token, namespace=conn.kfp_namespace)
             health = client.get_kfp_healthz().to_dict()
-    log.info("connected to KFP at %s (multi-user: %s)", where, (health or {}).get("multi_user"))
-    return client
+    health = dict(health or {})
+    log.info(
+        "connected to KFP %s at %s (multi-user: %s)",
+        health.get("tag_name", "?"),
+        where,
+        health.get("multi_user"),
+    )
+    return client, health
 
 
 def _in_cluster_host(kfp_namespace: str) -> str | None:

@@ -1,7 +1,13 @@
-"""Submit the compiled pipeline: name the version, check the run parameters, upload if new, start a run.
+"""Submit the pipeline: pick the package for the images, name the version, upload if new, start a run.
 
-Idempotent: a version name that exists is never uploaded again, so a second submit of the same git
-SHA only starts a run. The experiment is created when missing.
+The package: ``--package``/``$YOLO_KFP_PACKAGE`` when given (its images must be the ones asked for), else
+the pipeline compiled on the fly for ``--image-registry``/``--image-tag`` (``$IMAGE_REGISTRY``,
+``$IMAGE_TAG``), else the committed YAML. No image may be ``:latest``. The version is named after the
+image tag.
+
+Idempotent: a version name that exists is not uploaded again when its pipeline spec is the same, so a
+second submit of the same tag only starts a run; a different spec under an existing name is refused
+(KFP versions are immutable: use a new tag). The experiment is created when missing.
 """
 
 from __future__ import annotations
@@ -20,32 +26,89 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from components._shared import images
 from components._shared.errors import ConfigError
 from pipelines.client.connect import KfpApiError, api_errors, kfp_output_to_log
+from pipelines.compile import COMPILED, check_package_images, compile_pipeline
 from pipelines.config import PIPELINE_NAME, check_not_secret, load_params, read_params_file
 
 if TYPE_CHECKING:
     import kfp
 
 # $YOLO_KFP_PACKAGE: the data image sets it to the pipeline compiled for the image's own tag.
-DEFAULT_PACKAGE = Path(
-    os.environ.get("YOLO_KFP_PACKAGE")
-    or Path(__file__).resolve().parents[1] / "compiled" / "yolo_transfer.yaml"
-)
+DEFAULT_PACKAGE = Path(os.environ.get("YOLO_KFP_PACKAGE") or COMPILED)
 DEFAULT_EXPERIMENT = "yolo-transfer"
 
 log = logging.getLogger(__name__)
 
 
-def resolve_version_name(explicit: str | None, package: Path = DEFAULT_PACKAGE) -> str:
-    """Version name: ``explicit`` > ``$GIT_SHA`` > ``$GITHUB_SHA`` (7 chars) > ``git rev-parse --short=7 HEAD``.
+class VersionConflict(ConfigError):
+    """A pipeline version of that name exists with another pipeline spec (KFP versions are immutable)."""
 
-    A git-derived name gets ``-dirty-<sha256 of the package>`` when the package has uncommitted changes,
-    so an edited pipeline is never mistaken for the committed version of the same SHA.
+
+@dataclass(frozen=True)
+class Package:
+    """The compiled pipeline to upload and the images it runs.
+
+    Attributes:
+        path: the compiled pipeline YAML.
+        images: the images asked for (every task runs one of them); ``None`` when none were asked for.
+        compiled: whether it was compiled for this submit (a temporary file).
+    """
+
+    path: Path
+    images: images.ImageSet | None
+    compiled: bool = False
+
+
+def prepare_package(package: Path | None, registry: str | None, tag: str | None, workdir: Path) -> Package:
+    """The package to upload for the images asked for (flags, else ``$IMAGE_REGISTRY``/``$IMAGE_TAG``).
+
+    - ``package`` (or ``$YOLO_KFP_PACKAGE``) given: used as is; with images asked for, each of its tasks
+      must run one of them.
+    - none given, images asked for: the pipeline is compiled for them into ``workdir``.
+    - neither: the committed ``pipelines/compiled/yolo_transfer.yaml``.
 
     Raises:
-        ConfigError: no name given and none can be derived from the environment or git.
+        ConfigError: ``latest``, a package whose images differ from the ones asked for, a missing or
+            foreign package.
+        CompileError: compiling failed.
     """
+    env_package = os.environ.get("YOLO_KFP_PACKAGE", "").strip()
+    given = Path(package) if package else (Path(env_package) if env_package else None)
+    wanted = images.resolve(registry, tag) if images.requested(registry, tag) else None
+    if given is not None:
+        pipeline_parameters(given)  # missing or foreign file: the usual message first
+        check_package_images(given, wanted)
+        return Package(given, wanted)
+    if wanted is not None:
+        out = compile_pipeline(Path(workdir) / "yolo_transfer.yaml", registry=wanted.registry, tag=wanted.tag)
+        return Package(out, wanted, compiled=True)
+    pipeline_parameters(COMPILED)
+    check_package_images(COMPILED, None)
+    return Package(COMPILED, None)
+
+
+def resolve_version_name(
+    explicit: str | None, package: Path = DEFAULT_PACKAGE, image_tag: str | None = None
+) -> str:
+    """Version name: the image tag asked for, else ``explicit`` > ``$GIT_SHA`` > ``$GITHUB_SHA`` (7 chars)
+    > ``git rev-parse --short=7 HEAD``.
+
+    With ``image_tag`` the version is named after it, and an ``explicit`` name must be the same. A
+    git-derived name gets ``-dirty-<sha256 of the package>`` when the package has uncommitted changes, so
+    an edited pipeline is never mistaken for the committed version of the same SHA.
+
+    Raises:
+        ConfigError: ``explicit`` differs from ``image_tag``, or no name given and none can be derived.
+    """
+    if image_tag:
+        if explicit and explicit.strip() and explicit.strip() != image_tag:
+            raise ConfigError(
+                f"--version {explicit.strip()!r} differs from the image tag {image_tag!r}: the pipeline "
+                "version is named after the images it runs; drop --version or pass the same tag"
+            )
+        return _check_version_name(image_tag)
     if explicit and explicit.strip():
         return _check_version_name(explicit.strip())
     if os.environ.get("GIT_SHA", "").strip():
@@ -181,8 +244,13 @@ def ensure_pipeline_version(
 ) -> PipelineVersionRef:
     """Upload ``package`` as version ``version_name`` of ``pipeline_name`` unless that version exists.
 
-    Idempotent: the same version name never creates a second version. The first upload of a new
-    pipeline also creates KFP's default version (named like the pipeline).
+    Idempotent: the same version name never creates a second version. An existing version is reused
+    when its pipeline spec is the package's (or the server does not return it: a warning), and refused
+    otherwise. The first upload of a new pipeline also creates KFP's default version (named like the
+    pipeline).
+
+    Raises:
+        VersionConflict: the version exists with another pipeline spec.
     """
     pipeline_parameters(package)  # fail early on a missing or foreign file
     with kfp_output_to_log():
@@ -195,11 +263,56 @@ def ensure_pipeline_version(
             ).pipeline_id  # fmt: skip
         version_id = find_version_id(client, pipeline_id, version_name)
         if version_id is not None:
-            log.info("pipeline version %s exists (%s): not uploading again", version_name, version_id)
+            existing = client.get_pipeline_version(pipeline_id, version_id).pipeline_spec
+            same = same_pipeline_spec(package, existing)
+            if same is False:
+                raise VersionConflict(
+                    f"pipeline version {version_name!r} of {pipeline_name} already exists with another pipeline "
+                    "spec, and KFP versions are immutable: build and push the images with a new tag "
+                    "(e.g. the new git SHA) and submit with --image-tag NEW_TAG"
+                )
+            if same is None:
+                log.warning(
+                    "KFP returned no pipeline spec for version %s: reusing it unchecked", version_name
+                )
+            log.info(
+                "pipeline version %s exists (%s), same spec: not uploading again", version_name, version_id
+            )
             return PipelineVersionRef(pipeline_id, version_id, version_name, created=False)
         log.info("uploading %s as version %s", package, version_name)
         version = client.upload_pipeline_version(str(package), version_name, pipeline_id=pipeline_id)
     return PipelineVersionRef(pipeline_id, version.pipeline_version_id, version_name, created=True)
+
+
+def same_pipeline_spec(package: Path, server_spec: Any) -> bool | None:
+    """Whether the server's spec of a version (``pipeline_spec`` of the API) is the package's.
+
+    KFP returns the pipeline spec alone, or ``{"pipeline_spec": ..., "platform_spec": ...}`` when the
+    YAML has a platform document; numbers come back as JSON numbers. ``None``: the server sent no spec.
+    """
+    if not isinstance(server_spec, dict) or not server_spec:
+        return None
+    docs = [d for d in yaml.safe_load_all(Path(package).read_text(encoding="utf-8")) if d]
+    local = {"pipeline_spec": docs[0], "platform_spec": docs[1] if len(docs) > 1 else None}
+    if isinstance(server_spec.get("pipeline_spec"), dict):
+        remote = {
+            "pipeline_spec": server_spec["pipeline_spec"],
+            "platform_spec": server_spec.get("platform_spec"),
+        }
+    else:
+        remote = {"pipeline_spec": server_spec, "platform_spec": None}
+    return _canonical(local) == _canonical(remote)
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-comparable form: whole floats as ints (a protobuf Struct keeps every number as a double)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def ensure_experiment(client: kfp.Client, name: str, namespace: str | None, create: bool = True) -> str:

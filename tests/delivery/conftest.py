@@ -2,9 +2,15 @@
 
 The fake server speaks exactly the endpoints kfp 2.17.0's ``kfp.Client`` calls for submit, schedule
 and runs (read from kfp/client/client.py and kfp_server_api/api/*.py), keeps state in memory and
-records every request so tests can assert what the client sent.
+records every request so tests can assert what the client sent. Its healthz answers like the KFP API
+server's own handler (backend/src/apiserver/main.go): ``commit_sha``, ``tag_name`` (set ``tag_name`` to
+play another release, ``None`` to leave it out), ``multi_user``. An uploaded version keeps its spec the
+way KFP returns it (``YamlStringToPipelineSpecStruct``: the pipeline spec, or ``{pipeline_spec,
+platform_spec}`` when the YAML has a platform document).
 """
 
+import email.parser
+import email.policy
 import itertools
 import json
 import threading
@@ -16,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 API = "/apis/v2beta1"
 
@@ -39,6 +46,7 @@ class FakeKfp:
     token: str | None = None  # when set, requests need "Authorization: Bearer <token>"
     multi_user: bool = False
     forbid_writes: bool = False  # when set, every POST/DELETE answers 403 like KFP's authorization check
+    tag_name: str | None = "2.15.0"  # the backend release healthz reports; None: the field is absent
     requests: list[Request] = field(default_factory=list)
     pipelines: dict[str, dict] = field(default_factory=dict)
     versions: dict[str, list[dict]] = field(default_factory=dict)
@@ -68,6 +76,20 @@ class FakeKfp:
             "run_details": {"task_details": tasks},
         }
         return run_id
+
+
+def _uploaded_spec(body: bytes, ctype: str) -> dict:
+    """The spec KFP returns for an uploaded package (multipart field ``uploadfile``)."""
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body
+    )
+    part = next(
+        p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "uploadfile"
+    )
+    docs = [d for d in yaml.safe_load_all(part.get_payload(decode=True)) if d]
+    if len(docs) > 1:
+        return {"pipeline_spec": docs[0], "platform_spec": docs[1]}
+    return docs[0]
 
 
 def _now() -> str:
@@ -127,7 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
         k = self.kfp
         parts = path.strip("/").split("/")
         if method == "GET" and path == "/healthz":
-            return 200, {"multi_user": k.multi_user, "pipeline_store": "database"}
+            health = {"commit_sha": "0123abc", "multi_user": k.multi_user, "pipeline_store": "database"}
+            return 200, health | ({"tag_name": k.tag_name} if k.tag_name is not None else {})
         if method == "GET" and path == "/pipelines":
             items = [p for p in k.pipelines.values() if _matches(p, q.get("filter"))]
             return 200, {"pipelines": items, "total_size": len(items)}
@@ -148,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "pipeline_version_id": k.new_id("version"),
                     "display_name": name,
                     "name": name,
+                    "pipeline_spec": _uploaded_spec(body, self.headers.get("Content-Type", "")),
                 }
             ]
             return 200, k.pipelines[pid]
@@ -161,9 +185,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "pipeline_version_id": k.new_id("version"),
                 "display_name": q["name"],
                 "name": q["name"],
+                "pipeline_spec": _uploaded_spec(body, self.headers.get("Content-Type", "")),
             }
             k.versions[pid].append(v)
             return 200, v
+        if method == "GET" and len(parts) == 4 and parts[0] == "pipelines" and parts[2] == "versions":
+            found = [v for v in k.versions.get(parts[1], []) if v["pipeline_version_id"] == parts[3]]
+            return (200, found[0]) if found else (404, {"error": "version not found", "code": 5})
         if method == "GET" and len(parts) == 3 and parts[0] == "pipelines" and parts[2] == "versions":
             items = [v for v in k.versions.get(parts[1], []) if _matches(v, q.get("filter"))]
             return 200, {"pipeline_versions": items, "total_size": len(items)}
@@ -245,7 +273,10 @@ def _isolated_kfp_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No host, token, namespace or kfp context from the developer's machine leaks into a test."""
     import kfp.client.client as kfp_client_module
 
-    for var in ("KFP_HOST", "KFP_TOKEN", "KFP_NAMESPACE", "KF_PIPELINES_ENDPOINT", "GIT_SHA", "GITHUB_SHA"):
+    for var in (
+        "KFP_HOST", "KFP_TOKEN", "KFP_NAMESPACE", "KF_PIPELINES_ENDPOINT", "GIT_SHA", "GITHUB_SHA",
+        "IMAGE_REGISTRY", "IMAGE_TAG", "YOLO_KFP_PACKAGE",
+    ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(tmp_path / "no-token-here"))
     monkeypatch.setattr(kfp_client_module.Client, "_LOCAL_KFP_CONTEXT", str(tmp_path / "kfp-context.json"))
@@ -272,3 +303,33 @@ def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("package") / "yolo_transfer.yaml"
     compiler.Compiler().compile(yolo_transfer, str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def package_for(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: a compiled stand-in pipeline ``yolo-transfer`` whose one task runs ``image``.
+
+    ``lr0`` sets the parameter's default, so two calls with different values give different specs.
+    """
+    from kfp import compiler, dsl
+
+    made: dict[tuple[str, float], Path] = {}
+
+    def make(image: str, lr0: float = 0.01) -> Path:
+        if (image, lr0) in made:
+            return made[(image, lr0)]
+
+        @dsl.component(base_image=image, install_kfp_package=False)
+        def echo(source: str, lr0: float) -> str:
+            return f"{source} {lr0}"
+
+        @dsl.pipeline(name="yolo-transfer")
+        def yolo_transfer(source: str = "s3://datasets/voc/", lr0: float = lr0):
+            echo(source=source, lr0=lr0)
+
+        path = tmp_path_factory.mktemp("package") / "yolo_transfer.yaml"
+        compiler.Compiler().compile(yolo_transfer, str(path))
+        made[(image, lr0)] = path
+        return path
+
+    return make

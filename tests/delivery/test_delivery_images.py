@@ -41,8 +41,13 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_offline(dockerfile: Path)
     assert len(froms) >= 2 and any(
         "AS builder" in line for line in text.splitlines() if line.startswith("FROM")
     )
-    for arg, image in re.findall(r"^ARG (\w+_IMAGE)=(\S+)", text, flags=re.M):
-        assert ":" in image and not image.endswith(":latest"), f"{arg} must be a pinned tag: {image}"
+    for image in froms:
+        name = image.split("@", 1)[0]
+        assert ":" in name and not name.endswith(":latest"), f"base image must be a pinned tag: {image}"
+    for image in (i for i in froms if i.startswith("python:")):
+        assert re.fullmatch(r"python:[\w.-]+@sha256:[0-9a-f]{64}", image), (
+            f"python base not pinned by digest: {image}"
+        )
     assert "pip wheel --no-deps" in text
     assert re.search(r"^USER 1000$", text, flags=re.M)
     assert "YOLO_OFFLINE=1" in text and "YOLO_CONFIG_DIR=/tmp/Ultralytics" in text
@@ -60,7 +65,9 @@ def test_train_image_uses_headless_opencv_on_the_pytorch_runtime():
     """It swaps opencv-python for opencv-python-headless on the official CUDA PyTorch 2.14.1 runtime."""
     text = (REPO / "docker" / "train.Dockerfile").read_text()
     assert re.search(
-        r"^ARG TORCH_IMAGE=pytorch/pytorch:2\.14\.1-cuda[\d.]+-cudnn\d+-runtime$", text, flags=re.M
+        r"^FROM pytorch/pytorch:2\.14\.1-cuda[\d.]+-cudnn\d+-runtime(@sha256:[0-9a-f]{64})?$",
+        text,
+        flags=re.M,
     )
     assert "yolo-kfp[train] @ file://" in text
     assert "pip uninstall -y opencv-python" in text and "opencv-python-headless==" in text
@@ -75,3 +82,33 @@ def test_dockerignore_keeps_the_context_to_the_package():
     ]
     assert lines[0] == "**"
     assert {"!pyproject.toml", "!README.md", "!components/**", "!pipelines/**"} <= set(lines)
+
+
+def test_data_image_compiles_its_package_for_its_own_images_and_runs_with_them():
+    """It compiles /opt/pipeline/yolo_transfer.yaml for IMAGE_REGISTRY/GIT_SHA and sets IMAGE_TAG=GIT_SHA."""
+    text = (REPO / "docker" / "data.Dockerfile").read_text()
+    assert 'compile --image-registry "${IMAGE_REGISTRY}" --image-tag "${GIT_SHA}"' in text
+    assert "IMAGE_TAG=${GIT_SHA}" in text and "IMAGE_REGISTRY=${IMAGE_REGISTRY}" in text
+
+
+def test_the_cuda_build_and_driver_minimum_are_stated_where_they_are_used():
+    """It states the installed torch's CUDA and the NVIDIA driver it needs in the train image and the docs."""
+    torch_version = pytest.importorskip("torch.version")
+    cuda = torch_version.cuda
+    assert cuda and cuda.startswith("13."), "torch is no longer a CUDA 13 build: update the driver minimum"
+    docs = (REPO / "docs" / "kubeflow.md").read_text()
+    train = (REPO / "docker" / "train.Dockerfile").read_text()
+    for text in (docs, train):
+        assert f"CUDA {cuda}" in text and "driver >= 580" in text
+
+
+def test_docs_carry_the_backend_table_and_minimum_from_the_code():
+    """It keeps docs/kubeflow.md's backend table equal to BACKEND_FEATURES (regenerate: versions.backend_table())."""
+    from components._shared.versions import BACKEND_MIN, backend_table
+
+    docs = (REPO / "docs" / "kubeflow.md").read_text()
+    assert backend_table() in docs, (
+        "stale: paste components._shared.versions.backend_table() into docs/kubeflow.md"
+    )
+    assert f"KFP backend >= {BACKEND_MIN}" in docs
+    assert "Kubeflow Pipelines 2.x" not in docs

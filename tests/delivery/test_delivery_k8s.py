@@ -1,4 +1,8 @@
-"""Every kustomization renders with `kubectl kustomize` and validates with `kubernetes-validate --strict`."""
+"""Every kustomization renders with `kubectl kustomize` and validates with `kubernetes-validate --strict`.
+
+The KServe InferenceService of the serving overlay is a custom resource: it is validated here against
+the KServe v0.20.0 CRD's openAPIV3Schema (../shared/specs), strictly (an unknown field fails).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _crd import strict  # tests/_crd.py: unknown fields refused
+
+from components.publish.triton import TRITON_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 KUSTOMIZATIONS = sorted(p.parent.relative_to(REPO).as_posix() for p in K8S.rglob("kustomization.yaml"))
 PLACEHOLDER = "CHANGE_ME"
 CREDENTIAL_KEYS = {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+KSERVE_CRD = REPO.parent / "shared" / "specs" / "kserve-v0.20.0" / "serving.kserve.io_inferenceservices.yaml"
+CRD_GROUPS = ("argoproj.io", "serving.kserve.io")  # kubernetes-validate only warns about these kinds
 
 
 def _render(path: str) -> list[dict]:
@@ -41,12 +50,18 @@ def test_every_expected_kustomization_exists():
         "k8s/overlays/scheduled",
         "k8s/overlays/gitops",
         "k8s/overlays/gitops/argocd",
+        "k8s/overlays/kubeflow-seaweedfs",
+        "k8s/overlays/kubeflow-seaweedfs/secrets",
+        "k8s/overlays/external-s3",
+        "k8s/overlays/external-s3/secrets",
+        "k8s/overlays/serving",
+        "k8s/overlays/serving/secrets",
     }
 
 
 @pytest.mark.parametrize("path", KUSTOMIZATIONS)
 def test_kustomization_renders_and_validates_strictly(path: str, tmp_path: Path):
-    """It renders and passes strict schema validation; CRDs (Argo CD) may only warn."""
+    """It renders and passes strict schema validation; CRDs (Argo CD, KServe) may only warn."""
     docs = _render(path)
     rendered = tmp_path / "rendered.yaml"
     rendered.write_text(yaml.safe_dump_all(docs))
@@ -59,7 +74,7 @@ def test_kustomization_renders_and_validates_strictly(path: str, tmp_path: Path)
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for line in proc.stdout.splitlines():
-        assert line.startswith("WARN") and "argoproj.io" in line, line
+        assert line.startswith("WARN") and any(g in line for g in CRD_GROUPS), line
 
 
 @pytest.mark.parametrize("path", ["k8s/base/secrets", "k8s/overlays/kubeflow/secrets"])
@@ -94,8 +109,9 @@ def test_no_rendered_manifest_carries_a_secret():
 def test_kubeflow_overlay_drops_our_minio_and_points_at_kubeflows():
     """It removes our MinIO objects and aims the Secret template at minio-service.kubeflow:9000."""
     docs = _render("k8s/overlays/kubeflow")
-    for kind in ("Deployment", "Service", "PersistentVolumeClaim", "NetworkPolicy"):
+    for kind in ("Deployment", "Service", "PersistentVolumeClaim"):
         assert not _find(docs, kind), kind
+    assert not _find(docs, "NetworkPolicy", "minio-allow-pipeline")
     assert _find(docs, "Job", "minio-create-buckets")
     secret = _find(_render("k8s/overlays/kubeflow/secrets"), "Secret", "yolo-kfp-minio")[0]
     assert secret["stringData"]["MINIO_ENDPOINT"] == "minio-service.kubeflow:9000"
@@ -105,8 +121,10 @@ def test_base_runs_minio_with_buckets_job_quota_and_submitter_rbac():
     """It deploys MinIO from the root Secret, creates the three buckets and caps GPUs."""
     docs = _render("k8s/base")
     assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"yolo-kfp"}
-    env = _find(docs, "Deployment", "minio")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in env} == {"yolo-kfp-minio-root"}
+    pod = _find(docs, "Deployment", "minio")[0]["spec"]["template"]["spec"]
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {"yolo-kfp-minio-root"}
+    assert not any("valueFrom" in e for e in pod["containers"][0]["env"]), "credentials as files, not env"
     job = _find(docs, "Job", "minio-create-buckets")[0]["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "BUCKETS", "value": "datasets models runs"} in job["env"]
     assert _find(docs, "ResourceQuota")[0]["spec"]["hard"]["requests.nvidia.com/gpu"]
@@ -116,10 +134,37 @@ def test_base_runs_minio_with_buckets_job_quota_and_submitter_rbac():
     assert _find(docs, "ServiceAccount", "yolo-kfp-submitter")[0]["automountServiceAccountToken"] is False
 
 
+def test_trainjob_rbac_lets_the_pipeline_runner_create_follow_and_delete_trainjobs_only():
+    """It grants exactly the calls of components/train/trainjob.py: TrainJobs, their pods and logs; no more."""
+    docs = _render("k8s/base")
+    (role,) = _find(docs, "Role", "yolo-kfp-trainjob-runner")
+    granted = {
+        (g, r): set(rule["verbs"])
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+    }
+    assert granted == {
+        ("trainer.kubeflow.org", "trainjobs"): {"create", "get", "list", "watch", "delete"},
+        ("", "pods"): {"get", "list", "watch"},
+        ("", "pods/log"): {"get"},
+    }
+    (binding,) = _find(docs, "RoleBinding", "yolo-kfp-trainjob-runner")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert {(s["kind"], s["name"], s["namespace"]) for s in binding["subjects"]} == {
+        ("ServiceAccount", "pipeline-runner", "yolo-kfp"),
+        ("ServiceAccount", "default-editor", "yolo-kfp"),
+    }
+
+
 def test_networkpolicy_lets_only_pipeline_pods_and_the_bucket_job_reach_minio():
     """It selects the MinIO pods and admits KFP v2 task pods and the bucket Job on port 9000 only."""
     docs = _render("k8s/base")
-    (policy,) = _find(docs, "NetworkPolicy")
+    (policy,) = _find(docs, "NetworkPolicy", "minio-allow-pipeline")
     minio_labels = _find(docs, "Deployment", "minio")[0]["spec"]["template"]["metadata"]["labels"]
     selector = policy["spec"]["podSelector"]["matchLabels"]
     assert selector.items() <= minio_labels.items()
@@ -194,3 +239,107 @@ def test_scheduled_params_file_is_accepted_by_submit():
         pytest.skip("pipelines/compiled/yolo_transfer.yaml not compiled yet")
     params = load_run_parameters(K8S / "overlays" / "scheduled" / "params.yaml", DEFAULT_PACKAGE)
     assert params["source"].startswith("s3://")
+
+
+# ---------------------------------------------------------------- object store per Kubeflow release
+
+
+def test_seaweedfs_overlay_points_at_kfps_seaweedfs_s3_port():
+    """It drops our MinIO, keeps the bucket Job, aims at seaweedfs.kubeflow:8333 and opens that port to us."""
+    docs = _render("k8s/overlays/kubeflow-seaweedfs")
+    assert not _find(docs, "Deployment") and not _find(docs, "PersistentVolumeClaim")
+    assert _find(docs, "Job", "minio-create-buckets")
+    (policy,) = _find(docs, "NetworkPolicy", "seaweedfs-allow-yolo-kfp")
+    assert policy["metadata"]["namespace"] == "kubeflow"
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app": "seaweedfs"}
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8333}]
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "yolo-kfp"}
+    secret = _find(_render("k8s/overlays/kubeflow-seaweedfs/secrets"), "Secret", "yolo-kfp-minio")[0]
+    assert secret["stringData"]["MINIO_ENDPOINT"] == "seaweedfs.kubeflow:8333"
+
+
+def test_external_s3_overlay_runs_no_store_and_creates_no_bucket():
+    """It leaves the store to its owner: no MinIO, no bucket Job, only the pipeline's Secret template (TLS on)."""
+    docs = _render("k8s/overlays/external-s3")
+    for kind in ("Deployment", "Service", "PersistentVolumeClaim", "NetworkPolicy", "Job", "ConfigMap"):
+        assert not _find(docs, kind), kind
+    assert _find(docs, "ServiceAccount", "yolo-kfp-submitter") and _find(docs, "ResourceQuota")
+    (secret,) = _find(_render("k8s/overlays/external-s3/secrets"), "Secret")
+    assert secret["metadata"]["name"] == "yolo-kfp-minio"
+    data = secret["stringData"]
+    assert data["MINIO_SECURE"] == "true" and data["MINIO_ENDPOINT"].endswith("amazonaws.com")
+    assert data["MINIO_ACCESS_KEY"] == data["MINIO_SECRET_KEY"] == PLACEHOLDER
+
+
+# ---------------------------------------------------------------- serving
+
+
+@pytest.fixture(scope="module")
+def isvc_validator():
+    """A jsonschema validator of KServe v0.20.0's InferenceService v1beta1, unknown fields refused."""
+    jsonschema = pytest.importorskip("jsonschema")
+    if not KSERVE_CRD.is_file():
+        pytest.skip(f"{KSERVE_CRD} not present (../shared/specs)")
+    crd = yaml.safe_load(KSERVE_CRD.read_text(encoding="utf-8"))
+    (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1beta1"]
+    schema = strict(version["schema"]["openAPIV3Schema"])
+    return jsonschema.Draft7Validator(schema)
+
+
+def _isvc() -> dict:
+    (isvc,) = _find(_render("k8s/overlays/serving"), "InferenceService")
+    return isvc
+
+
+def test_serving_inferenceservice_is_valid_against_the_kserve_crd_strictly(isvc_validator):
+    """It passes the KServe v0.20.0 schema with every unlisted field refused."""
+    isvc = _isvc()
+    assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in isvc_validator.iter_errors(isvc)]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong"),
+    [(("spec", "predictor", "model"), "protocolVerison"), (("spec", "predictor"), "serviceAcountName")],
+)
+def test_a_misspelt_inferenceservice_field_fails_validation(
+    isvc_validator, path: tuple[str, ...], wrong: str
+):
+    """It rejects an unknown (misspelt) field: the strict check would catch a typo before a cluster does."""
+    isvc = _isvc()
+    node = isvc
+    for key in path:
+        node = node[key]
+    node[wrong] = node.pop(next(k for k in node if k.lower()[:8] == wrong.lower()[:8]))
+    messages = [e.message for e in isvc_validator.iter_errors(isvc)]
+    assert any(wrong in m and "Additional properties" in m for m in messages), messages
+
+
+def test_serving_serves_the_production_triton_repository_over_v2():
+    """It serves model format onnx on Triton with protocol v2 from <publish_dest>/triton, as our SA."""
+    isvc = _isvc()
+    predictor = isvc["spec"]["predictor"]
+    model = predictor["model"]
+    assert model["modelFormat"] == {"name": "onnx"}
+    assert model["protocolVersion"] == "v2" and model["runtime"] == "kserve-tritonserver"
+    params = yaml.safe_load((K8S / "overlays" / "scheduled" / "params.yaml").read_text())
+    assert model["storageUri"] == f"{params['publish_dest'].rstrip('/')}/{TRITON_DIR}"
+    docs = _render("k8s/overlays/serving")
+    (sa,) = _find(docs, "ServiceAccount", predictor["serviceAccountName"])
+    assert sa["secrets"] == [{"name": "yolo-kfp-serving-s3"}]
+    assert not _find(docs, "Secret")
+    (policy,) = _find(docs, "NetworkPolicy")
+    labels = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert labels == {"serving.kserve.io/inferenceservice": isvc["metadata"]["name"]}
+
+
+def test_serving_secret_template_has_kserve_s3_annotations_and_no_credential():
+    """It annotates the endpoint the KServe way and keeps both keys CHANGE_ME."""
+    (secret,) = _find(_render("k8s/overlays/serving/secrets"), "Secret", "yolo-kfp-serving-s3")
+    annotations = secret["metadata"]["annotations"]
+    assert annotations["serving.kserve.io/s3-endpoint"] == "minio.yolo-kfp.svc.cluster.local:9000"
+    assert annotations["serving.kserve.io/s3-usehttps"] == "0"
+    assert {"serving.kserve.io/s3-region", "serving.kserve.io/s3-useanoncredential"} <= set(annotations)
+    assert secret["stringData"] == {"AWS_ACCESS_KEY_ID": PLACEHOLDER, "AWS_SECRET_ACCESS_KEY": PLACEHOLDER}

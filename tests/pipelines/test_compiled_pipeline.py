@@ -18,6 +18,7 @@ DATA_TASKS = {
     "plan-training",
     "fetch-weights",
 }
+WORKSPACE_WRITERS = {"ingest-dataset", "convert-voc", "split-dataset"}
 GPU_TASKS = {"train-model", "train-model-2", "validate-model"}
 CPU_MODEL_TASKS = {"export-onnx", "validate-model-2"}
 
@@ -27,6 +28,11 @@ def ir() -> tuple[dict, dict]:
     """The committed pipeline spec and its Kubernetes platform spec."""
     docs = list(yaml.safe_load_all(COMPILED.read_text(encoding="utf-8")))
     return docs[0], docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def _tasks(spec: dict) -> dict:
+    """The guarded tasks: everything runs inside the exit handler's sub-DAG."""
+    return spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
 
 
 def _producers(task: dict) -> set[str]:
@@ -40,7 +46,10 @@ def _producers(task: dict) -> set[str]:
 
 def test_compiled_pipeline_is_fresh(tmp_path: Path) -> None:
     """It fails when the committed YAML differs from what the code compiles to (run `make compile`)."""
-    fresh = compile_pipeline(tmp_path / "p.yaml").read_text(encoding="utf-8")
+    from components._shared import images
+
+    fresh = compile_pipeline(tmp_path / "p.yaml", registry=images.DEFAULT_REGISTRY, tag=images.DEFAULT_TAG)
+    fresh = fresh.read_text(encoding="utf-8")
     strip = lambda s: re.sub(r"^sdkVersion:.*$", "", s, flags=re.M)  # noqa: E731
     assert strip(fresh) == strip(COMPILED.read_text(encoding="utf-8")), (
         "stale: run 'yolo-kfp compile' and commit"
@@ -50,8 +59,8 @@ def test_compiled_pipeline_is_fresh(tmp_path: Path) -> None:
 def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
     """It has every stage, each fed by the one before it, and publish only inside the gate."""
     spec, _ = ir
-    tasks = spec["root"]["dag"]["tasks"]
-    assert set(tasks) == DATA_TASKS | GPU_TASKS | CPU_MODEL_TASKS | {"condition-1"}
+    tasks = _tasks(spec)
+    assert set(tasks) == DATA_TASKS | GPU_TASKS | CPU_MODEL_TASKS | {"condition-2"}
     expected_edges = {
         "convert-voc": {"ingest-dataset"},  # VOC tree and fingerprint
         "split-dataset": {"convert-voc"},
@@ -66,10 +75,10 @@ def test_every_stage_is_wired_in_order(ir: tuple[dict, dict]) -> None:
     }
     for name, producers in expected_edges.items():
         assert _producers(tasks[name]) == producers, name
-    cond = tasks["condition-1"]
+    cond = tasks["condition-2"]
     assert "validate-model-2" in cond["dependentTasks"]
     assert "Output" in cond["triggerPolicy"]["condition"] and "== true" in cond["triggerPolicy"]["condition"]
-    inner = spec["components"]["comp-condition-1"]["dag"]["tasks"]
+    inner = spec["components"]["comp-condition-2"]["dag"]["tasks"]
     assert set(inner) == {"publish-model"}
     assert tasks["train-model"]["inputs"]["parameters"]["stage"]["runtimeValue"]["constant"] == "frozen"
     assert tasks["train-model-2"]["inputs"]["parameters"]["freeze"]["runtimeValue"]["constant"] == 0
@@ -81,7 +90,7 @@ def test_the_plan_is_an_artifact_and_decides_the_freeze_depth(ir: tuple[dict, di
     outputs = spec["components"]["comp-plan-training"]["outputDefinitions"]["artifacts"]
     assert outputs["plan"]["artifactType"]["schemaTitle"] == "system.Artifact"
     assert outputs["plan_view"]["artifactType"]["schemaTitle"] == "system.Markdown"
-    frozen = spec["root"]["dag"]["tasks"]["train-model"]["inputs"]["parameters"]
+    frozen = _tasks(spec)["train-model"]["inputs"]["parameters"]
     for name, key in (("freeze", "freeze"), ("epochs", "epochs_frozen"), ("lr0", "lr_frozen")):
         assert frozen[name]["taskOutputParameter"] == {
             "outputParameterKey": key,
@@ -96,17 +105,17 @@ def test_the_gate_measures_production_on_the_test_split(ir: tuple[dict, dict]) -
     """It validates on the ``auto`` (test) split, gives the ONNX gate the publish destination as its
     champion, and passes every gate parameter to it and ``allow_class_change`` to publish."""
     spec, _ = ir
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = _tasks(spec)
     gate, pt = (
         tasks["validate-model-2"]["inputs"]["parameters"],
         tasks["validate-model"]["inputs"]["parameters"],
     )
     assert gate["split"]["runtimeValue"]["constant"] == pt["split"]["runtimeValue"]["constant"] == "auto"
-    assert gate["champion_dest"] == {"componentInputParameter": "publish_dest"}
+    assert gate["champion_dest"] == {"componentInputParameter": "pipelinechannel--publish_dest"}
     assert pt["champion_dest"]["runtimeValue"]["constant"] == ""
     for name in ("min_map50_95", "champion_tolerance", "class_tolerance", "allow_class_change"):
-        assert gate[name] == {"componentInputParameter": name}, name
-    publish = spec["components"]["comp-condition-1"]["dag"]["tasks"]["publish-model"]["inputs"]["parameters"]
+        assert gate[name] == {"componentInputParameter": f"pipelinechannel--{name}"}, name
+    publish = spec["components"]["comp-condition-2"]["dag"]["tasks"]["publish-model"]["inputs"]["parameters"]
     assert publish["allow_class_change"] == {"componentInputParameter": "pipelinechannel--allow_class_change"}
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["test"]["defaultValue"] == params["val"]["defaultValue"] == 0.15
@@ -148,18 +157,60 @@ def test_gpu_settings_only_on_training_and_gpu_validation(ir: tuple[dict, dict])
 
 
 def test_training_retries_and_caching(ir: tuple[dict, dict]) -> None:
-    """It retries GPU tasks (preemption) with caching off, and caches the data tasks."""
+    """It retries GPU tasks (preemption) with caching off, caches the data tasks that only read the
+    workspace, and never caches those that write it (a cache hit's data is in another run's workspace)."""
     spec, _ = ir
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = _tasks(spec)
     for name in GPU_TASKS:
         assert tasks[name]["retryPolicy"]["maxRetryCount"] == 3
         assert tasks[name]["cachingOptions"] == {}, f"{name} must not be cached"
-    for name in DATA_TASKS - {"ingest-dataset"}:
+    for name in DATA_TASKS - WORKSPACE_WRITERS:
         assert tasks[name]["cachingOptions"] == {"enableCache": True}, name
+    for name in DATA_TASKS:
         assert "retryPolicy" not in tasks[name]
     assert tasks["ingest-dataset"]["cachingOptions"] == {}, "ingest must see new labels under the same URI"
+    for name in WORKSPACE_WRITERS:
+        assert tasks[name]["cachingOptions"] == {}, f"{name} writes the workspace: must not be cached"
     fp = tasks["convert-voc"]["inputs"]["parameters"]["fingerprint"]["taskOutputParameter"]
     assert fp == {"outputParameterKey": "fingerprint", "producerTask": "ingest-dataset"}
+
+
+def test_the_run_asks_for_a_workspace_that_the_data_tasks_write(ir: tuple[dict, dict]) -> None:
+    """It requests a ReadWriteMany workspace PVC of the configured size, passes its path to ingest, convert
+    and split only, and every later task takes the split's (manifest) Dataset artifact."""
+    from pipelines.config import WORKSPACE
+
+    spec, _ = ir
+    docs = list(yaml.safe_load_all(COMPILED.read_text(encoding="utf-8")))
+    workspace = docs[1]["platforms"]["kubernetes"]["pipelineConfig"]["workspace"]
+    assert workspace["size"] == WORKSPACE.size
+    assert workspace["kubernetes"]["pvcSpecPatch"] == WORKSPACE.pvc_spec_patch()
+    assert "ReadWriteMany" in workspace["kubernetes"]["pvcSpecPatch"]["accessModes"]
+    tasks = _tasks(spec)
+    for name, task in tasks.items():
+        ws = task.get("inputs", {}).get("parameters", {}).get("workspace")
+        if name in WORKSPACE_WRITERS:
+            assert ws == {"runtimeValue": {"constant": "{{$.workspace_path}}"}}, name
+        else:
+            assert ws is None, name
+    readers = {n for n, t in tasks.items() if "yolo_dataset" in t.get("inputs", {}).get("artifacts", {})}
+    assert readers == {"dataset-stats", "plan-training", "train-model", "train-model-2", "validate-model",
+                       "export-onnx", "validate-model-2"}  # fmt: skip
+
+
+def test_the_run_summary_runs_after_everything_even_on_failure(ir: tuple[dict, dict]) -> None:
+    """It guards every task with an exit handler whose summary task runs when they all completed or failed."""
+    spec, _ = ir
+    root = spec["root"]["dag"]["tasks"]
+    assert set(root) == {"exit-handler-1", "summarize-run"}
+    summary = root["summarize-run"]
+    assert summary["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert summary["dependentTasks"] == ["exit-handler-1"]
+    assert summary["inputs"]["parameters"]["checkpoint_root"] == {
+        "componentInputParameter": "checkpoint_root"
+    }
+    outputs = spec["components"]["comp-summarize-run"]["outputDefinitions"]["artifacts"]
+    assert outputs["run_summary"]["artifactType"]["schemaTitle"] == "system.Markdown"
 
 
 def test_credentials_come_from_the_secret_only(ir: tuple[dict, dict]) -> None:
@@ -187,5 +238,5 @@ def test_images_come_from_one_place(ir: tuple[dict, dict]) -> None:
         for n, ex in spec["deploymentSpec"]["executors"].items()
     }
     for task, image in images.items():
-        kind = "data" if task in DATA_TASKS | {"publish-model"} else "train"
+        kind = "data" if task in DATA_TASKS | {"publish-model", "summarize-run"} else "train"
         assert re.fullmatch(rf"[\w./:-]+/yolo-kfp-{kind}:[\w.-]+", image), (task, image)

@@ -76,6 +76,9 @@ def test_local_run_reads_and_publishes_through_s3(
     assert all("<img" in p.read_text() for p in result.reports if "validation" in p.name or "stats" in p.name)
 
     assert result.published and result.published.startswith("s3://models/yolo-e2e/")
+    summary = result.run_summary.read_text(encoding="utf-8")
+    assert "SUCCEEDED" in summary and "| gate | PASSED on the test split |" in summary
+    assert f"published {result.published.rstrip('/').rsplit('/', 1)[-1]} (promoted to production)" in summary
     assert f"published:   {result.published}" in format_summary(result)
     prod = s3.get_json("models", "yolo-e2e/production.json")
     version = prod["version"]
@@ -146,3 +149,46 @@ def test_a_failed_task_ends_the_run_with_its_one_line_reason(sample_voc: Path, t
     text = str(info.value)
     assert text.startswith("local pipeline run failed in task convert-voc: ConfigError:")
     assert "classes.txt" in text and "\n" not in text
+    summary = next((tmp_path / "out" / "kfp").glob("*/summarize-run/run_summary")).read_text(encoding="utf-8")
+    assert "FAILED" in summary and "not published: the run failed before the gate" in summary
+
+
+def test_the_data_is_written_to_the_workspace_once_and_artifacts_are_manifests(
+    sample_voc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It runs the DAG with kfp.local's workspace under --out: the data is there once (every image one
+    inode), each Dataset artifact is a small manifest pointing there, and the run trains from it."""
+    import types
+
+    from kfp.local import pipeline_orchestrator
+
+    from components._shared.dataset import MANIFEST_FILE, read_manifest
+    from pipelines.local_run import WORKSPACE_DIR
+
+    kept: list[str] = []  # kfp.local deletes the workspace when the run ends: keep it to look inside
+    monkeypatch.setattr(pipeline_orchestrator, "shutil", types.SimpleNamespace(rmtree=kept.append))
+    out = tmp_path / "out"
+    result = run_local(sample_voc, out, {"epochs_frozen": 1, "epochs_finetune": 1, "imgsz": 64,
+                                         "min_map50_95": 0.0})  # fmt: skip
+    workspace = out / WORKSPACE_DIR
+    assert kept == [str(workspace)]
+    assert result.stages["finetune"]["epochs"] == 1 and result.onnx_model is not None
+
+    artifacts = {p.parent.name: p for p in result.run_dir.glob("*/*") if p.name in ("voc_tree", "yolo_labels",
+                                                                                      "yolo_dataset")}  # fmt: skip
+    assert set(artifacts) == {"ingest-dataset", "convert-voc", "split-dataset"}
+    for task, folder in artifacts.items():
+        pointer = ["dataset.yaml"] if task == "split-dataset" else []  # absolute paths into the workspace
+        assert sorted(p.name for p in folder.iterdir()) == sorted([MANIFEST_FILE, *pointer]), task
+        assert all(p.stat().st_size < 4096 for p in folder.iterdir()), task
+        manifest = read_manifest(folder)
+        assert manifest is not None and Path(manifest.path).parent == workspace / "yolo-kfp", task
+    dataset = read_manifest(artifacts["split-dataset"])
+    assert dataset is not None and sum(dataset.counts.values()) == 40 and len(dataset.fingerprint) == 64
+
+    inodes: dict[str, set[int]] = {}
+    for image in workspace.rglob("*.jpg"):
+        inodes.setdefault(image.stem, set()).add(image.stat().st_ino)
+    assert len(inodes) == 40 and all(len(i) == 1 for i in inodes.values()), "each image stored once"
+    travelled = [p for p in result.run_dir.rglob("*") if p.stem in inodes]
+    assert not travelled, f"no image or label travels as an artifact: {travelled[:3]}"

@@ -27,9 +27,21 @@ def _listed_dataset(root: Path, n_train: int) -> Path:
     return root / "dataset.yaml"
 
 
-def test_plan_takes_auto_values_from_the_table_and_writes_why(tmp_path: Path) -> None:
+def _all_weights(folder: Path) -> str:
+    """A local weights location holding every yolov5{size}u.pt (the plan only checks that they exist)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for size in "nsmlx":
+        (folder / f"yolov5{size}u.pt").write_bytes(b"stand-in")
+    return str(folder / "yolov5{size}u.pt")
+
+
+def test_plan_takes_auto_values_from_the_table_and_writes_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """It resolves a default request from the table row for the train split and writes plan.json and plan.md."""
     data = _listed_dataset(tmp_path / "ds", 120)
+    monkeypatch.chdir(tmp_path)  # the relative weights path below
+    _all_weights(tmp_path / "w")
     result = plan_training(data, tmp_path / "plan", PlanRequest(weights="w/yolov5{size}u.pt"))
     plan, row = result.plan, recommend(120)
     assert (plan.freeze, plan.strategy, plan.train_images) == (BACKBONE_LAYERS, "two-stage", 120)
@@ -43,17 +55,19 @@ def test_plan_takes_auto_values_from_the_table_and_writes_why(tmp_path: Path) ->
 
 def test_auto_freeze_follows_the_dataset_size_tier(tmp_path: Path) -> None:
     """It freezes 8 layers, not 10, for 3,000 train images (the 1000-5000 row), and picks yolov5m."""
-    plan = plan_training(_listed_dataset(tmp_path / "ds", 3000), tmp_path / "plan").plan
+    request = PlanRequest(weights=_all_weights(tmp_path / "w"))
+    plan = plan_training(_listed_dataset(tmp_path / "ds", 3000), tmp_path / "plan", request).plan
     assert (plan.freeze, plan.model, plan.strategy) == (8, "yolov5mu", "two-stage")
     assert plan.epochs_frozen + plan.epochs_finetune == recommend(3000).epochs
 
 
 def test_an_explicit_freeze_always_wins(tmp_path: Path) -> None:
     """It keeps a requested freeze depth even where the table says otherwise, and records it as requested."""
-    data = _listed_dataset(tmp_path / "ds", 3000)
-    plan = plan_training(data, tmp_path / "plan", PlanRequest(freeze=BACKBONE_LAYERS)).plan
+    data, w = _listed_dataset(tmp_path / "ds", 3000), _all_weights(tmp_path / "w")
+    plan = plan_training(data, tmp_path / "plan", PlanRequest(weights=w, freeze=BACKBONE_LAYERS)).plan
     assert plan.freeze == BACKBONE_LAYERS and plan.chosen["freeze"] == "requested"
-    assert plan_training(data, tmp_path / "p0", PlanRequest(freeze=3, strategy="frozen")).plan.freeze == 3
+    request = PlanRequest(weights=w, freeze=3, strategy="frozen")
+    assert plan_training(data, tmp_path / "p0", request).plan.freeze == 3
 
 
 def test_nothing_to_freeze_turns_two_stage_into_full() -> None:
@@ -111,8 +125,8 @@ def test_cli_prints_the_plan_and_fails_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It prints the plan as JSON, and a bad --freeze ends with one line on stderr and exit 2."""
-    data = _listed_dataset(tmp_path / "ds", 3000)
-    assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p")]) == 0
+    data, w = _listed_dataset(tmp_path / "ds", 3000), _all_weights(tmp_path / "w")
+    assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p"), "--weights", w]) == 0
     assert json.loads(capsys.readouterr().out)["plan"]["freeze"] == 8
     assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p"), "--freeze", "ten"]) == 2
     err = capsys.readouterr().err.strip()
@@ -137,7 +151,7 @@ def test_training_honours_the_automatic_freeze_depth(tmp_path: Path) -> None:
         os.link(root / "labels" / f"{src.stem}.txt", lbl)
         lines.append(f"./images/{img.name}\n")
     (root / "train.txt").write_text("".join(lines), encoding="utf-8")
-    plan = plan_training(data, tmp_path / "plan").plan
+    plan = plan_training(data, tmp_path / "plan", PlanRequest(weights=_all_weights(tmp_path / "w"))).plan
     assert plan.freeze == 9 and plan.chosen["freeze"] == "auto"
     cfg = TrainConfig(freeze=plan.freeze, epochs=1, **{**TINY_TRAIN, "imgsz": 32, "batch": 64})
     result = train_model(data, str(make_checkpoint(tmp_path / "init.pt", nc=3)), tmp_path / "run", cfg)

@@ -1,0 +1,1 @@
+"""Stage ``summary``: the run's outcome in one Markdown page, written by the pipeline's exit handler."""

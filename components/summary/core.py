@@ -1,0 +1,120 @@
+"""The run summary: status, gate verdict, and the published version or why there is none.
+
+The pipeline's exit handler runs this after every other task, also when one failed. KFP does not let an
+exit task read the outputs of the tasks it guards, so the gate and publish tasks leave small records in
+the run's own folder of the object store (``<checkpoint_root>/<run_id>/``, where the training
+checkpoints live too): ``gate.json`` and ``publish.json``. A missing record means the run did not get
+that far.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from components._shared.errors import YoloKfpError
+from components._shared.fsio import write_text_atomic
+from components._shared.run_records import GATE_RECORD, PUBLISH_RECORD
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the summary says.
+
+    Attributes:
+        state: the run's final state (``SUCCEEDED``, ``FAILED``, ``CANCELLED``, ...).
+        gate_passed: the gate's verdict, None when the run did not reach the gate.
+        published: the published version's URI, None when nothing was published.
+        outcome: one line: what happened to the model and why.
+        markdown: the page written.
+    """
+
+    state: str
+    gate_passed: bool | None
+    published: str | None
+    outcome: str
+    markdown: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["markdown"] = str(self.markdown)
+        return d
+
+
+def _read_records(root: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
+    if not root:
+        return None, None, "no run records (checkpoint_root is empty)"
+    from components._shared.storage import backend_for
+
+    try:
+        backend = backend_for(root)
+        return backend.get_json(GATE_RECORD), backend.get_json(PUBLISH_RECORD), ""
+    except (YoloKfpError, OSError) as err:
+        return None, None, f"run records unreadable at {root}: {err}"
+
+
+def _outcome(state: str, error: str, gate: dict[str, Any] | None, publish: dict[str, Any] | None) -> str:
+    if publish:
+        promoted = "promoted to production" if publish.get("promoted") else "not promoted"
+        return f"published {publish.get('version')} ({promoted})"
+    if gate is None:
+        why = f": {error}" if error else ""
+        return f"not published: the run {state.lower()} before the gate{why}"
+    if not gate.get("passed"):
+        return f"not published: the gate blocked it ({gate.get('reason', 'no reason recorded')})"
+    return f"not published: the run {state.lower()} after the gate passed" + (f": {error}" if error else "")
+
+
+def summarize_run(state: str, error: str, run_id: str, root: str, out_path: Path) -> RunSummary:
+    """Write the run's summary page (Markdown) from its final state and its records.
+
+    Args:
+        state: the run's final state from KFP (``PipelineTaskFinalStatus.state``).
+        error: KFP's error message for a failed run ("" when none).
+        run_id: the pipeline job id.
+        root: the run's record folder (``record_root``); "" when the run keeps none.
+        out_path: the Markdown file to write.
+    """
+    gate, publish, note = _read_records(root)
+    outcome = _outcome(state, error, gate, publish)
+    lines = [
+        f"# Run {run_id}: {state}",
+        "",
+        f"**{outcome}**",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| status | {state} |",
+    ]
+    if error:
+        lines.append(f"| error | {' '.join(error.split())} |")
+    if gate is not None:
+        verdict = "PASSED" if gate.get("passed") else "BLOCKED"
+        lines.append(f"| gate | {verdict} on the {gate.get('split', '?')} split |")
+        for check in gate.get("checks", []):
+            mark = "pass" if check.get("passed") else "FAIL"
+            lines.append(f"| gate: {check.get('name')} | {mark}: {check.get('detail')} |")
+        champ = gate.get("champion_map50_95")
+        champ_text = f"{champ:.4f}" if isinstance(champ, int | float) else "none"
+        lines.append(f"| mAP50-95 | {float(gate.get('map50_95') or 0.0):.4f} (champion: {champ_text}) |")
+    else:
+        lines.append("| gate | not reached |")
+    if publish:
+        lines.append(f"| published | `{publish.get('uri')}` |")
+    if note:
+        lines += ["", note]
+    out_path = Path(out_path)
+    write_text_atomic(out_path, "\n".join(lines) + "\n")
+    log.info("run %s: %s; %s", run_id, state, outcome)
+    return RunSummary(
+        state=state,
+        gate_passed=None if gate is None else bool(gate.get("passed")),
+        published=publish.get("uri") if publish else None,
+        outcome=outcome,
+        markdown=out_path,
+    )
