@@ -2,7 +2,38 @@
 #   make demo   - install, then run the whole pipeline locally on the built-in sample
 #   make test   - install, then lint and run the test suite (what CI runs)
 SHELL := /bin/bash
-PYTHON ?= python3
+# Python: the versions yolo-kfp supports, oldest first (pyproject.toml's requires-python says the same;
+# tests/test_python_versions.py checks that they agree).
+PYTHONS := 3.11 3.12 3.13
+# The full install (.venv: train and dev extras, the whole suite) uses PYTHON when it is set; else Python
+# 3.11 when the machine has it (CI's: torch's wheels lie on its local disk for 3.11 only, other versions
+# download several GB); else the newest supported Python on the machine. Found as python3.X on PATH, else
+# as pyenv's install of 3.X (its shim refuses a version that is not selected). `make test-pythons` runs
+# the light install (no torch) on the other supported versions the machine has.
+FULL_PYTHON_ORDER := 3.11 3.13 3.12
+PYENV_ROOT ?= $(HOME)/.pyenv
+# python_for,V: the path of a working Python V, or nothing.
+python_for = $(shell for c in python$(1) $$(ls -d $(PYENV_ROOT)/versions/$(1).*/bin/python$(1) 2>/dev/null \
+  | sort -rV); do v=$$($$c -c 'import sys; print("%d.%d" % sys.version_info[:2], sys.executable)' 2>/dev/null) \
+  && [ "$${v%% *}" = "$(1)" ] && { echo "$${v#* }"; break; }; done)
+version_of = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+comma := ,
+SUPPORTED := $(subst $() $(),$(comma) ,$(PYTHONS))
+ifeq ($(origin PYTHON),undefined)
+# Found once, when a recipe first needs it (make clean and friends start no interpreter).
+PYTHON = $(eval PYTHON := $(firstword $(foreach v,$(FULL_PYTHON_ORDER),$(call python_for,$(v)))))$(PYTHON)
+else ifneq ($(filter python3.%,$(PYTHON)),)
+# PYTHON=python3.X whose pyenv shim refuses (3.X installed but not selected): pyenv's install of 3.X.
+override PYTHON := $(or $(if $(call version_of,$(PYTHON)),$(PYTHON)),$(call python_for,$(PYTHON:python%=%)),$(PYTHON))
+endif
+PYTHON_VERSION = $(eval PYTHON_VERSION := $(if $(PYTHON),$(call version_of,$(PYTHON))))$(PYTHON_VERSION)
+# One line and stop, in the recipes that make a venv (and at once for PYTHON=... on the command line).
+check_python = $(if $(filter $(PYTHONS),$(PYTHON_VERSION)),,$(error $(if $(PYTHON),PYTHON=$(PYTHON) is \
+  $(if $(PYTHON_VERSION),Python $(PYTHON_VERSION),not a working Python),no supported Python found (python3.X \
+  on PATH or pyenv)): yolo-kfp supports Python $(SUPPORTED); install one or set PYTHON=/path/to/python3.X))
+ifeq ($(origin PYTHON),command line)
+$(check_python)
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,10 +45,11 @@ IMAGE_REGISTRY ?= ghcr.io/yolo-kfp
 IMAGE_TAG ?= $(shell git rev-parse --short=7 HEAD 2>/dev/null || echo dev)
 export YOLO_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint compile pretrained-sample bench images lint-docker validate-k8s scan scan-install pin-images clean
+.PHONY: install demo test test-fast test-pythons lint compile pretrained-sample bench study-real images lint-docker validate-k8s scan scan-install pin-images clean
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
+	$(check_python)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[train,dev]'
@@ -27,7 +59,33 @@ demo: $(STAMP)
 	$(BIN)/yolo-kfp run-local
 
 test: $(STAMP) lint lint-docker validate-k8s scan
-	$(BIN)/python -m pytest -m "not gpu" -q
+	$(BIN)/python -m pytest -n 2 -m "not gpu" -q
+	@$(MAKE) --no-print-directory test-pythons
+
+# The light install (base and test extras: no torch) on each supported Python other than the full one's,
+# in $(VENV)-py3.X: the data stages, the CLI and `compile` (the tests below import no torch;
+# tests/test_python_versions.py checks it). A version the machine lacks is skipped with a line saying so.
+# On 2 cores: about 45 s to make each venv (downloads from the index), then about 65 s of tests.
+LIGHT_TESTS := tests/convert tests/split tests/stats tests/plan tests/test_cli.py \
+  tests/pipelines/test_config.py tests/pipelines/test_compiled_pipeline.py
+OTHER_PYTHONS = $(filter-out $(PYTHON_VERSION),$(PYTHONS))
+test-pythons:
+	@$(MAKE) -k --no-print-directory $(addprefix test-py,$(OTHER_PYTHONS))
+
+test-py%:
+	$(eval light_python := $(if $(filter $(PYTHONS),$*),$(call python_for,$*)))
+	@if [ -z "$(light_python)" ]; then echo "== Python $*: not on this machine (python$* on PATH or pyenv), skipped"; \
+	  exit 0; fi; set -e; venv=$(VENV)-py$*; \
+	if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
+	  echo "== Python $*: light install into $$venv ($(light_python))"; \
+	  $(light_python) -m venv $$venv; \
+	  $$venv/bin/pip install -q --disable-pip-version-check --no-compile -e '.[test]'; touch $$venv/.installed; fi; \
+	if $$venv/bin/python -c 'import torch' 2>/dev/null; then \
+	  echo "torch is installed in $$venv: not a light install, remove $$venv" >&2; exit 1; fi; \
+	echo "== Python $*: light tests, compile"; \
+	$$venv/bin/python -m pytest -n 2 -q -p no:cacheprovider -m "not gpu and not slow and not e2e" $(LIGHT_TESTS); \
+	out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	env -u IMAGE_REGISTRY -u IMAGE_TAG $$venv/bin/yolo-kfp compile --out "$$out/pipeline.yaml"
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not gpu and not slow and not e2e" -q
@@ -48,6 +106,11 @@ pretrained-sample: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
+# The real-data transfer study (docs/transfer.md): YOLOv8s fall detector -> voc-helmet, 5 variants x
+# 3 seeds, about 25 min on 2 CPUs; needs ../shared (models/fall-yolov8s, data/voc-helmet).
+study-real: $(STAMP)
+	$(BIN)/python -m benchmarks.transfer_real
+
 # GIT_SHA = IMAGE_TAG: the data image compiles the pipeline for this registry/tag and submits it
 # as the pipeline version of that name.
 images:
@@ -65,6 +128,7 @@ validate-k8s: $(STAMP)
 
 scan-install: $(SCAN_STAMP)
 $(SCAN_STAMP): requirements-scan.txt
+	$(check_python)
 	$(PYTHON) -m venv $(SCAN_VENV)
 	$(SCAN_BIN)/pip install -q --disable-pip-version-check --no-compile -r requirements-scan.txt
 	touch $(SCAN_STAMP)

@@ -24,14 +24,14 @@ def add_image_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--image-registry",
         default=None,
-        metavar="R",
+        metavar="REGISTRY",
         help="repository prefix of the yolo-kfp-data/-train images "
         "(default: $IMAGE_REGISTRY, else ghcr.io/yolo-kfp)",
     )
     group.add_argument(
         "--image-tag",
         default=None,
-        metavar="T",
+        metavar="TAG",
         help="tag `make images` pushed, e.g. the git SHA (default: $IMAGE_TAG, else the project version); "
         "'latest' is refused",
     )
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp compile``."""
     from pipelines.compile import COMPILED
 
-    p.add_argument("--out", type=Path, default=COMPILED, help=f"output file (default {COMPILED})")
+    p.add_argument("--out", type=Path, default=COMPILED, metavar="FILE", help="output file")
     add_image_arguments(p)
 
 

@@ -8,7 +8,7 @@ The train options are those of ``yolo-kfp train``; their paths are paths inside 
 
 Examples:
   yolo-kfp render-trainjob --nodes 2 --gpus-per-node 8 --workspace-claim my-run-kfp-workspace \\
-      --data /kfp-workspace/dataset --weights /kfp-workspace/init/yolov5su.pt --out /kfp-workspace/out \\
+      --dataset /kfp-workspace/dataset --weights /kfp-workspace/init/yolov5su.pt --out /kfp-workspace/out \\
       --freeze 10 --epochs 30 --batch 256 > trainjob.yaml
   kubectl -n yolo-kfp apply -f trainjob.yaml
 """
@@ -33,6 +33,7 @@ from components.train.trainjob import (
 )
 
 HELP = "print the multi-node TrainJob (Kubeflow Trainer v2) of a training stage as YAML"
+DEPRECATED = dict(train_cli.DEPRECATED)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,31 +45,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="G",
-        help="accelerators per node (0: CPU nodes; default 1)",
+        help="accelerators per node; 0: CPU nodes",
     )
-    job.add_argument("--accelerator", default=GPU, metavar="RESOURCE", help=f"accelerator resource ({GPU})")
-    job.add_argument("--cpu", default="4", metavar="Q", help="CPU request per node (4)")
-    job.add_argument("--memory", default="16Gi", metavar="Q", help="memory request and limit per node (16Gi)")
+    job.add_argument("--accelerator", default=GPU, metavar="RESOURCE", help="accelerator resource")
+    job.add_argument("--cpu", default="4", metavar="Q", help="CPU request per node")
+    job.add_argument("--memory", default="16Gi", metavar="Q", help="memory request and limit per node")
+    job.add_argument("--shm-size", default="8Gi", metavar="Q", help="in-memory /dev/shm per node; '': none")
+    job.add_argument("--image", default=images.GPU, metavar="REF", help="train image")
     job.add_argument(
-        "--shm-size", default="8Gi", metavar="Q", help="in-memory /dev/shm per node (8Gi; '' none)"
+        "--name", default=None, metavar="NAME", help="TrainJob name (default: from --run-id and --stage-name)"
     )
-    job.add_argument("--image", default=images.GPU, metavar="REF", help=f"train image ({images.GPU})")
-    job.add_argument("--name", default=None, help="TrainJob name (default: from --run-id and --stage-name)")
     job.add_argument("--run-id", default="manual", metavar="ID", help="run the TrainJob belongs to (a label)")
-    job.add_argument("--namespace", default="yolo-kfp", help="namespace ('' to leave it out; yolo-kfp)")
-    job.add_argument("--runtime", default=RUNTIME, help=f"ClusterTrainingRuntime ({RUNTIME})")
-    job.add_argument("--workspace-claim", default="", metavar="PVC", help="PVC every node mounts (none)")
+    job.add_argument("--namespace", default="yolo-kfp", metavar="NS", help="namespace; '' to leave it out")
+    job.add_argument("--runtime", default=RUNTIME, metavar="NAME", help="ClusterTrainingRuntime")
+    job.add_argument(
+        "--workspace-claim", default="", metavar="PVC", help="PVC every node mounts (default: none)"
+    )
     job.add_argument(
         "--workspace-path",
         default="/kfp-workspace",
         metavar="DIR",
-        help="where it is mounted (/kfp-workspace)",
+        help="where it is mounted",
     )
     job.add_argument(
         "--minio-secret",
         default=MINIO_SECRET,
         metavar="NAME",
-        help=f"Secret as env ({MINIO_SECRET}; '' none)",
+        help="object store Secret as env vars; '': none",
     )
     train_cli.add_arguments(parser.add_argument_group("yolo-kfp train options"))  # type: ignore[arg-type]
 
@@ -79,7 +82,7 @@ def train_flags(args: argparse.Namespace) -> list[str]:
     train_cli.add_arguments(probe)
     argv: list[str] = []
     for action in probe._actions:  # noqa: SLF001 - argparse offers no public list of a parser's flags
-        if not action.option_strings:
+        if not action.option_strings or action.help is argparse.SUPPRESS:
             continue
         flag, value = max(action.option_strings, key=len), getattr(args, action.dest)
         if action.nargs == 0:  # store_true

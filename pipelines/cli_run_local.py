@@ -1,36 +1,65 @@
 """Run the whole pipeline locally through kfp.local (CPU, no cluster): the laptop demo.
 
-Without --voc it generates the built-in synthetic sample (task B: star/cross/ring style shapes) and
+Without --source it generates the built-in synthetic sample (task B: star/cross/ring style shapes) and
 starts from the committed checkpoint pre-trained on task A, so you see transfer learning, not just
 plumbing. Pass --weights to start from your own checkpoint (a path, or s3:// when MINIO_* is set).
-Every other pipeline parameter can be set with --params FILE (YAML) or the flags below."""
+Every other pipeline parameter can be set with --params FILE (YAML), -p KEY=VALUE or the flags below
+(a flag wins over -p, -p over the file)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from components._shared.cliutil import add_param_arguments, parse_key_values
+
 HELP = "run the whole pipeline locally through kfp.local (the demo)"
+DEPRECATED = {"--voc": "--source"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp run-local``."""
-    p.add_argument("--voc", default=None, help="VOC tree or s3:// URI (default: built-in synthetic sample)")
-    p.add_argument("--out", type=Path, default=Path("runs/local"), help="output folder (default runs/local)")
-    p.add_argument("--params", type=Path, default=None, help="YAML file of pipeline parameters")
-    p.add_argument("--weights", default=None, help="pretrained weights (.pt path, s3:// URI or ARCH.yaml)")
-    p.add_argument("--strategy", choices=["auto", "two-stage", "full", "frozen"], default=None)
-    p.add_argument("--epochs-frozen", type=int, default=None)
-    p.add_argument("--epochs-finetune", type=int, default=None)
-    p.add_argument("--lr0", type=float, default=None)
-    p.add_argument("--lr-finetune", type=float, default=None)
-    p.add_argument("--freeze", default=None, help="layers frozen in the first stage, or auto (default: auto)")
-    p.add_argument("--imgsz", type=int, default=None)
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--classes", default=None, help="comma-separated class order")
-    p.add_argument("--min-map50-95", type=float, default=None, help="publishing gate threshold")
-    p.add_argument("--publish-dest", default=None, help="folder or s3://bucket/name (default OUT/models/...)")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--source",
+        default=None,
+        metavar="URI|PATH",
+        help="the VOC data: a VOC tree or an s3:// URI (default: the built-in synthetic sample)",
+    )
+    p.add_argument("--out", type=Path, default=Path("runs/local"), metavar="DIR", help="output folder")
+    add_param_arguments(p)
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="PATH|URI",
+        help="pretrained weights (.pt path, s3:// URI or ARCH.yaml)",
+    )
+    p.add_argument(
+        "--strategy", choices=["auto", "two-stage", "full", "frozen"], default=None, metavar="NAME",
+        help="two-stage, full, frozen or auto",
+    )  # fmt: skip
+    p.add_argument("--epochs-frozen", type=int, default=None, metavar="N", help="epochs of the frozen stage")
+    p.add_argument(
+        "--epochs-finetune", type=int, default=None, metavar="N", help="epochs of the fine-tune stage"
+    )
+    p.add_argument("--lr0", type=float, default=None, metavar="X", help="learning rate of the first stage")
+    p.add_argument(
+        "--lr-finetune", type=float, default=None, metavar="X", help="learning rate of the fine-tune stage"
+    )
+    p.add_argument(
+        "--freeze",
+        default=None,
+        metavar="N|auto",
+        help="layers frozen in the first stage, or auto (default: auto)",
+    )
+    p.add_argument("--imgsz", type=int, default=None, metavar="N", help="image size")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="batch size")
+    p.add_argument("--classes", default=None, metavar="a,b,c", help="comma-separated class order")
+    p.add_argument("--min-map50-95", type=float, default=None, metavar="X", help="publishing gate threshold")
+    p.add_argument(
+        "--publish-dest", default=None, metavar="s3://bucket/name|DIR",
+        help="where the model is published (default: OUT/models/yolo-transfer)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="split seed")
     p.add_argument("--cold-start", action="store_true",
                    help="start every task in a fresh Python (kfp's own way) instead of forking a warm one")  # fmt: skip
 
@@ -42,9 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
     keys = ("weights", "strategy", "epochs_frozen", "epochs_finetune", "lr0", "lr_finetune", "freeze", "imgsz",
             "batch", "classes", "min_map50_95", "publish_dest", "seed")  # fmt: skip
-    overrides = {k: getattr(args, k) for k in keys}
+    overrides = parse_key_values(args.param)
+    source = args.source or overrides.pop("source", None)
+    overrides.update({k: getattr(args, k) for k in keys if getattr(args, k) is not None})
     overrides["params_file"] = args.params
-    voc = Path(args.voc) if args.voc and "://" not in args.voc else args.voc
+    voc = Path(source) if source and "://" not in str(source) else source
     result = run_local(voc, args.out, overrides, warm_start=not args.cold_start)
     print(format_summary(result))  # noqa: T201
     return 0

@@ -34,7 +34,7 @@ def _positive(value: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp runs``."""
-    parser.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many runs (default 10)")
+    parser.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many runs")
     parser.add_argument("--experiment", default=None, metavar="NAME", help="only runs of this experiment")
     parser.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_connection_arguments(parser)

@@ -11,7 +11,8 @@ asked for (--image-registry/--image-tag, else $IMAGE_REGISTRY/$IMAGE_TAG), uploa
 after the tag when it is new, and the KFP backend's release is checked, exactly as `yolo-kfp submit` does.
 
 Example:
-  yolo-kfp schedule --cron "0 3 * * 1" --image-tag "$(git rev-parse --short=7 HEAD)" --params params.yaml
+  yolo-kfp schedule --cron "0 3 * * 1" --image-tag "$(git rev-parse --short=7 HEAD)" --params params.yaml \\
+      -p epochs_frozen=5
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipelines.cli_submit import add_connection_arguments, add_pipeline_argument
 from pipelines.client import schedule as kfp_schedule
 
 HELP = "create/replace a recurring run (five-field cron is converted to KFP's six fields)"
+DEPRECATED = {"--version": "--pipeline-version"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--name",
         default=kfp_schedule.DEFAULT_SCHEDULE_NAME,
         metavar="NAME",
-        help="recurring run name (replaced when it exists)",
+        help="recurring run name, replaced when it exists",
     )
     add_connection_arguments(parser)
     add_pipeline_arguments(parser)

@@ -12,8 +12,10 @@ Idempotent: a version name that exists with the same pipeline spec is not upload
 submit of the same tag only starts a run; an existing name with another spec is refused (KFP versions
 are immutable: push the images with a new tag). The experiment is created when missing.
 
-Parameters come from a YAML/JSON file of flat values; secret-looking names are refused (MinIO
-credentials come only from the Kubernetes Secret yolo-kfp-minio).
+Parameters come from a YAML/JSON file of flat values (--params) and -p KEY=VALUE (repeatable, the value
+read as YAML, wins over the file); both are checked the same way: known names of the right type,
+declared by the package; secret-looking names are refused (MinIO credentials come only from the
+Kubernetes Secret yolo-kfp-minio).
 
 Connection: --host or KFP_HOST (e.g. http://ml-pipeline.kubeflow:8888 in-cluster, or
 http://localhost:8080 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80`); token
@@ -23,7 +25,7 @@ kfp.Client uses the in-cluster service or the kubeconfig's API-server proxy.
 
 Example:
   export IMAGE_REGISTRY=ghcr.io/me IMAGE_TAG="$(git rev-parse --short=7 HEAD)"
-  yolo-kfp submit --host http://localhost:8080 --params params.yaml
+  yolo-kfp submit --host http://localhost:8080 --params params.yaml -p epochs_frozen=5
   yolo-kfp submit --namespace team-vision --package /tmp/yolo_transfer.yaml --image-tag abc1234
 """
 
@@ -33,9 +35,10 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_param_arguments, parse_key_values, print_summary
+from components._shared.errors import ConfigError
 from pipelines.cli_pipeline import add_image_arguments
 from pipelines.client import backend as kfp_backend
 from pipelines.client import connect as kfp_connect
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     import kfp
 
 HELP = "compile for the images, upload (version = image tag) and start a run on Kubeflow"
+DEPRECATED = {"--version": "--pipeline-version"}
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +71,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "--kfp-namespace",
         default="kubeflow",
         metavar="NS",
-        help="namespace KFP is installed in, for the in-cluster/kubeconfig default host (default: kubeflow)",
+        help="namespace KFP is installed in: where the in-cluster/kubeconfig host is looked up",
     )
 
 
@@ -79,11 +83,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="experiment (created when missing)",
     )
+    add_param_arguments(parser)
     parser.add_argument(
-        "--params", type=Path, default=None, metavar="FILE", help="YAML/JSON file of pipeline parameters"
-    )
-    parser.add_argument(
-        "--version",
+        "--pipeline-version",
         default=None,
         metavar="NAME",
         help="pipeline version name (default: the image tag; without one $GIT_SHA, $GITHUB_SHA[:7] or "
@@ -133,9 +135,47 @@ def prepare(args: argparse.Namespace, workdir: Path) -> tuple[kfp_submit.Package
     """The package for the images asked for, the version name and the run parameters (no network)."""
     package = kfp_submit.prepare_package(args.package, args.image_registry, args.image_tag, workdir)
     tag = package.images.tag if package.images else None
-    version = kfp_submit.resolve_version_name(args.version, package.path, image_tag=tag)
+    version = kfp_submit.resolve_version_name(args.pipeline_version, package.path, image_tag=tag)
     params = kfp_submit.load_run_parameters(args.params, package.path)
+    params.update(param_overrides(args.param, args.params, package.path))
     return package, version, params
+
+
+def param_overrides(items: list[str], params_file: Path | None, package: Path) -> dict[str, Any]:
+    """The ``-p KEY=VALUE`` parameters, checked as a parameters file is (``load_run_parameters``).
+
+    Each name must not look like a secret, must be a pipeline parameter (``load_params``) declared by
+    ``package``, and its value must have the parameter's type and be flat (a mapping only for a struct
+    parameter such as ``node_selector``).
+
+    Raises:
+        ConfigError: any of the above.
+    """
+    from pipelines.config import check_not_secret, load_params
+
+    values = parse_key_values(items, "-p")
+    if not values:
+        return {}
+    declared = kfp_submit.pipeline_parameters(package)
+    for key, value in values.items():
+        check_not_secret(key, "-p parameter")  # before any message that shows the value
+        is_struct = declared.get(key, {}).get("parameterType") == "STRUCT"
+        if value is None or (isinstance(value, dict) and not is_struct) or isinstance(value, list):
+            raise ConfigError(f"-p {key}: must be a string, number or boolean, got {value!r}")
+    try:
+        resolved = load_params(params_file, values).to_dict()
+    except ConfigError as err:  # load_params names the -p layer "overrides"
+        text = str(err)
+        raise ConfigError(
+            "-p" + text[len("overrides") :] if text.startswith("overrides:") else text
+        ) from None
+    for key in values:
+        if key not in declared:
+            raise ConfigError(
+                f"-p {key}: not declared by {package} (declared: {', '.join(sorted(declared))}); "
+                "recompile with `yolo-kfp compile`"
+            )
+    return {key: resolved[key] for key in values}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,12 +1,178 @@
-"""Small helpers shared by the stage CLI modules (argument types and the closing summary)."""
+"""Small helpers shared by the CLI modules: the flag grammar, help format, argument types, the closing summary.
+
+The grammar (``GRAMMAR``) gives every flag that more than one subcommand takes exactly one meaning;
+``tests/test_cli.py`` checks each subcommand's parser against it, and ``pipelines.cli.grammar_table``
+renders it for the README. Renamed flags keep their old spelling for one release: a CLI module lists
+them in ``DEPRECATED = {"--old": "--new"}``, ``pipelines.cli`` rewrites them before parsing and warns.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
+
+from components._shared.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag of the grammar: what it means wherever it appears, and the metavars it may show."""
+
+    meaning: str
+    metavars: tuple[str | None, ...] = (None,)
+
+
+GRAMMAR: dict[str, Flag] = {
+    "--source": Flag(
+        "raw Pascal VOC input: a VOC tree, an s3:// prefix or an archive (the pipeline parameter `source`)",
+        ("URI|PATH", "DIR"),
+    ),
+    "--converted": Flag("the output folder of `convert`", ("DIR",)),
+    "--dataset": Flag("a split dataset: the dataset.yaml of `split`, or its folder", ("YAML|DIR",)),
+    "--parity-images": Flag(
+        "images the ONNX/PyTorch parity check runs on: a dataset.yaml (val) or a folder", ("YAML|DIR",)
+    ),  # fmt: skip
+    "--out": Flag(
+        "where the command writes its result (a folder, replaced; a file for `compile` and `production`)",
+        ("DIR", "FILE"),
+    ),
+    "--overwrite": Flag("replace an --out folder holding files the command did not write"),
+    "--weights": Flag(
+        "model weights the command reads: a .pt (or .onnx to validate), an s3:// URI or an architecture YAML",
+        ("PATH|URI", "PATH"),
+    ),
+    "--classes": Flag(
+        "class order: comma-separated names (or a file with one name per line)", ("a,b,c|FILE", "a,b,c")
+    ),
+    "--seed": Flag("random seed", ("N",)),
+    "--workers": Flag("parallel workers (processes, threads or data loaders)", ("N",)),
+    "--imgsz": Flag("image size in pixels (the side of the square the model sees)", ("N",)),
+    "--batch": Flag("batch size (global under torchrun)", ("N",)),
+    "--device": Flag("auto, cpu, or CUDA device ids such as 0 or 0,1", ("DEVICE",)),
+    "--freeze": Flag(
+        "leading layers frozen in the first training stage (auto: from the plan)", ("N", "N|auto")
+    ),
+    "--strategy": Flag("training strategy: two-stage, full, frozen or auto", ("NAME",)),
+    "--epochs-frozen": Flag("epochs of the frozen stage (-1: auto)", ("N",)),
+    "--epochs-finetune": Flag("epochs of the fine-tune stage (-1: auto)", ("N",)),
+    "--lr0": Flag("initial learning rate (of the first stage)", ("X",)),
+    "--lr-finetune": Flag("learning rate of the fine-tune stage (-1: lr0)", ("X",)),
+    "--min-map50-95": Flag("the gate's threshold on mAP50-95", ("X",)),
+    "--allow-class-change": Flag("accept a class list (names, order) that differs from production's"),
+    "--dest": Flag("where model versions live: s3://bucket/name or a folder", ("s3://bucket/name|DIR",)),
+    "--model-version": Flag("a model version name under --dest", ("VERSION",)),
+    "--triton-model": Flag("the model's name in DEST/triton/", ("NAME",)),
+    "--params": Flag("YAML/JSON file of pipeline parameters", ("FILE",)),
+    "-p": Flag(
+        "one pipeline parameter KEY=VALUE (repeatable; the value is read as YAML; wins over --params)",
+        ("KEY=VALUE",),
+    ),  # fmt: skip
+    "--experiment": Flag("KFP experiment", ("NAME",)),
+    "--pipeline-version": Flag("KFP pipeline version name", ("NAME",)),
+    "--package": Flag("compiled pipeline YAML", ("FILE",)),
+    "--image-registry": Flag("repository prefix of the yolo-kfp images", ("REGISTRY",)),
+    "--image-tag": Flag("tag of the yolo-kfp images", ("TAG",)),
+    "--host": Flag("KFP API/UI URL", ("URL",)),
+    "--namespace": Flag("Kubernetes namespace of what the command creates or lists", ("NS",)),
+    "--existing-token": Flag("KFP bearer token", ("TOKEN",)),
+    "--kfp-namespace": Flag("namespace KFP is installed in", ("NS",)),
+    "--name": Flag("name of the object the command creates", ("NAME",)),
+    "--log-level": Flag(
+        "logging level: DEBUG, INFO, WARNING or ERROR (before or after the subcommand)", ("LEVEL",)
+    ),
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written and ends every option help that has a default with ``(default: X)``.
+
+    A help that already says ``(default: ...)`` (a default worked out at run time) is left as written;
+    flags without a value (``store_true``) and required flags show no default.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or action.required
+            or "(default:" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default == []
+        ):
+            return action.help
+        return f"{text} (default: %(default)s)".lstrip()
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """``--log-level``, on the top-level parser and again on each subcommand's (where it wins)."""
+    target = parser.add_argument_group("global options") if after_command else parser
+    target.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=argparse.SUPPRESS if after_command else None,
+        metavar="LEVEL",
+        help="DEBUG, INFO, WARNING or ERROR (default: $YOLO_KFP_LOG_LEVEL, else INFO)",
+    )
+
+
+def rewrite_deprecated(command: str, argv: list[str], deprecated: dict[str, str]) -> list[str]:
+    """``argv`` (the subcommand's arguments) with each deprecated spelling replaced, one warning per flag.
+
+    Stops at a bare ``--`` (what follows is not a flag). ``--old=value`` becomes ``--new=value``.
+    """
+    out: list[str] = []
+    warned: set[str] = set()
+    for i, token in enumerate(argv):
+        if token == "--":
+            return out + argv[i:]
+        name, eq, value = token.partition("=")
+        new = deprecated.get(name)
+        if new is None:
+            out.append(token)
+            continue
+        if name not in warned:
+            warned.add(name)
+            print(  # noqa: T201 - the CLI's one-line warning, before logging is configured
+                f"yolo-kfp {command}: warning: {name} is deprecated, use {new} (the old spelling goes in the "
+                "next release)",
+                file=sys.stderr,
+            )
+        out.append(f"{new}{eq}{value}")
+    return out
+
+
+def warn_deprecated(command: str, old: str, new: str) -> None:
+    """One stderr line: ``old`` (a flag or a form of the command) is deprecated, use ``new``."""
+    print(  # noqa: T201
+        f"yolo-kfp {command}: warning: {old} is deprecated, use {new} (the old form goes in the next release)",
+        file=sys.stderr,
+    )
+
+
+def add_param_arguments(p: argparse.ArgumentParser) -> None:
+    """``--params FILE`` and ``-p KEY=VALUE``, shared by run-local, submit and schedule."""
+    p.add_argument(
+        "--params", type=Path, default=None, metavar="FILE", help="YAML/JSON file of pipeline parameters"
+    )
+    p.add_argument(
+        "-p",
+        dest="param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one pipeline parameter, e.g. -p epochs_frozen=5 (repeatable; the value is read as YAML; "
+        "wins over --params; checked like the file)",
+    )
 
 
 def existing_path(value: str) -> Path:
@@ -23,6 +189,31 @@ def fraction(value: str) -> float:
     if not 0.0 <= f < 1.0:
         raise argparse.ArgumentTypeError(f"{value} must be in [0, 1)")
     return f
+
+
+def parse_key_values(items: list[str], flag: str = "-p") -> dict[str, Any]:
+    """``["epochs_frozen=5", "classes=a,b"]`` -> ``{"epochs_frozen": 5, "classes": "a,b"}``.
+
+    Each value is read as YAML (``5`` an int, ``true`` a bool, ``{a: b}`` a mapping); an empty value is
+    the empty string. A later item wins over an earlier one with the same key. The values are checked
+    by the caller (``pipelines.config.load_params``: secret words, unknown keys, types).
+
+    Raises:
+        ConfigError: an item without ``=`` or a name, or a value that is not readable as YAML.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} epochs_frozen=5")
+        try:
+            out[key] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"{flag} {key}: the value is not readable as YAML ({type(err).__name__})"
+            ) from None
+    return out
 
 
 def print_summary(result: Any) -> None:

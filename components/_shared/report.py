@@ -2,21 +2,36 @@
 
 Reports are single files (CSS inline, PNGs embedded as base64) because the Kubeflow UI shows an
 ``HTML`` artifact from one file and fetches nothing. Every stage's page uses the one stylesheet
-``CSS``. matplotlib is imported inside the functions: the data stages import this module quickly.
-Stage-specific plots (training curves, confusion matrix, box sizes) stay in their stage.
+``CSS``. matplotlib and PIL are imported inside the functions: the data stages import this module
+quickly. Stage-specific plots (training curves, confusion matrix, box sizes) stay in their stage; boxes
+drawn on images (labels, predictions) are drawn here, with PIL and matplotlib's bundled DejaVu Sans
+(no font is downloaded), so the data image (no torch) and the validation stage draw them alike.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import os
+import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from PIL import Image as PILImage
+    from PIL import ImageFont
+
+# Box colours by class id (matplotlib's tab20 order, strong colours first), as RGB.
+PALETTE = (
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+    (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (174, 199, 232), (255, 187, 120),
+    (152, 223, 138), (255, 152, 150), (197, 176, 213), (196, 156, 148), (247, 182, 210), (199, 199, 199),
+    (219, 219, 141), (158, 218, 229),
+)  # fmt: skip
+PANEL_SIDE = 420  # longest side of a drawn image panel, in pixels
 
 CSS = """
 body{font:14px/1.45 -apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;background:#fff;margin:0}
@@ -32,6 +47,7 @@ th{background:#f6f8fa}td.l,th.l{text-align:left}
 ul.warn{list-style:none;padding:0}ul.warn li{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:6px 10px;margin:4px 0}
 p.ok{background:#dafbe1;border:1px solid #4ac26b;border-radius:6px;padding:6px 10px}
 p.bad{background:#ffebe9;border:1px solid #ff8182;border-radius:6px;padding:6px 10px}
+.samples{display:flex;flex-wrap:wrap;gap:12px}.samples figure{margin:0;flex:1 1 480px;max-width:100%}
 .plan{background:#ddf4ff;border:1px solid #54aeff;border-radius:6px;padding:8px 12px}
 img{max-width:100%}figure{margin:12px 0}figure img{border:1px solid #d0d7de;border-radius:6px}
 figcaption{color:#57606a;font-size:12px}footer{color:#57606a;font-size:12px;margin-top:30px}
@@ -116,3 +132,108 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def seeded_order(paths: Sequence[Path | str], seed: int) -> list[Path]:
+    """``paths`` sorted, then shuffled by a seeded RNG: the same list and seed give the same sample."""
+    order = sorted({Path(p) for p in paths}, key=lambda p: p.as_posix())
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def class_color(index: int) -> tuple[int, int, int]:
+    """The drawing colour of class ``index``."""
+    return PALETTE[int(index) % len(PALETTE)]
+
+
+@functools.lru_cache(maxsize=8)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """matplotlib's bundled DejaVu Sans at ``size`` px (PIL's built-in font if FreeType is missing)."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def draw_boxes(
+    image: Path,
+    boxes: Sequence[Sequence[float]],
+    classes: Sequence[int],
+    names: Sequence[str],
+    *,
+    scores: Sequence[float] | None = None,
+    title: str = "",
+    side: int = PANEL_SIDE,
+) -> PILImage.Image:
+    """``image`` scaled to ``side`` px (longest side) with boxes, class names (and scores) and a title bar.
+
+    Args:
+        image: the image file.
+        boxes: ``x0, y0, x1, y1`` in the file's pixels (EXIF orientation applied, as the trainer reads it).
+        classes: class id per box (coloured by ``class_color``).
+        names: class names by id; an unknown id is drawn as its number.
+        scores: confidence per box, drawn after the name; None for labels.
+        title: text above the image.
+        side: longest side of the drawn image.
+    """
+    from PIL import Image, ImageDraw, ImageOps
+
+    with Image.open(image) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+    scale = side / max(im.size)
+    im = im.resize(
+        (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR
+    )
+    font, width = _font(max(11, side // 32)), max(2, side // 200)
+    draw = ImageDraw.Draw(im)
+    for i, (box, cls) in enumerate(zip(boxes, classes, strict=True)):
+        x0, y0, x1, y1 = (float(v) * scale for v in box)
+        color = class_color(cls)
+        draw.rectangle((x0, y0, x1, y1), outline=color, width=width)
+        name = names[cls] if 0 <= int(cls) < len(names) else str(cls)
+        text = f"{name} {scores[i]:.2f}" if scores is not None else str(name)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left + 4, bottom - top + 4
+        ty = y0 - th if y0 - th >= 0 else y0  # above the box, or inside it at the top edge
+        tx = min(max(0.0, x0), max(0.0, im.width - tw))
+        draw.rectangle((tx, ty, tx + tw, ty + th), fill=color)
+        draw.text((tx + 2 - left, ty + 2 - top), text, fill=(255, 255, 255), font=font)
+    if not title:
+        return im
+    bar = _font(max(12, side // 28))
+    height = draw.textbbox((0, 0), "Ag", font=bar)[3] + 10
+    framed = Image.new("RGB", (im.width, im.height + height), (246, 248, 250))
+    framed.paste(im, (0, height))
+    ImageDraw.Draw(framed).text((6, 5), title, fill=(31, 35, 40), font=bar)
+    return framed
+
+
+def side_by_side(panels: Sequence[PILImage.Image], *, gap: int = 8, columns: int = 0) -> PILImage.Image:
+    """Panels on a white sheet, left to right (``columns`` > 0: that many per row), tops aligned."""
+    from PIL import Image
+
+    columns = columns or len(panels)
+    rows = [panels[i : i + columns] for i in range(0, len(panels), columns)]
+    widths = [sum(p.width for p in row) + gap * (len(row) - 1) for row in rows]
+    heights = [max(p.height for p in row) for row in rows]
+    sheet = Image.new("RGB", (max(widths, default=1), sum(heights) + gap * (len(rows) - 1)), (255, 255, 255))
+    y = 0
+    for row, h in zip(rows, heights, strict=True):
+        x = 0
+        for panel in row:
+            sheet.paste(panel, (x, y))
+            x += panel.width + gap
+        y += h + gap
+    return sheet
+
+
+def save_image_png(image: PILImage.Image, path: Path) -> None:
+    """Save a PIL image as PNG through a temp file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG", optimize=True)  # lossless: boxes and text stay sharp
+    os.replace(tmp, path)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from components._yolo.patches import neutral_copy, quiet_stdout  # isort: split
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from ultralytics import YOLO
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
+from ultralytics.utils import ops
+from ultralytics.utils.metrics import smooth
 
 from components._shared.errors import ConfigError
 
@@ -21,20 +23,67 @@ log = logging.getLogger(__name__)
 
 CONFUSION_CONF = 0.25  # detections counted in the confusion matrix
 CONFUSION_IOU = 0.45  # box match for the confusion matrix (Ultralytics' default)
+SAMPLE_CONF = CONFUSION_CONF  # predictions drawn on the sample images
 
 
 class ConfusionValidator(DetectionValidator):
-    """Detection validator that fills the confusion matrix without Ultralytics' plots (``plots=False``).
+    """Detection validator that fills the confusion matrix without Ultralytics' plots, and records boxes.
 
-    Upstream only counts the matrix when it also draws label images (which need a downloaded font),
-    so the matrix is counted here, per image, with the same call upstream uses, but at a deployment
-    confidence (upstream passes the mAP threshold, 0.001, which floods the background column).
+    ``plots=False``: Ultralytics' own plots (label mosaics, matplotlib curves) are not used; the report
+    draws its own. Upstream only counts the matrix when it also plots, so the matrix is counted here, per
+    image, with the same call upstream uses, but at a deployment confidence (upstream passes the mAP
+    threshold, 0.001, which floods the background column).
+
+    Every image's labels and predictions are also recorded (``metrics.records``), in the pixels of the
+    evaluated (letterboxed) input, for the AP by object size; and, for the images in ``sample_files``
+    (set by ``validate``), in the pixels of the original image, for the drawn predictions.
     """
+
+    sample_files: frozenset[str] = frozenset()
+
+    def init_metrics(self, model: torch.nn.Module) -> None:
+        super().init_metrics(model)
+        self.records: list[dict[str, np.ndarray]] = []
+        self.samples: dict[str, dict[str, Any]] = {}
 
     def _process_batch(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, np.ndarray]:
         if not self.args.plots:
             self.confusion_matrix.process_batch(preds, batch, conf=CONFUSION_CONF, iou_thres=CONFUSION_IOU)
+        self._record(preds, batch)
         return super()._process_batch(preds, batch)
+
+    def _record(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> None:
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return t.detach().float().cpu().numpy()
+
+        self.records.append(
+            {"gt_boxes": arr(batch["bboxes"]).reshape(-1, 4), "gt_cls": arr(batch["cls"]).reshape(-1),
+             "boxes": arr(preds["bboxes"]).reshape(-1, 4), "conf": arr(preds["conf"]).reshape(-1),
+             "cls": arr(preds["cls"]).reshape(-1)}
+        )  # fmt: skip
+        key = str(Path(batch["im_file"]).resolve())
+        if key not in self.sample_files:
+            return
+        keep = preds["conf"] >= SAMPLE_CONF
+
+        def native(boxes: torch.Tensor) -> np.ndarray:
+            scaled = ops.scale_boxes(
+                batch["imgsz"], boxes.clone(), batch["ori_shape"], ratio_pad=batch["ratio_pad"]
+            )
+            return arr(scaled).reshape(-1, 4)
+
+        self.samples[key] = {
+            "gt_boxes": native(batch["bboxes"]), "gt_cls": arr(batch["cls"]).reshape(-1).astype(int).tolist(),
+            "boxes": native(preds["bboxes"][keep]), "conf": arr(preds["conf"][keep]).reshape(-1).tolist(),
+            "cls": arr(preds["cls"][keep]).reshape(-1).astype(int).tolist(),
+        }  # fmt: skip
+        self.samples[key]["gt_boxes"] = self.samples[key]["gt_boxes"].tolist()
+        self.samples[key]["boxes"] = self.samples[key]["boxes"].tolist()
+
+    def finalize_metrics(self) -> None:
+        super().finalize_metrics()
+        self.metrics.records = self.records
+        self.metrics.samples = self.samples
 
 
 def final_metrics(trainer: DetectionTrainer) -> dict[str, Any]:
@@ -81,18 +130,32 @@ def validate(
     device: str,
     conf: float,
     iou: float,
+    samples: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Validate a ``.pt`` or ``.onnx`` model; overall, per-class, confusion matrix and PR-curve data."""
+    """Validate a ``.pt`` or ``.onnx`` model; overall, per-class, confusion matrix and curve data.
+
+    Args:
+        samples: images of the split whose labels and predictions (confidence >= ``SAMPLE_CONF``) are
+            returned in original-image pixels, to be drawn.
+
+    Returns:
+        ``metrics_dict`` plus ``confusion_matrix``, ``pr_curve``, ``conf_curves`` (F1, precision and
+        recall against confidence, per class), ``best_f1`` (the confidence of the highest mean F1, as
+        Ultralytics picks it), ``records`` (per image: labels and predictions in evaluated-input pixels),
+        ``samples`` (image path -> boxes), ``speed_ms`` and ``device``.
+    """
     suffix = weights.suffix.lower()
     if suffix == ".onnx":
         device = _onnx_device(device)
+    wanted = frozenset(str(Path(p).resolve()) for p in samples)
+    validator = type("SampledValidator", (ConfusionValidator,), {"sample_files": wanted})
     with neutral_copy(weights, suffix) as tmp, quiet_stdout():
         try:
             model = YOLO(str(tmp), task="detect")
         except (TypeError, ModuleNotFoundError, RuntimeError, AttributeError, KeyError) as err:
             raise ConfigError(f"{weights}: cannot load the model ({type(err).__name__}: {err})") from err
         metrics = model.val(
-            validator=ConfusionValidator,
+            validator=validator,
             data=str(data_yaml),
             split=split,
             imgsz=imgsz,
@@ -121,9 +184,38 @@ def validate(
             names[int(c)]: np.asarray(box.prec_values[i]).tolist() for i, c in enumerate(box.ap_class_index)
         },
     }
+    out["conf_curves"], out["best_f1"] = confidence_curves(box, names)
+    out["records"] = getattr(metrics, "records", [])
+    out["samples"] = getattr(metrics, "samples", {})
     out["speed_ms"] = {k: float(v) for k, v in metrics.speed.items()}
     out["device"] = device
     return out
+
+
+def confidence_curves(box: Any, names: Mapping[int, str]) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """F1, precision and recall against confidence per class, and the best-F1 point of their mean.
+
+    The best point is Ultralytics' own choice (``ap_per_class``): the argmax of the class-mean F1 curve
+    smoothed by a box filter of 10 % of its length; precision and recall are the class means there.
+    None when no class has labels.
+    """
+    conf = np.asarray(box.px, dtype=float)
+    classes = [names[int(c)] for c in box.ap_class_index]
+    curves: dict[str, Any] = {"conf": conf.tolist()}
+    for key, values in (("f1", box.f1_curve), ("precision", box.p_curve), ("recall", box.r_curve)):
+        arr = np.asarray(values, dtype=float).reshape(len(classes), -1) if len(classes) else np.zeros((0, 0))
+        curves[key] = {name: arr[i].tolist() for i, name in enumerate(classes)}
+    if not classes:
+        return curves, None
+    f1 = np.asarray(box.f1_curve, dtype=float).reshape(len(classes), -1)
+    i = int(smooth(f1.mean(0), 0.1).argmax())
+    best = {
+        "conf": float(conf[i]),
+        "f1": float(f1.mean(0)[i]),
+        "precision": float(np.asarray(box.p_curve, dtype=float).reshape(len(classes), -1).mean(0)[i]),
+        "recall": float(np.asarray(box.r_curve, dtype=float).reshape(len(classes), -1).mean(0)[i]),
+    }
+    return curves, best
 
 
 def _onnx_device(device: str) -> str:

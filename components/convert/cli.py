@@ -5,7 +5,7 @@ Images are hard-linked, never re-encoded. Exit 0 when at least one image was con
 line when nothing was usable.
 
 Example:
-  yolo-kfp convert --voc data/voc-helmet --voc data/voc-other --out runs/converted
+  yolo-kfp convert --source data/voc-helmet --source data/voc-other --out runs/converted
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from components._shared.cliutil import print_summary
 from components.convert.core import ConvertConfig, convert_voc, parse_classes
 
 HELP = "Pascal VOC trees -> YOLO labels, classes.txt and report.json"
+DEPRECATED = {"--voc": "--source"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp convert``."""
     parser.add_argument(
-        "--voc",
+        "--source",
         type=Path,
         action="append",
         required=True,
@@ -34,14 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--classes",
         default=None,
         metavar="a,b,c|FILE",
-        help="class order, comma-separated or a file with one name per line (default: sorted names found)",
+        help="class order, comma-separated or a file with one name per line (default: the sorted names found)",
     )
     parser.add_argument("--include-difficult", action="store_true", help="keep objects marked difficult=1")
     parser.add_argument(
         "--strict", action="store_true", help="an object of a class not in --classes is an error"
     )
     parser.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="parallel parsers (default: CPU count)"
+        "--workers", type=int, default=None, metavar="N", help="parallel parsers (default: the CPU count)"
     )
     parser.add_argument(
         "--overwrite",
@@ -59,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
     )
-    result = convert_voc(args.voc, args.out, cfg)
+    result = convert_voc(args.source, args.out, cfg)
     print_summary(result)
     return 0

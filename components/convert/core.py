@@ -275,7 +275,7 @@ def render_markdown(result: ConvertResult, max_files: int = 50) -> str:
 
 def _check_trees(voc_dirs: Sequence[Path]) -> list[Path]:
     if not voc_dirs:
-        raise DatasetError("no VOC folder given (pass --voc DIR with Annotations/ and JPEGImages/)")
+        raise DatasetError("no VOC folder given (pass --source DIR with Annotations/ and JPEGImages/)")
     trees = [Path(d).expanduser() for d in voc_dirs]
     for tree in trees:
         if not tree.is_dir():

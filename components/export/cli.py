@@ -1,11 +1,12 @@
 """Export best.pt to ONNX: onnxsim, onnx.checker, PyTorch/ONNX Runtime parity, latency, model card.
 
 Writes OUT/model.onnx, OUT/model.json (classes, image size, input/output shapes, metrics, sha256)
-and OUT/export.json (parity, latency, node counts). Parity uses the val images of --data (a
-dataset.yaml or an image folder) or synthetic images; differing detections exit 2.
+and OUT/export.json (parity, latency, node counts). Parity uses the val images of --parity-images
+(a dataset.yaml or an image folder) or synthetic images; differing detections exit 2.
 
 Example:
-  yolo-kfp export --weights runs/finetune/best.pt --out runs/onnx --imgsz 640 --data runs/dataset/dataset.yaml
+  yolo-kfp export --weights runs/finetune/best.pt --out runs/onnx --imgsz 640 \\
+      --parity-images runs/dataset/dataset.yaml
 """
 
 from __future__ import annotations
@@ -17,30 +18,33 @@ from components._shared.cliutil import print_summary
 from components.export.core import ExportConfig, export_onnx
 
 HELP = "export to ONNX (simplified, checked) with PyTorch parity, latency and a model card"
+DEPRECATED = {"--data": "--parity-images"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp export``."""
     d = ExportConfig()
-    parser.add_argument("--weights", type=Path, required=True, metavar="best.pt", help="checkpoint to export")
+    parser.add_argument(
+        "--weights", type=Path, required=True, metavar="PATH", help="checkpoint to export (best.pt)"
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
-    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help=f"input size ({d.imgsz})")
-    parser.add_argument("--opset", type=int, default=d.opset, metavar="N", help=f"ONNX opset ({d.opset})")
+    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help="input size")
+    parser.add_argument("--opset", type=int, default=d.opset, metavar="N", help="ONNX opset")
     parser.add_argument("--dynamic", action="store_true", help="dynamic batch and image size")
     parser.add_argument("--no-simplify", action="store_true", help="skip onnxsim")
     parser.add_argument(
-        "--data",
+        "--parity-images",
         type=Path,
         default=None,
         metavar="YAML|DIR",
-        help="parity images: dataset.yaml (val) or a folder",
+        help="parity images: a dataset.yaml (its val images) or a folder (default: synthetic images)",
     )
     parser.add_argument(
         "--metrics",
         type=Path,
         default=None,
-        metavar="metrics.json",
-        help="metrics for the model card (default: beside the weights)",
+        metavar="FILE",
+        help="metrics.json for the model card (default: beside the weights)",
     )
     parser.add_argument(
         "--overwrite",
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         opset=args.opset,
         dynamic=args.dynamic,
         simplify=not args.no_simplify,
-        parity_images=args.data,
+        parity_images=args.parity_images,
         metrics_json=args.metrics,
         overwrite=args.overwrite,
     )

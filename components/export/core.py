@@ -160,7 +160,9 @@ def _check(weights: Path, cfg: ExportConfig) -> None:
     if cfg.parity_count < 1 or cfg.latency_runs < 1:
         raise ConfigError("parity_count and latency_runs must be at least 1")
     if cfg.parity_images is not None and not Path(cfg.parity_images).exists():
-        raise ConfigError(f"--data {cfg.parity_images}: not found (a dataset.yaml or an image folder)")
+        raise ConfigError(
+            f"--parity-images {cfg.parity_images}: not found (a dataset.yaml or an image folder)"
+        )
 
 
 def parity_image_paths(source: Path | None, count: int) -> tuple[list[Path], str]:
@@ -171,7 +173,9 @@ def parity_image_paths(source: Path | None, count: int) -> tuple[list[Path], str
     if source.is_dir() and not (source / DATASET_YAML).is_file():
         images = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not images:
-            raise ConfigError(f"--data {source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+            raise ConfigError(
+                f"--parity-images {source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder"
+            )
         return images[:count], str(source)
     spec = load_dataset(source)
     for split in ("val", "test", "train"):

@@ -47,40 +47,43 @@ def byte_size(value: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp ingest``."""
     parser.add_argument(
-        "--source", required=True, metavar="URI|PATH", help="s3://bucket/prefix/, archive or path"
+        "--source",
+        required=True,
+        metavar="URI|PATH",
+        help="the VOC data: s3://bucket/prefix/, an archive or a path",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
     parser.add_argument(
         "--overwrite", action="store_true",
         help="replace an --out folder holding files this stage did not write",
     )  # fmt: skip
-    parser.add_argument("--workers", type=int, default=8, metavar="N", help="parallel downloads (default 8)")
+    parser.add_argument("--workers", type=int, default=8, metavar="N", help="parallel downloads")
     parser.add_argument(
         "--max-bytes", type=byte_size, default=IngestConfig.max_bytes, metavar="SIZE",
-        help="refuse archives expanding beyond this (default 20G)",
+        help="refuse archives expanding beyond this (default: 20G)",
     )  # fmt: skip
     parser.add_argument(
         "--max-files", type=int, default=IngestConfig.max_files, metavar="N",
-        help="refuse archives with more members (default 200000)",
+        help="refuse archives with more members",
     )  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     s3 = parser.add_argument_group("S3 limits (default: the YOLO_KFP_S3_* environment, else the value shown)")
     s3.add_argument(
         "--connect-timeout", type=float, default=None, metavar="S",
-        help=f"TCP/TLS connect timeout per request (default {DEFAULT_CONNECT_TIMEOUT_S:g})",
+        help=f"TCP/TLS connect timeout per request (default: {DEFAULT_CONNECT_TIMEOUT_S:g})",
     )  # fmt: skip
     s3.add_argument(
         "--read-timeout", type=float, default=None, metavar="S",
-        help=f"time to first byte, and longest silence, per request (default {DEFAULT_READ_TIMEOUT_S:g})",
+        help=f"time to first byte, and longest silence, per request (default: {DEFAULT_READ_TIMEOUT_S:g})",
     )  # fmt: skip
     s3.add_argument(
         "--min-speed", type=byte_size, default=None, metavar="SIZE",
         help=f"bytes/s a request must average over {DEFAULT_SPEED_WINDOW_S:g} s (YOLO_KFP_S3_SPEED_WINDOW), "
-        f"0 for no limit (default {DEFAULT_MIN_SPEED_BPS})",
+        f"0 for no limit (default: {DEFAULT_MIN_SPEED_BPS})",
     )  # fmt: skip
     s3.add_argument(
         "--retry-budget", type=float, default=None, metavar="S",
-        help=f"no retry starts later than this after a call began (default {DEFAULT_RETRY_BUDGET_S:g})",
+        help=f"no retry starts later than this after a call began (default: {DEFAULT_RETRY_BUDGET_S:g})",
     )  # fmt: skip
 
 

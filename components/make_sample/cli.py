@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("A", "B", "a", "b"),
         help="A: circle/square/triangle (pre-training), B: star/cross/ring (target)",
     )
-    parser.add_argument("--imgsz", type=int, default=defaults.imgsz, metavar="N", help="image side in pixels")
+    parser.add_argument(
+        "--imgsz", type=int, default=defaults.imgsz, metavar="N", help="image size: the side in pixels"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

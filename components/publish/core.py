@@ -415,7 +415,7 @@ def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: st
     """
     where = _join(loc.uri, version)
     if loc.list(f"{version}/"):
-        raise PublishConflict(f"{where}: version exists already: publish under another --version")
+        raise PublishConflict(f"{where}: version exists already: publish under another --model-version")
     claim = {
         "version": version,
         "writer": writer,
@@ -428,7 +428,7 @@ def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: st
         other = loc.get_json(f"{CLAIMS_DIR}/{version}.json") or {}
         raise PublishConflict(
             f"{where}: version exists already (claimed by {other.get('writer', 'another writer')} at "
-            f"{other.get('claimed_at', '?')}): publish under another --version"
+            f"{other.get('claimed_at', '?')}): publish under another --model-version"
         ) from None
 
 
@@ -443,7 +443,7 @@ def _check_claim(loc: Backend, version: str, writer: str) -> None:
     if holder != writer:
         raise PublishConflict(
             f"{_join(loc.uri, version)}: version exists already (claimed by {holder or 'another writer'} "
-            "at the same moment): publish under another --version"
+            "at the same moment): publish under another --model-version"
         )
 
 
@@ -666,7 +666,7 @@ def _promote(
         return pointer
     raise PublishConflict(
         f"{loc.uri_of(PRODUCTION)}: changed by other promotions during {PROMOTE_ATTEMPTS} attempts to "
-        f"promote {version}: promote again (yolo-kfp publish --promote-version {version})"
+        f"promote {version}: promote again (yolo-kfp promote --dest DEST --model-version {version})"
     )
 
 

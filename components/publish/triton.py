@@ -312,7 +312,7 @@ def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path, classe
     except ObjectExistsError as err:
         raise TritonConflict(
             f"{loc.uri_of(base)}: Triton version {spec['version']} holds another model already ({err}): "
-            "publish under another --version"
+            "publish under another --model-version"
         ) from None
     if stored.sha256 != spec["model_sha256"]:
         raise StorageError(

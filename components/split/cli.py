@@ -7,7 +7,7 @@ frames). OUT is a self-contained folder: dataset.yaml (path: .), train.txt, val.
 images/ and labels/ (hard links), classes.txt and split.json.
 
 Example:
-  yolo-kfp split --data runs/converted --out runs/dataset --val 0.2 --group '^(.+)_frame\\d+$'
+  yolo-kfp split --converted runs/converted --out runs/dataset --val 0.2 --group '^(.+)_frame\\d+$'
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from components._shared.cliutil import fraction, print_summary
 from components.split.core import SplitConfig, split_dataset
 
 HELP = "converted YOLO folder -> stratified train/val[/test] dataset with dataset.yaml"
+DEPRECATED = {"--data": "--converted"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp split``."""
     defaults = SplitConfig()
-    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="output folder of convert")
+    parser.add_argument(
+        "--converted", type=Path, required=True, metavar="DIR", help="the output folder of convert"
+    )
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="dataset folder to write (replaced)"
     )
@@ -33,16 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=fraction,
         default=defaults.val,
         metavar="F",
-        help=f"validation fraction, picks the best epoch ({defaults.val})",
+        help="validation fraction, picks the best epoch",
     )
     parser.add_argument(
         "--test",
         type=fraction,
         default=defaults.test,
         metavar="F",
-        help=f"test fraction, judged by the publishing gate; 0: none ({defaults.test})",
+        help="test fraction, judged by the publishing gate; 0: none",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed, metavar="N", help="split seed (0)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, metavar="N", help="split seed")
     parser.add_argument(
         "--group",
         default=defaults.group,
@@ -61,5 +64,5 @@ def run(args: argparse.Namespace) -> int:
     cfg = SplitConfig(
         val=args.val, test=args.test, seed=args.seed, group=args.group or None, overwrite=args.overwrite
     )
-    print_summary(split_dataset(args.data, args.out, cfg))
+    print_summary(split_dataset(args.converted, args.out, cfg))
     return 0

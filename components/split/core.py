@@ -262,9 +262,18 @@ class _Coverage:
         return True
 
     def greedy(self) -> None:
-        """Meet what can be met without backtracking (first free candidate of each requirement)."""
+        """Meet what can be met without backtracking (first free candidate of each requirement).
+
+        Every split first gets one group (the "not empty" requirements), so that a layout no
+        placement can cover still yields non-empty splits; the class requirements come after.
+        """
         for gi in list(self.placed):
             self._unplace(gi)
+        for c, split in self.reqs:
+            if c == _ANY and self.count[(c, split)] == 0:
+                pos = self._candidate(_ANY, 0)
+                if pos < len(self.members[_ANY]):
+                    self._place(self.members[_ANY][pos], split)
         skip: set[tuple[int, str]] = set()
         while (req := self._next_requirement(skip)) is not None:
             pos = self._candidate(req[0], 0)
@@ -379,7 +388,7 @@ def find_uncovered(
 def _read_classes(data_dir: Path) -> tuple[str, ...]:
     path = data_dir / "classes.txt"
     if not path.is_file():
-        raise DatasetError(f"{path}: not found; --data must be the output folder of 'yolo-kfp convert'")
+        raise DatasetError(f"{path}: not found; --converted must be the output folder of 'yolo-kfp convert'")
     names = tuple(ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip())
     if not names:
         raise DatasetError(f"{path}: no class names (one per line expected)")
@@ -415,7 +424,9 @@ def read_converted(data_dir: Path) -> tuple[tuple[str, ...], list[SplitItem], in
     """Read a convert output folder: class names, one item per image, and how many labels were missing."""
     images_dir, labels_dir = data_dir / "images", os.fspath(data_dir / "labels")
     if not images_dir.is_dir():
-        raise DatasetError(f"{images_dir}: not found; --data must be the output folder of 'yolo-kfp convert'")
+        raise DatasetError(
+            f"{images_dir}: not found; --converted must be the output folder of 'yolo-kfp convert'"
+        )
     names = _read_classes(data_dir)
     files = sorted(
         e.name

@@ -4,7 +4,7 @@ Reads dataset.yaml (the split stage's output) and writes OUT/stats.json, OUT/rep
 (self-contained), OUT/report.md and OUT/plots/*.png. Image sizes come from the file headers only.
 
 Example:
-  yolo-kfp stats --data runs/dataset/dataset.yaml --out runs/stats --imgsz 640
+  yolo-kfp stats --dataset runs/dataset/dataset.yaml --out runs/stats --imgsz 640
 """
 
 from __future__ import annotations
@@ -16,16 +16,17 @@ from components._shared.cliutil import print_summary
 from components.stats.core import StatsConfig, dataset_stats
 
 HELP = "dataset statistics, warnings and HTML report"
+DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp stats``."""
     parser.add_argument(
-        "--data",
+        "--dataset",
         type=Path,
         required=True,
-        metavar="YAML",
-        help="dataset.yaml of the split stage (or its folder)",
+        metavar="YAML|DIR",
+        help="dataset.yaml of the split stage, or its folder",
     )
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="report folder to write (replaced)"
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=StatsConfig().imgsz,
         metavar="N",
-        help="training image size for the small/medium/large box counts (640)",
+        help="training image size for the small/medium/large box counts",
     )
     parser.add_argument(
         "--overwrite",
@@ -46,5 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Translate the flags into ``StatsConfig``, compute the statistics, and print the result as JSON."""
-    print_summary(dataset_stats(args.data, args.out, StatsConfig(imgsz=args.imgsz, overwrite=args.overwrite)))
+    print_summary(
+        dataset_stats(args.dataset, args.out, StatsConfig(imgsz=args.imgsz, overwrite=args.overwrite))
+    )
     return 0

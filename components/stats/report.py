@@ -7,11 +7,13 @@ the recommended training plan is the plan stage's report, not this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components._shared.dataset import label_path, load_dataset
 from components._shared.report import (
+    draw_boxes,
     escape,
     figure,
     html_cards,
@@ -19,7 +21,10 @@ from components._shared.report import (
     html_table,
     md_table,
     png_tag,
+    save_image_png,
     save_png,
+    seeded_order,
+    side_by_side,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +37,11 @@ PLOTS = {
     "class_histogram": "Instances per class and split",
     "box_sizes": "Box sizes (normalised w/h, pixel size at the training image size, COCO categories)",
     "box_centers": "Box centres (normalised, image coordinates)",
+    "samples": "A seeded sample of labelled images (boxes and class names from the label files)",
 }
+SAMPLE_IMAGES = 6  # labelled images drawn in the report
+SAMPLE_SEED = 0
+SAMPLE_SIDE = 300  # px, longest side of each drawn image
 
 
 def _no_data(ax: Any, text: str = "no boxes") -> None:
@@ -99,7 +108,7 @@ def _box_centers(xywh: np.ndarray) -> Figure:
 def write_plots(
     plots_dir: Path, stats: Mapping[str, Any], xywh: np.ndarray, area: np.ndarray
 ) -> dict[str, str]:
-    """Write the three PNGs; return name -> path relative to the report folder."""
+    """Write the plots and the sample sheet; return name -> path relative to the report folder."""
     plots_dir.mkdir(parents=True, exist_ok=True)
     figures: dict[str, Callable[[], Figure]] = {
         "class_histogram": lambda: _class_histogram(stats),
@@ -110,7 +119,73 @@ def write_plots(
     for name, make in figures.items():
         save_png(make(), plots_dir / f"{name}.png")
         out[name] = f"{plots_dir.name}/{name}.png"
+    if write_samples(plots_dir / "samples.png", Path(stats["dataset"]), stats["names"]):
+        out["samples"] = f"{plots_dir.name}/samples.png"
     return out
+
+
+def read_boxes(label_file: Path, width: int, height: int) -> tuple[list[list[float]], list[int]]:
+    """The boxes of a YOLO label file in pixels (``x0, y0, x1, y1``) and their classes; bad lines skipped.
+
+    Polygon lines become their bounding box, as in the statistics.
+    """
+    try:
+        text = label_file.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return [], []
+    boxes, classes = [], []
+    for line in text.splitlines():
+        fields = line.split()
+        try:
+            c, v = int(fields[0]), [float(x) for x in fields[1:]]
+        except (ValueError, IndexError):
+            continue
+        if len(v) > 4 and len(v) % 2 == 0:
+            xs, ys = v[0::2], v[1::2]
+            v = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)]
+        if len(v) != 4:
+            continue
+        cx, cy, w, h = v
+        boxes.append(
+            [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
+        )
+        classes.append(c)
+    return boxes, classes
+
+
+def write_samples(
+    path: Path, data_yaml: Path, names: Sequence[str], *, k: int = SAMPLE_IMAGES, seed: int = SAMPLE_SEED
+) -> int:
+    """Draw ``k`` labelled images (the first with boxes in a ``seed``-ed shuffle of the sorted list) on one sheet.
+
+    Returns:
+        The number of images drawn (0: none has a box or can be read; no file is written).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    spec = load_dataset(data_yaml)
+    images = [p for split in spec.splits for p in spec.images(split)]
+    panels = []
+    for image in seeded_order(images, seed):
+        if len(panels) == k:
+            break
+        try:
+            with Image.open(image) as im:
+                width, height = ImageOps.exif_transpose(im).size
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+            continue
+        boxes, classes = read_boxes(label_path(image), width, height)
+        if not boxes:
+            continue
+        try:
+            rel = image.resolve().relative_to(spec.root.resolve()).as_posix()
+        except ValueError:
+            rel = image.name
+        title = f"{rel}: {len(boxes)} box(es)"
+        panels.append(draw_boxes(image, boxes, classes, names, title=title, side=SAMPLE_SIDE))
+    if panels:
+        save_image_png(side_by_side(panels, columns=3), path)
+    return len(panels)
 
 
 def _split_rows(stats: Mapping[str, Any]) -> list[list[Any]]:
@@ -177,6 +252,8 @@ def render_html(stats: Mapping[str, Any], root: Path) -> str:
         plot("box_sizes"),
         plot("box_centers"),
     ]  # fmt: skip
+    if "samples" in stats["plots"]:
+        parts.append("<h2>Sample images</h2>" + plot("samples"))
     dup = stats["duplicates"]
     if dup["pairs"]:
         rows = [[p["a"], p["b"], ", ".join(p["splits"])] for p in dup["pairs"]]

@@ -6,12 +6,12 @@ in the same OUT resumes from OUT/run/weights/last.pt. Weights are never download
 .pt, an architecture YAML (yolov5n.yaml: random weights) or an s3:// URI.
 
 Examples:
-  yolo-kfp train --data runs/dataset/dataset.yaml --weights pretrained.pt --out runs/frozen \\
+  yolo-kfp train --dataset runs/dataset/dataset.yaml --weights pretrained.pt --out runs/frozen \\
       --freeze 10 --epochs 10 --imgsz 640 --batch 16 --lr0 0.01
-  yolo-kfp train --data runs/dataset/dataset.yaml --weights runs/frozen/best.pt --out runs/finetune \\
+  yolo-kfp train --dataset runs/dataset/dataset.yaml --weights runs/frozen/best.pt --out runs/finetune \\
       --freeze 0 --epochs 10 --imgsz 640 --batch 16 --lr0 0.001 --warmup-epochs 1 \\
       --train-arg mosaic=0.5 --train-arg optimizer=AdamW
-  torchrun --nnodes 2 --nproc_per_node 4 ... --no-python yolo-kfp train --data ... --batch 64 ...
+  torchrun --nnodes 2 --nproc_per_node 4 ... --no-python yolo-kfp train --dataset ... --batch 64 ...
 
 Under torchrun every process runs this command and one DDP trains over all of them (--batch is the
 global batch); rank 0 alone writes OUT and prints the JSON summary.
@@ -33,18 +33,23 @@ from components._yolo.ddp import world_from_env
 from components.train.core import OPTIMIZERS, TrainConfig, train_model
 
 HELP = "train YOLOv5 (frozen backbone or fine-tune), with metrics, curves and the frozen-layer proof"
+DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp train``."""
     d = TrainConfig()
     parser.add_argument(
-        "--data", type=Path, required=True, metavar="YAML", help="dataset.yaml of the split stage"
+        "--dataset",
+        type=Path,
+        required=True,
+        metavar="YAML|DIR",
+        help="dataset.yaml of the split stage, or its folder",
     )
     parser.add_argument(
         "--weights",
         required=True,
-        metavar="PATH|URI|ARCH.yaml",
+        metavar="PATH|URI",
         help="initial weights: a .pt file, an s3:// URI, or an architecture YAML such as yolov5n.yaml",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
@@ -53,38 +58,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=d.freeze,
         metavar="N",
-        help=f"leading layers frozen ({d.freeze} = backbone, 0 = none)",
+        help="leading layers frozen: 10 is the backbone, 0 none",
     )
-    parser.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help=f"epochs ({d.epochs})")
-    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help=f"image size ({d.imgsz})")
+    parser.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help="epochs")
+    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help="image size")
     parser.add_argument(
-        "--batch", type=int, default=d.batch, metavar="N", help=f"batch size ({d.batch}; -1 auto on one GPU)"
+        "--batch",
+        type=int,
+        default=d.batch,
+        metavar="N",
+        help="batch size, global under torchrun; -1: auto on one GPU",
     )
+    parser.add_argument("--lr0", type=float, default=d.lr0, metavar="X", help="initial learning rate")
     parser.add_argument(
-        "--lr0", type=float, default=d.lr0, metavar="X", help=f"initial learning rate ({d.lr0})"
-    )
-    parser.add_argument(
-        "--lrf", type=float, default=d.lrf, metavar="X", help=f"final lr as a fraction of lr0 ({d.lrf})"
+        "--lrf", type=float, default=d.lrf, metavar="X", help="final learning rate as a fraction of lr0"
     )
     parser.add_argument(
         "--warmup-epochs",
         type=float,
         default=d.warmup_epochs,
         metavar="X",
-        help=f"warm-up epochs ({d.warmup_epochs})",
+        help="warm-up epochs",
     )
+    parser.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS, help="optimizer")
     parser.add_argument(
-        "--optimizer", default=d.optimizer, choices=OPTIMIZERS, help=f"optimizer ({d.optimizer})"
+        "--device", default=d.device, metavar="DEVICE", help="auto (all GPUs, else CPU), cpu, 0 or 0,1"
     )
-    parser.add_argument("--device", default=d.device, help="auto (all GPUs, else CPU), cpu, 0, 0,1")
     parser.add_argument(
         "--patience",
         type=int,
         default=d.patience,
         metavar="N",
-        help=f"early-stopping patience ({d.patience})",
+        help="early-stopping patience in epochs",
     )
-    parser.add_argument("--seed", type=int, default=d.seed, metavar="N", help=f"random seed ({d.seed})")
+    parser.add_argument("--seed", type=int, default=d.seed, metavar="N", help="random seed")
     parser.add_argument(
         "--workers",
         type=int,
@@ -100,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a further Ultralytics training argument, e.g. mosaic=0.5 (repeatable; the value is read as YAML)",
     )
     parser.add_argument(
-        "--stage-name", default=d.stage_name, metavar="NAME", help="name in reports (frozen, finetune)"
+        "--stage-name", default=d.stage_name, metavar="NAME", help="name in reports: frozen or finetune"
     )
     parser.add_argument(
         "--no-resume", action="store_true", help="start fresh even if OUT holds an unfinished run"
@@ -152,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         train_args=parse_train_args(args.train_arg),
     )
-    result = train_model(args.data, args.weights, args.out, cfg)
+    result = train_model(args.dataset, args.weights, args.out, cfg)
     if world_from_env().is_main:  # under torchrun one summary, from the rank that wrote OUT
         with contextlib.redirect_stdout(sys.__stdout__):  # a DDP worker's sys.stdout is stderr (patches)
             print_summary(result)

@@ -9,7 +9,10 @@ Output folder::
 
     best.pt, last.pt   Ultralytics checkpoints (fp16, optimizer stripped)
     results.csv        one row per epoch (losses, P, R, mAP, learning rates)
-    curves.png         losses, mAP and learning rate per epoch (our plot; the KFP UI has none)
+    curves.png         losses, mAP and learning rate per epoch (our plot; the KFP UI has none); when
+                       the weights came from an earlier stage's output folder (the fine-tune stage
+                       starts from the frozen stage's), its epochs come first and a line marks where
+                       this stage starts ("unfreeze"): one curve across both stages
     report.html        self-contained report (curves embedded), for the KFP UI
     metrics.json       written last: mAP, P, R, per-class AP, seconds per epoch, frozen proof, config
     run/               the trainer's working folder (args.yaml, results.csv, train_record.json);
@@ -54,7 +57,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components._shared.artifacts import BEST_PT, LAST_PT
 from components._shared.dataset import DatasetSpec, load_dataset, read_list, resolve_dataset_yaml
@@ -66,10 +69,13 @@ from components._shared.fsio import (
     write_json_atomic,
     write_text_atomic,
 )
-from components._shared.report import figure, html_page, html_table, png_tag, save_png
+from components._shared.report import escape, figure, html_page, html_table, png_tag, save_png
 from components._shared.weights import ResolvedWeights, resolve_weights
 from components._yolo.ddp import World, process_group, run_on_main, world_from_env
 from components._yolo.layers import BACKBONE_LAYERS, prefixes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -835,7 +841,13 @@ def _finish(
         "config": cfg.to_dict(),
         "versions": versions(),
     }
-    write_curves(rows, out_dir / "curves.png", title=f"{cfg.stage_name}: freeze={cfg.freeze}")
+    previous = previous_stage(resolved.path) if resolved.is_checkpoint else None
+    if previous is not None:
+        metrics["previous_stage"] = previous.to_dict()
+    title = f"{cfg.stage_name}: freeze={cfg.freeze}"
+    if previous is not None:
+        title = f"{previous.stage} (freeze={previous.freeze}) then {title}"
+    write_curves(rows, out_dir / "curves.png", title=title, previous=previous, freeze=cfg.freeze)
     write_text_atomic(out_dir / "report.html", render_report(metrics, out_dir / "curves.png"))
     write_json_atomic(out_dir / "metrics.json", metrics)
     result = _result(metrics, out_dir, cfg)
@@ -913,27 +925,105 @@ CURVE_GROUPS = {
 }
 
 
-def write_curves(rows: Sequence[Mapping[str, float]], path: Path, title: str) -> None:
-    """Plot losses, mAP/P/R and learning rates per epoch from results.csv rows into one PNG."""
+@dataclass(frozen=True)
+class PreviousStage:
+    """The training stage whose output folder held this stage's initial weights."""
+
+    stage: str
+    freeze: int
+    rows: tuple[Mapping[str, float], ...]
+    results_csv: Path
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the earlier stage trained."""
+        return len(self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """For ``metrics.json`` (without the rows: they are in its ``results.csv``)."""
+        return {"stage": self.stage, "freeze": self.freeze, "epochs": self.epochs,
+                "results_csv": str(self.results_csv)}  # fmt: skip
+
+
+def previous_stage(weights: Path | None) -> PreviousStage | None:
+    """The training stage that wrote ``weights`` (its folder holds our ``results.csv`` and ``metrics.json``).
+
+    In the pipeline the fine-tune stage's initial weights are the frozen stage's ``best.pt``, inside
+    the frozen stage's output folder; a pass-through (skipped) stage, downloaded weights or a bare
+    checkpoint give None.
+    """
+    if weights is None:
+        return None
+    folder = Path(weights).parent
+    try:
+        info = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rows = read_results(folder / "results.csv")
+    if not isinstance(info, dict) or info.get("skipped") or "stage" not in info or not rows:
+        return None
+    return PreviousStage(str(info["stage"]), int(info.get("freeze", 0)), tuple(rows), folder / "results.csv")
+
+
+def write_curves(
+    rows: Sequence[Mapping[str, float]],
+    path: Path,
+    title: str,
+    *,
+    previous: PreviousStage | None = None,
+    freeze: int = 0,
+) -> Figure:
+    """Plot losses, mAP/P/R and learning rates per epoch from results.csv rows into one PNG (figure returned).
+
+    With ``previous``, its rows are epochs 1..E and this stage's continue from E+1, with a vertical line
+    between them: "unfreeze" when the earlier stage froze more layers than this one (``freeze``).
+    """
     from matplotlib.ticker import MaxNLocator
 
     fig = figure(13, 3.8)
     axes = fig.subplots(1, 3)
-    epochs = [r.get("epoch", i + 1) for i, r in enumerate(rows)]
+    before = list(previous.rows) if previous is not None else []
+    offset = len(before)
+    everything = before + list(rows)
+    epochs = [i + 1 for i in range(offset)] + [offset + r.get("epoch", i + 1) for i, r in enumerate(rows)]
+    boundary = offset + 0.5
+    label = ""
+    if previous is not None:
+        label = "unfreeze" if previous.freeze > freeze else f"{previous.stage} -> next stage"
     for ax, (group, keys) in zip(axes, CURVE_GROUPS.items(), strict=True):
         for key in keys:
-            if rows and key in rows[0]:
+            if everything and any(key in r for r in everything):
                 style = "--" if key.startswith("val/") else "-"
-                ax.plot(epochs, [r.get(key, math.nan) for r in rows], style, marker="o", ms=3, label=key)
+                ax.plot(
+                    epochs, [r.get(key, math.nan) for r in everything], style, marker="o", ms=3, label=key
+                )
         ax.set(title=group, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if group == "metrics":
             ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
+        if previous is not None:
+            ax.axvline(boundary, color="#c75c5c", linestyle=":", linewidth=1.5)
+            ax.annotate(label, (boundary, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", color="#c75c5c", fontsize=8)  # fmt: skip
         if ax.lines:
             ax.legend(fontsize=7, frameon=False)
     fig.suptitle(title)
     save_png(fig, path)
+    return fig
+
+
+def _curves_note(m: Mapping[str, Any]) -> str:
+    prev = m.get("previous_stage")
+    if not prev:
+        return ""
+    return (
+        f"<p>Epochs 1-{prev['epochs']}: stage {escape(prev['stage'])} (freeze={escape(prev['freeze'])}, read "
+        f"from its results.csv); from epoch {prev['epochs'] + 1}: this stage (freeze={escape(m['freeze'])}). "
+        "The dotted line marks the switch"
+        + (" (unfreeze)." if prev["freeze"] > m["freeze"] else ".")
+        + "</p>"
+    )
 
 
 def render_report(m: Mapping[str, Any], curves: Path) -> str:
@@ -967,6 +1057,7 @@ def render_report(m: Mapping[str, Any], curves: Path) -> str:
         + "<h2>Per class (best.pt on val)</h2>"
         + html_table(["class", "AP50", "AP50-95", "instances"], per_class)
         + "<h2>Per epoch</h2>"
+        + _curves_note(m)
         + png_tag(curves, "training curves")
         + "<h2>Configuration</h2>"
         + html_table(["option", "value"], cfg_rows + [("weights", m["weights"]["spec"])])

@@ -145,7 +145,7 @@ _AS_TRAIN_ARGS = ("momentum", "cos_lr", "cache", "amp")  # Ultralytics keys with
 
 def train_argv(cfg: TrainConfig, data: Path, weights: str, out: Path) -> list[str]:
     """The ``yolo-kfp train`` flags that train ``cfg`` (what every TrainJob node runs under torchrun)."""
-    argv = ["--data", str(data), "--weights", weights, "--out", str(out)]
+    argv = ["--dataset", str(data), "--weights", weights, "--out", str(out)]
     for name, flag in _CLI_FLAGS.items():
         value = getattr(cfg, name)
         if value is not None:

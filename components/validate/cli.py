@@ -8,7 +8,7 @@ OUT/pr_curve.png and OUT/report.html. A failed gate is a result (exit 0, "passed
 unusable inputs exit 2.
 
 Example:
-  yolo-kfp validate --weights runs/export/model.onnx --data runs/dataset/dataset.yaml \\
+  yolo-kfp validate --weights runs/export/model.onnx --dataset runs/dataset/dataset.yaml \\
       --out runs/validate --min-map50-95 0.3 --champion production/model.onnx
 """
 
@@ -21,22 +21,27 @@ from components._shared.cliutil import print_summary
 from components.validate.core import ValidateConfig, validate_model
 
 HELP = "validate a .pt or .onnx model: mAP, per-class AP, confusion matrix, PR curve and the gate"
+DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp validate``."""
     d = ValidateConfig()
     parser.add_argument(
-        "--weights", type=Path, required=True, metavar="best.pt|model.onnx", help="model to measure"
+        "--weights", type=Path, required=True, metavar="PATH", help="model to measure: best.pt or model.onnx"
     )
     parser.add_argument(
-        "--data", type=Path, required=True, metavar="YAML", help="dataset.yaml of the split stage"
+        "--dataset",
+        type=Path,
+        required=True,
+        metavar="YAML|DIR",
+        help="dataset.yaml of the split stage, or its folder",
     )
     parser.add_argument(
         "--split",
         default=d.split,
         choices=("auto", "val", "test", "train"),
-        help=f"split; auto: test when the dataset has one, else val ({d.split})",
+        help="split; auto: test when the dataset has one, else val",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
     parser.add_argument(
@@ -44,28 +49,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=d.min_map50_95,
         metavar="X",
-        help="gate threshold on mAP50-95 (0)",
+        help="gate threshold on mAP50-95",
     )
     parser.add_argument(
         "--champion",
         type=Path,
         default=None,
-        metavar="model.onnx|best.pt",
-        help="the production model, measured on the same split; the challenger must match it",
+        metavar="PATH",
+        help="the production model (model.onnx or best.pt), measured on the same split; the challenger must match it",
     )
     parser.add_argument(
         "--champion-tolerance",
         type=float,
         default=d.champion_tolerance,
         metavar="X",
-        help=f"how far below the champion's mAP50-95 it may be ({d.champion_tolerance})",
+        help="how far below the champion's mAP50-95 it may be",
     )
     parser.add_argument(
         "--class-tolerance",
         type=float,
         default=d.class_tolerance,
         metavar="X",
-        help=f"largest per-class AP50-95 drop against the champion ({d.class_tolerance})",
+        help="largest per-class AP50-95 drop against the champion",
     )
     parser.add_argument(
         "--allow-class-change",
@@ -77,9 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace an --out folder holding files this stage did not write",
     )
-    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help=f"image size ({d.imgsz})")
-    parser.add_argument("--batch", type=int, default=d.batch, metavar="N", help=f"batch size ({d.batch})")
-    parser.add_argument("--device", default=d.device, help="auto (first GPU, else CPU), cpu, 0")
+    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help="image size")
+    parser.add_argument("--batch", type=int, default=d.batch, metavar="N", help="batch size")
+    parser.add_argument(
+        "--device", default=d.device, metavar="DEVICE", help="auto (first GPU, else CPU), cpu or 0"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,5 +103,5 @@ def run(args: argparse.Namespace) -> int:
         allow_class_change=args.allow_class_change,
         overwrite=args.overwrite,
     )
-    print_summary(validate_model(args.weights, args.data, args.out, cfg))
+    print_summary(validate_model(args.weights, args.dataset, args.out, cfg))
     return 0

@@ -7,7 +7,15 @@ Output folder (replaced atomically)::
                            predicted class (KFP ``ClassificationMetrics.log_confusion_matrix`` order)
     confusion_matrix.png   the same counts, drawn with matplotlib
     pr_curve.png           precision-recall curve per class at IoU 0.5
+    confidence_curves.png  F1, precision and recall against confidence; the best-F1 threshold marked
+    predictions/           a seeded sample of the split's images: labels beside predictions (PNG each)
     report.html            self-contained (plots embedded), for the KFP UI
+
+The report shows the model at work: predictions drawn beside the labels on a fixed sample of images
+(``samples`` chosen by a ``sample_seed``-ed shuffle of the sorted split list, so runs compare), the
+confidence curves with the best-F1 threshold (``best_f1_conf`` in ``metrics.json``, the deployment
+threshold to start from), and AP by COCO object size (``ap_by_size``: computed here from the
+validator's boxes, ``components/validate/sizes.py`` says how).
 
 The class contract comes first: a model whose class names (or their order) differ from the
 dataset's is refused, since every per-class number would be mislabelled. With a champion (the
@@ -29,8 +37,20 @@ from typing import Any
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
 from components._shared.errors import ConfigError, DatasetError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
-from components._shared.report import escape, figure, html_page, html_table, png_tag, save_png
+from components._shared.report import (
+    draw_boxes,
+    escape,
+    figure,
+    html_page,
+    html_table,
+    png_tag,
+    save_image_png,
+    save_png,
+    seeded_order,
+    side_by_side,
+)
 from components.validate.gate import Champion, Gate, GatePolicy, decide_gate
+from components.validate.sizes import ap_by_size
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +75,8 @@ class ValidateConfig:
         class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
         allow_class_change: pass the champion check when the champion's classes differ.
         overwrite: replace an ``out_dir`` that holds files this stage did not write.
+        samples: images of the split drawn with their labels and predictions in the report (0: none).
+        sample_seed: seed of the shuffle (of the sorted split list) that picks them.
     """
 
     split: str = "auto"
@@ -70,6 +92,8 @@ class ValidateConfig:
     class_tolerance: float = 0.05
     allow_class_change: bool = False
     overwrite: bool = False
+    samples: int = 6
+    sample_seed: int = 0
 
     def policy(self) -> GatePolicy:
         """The gate's policy from these options."""
@@ -175,6 +199,8 @@ def _check(weights: Path, cfg: ValidateConfig) -> None:
         raise ConfigError(f"--min-map50-95 {cfg.min_map50_95}: must be in [0, 1]")
     if cfg.imgsz < 32 or cfg.batch < 1:
         raise ConfigError(f"--imgsz {cfg.imgsz} / --batch {cfg.batch}: need imgsz >= 32 and batch >= 1")
+    if cfg.samples < 0:
+        raise ConfigError(f"samples {cfg.samples}: must be >= 0 (0 draws no image)")
     if not (0.0 <= cfg.conf < 1.0 and 0.0 < cfg.iou <= 1.0):
         raise ConfigError(f"conf {cfg.conf} / iou {cfg.iou}: need 0 <= conf < 1 and 0 < iou <= 1")
 
@@ -229,16 +255,20 @@ def validate_model(
         data_resolved = resolve_dataset_yaml(spec.yaml_path, work)
         measure = dict(data_yaml=data_resolved, split=split, imgsz=cfg.imgsz, batch=cfg.batch, device=device,
                        conf=cfg.conf, iou=cfg.iou)  # fmt: skip
-        raw = validate(weights=weights, save_dir=work / "val", **measure)
+        sample = sorted(seeded_order(spec.images(split), cfg.sample_seed)[: cfg.samples])
+        raw = validate(weights=weights, save_dir=work / "val", samples=sample, **measure)
         champion = None
         if cfg.champion is not None:
             champion = _measure_champion(cfg, model_names(cfg.champion), spec, validate, work, measure)
         gate = decide_gate(raw["map50_95"], raw["per_class"], champion, cfg.policy(), split)
         metrics = _metrics(raw, weights, spec.images(split), cfg, gate, split, champion)
+        metrics["ap_by_size"] = ap_by_size(raw["records"], spec.names)
+        metrics["predictions"] = draw_predictions(sample, raw["samples"], spec, tmp / "predictions")
         confusion = confusion_for_kfp(raw["confusion_matrix"])
         write_json_atomic(tmp / "confusion_matrix.json", confusion)
         plot_confusion(confusion, tmp / "confusion_matrix.png")
         plot_pr_curve(raw["pr_curve"], raw["per_class"], tmp / "pr_curve.png")
+        plot_confidence_curves(raw["conf_curves"], raw["best_f1"], tmp / "confidence_curves.png")
         write_text_atomic(tmp / "report.html", render_report(metrics, tmp))
         import shutil
 
@@ -311,6 +341,8 @@ def _metrics(
         "precision": raw["precision"],
         "recall": raw["recall"],
         "per_class": per_class,
+        "best_f1_conf": round(raw["best_f1"]["conf"], 4) if raw.get("best_f1") else None,
+        "best_f1": {k: round(v, 4) for k, v in raw["best_f1"].items()} if raw.get("best_f1") else None,
         "gate": gate.to_dict(),
         "champion": champion.to_dict() if champion else None,
         "device": raw.get("device"),
@@ -380,6 +412,145 @@ def plot_pr_curve(pr: Mapping[str, Any], per_class: Mapping[str, Mapping[str, fl
     save_png(fig, path)
 
 
+def plot_confidence_curves(curves: Mapping[str, Any], best: Mapping[str, float] | None, path: Path) -> None:
+    """F1, precision and recall against the confidence threshold, per class and their mean; best F1 marked."""
+    fig = figure(13, 4)
+    axes = fig.subplots(1, 3)
+    conf = curves["conf"]
+    for ax, key in zip(axes, ("f1", "precision", "recall"), strict=True):
+        per_class = curves[key]
+        if len(per_class) <= 20:
+            for name, values in per_class.items():
+                ax.plot(conf, values, linewidth=1, alpha=0.8, label=name)
+        if per_class:
+            mean = [sum(col) / len(col) for col in zip(*per_class.values(), strict=True)]
+            ax.plot(conf, mean, color="black", linewidth=2.5, label="all classes")
+        else:
+            ax.text(0.5, 0.5, "no labelled objects", ha="center", va="center", transform=ax.transAxes)
+        if best is not None:
+            ax.axvline(best["conf"], color="#c75c5c", linestyle="--", linewidth=1.2)
+            ax.plot([best["conf"]], [best[key]], "o", color="#c75c5c")
+        label = "F1" if key == "f1" else key
+        ax.set(
+            xlabel="confidence threshold",
+            ylabel=label,
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            title=f"{label} vs confidence",
+        )
+        ax.grid(alpha=0.3)
+    if best is not None:
+        axes[0].annotate(f"best F1 {best['f1']:.3f}\nat conf {best['conf']:.3f}", (best["conf"], best["f1"]),
+                         xytext=(8, 10 if best["f1"] < 0.7 else -30), textcoords="offset points", fontsize=9,
+                         color="#c75c5c")  # fmt: skip
+    if axes[0].lines and len(curves["f1"]) <= 20:
+        axes[0].legend(fontsize=7, frameon=False, loc="upper right")
+    save_png(fig, path)
+
+
+def draw_predictions(
+    images: Sequence[Path], boxes: Mapping[str, Mapping[str, Any]], spec: Any, folder: Path
+) -> list[dict[str, Any]]:
+    """One PNG per sample image: its labels (left) beside the model's predictions (right).
+
+    Args:
+        images: the sample, in report order.
+        boxes: resolved image path -> ``gt_boxes``, ``gt_cls``, ``boxes``, ``conf``, ``cls`` in the
+            image's pixels (``components._yolo.validate``); an image the validator skipped is left out.
+        spec: the dataset (class names, root for the captions).
+        folder: where the PNGs go (``NN_<image stem>.png``).
+
+    Returns:
+        Per drawn image: ``image`` (relative to the dataset root), ``png`` (relative to ``folder``'s
+        parent), ``labels`` and ``predictions`` (counts).
+    """
+    from components._yolo.validate import SAMPLE_CONF
+
+    drawn = []
+    for i, image in enumerate(images):
+        b = boxes.get(str(Path(image).resolve()))
+        if b is None:
+            continue
+        truth = draw_boxes(image, b["gt_boxes"], b["gt_cls"], spec.names,
+                           title=f"ground truth: {len(b['gt_cls'])} object(s)")  # fmt: skip
+        pred = draw_boxes(image, b["boxes"], b["cls"], spec.names, scores=b["conf"],
+                          title=f"predictions: {len(b['cls'])} at confidence >= {SAMPLE_CONF}")  # fmt: skip
+        png = folder / f"{i:02d}_{Path(image).stem}.png"
+        save_image_png(side_by_side([truth, pred]), png)
+        try:
+            name = Path(image).resolve().relative_to(spec.root.resolve()).as_posix()
+        except ValueError:
+            name = Path(image).name
+        drawn.append({"image": name, "png": f"{folder.name}/{png.name}", "labels": len(b["gt_cls"]),
+                      "predictions": len(b["cls"])})  # fmt: skip
+    return drawn
+
+
+def _size_rows(m: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    rows = []
+    for r in m.get("ap_by_size", []):
+        lo, hi = r["area_px"]
+        area = f"≥ {lo:g}" if hi is None else f"{lo:g} – {hi:g}"
+        rows.append((r["size"], area, r["instances"], r["predictions"],
+                     "-" if r["ap50"] is None else r["ap50"], "-" if r["ap50_95"] is None else r["ap50_95"]))  # fmt: skip
+    return rows
+
+
+def _model_sections(m: Mapping[str, Any], folder: Path) -> str:
+    """AP by size, the confidence curves with the best-F1 threshold, and the drawn predictions."""
+    best = m.get("best_f1")
+    threshold = (
+        f"<p class='plan'>Best F1 {best['f1']:.3f} at confidence threshold <b>{best['conf']:.3f}</b> "
+        f"(precision {best['precision']:.3f}, recall {best['recall']:.3f}, class means): "
+        "a deployment threshold to start from.</p>"
+        if best
+        else "<p>No labelled objects: no best-F1 threshold.</p>"
+    )
+    imgsz = m.get("config", {}).get("imgsz")
+    sizes = (
+        "<h2>AP by object size</h2>"
+        f"<p>COCO size ranges by box area in pixels at the evaluated image size ({escape(imgsz)}, longest "
+        "side); AP averaged over classes with labels in the range; labels outside a range are ignored "
+        "there, as in pycocotools. The <i>all</i> row uses the same matching, so it differs slightly from "
+        "Ultralytics' mAP above.</p>"
+        + html_table(
+            [
+                "size",
+                "area (px²)",
+                "labels",
+                f"predictions (conf ≥ {m['config'].get('conf')})",
+                "AP50",
+                "AP50-95",
+            ],
+            _size_rows(m),
+            left=2,
+        )
+    )
+    figures = "".join(
+        png_tag(
+            folder / d["png"],
+            f"labels and predictions on {d['image']}",
+            caption=f"{d['image']}: {d['labels']} labelled, {d['predictions']} predicted",
+        )  # fmt: skip
+        for d in m.get("predictions", [])
+    )
+    shown = (
+        f"<p>A fixed sample of the {escape(m['split'])} split (seed {escape(m['config'].get('sample_seed'))}): "
+        "labels on the left, predictions with class and confidence on the right.</p>"
+        f"<div class='samples'>{figures}</div>"
+        if figures
+        else "<p>No sample image drawn.</p>"
+    )
+    return (
+        sizes
+        + "<h2>Confidence threshold</h2>"
+        + threshold
+        + png_tag(folder / "confidence_curves.png", "F1, precision and recall against confidence")
+        + "<h2>Predictions on sample images</h2>"
+        + shown
+    )
+
+
 def render_report(m: Mapping[str, Any], folder: Path) -> str:
     """The validation report: the gate's checks, challenger beside champion, per class, plots."""
     gate, champ = m["gate"], m.get("champion") or {}
@@ -400,6 +571,7 @@ def render_report(m: Mapping[str, Any], folder: Path) -> str:
         side("mAP50", m["map50"], champ.get("map50") if compared else None),
         ("precision", m["precision"], "-", "-"),
         ("recall", m["recall"], "-", "-"),
+        ("best-F1 confidence", m["best_f1_conf"] if m.get("best_f1_conf") is not None else "-", "-", "-"),
         ("images / instances", f"{m['images']} / {m['instances']}", "", ""),
         ("model", f"{Path(m['weights']).name} ({m['format']})", champ.get("version", "none"), ""),
         ("split", m["split"], m["split"] if compared else "-", ""),
@@ -429,6 +601,7 @@ def render_report(m: Mapping[str, Any], folder: Path) -> str:
             ],
             rows,
         )  # fmt: skip
+        + _model_sections(m, folder)
         + "<h2>Confusion matrix</h2>"
         + png_tag(folder / "confusion_matrix.png", "confusion matrix")
         + "<h2>Precision-recall</h2>"

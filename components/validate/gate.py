@@ -153,7 +153,7 @@ def decide_gate(
         detail = (
             f"AP50-95 drops beyond {policy.class_tolerance:.4f}: {', '.join(bad)}"
             if bad
-            else f"no class drops more than {policy.class_tolerance:.4f} (largest: {worst[0]} {worst[1]:+.4f})"
+            else f"no class drops more than {policy.class_tolerance:.4f} (worst class: {worst[0]} {-worst[1]:+.4f})"
         )
         checks.append(GateCheck("per_class", not bad, detail))
     passed = all(c.passed for c in checks)

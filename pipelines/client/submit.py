@@ -105,8 +105,8 @@ def resolve_version_name(
     if image_tag:
         if explicit and explicit.strip() and explicit.strip() != image_tag:
             raise ConfigError(
-                f"--version {explicit.strip()!r} differs from the image tag {image_tag!r}: the pipeline "
-                "version is named after the images it runs; drop --version or pass the same tag"
+                f"--pipeline-version {explicit.strip()!r} differs from the image tag {image_tag!r}: the pipeline "
+                "version is named after the images it runs; drop --pipeline-version or pass the same tag"
             )
         return _check_version_name(image_tag)
     if explicit and explicit.strip():
@@ -121,7 +121,7 @@ def resolve_version_name(
         dirty = _git(repo, "status", "--porcelain", "--", str(Path(package).resolve()))
     except (OSError, subprocess.CalledProcessError) as err:
         raise ConfigError(
-            "cannot name the pipeline version: pass --version NAME or set GIT_SHA (no git checkout here)"
+            "cannot name the pipeline version: pass --pipeline-version NAME or set GIT_SHA (no git checkout here)"
         ) from err
     if dirty:
         digest = hashlib.sha256(Path(package).read_bytes()).hexdigest()[:8]

@@ -41,7 +41,7 @@ def test_cli_converts_and_prints_the_report(tmp_path: Path) -> None:
     tree.image("junk.jpg", data=b"")
     tree.annotation("junk", [HELMET])
     tree.xml_text("broken", "<annotation><object>")
-    proc = run_cli("--voc", str(tree.root), "--out", str(tmp_path / "out"), "--classes", "helmet,head")
+    proc = run_cli("--source", str(tree.root), "--out", str(tmp_path / "out"), "--classes", "helmet,head")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     report = json.loads(proc.stdout)
@@ -53,7 +53,7 @@ def test_cli_converts_and_prints_the_report(tmp_path: Path) -> None:
 def test_cli_missing_folder_exits_2_with_one_line(tmp_path: Path) -> None:
     """It exits 2 with one stderr line naming the missing folder."""
     missing = tmp_path / "no-such-voc"
-    assert_one_line_error(run_cli("--voc", str(missing), "--out", str(tmp_path / "out")), str(missing))
+    assert_one_line_error(run_cli("--source", str(missing), "--out", str(tmp_path / "out")), str(missing))
 
 
 def test_cli_strict_unknown_class_exits_2_naming_the_file(tmp_path: Path) -> None:
@@ -61,7 +61,9 @@ def test_cli_strict_unknown_class_exits_2_naming_the_file(tmp_path: Path) -> Non
     tree = VocTree(tmp_path / "voc")
     tree.image("a.jpg")
     tree.annotation("a", [{"name": "dog", "box": (1, 1, 20, 20)}])
-    proc = run_cli("--voc", str(tree.root), "--out", str(tmp_path / "out"), "--classes", "helmet", "--strict")
+    proc = run_cli(
+        "--source", str(tree.root), "--out", str(tmp_path / "out"), "--classes", "helmet", "--strict"
+    )
     assert_one_line_error(proc, "a.xml", "'dog'")
     assert not (tmp_path / "out").exists()
 
@@ -72,7 +74,7 @@ def test_cli_nothing_usable_exits_2_with_one_line(tmp_path: Path) -> None:
     tree.image("x.jpg")
     tree.xml_text("x", '<!DOCTYPE a [<!ENTITY e "boom">]><annotation><name>&e;</name></annotation>')
     tree.annotation("y", [HELMET])
-    proc = run_cli("--voc", str(tree.root), "--out", str(tmp_path / "out"))
+    proc = run_cli("--source", str(tree.root), "--out", str(tmp_path / "out"))
     assert_one_line_error(proc, str(tree.root), "unsafe_xml", "missing_image")
 
 

@@ -193,7 +193,7 @@ def test_label_files_get_the_umask_permissions(make_voc) -> None:
 
 
 def test_paths_in_the_report_are_as_given(tmp_path: Path, monkeypatch) -> None:
-    """It reports XML paths as str(voc / "Annotations" / name), also for a relative --voc."""
+    """It reports XML paths as str(voc / "Annotations" / name), also for a relative --source."""
     tree = VocTree(tmp_path / "rel" / "voc")
     tree.image("a.jpg", data=b"")
     tree.annotation("a", [HELMET])

@@ -359,7 +359,7 @@ def test_duplicate_stems_across_trees_do_not_overwrite(make_voc) -> None:
 
 
 def test_trees_with_the_same_folder_name_get_their_position(tmp_path: Path) -> None:
-    """It tells two trees both named VOC2007 apart by their --voc position."""
+    """It tells two trees both named VOC2007 apart by their --source position."""
     a, b = VocTree(tmp_path / "x" / "VOC2007"), VocTree(tmp_path / "y" / "VOC2007")
     _pair("s", [HELMET])(a)
     _pair("s", [HELMET])(b)

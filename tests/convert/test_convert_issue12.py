@@ -47,7 +47,7 @@ def test_classes_path_typo_exits_2_on_the_cli(make_voc: Callable[[str], VocTree]
     voc.image("a.jpg")
     voc.annotation("a", BOX)
     proc = run_in(
-        REPO, "--voc", str(voc.root), "--out", str(tmp_path / "o"), "--classes", "/path/classes.txt"
+        REPO, "--source", str(voc.root), "--out", str(tmp_path / "o"), "--classes", "/path/classes.txt"
     )
     assert_one_line_error(proc, "--classes /path/classes.txt", "file not found")
     assert not (tmp_path / "o").exists()
@@ -96,7 +96,7 @@ def test_out_holding_the_inputs_is_refused_and_nothing_is_touched(
     for out in (voc.root.parent, voc.root, voc.root / "Annotations", voc.root / "yolo"):
         with pytest.raises(ConfigError, match="the input"):
             convert_voc([voc.root], out, ConvertConfig())
-    proc = run_in(voc.root.parent, "--voc", "voc", "--out", ".")
+    proc = run_in(voc.root.parent, "--source", "voc", "--out", ".")
     assert_one_line_error(proc, "--out .", "the input")
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
 
@@ -115,5 +115,5 @@ def test_foreign_files_need_overwrite(make_voc: Callable[[str], VocTree], tmp_pa
     convert_voc([voc.root], out, ConvertConfig(overwrite=True))
     assert not (out / "thesis.tex").exists()
     convert_voc([voc.root], out, ConvertConfig())  # re-run into its own output
-    proc = run_in(REPO, "--voc", str(voc.root), "--out", str(out))
+    proc = run_in(REPO, "--source", str(voc.root), "--out", str(out))
     assert proc.returncode == 0, proc.stderr

@@ -196,13 +196,15 @@ def test_schedule_refuses_a_package_for_another_registry(fake_kfp, package_for, 
 )
 def test_submit_refuses_latest_explicit_or_defaulted(fake_kfp, package_for, capsys, image, argv):
     """It refuses ':latest' asked for, or in the package, with one line and no request."""
-    code, _, err = _cli(capsys, "submit", "--package", str(package_for(image)), "--version", "v1", *argv)
+    code, _, err = _cli(
+        capsys, "submit", "--package", str(package_for(image)), "--pipeline-version", "v1", *argv
+    )
     assert code == 2 and "latest" in _error_line(err, "submit")
     assert fake_kfp.requests == []
 
 
 def test_submit_names_the_version_after_the_image_tag(fake_kfp, package_for, capsys, monkeypatch):
-    """It takes the version name from IMAGE_TAG, and refuses a --version that differs from it."""
+    """It takes the version name from IMAGE_TAG, and refuses a --pipeline-version that differs from it."""
     monkeypatch.setenv("IMAGE_TAG", "abc1234")
     monkeypatch.setenv("GIT_SHA", "fffffff")
     package = str(package_for(f"{DEFAULT_DATA}:abc1234"))
@@ -211,7 +213,7 @@ def test_submit_names_the_version_after_the_image_tag(fake_kfp, package_for, cap
     assert json.loads(out)["version_name"] == "abc1234"
     assert fake_kfp.calls("POST", "/pipelines/upload_version")[0].query["name"] == "abc1234"
 
-    code, _, err = _cli(capsys, "submit", "--package", package, "--version", "other")
+    code, _, err = _cli(capsys, "submit", "--package", package, "--pipeline-version", "other")
     assert code == 2 and "differs from the image tag 'abc1234'" in _error_line(err, "submit")
 
 

@@ -207,7 +207,7 @@ def test_scheduled_cronjob_submits_with_forbid_and_params_from_a_configmap():
 
 
 def test_gitops_postsync_job_submits_the_synced_git_sha():
-    """It is an Argo CD PostSync hook running `yolo-kfp submit --version <sha>` with the image's tag."""
+    """It is an Argo CD PostSync hook running `yolo-kfp submit --pipeline-version <sha>` with the image's tag."""
     docs = _render("k8s/overlays/gitops")
     (job,) = _find(docs, "Job", "yolo-kfp-submit")
     annotations = job["metadata"]["annotations"]
@@ -215,7 +215,7 @@ def test_gitops_postsync_job_submits_the_synced_git_sha():
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     container = _submit_container(job["spec"]["template"]["spec"])
     args = container["args"]
-    assert args[args.index("--version") + 1] == "$(GIT_SHA)"
+    assert args[args.index("--pipeline-version") + 1] == "$(GIT_SHA)"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["GIT_SHA"] == container["image"].rsplit(":", 1)[1]
     buckets = _find(docs, "Job", "minio-create-buckets")[0]

@@ -35,7 +35,15 @@ def _params(tmp_path: Path, text: str, name: str = "params.yaml") -> Path:
 def test_submit_same_version_twice_uploads_once_and_starts_two_runs(fake_kfp, tiny_package, tmp_path, capsys):
     """It uploads the pipeline and the version once; the second submit of the same SHA only starts a run."""
     params = _params(tmp_path, "source: s3://datasets/helmet/\nepochs_frozen: 5\nlr0: 0.001\n")
-    args = ("submit", "--package", str(tiny_package), "--version", "abc1234", "--params", str(params))
+    args = (
+        "submit",
+        "--package",
+        str(tiny_package),
+        "--pipeline-version",
+        "abc1234",
+        "--params",
+        str(params),
+    )
 
     code1, out1, _ = _cli(capsys, *args)
     code2, out2, _ = _cli(capsys, *args)
@@ -68,7 +76,7 @@ def test_submit_same_version_twice_uploads_once_and_starts_two_runs(fake_kfp, ti
 def test_submit_names_the_version_after_git_sha_from_the_environment(
     fake_kfp, tiny_package, capsys, monkeypatch
 ):
-    """It uses $GIT_SHA when --version is not given."""
+    """It uses $GIT_SHA when --pipeline-version is not given."""
     monkeypatch.setenv("GIT_SHA", "deadbee")
     code, out, _ = _cli(capsys, "submit", "--package", str(tiny_package))
     assert code == 0
@@ -78,7 +86,7 @@ def test_submit_names_the_version_after_git_sha_from_the_environment(
 
 def test_submit_skip_if_run_exists_starts_no_second_run(fake_kfp, tiny_package, capsys):
     """It starts no run when the experiment already ran this version (GitOps re-sync)."""
-    args = ("submit", "--package", str(tiny_package), "--version", "abc1234", "--skip-if-run-exists")
+    args = ("submit", "--package", str(tiny_package), "--pipeline-version", "abc1234", "--skip-if-run-exists")
     _cli(capsys, *args)
     code, out, _ = _cli(capsys, *args)
     assert code == 0 and json.loads(out)["skipped_existing_run"] is True
@@ -102,7 +110,7 @@ def test_submit_refuses_bad_parameters_before_any_request(
     """It exits 2 with one line for secret-looking, unknown or nested parameters and sends nothing."""
     params = _params(tmp_path, text)
     code, out, err = _cli(
-        capsys, "submit", "--package", str(tiny_package), "--version", "v1", "--params", str(params)
+        capsys, "submit", "--package", str(tiny_package), "--pipeline-version", "v1", "--params", str(params)
     )
     assert code == 2 and out == ""
     lines = [line for line in err.splitlines() if line.startswith("yolo-kfp submit: error:")]
@@ -115,7 +123,7 @@ def test_submit_accepts_json_parameters_and_struct_node_selector(fake_kfp, tiny_
     """It reads JSON too and passes a mapping only to a struct parameter."""
     params = _params(tmp_path, json.dumps({"node_selector": {"gpu": "a100"}, "lr0": 0.02}), "params.json")
     code, _, _ = _cli(
-        capsys, "submit", "--package", str(tiny_package), "--version", "v1", "--params", str(params)
+        capsys, "submit", "--package", str(tiny_package), "--pipeline-version", "v1", "--params", str(params)
     )
     assert code == 0
     assert fake_kfp.calls("POST", "/runs")[0].body["runtime_config"]["parameters"] == {
@@ -126,7 +134,9 @@ def test_submit_accepts_json_parameters_and_struct_node_selector(fake_kfp, tiny_
 
 def test_submit_missing_package_is_a_one_line_error(fake_kfp, tmp_path, capsys):
     """It names the missing file and the fix."""
-    code, _, err = _cli(capsys, "submit", "--package", str(tmp_path / "nope.yaml"), "--version", "v1")
+    code, _, err = _cli(
+        capsys, "submit", "--package", str(tmp_path / "nope.yaml"), "--pipeline-version", "v1"
+    )
     assert code == 2 and "yolo-kfp compile" in err
 
 
@@ -136,7 +146,7 @@ def test_schedule_converts_five_field_cron_with_concurrency_one_and_no_catchup(
     """It sends KFP's six-field cron, max concurrency 1, no catch-up and the version reference."""
     params = _params(tmp_path, "epochs_frozen: 7\n")
     code, out, _ = _cli(
-        capsys, "schedule", "--cron", "0 3 * * 1", "--package", str(tiny_package), "--version", "abc1234",
+        capsys, "schedule", "--cron", "0 3 * * 1", "--package", str(tiny_package), "--pipeline-version", "abc1234",
         "--params", str(params),
     )  # fmt: skip
     assert code == 0
@@ -155,7 +165,7 @@ def test_schedule_converts_five_field_cron_with_concurrency_one_and_no_catchup(
 
 def test_schedule_again_replaces_the_recurring_run_of_the_same_name(fake_kfp, tiny_package, capsys):
     """It creates the new recurring run, then deletes the old one: one schedule remains."""
-    base = ("schedule", "--package", str(tiny_package), "--version", "abc1234")
+    base = ("schedule", "--package", str(tiny_package), "--pipeline-version", "abc1234")
     _, out1, _ = _cli(capsys, *base, "--cron", "0 3 * * 1")
     code, out2, _ = _cli(capsys, *base, "--cron", "30 4 * * *")
     assert code == 0
@@ -173,7 +183,9 @@ def test_schedule_again_replaces_the_recurring_run_of_the_same_name(fake_kfp, ti
 @pytest.mark.parametrize("cron", ["0 3 * *", "0 0 3 * * 1 2026", "every monday", "0 3 * * 1;rm"])
 def test_schedule_rejects_malformed_cron_before_any_request(fake_kfp, tiny_package, capsys, cron):
     """It refuses anything but five or six cron fields with one line."""
-    code, _, err = _cli(capsys, "schedule", "--cron", cron, "--package", str(tiny_package), "--version", "v1")
+    code, _, err = _cli(
+        capsys, "schedule", "--cron", cron, "--package", str(tiny_package), "--pipeline-version", "v1"
+    )
     assert code == 2 and "cron" in err
     assert fake_kfp.requests == []
 
@@ -248,7 +260,7 @@ def test_unreachable_host_fails_fast_with_one_line(tiny_package, tmp_path):
         port = s.getsockname()[1]  # closed once the block ends: connection refused
     start = time.monotonic()
     proc = _run_cli(
-        "submit", "--host", f"http://127.0.0.1:{port}", "--package", str(tiny_package), "--version", "v1",
+        "submit", "--host", f"http://127.0.0.1:{port}", "--package", str(tiny_package), "--pipeline-version", "v1",
         env={"HOME": str(tmp_path), "KF_PIPELINES_SA_TOKEN_PATH": str(tmp_path / "none")},
     )  # fmt: skip
     elapsed = time.monotonic() - start
@@ -264,7 +276,7 @@ def test_401_is_a_one_line_error_that_does_not_echo_the_token(fake_kfp, tiny_pac
     """It explains how to authenticate when the API answers 401, and never prints the token."""
     fake_kfp.token = "right-token"
     proc = _run_cli(
-        "submit", "--host", fake_kfp.url, "--package", str(tiny_package), "--version", "v1",
+        "submit", "--host", fake_kfp.url, "--package", str(tiny_package), "--pipeline-version", "v1",
         env={"HOME": str(tmp_path), "KFP_TOKEN": "wrong-token"},
     )  # fmt: skip
     assert proc.returncode == 2
@@ -282,7 +294,7 @@ def test_token_comes_from_env_or_the_projected_service_account_file(
     token_file = tmp_path / "token"
     token_file.write_text("sa-token\n", encoding="utf-8")
     monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token_file))
-    code, _, err = _cli(capsys, "submit", "--package", str(tiny_package), "--version", "v1")
+    code, _, err = _cli(capsys, "submit", "--package", str(tiny_package), "--pipeline-version", "v1")
     assert code == 0, err
     assert all(r.headers.get("authorization") == "Bearer sa-token" for r in fake_kfp.requests)
 
@@ -295,7 +307,7 @@ def test_token_comes_from_env_or_the_projected_service_account_file(
 def test_403_names_the_missing_role(fake_kfp, tiny_package, capsys):
     """It points at the submitter Role when the API forbids a write."""
     fake_kfp.forbid_writes = True
-    code, _, err = _cli(capsys, "submit", "--package", str(tiny_package), "--version", "v1")
+    code, _, err = _cli(capsys, "submit", "--package", str(tiny_package), "--pipeline-version", "v1")
     assert code == 2
     line = next(x for x in err.splitlines() if x.startswith("yolo-kfp submit: error:"))
     assert "403 Forbidden" in line and "not authorized to create" in line and "yolo-kfp-submitter" in line
@@ -306,7 +318,7 @@ def test_submit_default_package_is_the_committed_compiled_pipeline(fake_kfp, tmp
     if not DEFAULT_PACKAGE.is_file():
         pytest.skip("pipelines/compiled/yolo_transfer.yaml not compiled yet")
     params = _params(tmp_path, "source: s3://datasets/helmet/\nepochs_frozen: 10\nmin_map50_95: 0.3\n")
-    code, out, err = _cli(capsys, "submit", "--version", "abc1234", "--params", str(params))
+    code, out, err = _cli(capsys, "submit", "--pipeline-version", "abc1234", "--params", str(params))
     assert code == 0, err
     (upload,) = fake_kfp.calls("POST", "/pipelines/upload")
     assert upload.query["name"] == "yolo-transfer"
@@ -360,7 +372,7 @@ def test_submit_refuses_a_parameter_the_package_does_not_declare(fake_kfp, tiny_
     """It refuses a known pipeline parameter that the compiled package lacks, and says to recompile."""
     params = _params(tmp_path, "imgsz: 320\n")
     code, out, err = _cli(
-        capsys, "submit", "--package", str(tiny_package), "--version", "v1", "--params", str(params)
+        capsys, "submit", "--package", str(tiny_package), "--pipeline-version", "v1", "--params", str(params)
     )
     assert code == 2 and out == ""
     assert "'imgsz' is not declared by" in err and "yolo-kfp compile" in err

@@ -126,9 +126,9 @@ def test_cli_prints_the_plan_and_fails_in_one_line(
 ) -> None:
     """It prints the plan as JSON, and a bad --freeze ends with one line on stderr and exit 2."""
     data, w = _listed_dataset(tmp_path / "ds", 3000), _all_weights(tmp_path / "w")
-    assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p"), "--weights", w]) == 0
+    assert main(["plan", "--dataset", str(data), "--out", str(tmp_path / "p"), "--weights", w]) == 0
     assert json.loads(capsys.readouterr().out)["plan"]["freeze"] == 8
-    assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p"), "--freeze", "ten"]) == 2
+    assert main(["plan", "--dataset", str(data), "--out", str(tmp_path / "p"), "--freeze", "ten"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "freeze='ten'" in err
 

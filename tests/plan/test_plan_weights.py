@@ -134,6 +134,6 @@ def test_a_missing_bucket_asks_for_the_upload(s3: Storage, tmp_path: Path) -> No
 def test_cli_reports_missing_weights_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """It exits 2 with one line on stderr when no size has weights."""
     data, w = _dataset(tmp_path / "ds", 120), _weights(tmp_path / "w")
-    assert main(["plan", "--data", str(data), "--out", str(tmp_path / "p"), "--weights", w]) == 2
+    assert main(["plan", "--dataset", str(data), "--out", str(tmp_path / "p"), "--weights", w]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "upload one of yolov5nu.pt" in err

@@ -212,13 +212,13 @@ def test_run_publish_stage_assembles_the_artifacts(tmp_path: Path) -> None:
 def test_cli_publish_promote_baseline_and_rollback_never_print_the_secret(
     s3_env: str, bucket: str, tmp_path: Path
 ) -> None:
-    """It runs the three CLI modes over S3; stdout is JSON and neither stream holds the secret."""
+    """It runs publish, production and rollback over S3; stdout is JSON and neither stream holds the secret."""
     env = {**os.environ}
     dest = f"s3://{bucket}/helmet"
 
-    def cli(*args: str) -> dict:
+    def cli(verb: str, *args: str) -> dict:
         proc = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "publish", "--dest", dest, *args],
+            [sys.executable, "-m", "pipelines.cli", verb, "--dest", dest, *args],
             env=env,
             capture_output=True,
             text=True,
@@ -228,13 +228,27 @@ def test_cli_publish_promote_baseline_and_rollback_never_print_the_secret(
         assert SECRET not in proc.stdout + proc.stderr and "Traceback" not in proc.stderr
         return json.loads(proc.stdout)
 
-    first = cli("--model", str(_model_dir(tmp_path / "a", map50_95=0.4)), "--promote", "--version", "v1")
-    second = cli("--model", str(_model_dir(tmp_path / "b", map50_95=0.5)), "--promote", "--version", "v2")
+    first = cli(
+        "publish",
+        "--model",
+        str(_model_dir(tmp_path / "a", map50_95=0.4)),
+        "--promote",
+        "--model-version",
+        "v1",
+    )
+    second = cli(
+        "publish",
+        "--model",
+        str(_model_dir(tmp_path / "b", map50_95=0.5)),
+        "--promote",
+        "--model-version",
+        "v2",
+    )
     assert first["promoted"] and second["previous_version"] == "v1"
-    base = cli("--baseline-out", str(tmp_path / "baseline.json"))
+    base = cli("production", "--out", str(tmp_path / "baseline.json"))
     assert base["production"]["version"] == "v2"
     assert json.loads((tmp_path / "baseline.json").read_text())["map50_95"] == 0.5
-    rollback = cli("--promote-version", "v1")
+    rollback = cli("rollback")
     assert rollback["version"] == "v1" and rollback["history"][0]["version"] == "v2"
     stored = [backend_for(dest).get_json(n) for n in ("production.json", "v1/manifest.json")]
     assert SECRET not in json.dumps(stored)
@@ -245,7 +259,7 @@ def test_cli_promoting_an_incomplete_version_is_one_line_error(tmp_path: Path) -
     dest = tmp_path / "models"
     upload_version_files(backend_for(str(dest)), "half", collect_model_files(_model_dir(tmp_path / "m")))
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "publish", "--dest", str(dest), "--promote-version", "half"],
+        [sys.executable, "-m", "pipelines.cli", "promote", "--dest", str(dest), "--model-version", "half"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -169,7 +169,7 @@ def test_tampered_file_is_refused_by_every_reader(s3: Storage, bucket: str, tmp_
     with pytest.raises(StorageError, match="sha256 mismatch"):
         promote_version(dest, "v1")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "publish", "--dest", dest, "--promote-version", "v1"],
+        [sys.executable, "-m", "pipelines.cli", "promote", "--dest", dest, "--model-version", "v1"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -216,7 +216,7 @@ def test_cli_refuses_a_class_change_in_one_line(tmp_path: Path) -> None:
             "--dest",
             dest,
             "--promote",
-            "--version",
+            "--model-version",
             f"b{len(extra)}",
             *extra,
         ]

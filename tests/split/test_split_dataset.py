@@ -191,11 +191,24 @@ def test_cli_splits_and_prints_json(
     converted: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It runs ``yolo-kfp split`` with flags, prints the result JSON, and exits 2 with one line on bad input."""
-    args = ["split", "--data", str(converted), "--out", str(tmp_path / "ds"), "--val", "0.25", "--seed", "4"]
+    args = [
+        "split",
+        "--converted",
+        str(converted),
+        "--out",
+        str(tmp_path / "ds"),
+        "--val",
+        "0.25",
+        "--seed",
+        "4",
+    ]
     assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["images"] == 40 and printed["counts"]["val"] >= 9
-    assert main(["split", "--data", str(converted), "--out", str(tmp_path / "x"), "--group", "nogroup"]) == 2
+    assert (
+        main(["split", "--converted", str(converted), "--out", str(tmp_path / "x"), "--group", "nogroup"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert (
         err.startswith("yolo-kfp split: error: group regex 'nogroup' has no capture group")

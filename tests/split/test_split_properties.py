@@ -137,12 +137,21 @@ def test_classes_in_two_or_more_groups_reach_train_and_val_whenever_possible(
 def test_single_label_classes_with_two_images_are_always_covered(
     counts: list[int], seed: int, test: float
 ) -> None:
-    """It always puts a class of 2+ images in train and val (single-label images are always feasible)."""
+    """It puts every class of 2+ images in train and val whenever the splits can all be non-empty too.
+
+    With a test split and every class at exactly 2 images, covering train and val takes every image and
+    leaves nothing for test: then the splits stay non-empty (an empty test list would break the gate)
+    and the missing requirement is reported.
+    """
     items = [SplitItem(f"c{c}_{i:03d}.jpg", (c,)) for c, n in enumerate(counts) for i in range(n)]
     cfg = SplitConfig(val=0.2, test=test, seed=seed)
     if len(items) < _splits_needed(cfg):
         return
     splits = assign_splits(items, cfg)
+    assert all(splits.values()), "every split holds at least one image"
+    if test and all(n == 2 for n in counts):
+        assert find_uncovered(items, splits, cfg)  # infeasible: reported, not hidden
+        return
     assert find_uncovered(items, splits, cfg) == []
     for c, n in enumerate(counts):
         present = {s for s, members in splits.items() for m in members if m.startswith(f"c{c}_")}
@@ -154,7 +163,7 @@ def test_single_label_classes_with_two_images_are_always_covered(
 def test_a_triangle_of_shared_labels_is_reported_not_hidden() -> None:
     """It reports the requirement no assignment can meet ({a,b}, {b,c}, {a,c} cannot all be split)."""
     items = [SplitItem("x.jpg", (0, 1)), SplitItem("y.jpg", (1, 2)), SplitItem("z.jpg", (0, 2))]
-    cfg = SplitConfig()
+    cfg = SplitConfig(test=0.0)  # train and val only: exactly one requirement cannot be met
     splits = assign_splits(items, cfg)
     assert len(find_uncovered(items, splits, cfg)) == 1
     assert not _feasible(items, cfg)

@@ -146,10 +146,11 @@ def test_train_class_weights_are_in_stats_json(report) -> None:
 
 
 def test_html_report_is_self_contained_with_embedded_plots(report) -> None:
-    """It writes report.html with the three PNGs inline (base64), the tables and warnings, and no plan."""
+    """It writes report.html with the plots and sample images inline (base64), the tables and warnings, no plan."""
     out, stats, result = report
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.count('src="data:image/png;base64,') == 3
+    assert page.count('src="data:image/png;base64,') == 3 + 1  # the plots and the sheet of sample images
+    assert stats["plots"]["samples"] == "plots/samples.png" and "Sample images" in page
     assert "http://" not in page and "https://" not in page
     for text in ("bbox_stats", "helmet", "images/d.png", "missing from val"):
         assert text in page
@@ -189,9 +190,9 @@ def test_unusable_input_and_options_are_refused(tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_report_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """It runs ``yolo-kfp stats --data dataset.yaml --out DIR --imgsz N`` and prints the result JSON."""
+    """It runs ``yolo-kfp stats --dataset dataset.yaml --out DIR --imgsz N`` and prints the result JSON."""
     data = write_dataset(tmp_path / "ds")
-    assert main(["stats", "--data", str(data), "--out", str(tmp_path / "out"), "--imgsz", "320"]) == 0
+    assert main(["stats", "--dataset", str(data), "--out", str(tmp_path / "out"), "--imgsz", "320"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["images"] == 4 and "recommended" not in printed
     assert (tmp_path / "out" / "stats.json").is_file()

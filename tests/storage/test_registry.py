@@ -246,7 +246,7 @@ def test_cli_train_with_unknown_scheme_exits_2_with_one_line(tmp_path: Path) -> 
 
     data = make_dataset(tmp_path / "data", n_train=2, n_val=1)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "train", "--data", str(data), "--weights", "gs://x/y.pt"]
+        [sys.executable, "-m", "pipelines.cli", "train", "--dataset", str(data), "--weights", "gs://x/y.pt"]
         + ["--out", str(tmp_path / "out"), "--epochs", "1"],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},

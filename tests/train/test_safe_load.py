@@ -158,7 +158,7 @@ def test_train_cli_refuses_crafted_weights(tiny_data: Path, tmp_path: Path) -> N
     """``yolo-kfp train --weights evil.pt``: exit 2, one line naming the file, nothing executed."""
     evil = tmp_path / "w" / "evil.pt"
     marker = crafted(evil)
-    proc = run_cli("train", "--data", str(tiny_data), "--weights", str(evil), "--out", str(tmp_path / "o"))
+    proc = run_cli("train", "--dataset", str(tiny_data), "--weights", str(evil), "--out", str(tmp_path / "o"))
     assert_refused(proc, evil, marker)
 
 
@@ -166,7 +166,9 @@ def test_validate_cli_refuses_crafted_weights(tiny_data: Path, tmp_path: Path) -
     """``yolo-kfp validate --weights evil.pt``: exit 2, one line naming the file, nothing executed."""
     evil = tmp_path / "w" / "best.pt"
     marker = crafted(evil, "exec")
-    proc = run_cli("validate", "--weights", str(evil), "--data", str(tiny_data), "--out", str(tmp_path / "v"))
+    proc = run_cli(
+        "validate", "--weights", str(evil), "--dataset", str(tiny_data), "--out", str(tmp_path / "v")
+    )
     assert_refused(proc, evil, marker)
 
 
@@ -189,7 +191,7 @@ def test_resume_refuses_a_crafted_last_pt(tiny_data: Path, tmp_path: Path) -> No
         train_model(tiny_data, str(init), out, TrainConfig(freeze=10, epochs=1, **TINY_TRAIN))
     assert not marker.exists()
     proc = run_cli(
-        "train", "--data", str(tiny_data), "--weights", str(init), "--out", str(out), "--epochs", "1",
+        "train", "--dataset", str(tiny_data), "--weights", str(init), "--out", str(out), "--epochs", "1",
         "--imgsz", "64", "--batch", "4", "--workers", "0", "--device", "cpu",
     )  # fmt: skip
     assert_refused(proc, last, marker)

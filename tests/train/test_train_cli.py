@@ -33,17 +33,25 @@ def test_train_validate_export_commands_chain(frozen_run: TinyRun, tmp_path: Pat
     """The three commands run in sequence on the CLI and each prints a parseable result."""
     data, out = str(frozen_run.data_yaml), tmp_path
     trained = cli(
-        "train", "--data", data, "--weights", str(frozen_run.init_weights), "--out", str(out / "frozen"),
+        "train", "--dataset", data, "--weights", str(frozen_run.init_weights), "--out", str(out / "frozen"),
         "--freeze", "10", "--epochs", "1", "--imgsz", "64", "--batch", "4", "--lr0", "0.01",
         "--device", "cpu", "--warmup-epochs", "0", "--stage-name", "frozen",
     )  # fmt: skip
     assert trained["frozen_verified"] is True and trained["stage_name"] == "frozen"
     exported = cli(
-        "export", "--weights", trained["best"], "--out", str(out / "onnx"), "--imgsz", "64", "--data", data
+        "export",
+        "--weights",
+        trained["best"],
+        "--out",
+        str(out / "onnx"),
+        "--imgsz",
+        "64",
+        "--parity-images",
+        data,
     )
     assert exported["parity_images"] == 4
     validated = cli(
-        "validate", "--weights", exported["onnx_path"], "--data", data, "--split", "test", "--out", str(out / "val"),
+        "validate", "--weights", exported["onnx_path"], "--dataset", data, "--split", "test", "--out", str(out / "val"),
         "--min-map50-95", "1.0",  # (--baseline was replaced by --champion in issue 12)
     )  # fmt: skip
     assert validated["gate"]["passed"] is False and validated["model_format"] == "onnx"

@@ -38,7 +38,7 @@ def test_cli_trains_from_s3_weights(s3: Storage, bucket: str, tmp_path: Path) ->
     data = make_dataset(tmp_path / "data", n_train=4, n_val=2)
     out = tmp_path / "frozen"
     proc = subprocess.run(
-        [str(YOLO_KFP), "train", "--data", str(data), "--weights", uri, "--out", str(out)]
+        [str(YOLO_KFP), "train", "--dataset", str(data), "--weights", uri, "--out", str(out)]
         + ["--freeze", "10", "--epochs", "1", "--imgsz", "64", "--batch", "4", "--device", "cpu"]
         + ["--warmup-epochs", "0", "--workers", "0", "--stage-name", "frozen"],
         cwd=tmp_path,

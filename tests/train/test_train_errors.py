@@ -43,7 +43,7 @@ def test_bare_checkpoint_name_says_no_download_and_where_to_put_the_file(
     """``--weights yolov5s.pt`` that is not a local file: no download, copy it to <cwd>/yolov5s.pt."""
     proc = run_cli(
         "train",
-        "--data",
+        "--dataset",
         str(tiny_data),
         "--weights",
         "yolov5s.pt",
@@ -61,7 +61,7 @@ def test_missing_dataset_and_missing_weights_file_are_one_line_errors(
     """A missing dataset.yaml and a missing checkpoint path each exit 2 with the file named."""
     proc = run_cli(
         "train",
-        "--data",
+        "--dataset",
         str(tmp_path / "nope.yaml"),
         "--weights",
         "yolov5n.yaml",
@@ -71,7 +71,7 @@ def test_missing_dataset_and_missing_weights_file_are_one_line_errors(
     assert_one_line_error(proc, "nope.yaml", "not found")
     proc = run_cli(
         "train",
-        "--data",
+        "--dataset",
         str(tiny_data),
         "--weights",
         str(tmp_path / "w" / "best.pt"),
@@ -85,7 +85,7 @@ def test_zero_epochs_is_refused(tiny_data: Path, tmp_path: Path) -> None:
     """``--epochs 0`` exits 2 before anything heavy is imported."""
     proc = run_cli(
         "train",
-        "--data",
+        "--dataset",
         str(tiny_data),
         "--weights",
         "yolov5n.yaml",

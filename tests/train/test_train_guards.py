@@ -28,7 +28,9 @@ def test_out_is_or_holds_an_input_is_refused(tiny_data: Path, tmp_path: Path) ->
         train_model(tiny_data, str(init), tmp_path / "w", CFG)
     assert sorted(p.name for p in tiny_data.parent.iterdir()) == before
     assert init.is_file()
-    proc = run_cli("train", "--data", str(tiny_data), "--weights", str(init), "--out", str(tiny_data.parent))
+    proc = run_cli(
+        "train", "--dataset", str(tiny_data), "--weights", str(init), "--out", str(tiny_data.parent)
+    )
     assert_one_line_error(proc, "--out", "the input")
 
 
@@ -69,6 +71,6 @@ def test_empty_split_list_is_a_one_line_dataset_error(tiny_data: Path, tmp_path:
     with pytest.raises(DatasetError, match=rf"{split}\.txt: the {split} list is empty"):
         train_model(tiny_data, "yolov5n.yaml", tmp_path / "o", CFG)
     proc = run_cli(
-        "train", "--data", str(tiny_data), "--weights", "yolov5n.yaml", "--out", str(tmp_path / "o")
+        "train", "--dataset", str(tiny_data), "--weights", "yolov5n.yaml", "--out", str(tmp_path / "o")
     )
     assert_one_line_error(proc, f"{split}.txt", "empty")

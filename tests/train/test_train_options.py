@@ -124,7 +124,7 @@ def test_cli_refuses_an_owned_train_arg_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It exits 2 with one line naming the key before anything is loaded."""
-    argv = ["train", "--data", str(tmp_path / "d.yaml"), "--weights", "x.pt", "--out", str(tmp_path / "o")]
+    argv = ["train", "--dataset", str(tmp_path / "d.yaml"), "--weights", "x.pt", "--out", str(tmp_path / "o")]
     assert main([*argv, "--train-arg", "epochs=3"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'epochs' is set by the pipeline" in err

@@ -311,7 +311,9 @@ def test_multi_node_stage_returns_the_same_model_artifact(kube, tmp_path: Path):
     assert (trainer["numNodes"], trainer["numProcPerNode"]) == (4, 8)
     args = trainer["args"]
     job_dir = workspace / "trainjobs" / job["metadata"]["name"]
-    assert args[args.index("--data") + 1] == str(job_dir / "dataset")  # copied: it was not on the workspace
+    assert args[args.index("--dataset") + 1] == str(
+        job_dir / "dataset"
+    )  # copied: it was not on the workspace
     assert args[args.index("--weights") + 1] == str(job_dir / "init" / "yolov5nu.pt")
     assert (job_dir / "dataset" / "dataset.yaml").is_file()
     assert job["metadata"]["labels"]["yolo-kfp/run-id"] == "run-1"
@@ -345,7 +347,7 @@ def test_multi_node_stage_finds_the_workspace_pvc_in_its_own_pod(kube, tmp_path:
     volumes = pod["template"]["spec"]["template"]["spec"]["volumes"]
     assert {"name": "ws", "persistentVolumeClaim": {"claimName": "run-9-kfp-workspace"}} in volumes
     args = job["spec"]["trainer"]["args"]
-    assert args[args.index("--data") + 1] == str(data)
+    assert args[args.index("--dataset") + 1] == str(data)
 
 
 def test_multi_node_stage_needs_the_workspace(tmp_path: Path):

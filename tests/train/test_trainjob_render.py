@@ -27,7 +27,7 @@ from components.train.trainjob import (
 from pipelines.cli import main
 
 IMAGE = "registry.example/yolo-kfp-train:1.2.3"
-ARGS = ("--data", "/ws/d", "--weights", "/ws/init/best.pt", "--out", "/ws/out")
+ARGS = ("--dataset", "/ws/d", "--weights", "/ws/init/best.pt", "--out", "/ws/out")
 
 
 @pytest.fixture(scope="module")
@@ -214,14 +214,14 @@ def test_train_argv_reads_back_as_the_same_config():
     assert (args.freeze, args.epochs, args.imgsz, args.batch, args.lr0) == (10, 7, 320, 64, 0.005)
     assert (args.warmup_epochs, args.seed, args.stage_name, args.device) == (0.5, 3, "frozen", "auto")
     assert train_cli.parse_train_args(args.train_arg) == {"cos_lr": True, **cfg.train_args}
-    assert str(args.data) == "/ws/d" and str(args.out) == "/ws/out"
+    assert str(args.dataset) == "/ws/d" and str(args.out) == "/ws/out"
 
 
 def test_render_trainjob_cli_prints_a_valid_trainjob(validator, capsys: pytest.CaptureFixture[str]):
     """It prints the TrainJob as YAML from the command line, with the train options passed through."""
     code = main([
         "render-trainjob", "--nodes", "4", "--gpus-per-node", "8", "--workspace-claim", "ws-pvc",
-        "--data", "/kfp-workspace/d", "--weights", "/kfp-workspace/w.pt", "--out", "/kfp-workspace/out",
+        "--dataset", "/kfp-workspace/d", "--weights", "/kfp-workspace/w.pt", "--out", "/kfp-workspace/out",
         "--epochs", "30", "--freeze", "10", "--train-arg", "mosaic=0.5", "--no-resume", "--stage-name", "frozen",
     ])  # fmt: skip
     assert code == 0
@@ -244,7 +244,7 @@ def test_render_trainjob_cli_prints_a_valid_trainjob(validator, capsys: pytest.C
 
 def test_render_trainjob_cli_refuses_zero_nodes(capsys: pytest.CaptureFixture[str]):
     """It reports a bad --nodes as one line with exit code 2."""
-    code = main(["render-trainjob", "--nodes", "0", "--data", "d", "--weights", "w.pt", "--out", "o"])
+    code = main(["render-trainjob", "--nodes", "0", "--dataset", "d", "--weights", "w.pt", "--out", "o"])
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("yolo-kfp render-trainjob: error:") and "nodes=0" in err and "\n" not in err

@@ -33,7 +33,7 @@ def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_validation_writes_metrics_confusion_matrix_pr_curve_and_report(validated: ValidateResult) -> None:
-    """It writes metrics.json with per-class rows, a (classes+1)^2 confusion matrix, two PNGs and report.html."""
+    """It writes metrics.json with per-class rows, a (classes+1)^2 confusion matrix, the plots and report.html."""
     out = validated.out_dir
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["per_class"]) == set(NAMES) and metrics["names"] == list(NAMES)
@@ -46,10 +46,12 @@ def test_validation_writes_metrics_confusion_matrix_pr_curve_and_report(validate
     for png in ("confusion_matrix.png", "pr_curve.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 2 and "Gate PASSED" in report
+    # confusion matrix, PR curve, confidence curves, and one drawn image per test image (4 < samples=6)
+    assert report.count("data:image/png;base64,") == 3 + 4 and "Gate PASSED" in report
     assert sorted(p.name for p in out.iterdir() if p.name != OUTPUT_MARKER) == sorted(
-        ["metrics.json", "confusion_matrix.json", "confusion_matrix.png", "pr_curve.png", "report.html"]
-    )
+        ["metrics.json", "confusion_matrix.json", "confusion_matrix.png", "pr_curve.png", "report.html",
+         "confidence_curves.png", "predictions"]
+    )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -215,7 +217,7 @@ def test_out_folder_may_not_hold_the_inputs(tiny_data: Path, tmp_path: Path) -> 
 def test_cli_missing_weights_is_one_line_exit_2(tiny_data: Path, tmp_path: Path) -> None:
     """``yolo-kfp validate`` with a missing model exits 2 with one line and no traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "validate", "--weights", str(tmp_path / "best.pt"), "--data",
+        [sys.executable, "-m", "pipelines.cli", "validate", "--weights", str(tmp_path / "best.pt"), "--dataset",
          str(tiny_data), "--split", "val", "--out", str(tmp_path / "o")],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

@@ -1,0 +1,40 @@
+"""Show what is in production under DEST, and with --out write its metrics.json (a baseline to compare with).
+
+Prints {"production": <production.json or null>, "baseline": <FILE or null>}. The metrics come from the
+production version's files, each checked against its manifest; with nothing in production, FILE is not
+written and "baseline" is null (the first model has nothing to compare with).
+
+Example:
+  yolo-kfp production --dest s3://models/helmet --out runs/production-metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from components._shared.cliutil import print_summary
+from components._shared.production import production_baseline_metrics, read_production
+from components.publish.cli import add_dest_argument
+
+HELP = "show the production model of DEST (and write its metrics.json with --out)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``yolo-kfp production``."""
+    add_dest_argument(parser)
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the production metrics.json here"
+    )
+
+
+def show_production(dest: str, out: Path | None) -> int:
+    """Print the production pointer (and the baseline file written to ``out``) as JSON."""
+    path = production_baseline_metrics(dest, out) if out is not None else None
+    print_summary({"baseline": str(path) if path else None, "production": read_production(dest)})
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the production pointer as JSON (and write its metrics with --out)."""
+    return show_production(args.dest, args.out)
