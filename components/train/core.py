@@ -674,13 +674,20 @@ def _resume_point(
         return None
     if progress["epoch"] >= cfg.epochs:
         return None
+    # Ultralytics appends an epoch's row to results.csv before it saves last.pt: a kill in between
+    # leaves a row the checkpoint never saw. The rows stored inside the checkpoint are the ones to keep.
+    _restore_results_csv(run_dir / "results.csv", progress["train_results"], replace=True)
     log.info("resuming %s after epoch %d of %d", last, progress["epoch"], cfg.epochs)
     return last
 
 
-def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]]) -> None:
-    """Rebuild results.csv from the copy Ultralytics keeps inside each checkpoint (new pod, empty disk)."""
-    if path.is_file() or not columns:
+def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]], *, replace: bool = False) -> None:
+    """Rebuild results.csv from the copy Ultralytics keeps inside each checkpoint.
+
+    Without ``replace`` only a missing file is rebuilt (a new pod, an empty disk); with it the file is
+    rewritten so that it holds exactly the checkpoint's epochs (a resume after a kill).
+    """
+    if (path.is_file() and not replace) or not columns:
         return
     keys = list(columns)
     rows = zip(*(columns[k] for k in keys), strict=False)

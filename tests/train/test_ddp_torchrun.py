@@ -135,6 +135,9 @@ def test_torchrun_writes_one_checkpoint_set_from_rank_0(ddp_run: dict) -> None:
     assert not list(ddp_run["tmp"].glob("yolo-kfp-train-rank*"))
 
 
+RESUME_EPOCHS = 20  # long enough (about 0.4 s an epoch here) to be killed part-way on an idle machine
+
+
 def _kill_all(proc: subprocess.Popen, out: Path) -> None:
     """SIGKILL torchrun's group and every worker (their argv holds the unique --out), and wait for all."""
     with contextlib.suppress(ProcessLookupError):
@@ -177,22 +180,22 @@ def _kill_after_first_checkpoint(cmd: list[str], out: Path, env: dict[str, str])
 def test_torchrun_resumes_a_killed_run_and_ends_at_the_requested_epochs(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """A run killed after an epoch, started again, resumes on both ranks and ends with 4 epochs, frozen proven."""
+    """A run killed after an epoch, started again, resumes on both ranks and ends with every epoch, frozen proven."""
     data, weights = inputs
     out = tmp_path / "out"
     env = env_with_tmp(tmp_path / "tmp")
-    cmd = torchrun_cmd(data, weights, out, epochs=4)
+    cmd = torchrun_cmd(data, weights, out, epochs=RESUME_EPOCHS)
     killed_at = _kill_after_first_checkpoint(cmd, out, env)
-    assert killed_at is None or 1 <= killed_at < 4
+    assert killed_at is None or 1 <= killed_at < RESUME_EPOCHS
     assert not (out / "metrics.json").exists()
 
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["epochs"] == 4 and metrics["world_size"] == 2
+    assert metrics["epochs"] == RESUME_EPOCHS and metrics["world_size"] == 2
     assert metrics["resumed_from_epoch"] == killed_at  # None: torn mid-save, so it started fresh
-    assert metrics["epochs_this_run"] == 4 - (killed_at or 0)
-    assert len(read_results(out / "results.csv")) == 4
+    assert metrics["epochs_this_run"] == RESUME_EPOCHS - (killed_at or 0)
+    assert len(read_results(out / "results.csv")) == RESUME_EPOCHS
     assert metrics["frozen_verified"] is True and all(r["verified"] for r in metrics["frozen_ranks"])
     if killed_at is not None:  # rank 1 continues from rank 0's last.pt too
         assert "DDP rank 1 of 2, resuming" in proc.stderr
