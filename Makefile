@@ -106,10 +106,15 @@ pretrained-sample: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
-# The real-data transfer study (docs/transfer.md): YOLOv8s fall detector -> voc-helmet, 5 variants x
-# 3 seeds, about 25 min on 2 CPUs; needs ../shared (models/fall-yolov8s, data/voc-helmet).
+# The real-data transfer study (docs/transfer.md): YOLOv8s fall detector -> voc-helmet, 5 variants and
+# 4 other settings x 3 seeds at 12 epochs; frozen vs auto at the plan's own 32 epochs; the second
+# target (voc-other, person); then the synthetic study from a YOLOv8s task-A backbone (pre-trained
+# once). About 1 h 45 min on 2 CPUs; needs ../shared (models/fall-yolov8s, data/voc-helmet, voc-other).
 study-real: $(STAMP)
-	$(BIN)/python -m benchmarks.transfer_real
+	$(BIN)/python -m benchmarks.transfer_real --explore
+	$(BIN)/python -m benchmarks.transfer_real --length-check
+	$(BIN)/python -m benchmarks.transfer_real --target voc-other
+	$(BIN)/python -m benchmarks.transfer --size-check
 
 # GIT_SHA = IMAGE_TAG: the data image compiles the pipeline for this registry/tag and submits it
 # as the pipeline version of that name.

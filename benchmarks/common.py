@@ -123,6 +123,17 @@ def write_result(
     return record
 
 
+def add_to_result(name: str, key: str, part: dict[str, Any], results_dir: Path = RESULTS) -> None:
+    """Set ``key`` of the existing ``results_dir/<name>.json`` to ``part`` (temp file + rename)."""
+    path = results_dir / f"{name}.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record[key] = part
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    log.info("%s: %s added -> %s", name, key, path)
+
+
 def _round(v: float, digits: int = 4) -> float:
     return float(f"{v:.{digits}g}") if isinstance(v, float) else v
 

@@ -51,6 +51,7 @@ from benchmarks.common import (
     RESULTS,
     SAMPLE_WEIGHTS,
     SHARED_DATA,
+    add_to_result,
     log,
     mean_std,
     setup,
@@ -146,11 +147,20 @@ def _job(args: tuple[list[Stage], Path, Path, int, int, str]) -> dict[str, Any]:
 
 def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: int, seed: int,
                   split: str) -> dict[str, Any]:  # fmt: skip
-    """Train the stages one after another and score the final best.pt on ``split``."""
+    """Train the stages one after another and score the final best.pt on ``split``.
+
+    With more than one stage, every stage's best.pt is also scored on ``split`` (``per_stage``: its
+    validation and ``split`` mAP), so a rule that keeps an earlier stage's weights when the next one
+    does not beat them on validation can be read from the same runs.
+    """
     from components.train.core import TrainConfig, train_model
     from components.validate.core import ValidateConfig, validate_model
 
-    weights, epoch_s, seconds, val_map = "", [], 0.0, 0.0
+    def score(best: str, name: str) -> Any:
+        return validate_model(Path(best), data_yaml, work / name, ValidateConfig(split=split, imgsz=imgsz,
+                                                                                 device="cpu"))  # fmt: skip
+
+    weights, epoch_s, seconds, val_map, per_stage = "", [], 0.0, 0.0, []
     for i, st in enumerate(stages):
         cfg = TrainConfig(freeze=st.freeze, epochs=st.epochs, imgsz=imgsz, batch=16, lr0=st.lr0,
                           warmup_epochs=st.warmup_epochs, seed=seed, patience=st.epochs, device="cpu",
@@ -158,16 +168,22 @@ def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: in
         result = train_model(data_yaml, st.weights or weights, work / f"stage{i}", cfg)
         weights, seconds, val_map = str(result.best), seconds + result.seconds, result.map50_95
         epoch_s += [result.seconds_per_epoch] * st.epochs
-    score = validate_model(Path(weights), data_yaml, work / "test", ValidateConfig(split=split, imgsz=imgsz,
-                                                                                  device="cpu"))  # fmt: skip
-    return {
-        "map50_95": round(score.map50_95, 5),
-        "map50": round(score.map50, 5),
+        if len(stages) > 1 and i < len(stages) - 1:
+            s = score(weights, f"test{i}")
+            per_stage.append({"val_map50_95": round(val_map, 5), "map50_95": round(s.map50_95, 5),
+                              "map50": round(s.map50, 5)})  # fmt: skip
+    final = score(weights, "test")
+    rec = {
+        "map50_95": round(final.map50_95, 5),
+        "map50": round(final.map50, 5),
         "val_map50_95": round(val_map, 5),
         "seconds_per_epoch": round(sum(epoch_s) / len(epoch_s), 3),
         "train_seconds": round(seconds, 1),
         "best": weights,
     }
+    if per_stage:
+        rec["per_stage"] = [*per_stage, {k: rec[k] for k in ("val_map50_95", "map50_95", "map50")}]
+    return rec
 
 
 def _ranked(summary: dict[str, Any]) -> list[str]:
@@ -194,14 +210,12 @@ def compare(
     label: str,
     workers: int = 1,
     skip: set[str] = frozenset(),
+    given: dict[str, list[Stage]] | None = None,
 ) -> dict[str, Any]:
-    """Every variant (with ``explore``: the other recipe settings) for every seed: runs and summaries."""
+    """Every variant (with ``explore``: the other recipe settings; ``given``: those) for every seed."""
     runs: dict[str, list[dict[str, Any]]] = {}
-    plan = {
-        n: v
-        for n, v in (explore_variants if explore else variants)(epochs, pretrained).items()
-        if n not in skip
-    }
+    chosen = given if given is not None else (explore_variants if explore else variants)(epochs, pretrained)
+    plan = {n: v for n, v in chosen.items() if n not in skip}
     with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
         jobs = [(name, seed) for seed in range(seeds) for name in plan]
         args = [(plan[n], data_yaml, Path(tmp) / f"{n.replace(' ', '_')}-{seed}", imgsz, seed, split)
@@ -241,6 +255,37 @@ def synthetic_part(
     data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
     return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=160, split="test",
                    explore=explore, label="synthetic A -> B", workers=workers, skip=skip)  # fmt: skip
+
+
+SIZE_CHECK_MODEL = "yolov8s.yaml"  # the real backbone's architecture (11.2M parameters; yolov5n: 2.6M)
+SIZE_CHECK_WEIGHTS = CACHE / "pretrained_task_a_yolov8s.pt"  # git-ignored; re-created when absent (~10 min)
+SYNTH_TRAIN_IMAGES = 80
+
+
+def size_check(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, Any]:
+    """The synthetic study with a task-A backbone of the real one's size (``--size-check``).
+
+    Same task-A data and recipe as ``pipelines/sample/pretrained_task_a.pt`` but ``yolov8s.yaml``
+    instead of ``yolov5n.yaml`` (11.2M parameters, 139k per training image instead of 33k): separates
+    "a larger model per training image" from "a real-image backbone" in the real study's result.
+    Variants: full, frozen and the recipe (``auto`` is the recipe here). Saved as ``size_check`` in
+    ``transfer.json``.
+    """
+    from pipelines.pretrain_sample import pretrain_sample
+
+    if not SIZE_CHECK_WEIGHTS.is_file():
+        log.info("pre-training task A with %s -> %s (once)", SIZE_CHECK_MODEL, SIZE_CHECK_WEIGHTS)
+        pretrain_sample(SIZE_CHECK_WEIGHTS, model=SIZE_CHECK_MODEL, device="cpu")
+    data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
+    pre = str(SIZE_CHECK_WEIGHTS)
+    base = variants(epochs, pre)
+    plan = {n: base[n] for n in ("full", "frozen", RECIPE)}
+    part = compare(data, pre, seeds=seeds, epochs=epochs, imgsz=160, split="test", explore=False,
+                   label=f"synthetic A -> B, {SIZE_CHECK_MODEL}", workers=workers, given=plan)  # fmt: skip
+    part.update(backbone=f"task A, {SIZE_CHECK_MODEL} from scratch (pipelines.pretrain_sample --model)",
+                train_images=SYNTH_TRAIN_IMAGES, ranking=_ranked(part["summary"]))  # fmt: skip
+    add_to_result("transfer", "size_check", part)
+    return part
 
 
 def pretrain_voc(epochs: int = VOC_PRETRAIN_EPOCHS, imgsz: int = VOC_IMGSZ) -> Path:
@@ -307,7 +352,8 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
         real.update(_verdict(real["summary"]))
     s, best_other = synth["summary"], synth["best_other"]
     path = RESULTS / "transfer.json"
-    kept = json.loads(path.read_text()).get("explore") if path.is_file() else None
+    before = json.loads(path.read_text()) if path.is_file() else {}
+    kept = {k: before[k] for k in ("explore", "size_check") if before.get(k)}
     frozen, lr = recipe_setting(epochs)
     return write_result(
         "transfer", ours=s[RECIPE]["map50_95_mean"], baseline=s[best_other]["map50_95_mean"],
@@ -316,7 +362,7 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
                 f"{epochs - frozen} fine-tune at lr {lr:g})",
         baseline_is=f"best other variant: {best_other}",
         recipe_wins=synth["recipe_wins"], ranking=synth["ranking"], synthetic=synth, voc=real,
-        **({"explore": kept} if kept else {}),
+        **kept,
     )  # fmt: skip
 
 
@@ -372,6 +418,11 @@ def markdown(record: dict[str, Any]) -> str:
         parts += [f"**{title}** ({part['seeds']} seeds, {part['epochs']} epochs in total, {part['imgsz']} px, "
                   f"{part['split']} split)", "", *head, *rows(part["summary"], part.get("ranking", list(part["summary"]))),
                   ""]  # fmt: skip
+    check = record.get("size_check")
+    if check:
+        parts += [f"**Synthetic, YOLOv8s task-A backbone** (`--size-check`; the same data, split and budget, "
+                  f"{check['seeds']} seeds, {check['epochs']} epochs, {check['imgsz']} px, {check['split']} split)",
+                  "", *head, *rows(check["summary"], check["ranking"]), ""]  # fmt: skip
     explore = record.get("explore")
     if explore:
         merged = {**record["synthetic"]["summary"], **explore["summary"]}
@@ -398,6 +449,8 @@ def main(argv: list[str] | None = None) -> None:
                    help=f"instead: re-create {VOC_CHECKPOINT.name} (pre-training on voc-helmet, ~15 min)")  # fmt: skip
     p.add_argument("--explore", action="store_true",
                    help="instead: other epoch splits and fine-tune lrs of the recipe, added to transfer.json")  # fmt: skip
+    p.add_argument("--size-check", action="store_true",
+                   help=f"instead: the synthetic study from a {SIZE_CHECK_MODEL} task-A backbone, added to transfer.json")  # fmt: skip
     p.add_argument("--jobs", type=int, default=min(2, len(os.sched_getaffinity(0))),
                    help="trainings at once, each in its own process (default: 2, or 1 on one core)")  # fmt: skip
     a = p.parse_args(argv)
@@ -407,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown(json.loads((RESULTS / "transfer.json").read_text())))  # noqa: T201
     elif a.pretrain_voc:
         pretrain_voc()
+    elif a.size_check:
+        size_check(seeds=seeds, epochs=a.epochs, workers=a.jobs)
     elif a.explore:
         explore(seeds=seeds, epochs=a.epochs, workers=a.jobs)
     else:

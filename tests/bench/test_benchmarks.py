@@ -152,3 +152,18 @@ def test_data_movement_runs_the_components_in_both_designs(tmp_path: Path) -> No
     assert copies["downloads"]["train-model.yolo_dataset"] > image_bytes
     assert ours["downloads"]["train-model.yolo_dataset"] < 4096
     assert ours["total_bytes"] <= 0.25 * copies["total_bytes"]
+
+
+def test_size_check_compares_the_same_variants_at_the_real_backbones_size() -> None:
+    """The YOLOv8s task-A check: full, frozen and the recipe, same budget, 3 seeds, ranked by its own means."""
+    check = _load("transfer").get("size_check")
+    if check is None:
+        pytest.skip("no size check in transfer.json yet")
+    s = check["summary"]
+    assert set(s) == {"full", "frozen", transfer.RECIPE} and check["seeds"] == 3
+    assert check["ranking"] == sorted(s, key=lambda n: s[n]["map50_95_mean"], reverse=True)
+    assert all(len(check["runs"][n]) == 3 for n in s)
+    assert transfer.SIZE_CHECK_MODEL in check["backbone"]
+    for name, v in s.items():
+        assert sum(st["epochs"] for st in v["stages"]) == check["epochs"], name
+        assert f"| {name} | {v['map50_95_mean']:.3f} ± " in transfer.markdown(_load("transfer"))
