@@ -250,9 +250,8 @@ def run(*, seeds: int = 3, epochs: int = EPOCHS, imgsz: int = IMGSZ, workers: in
     plan = {**plan, **extra}
     same_as = _unique(plan)
     todo = [n for n in plan if same_as[n] == n and (not only or n in only)]
-    runs = _train_all({n: plan[n] for n in todo}, data, seeds=seeds, epochs=epochs, imgsz=imgsz,
-                      workers=workers, resume=resume)  # fmt: skip
-    timing = runs.pop(WALL)[0]
+    runs, timing = _train_all({n: plan[n] for n in todo}, data, seeds=seeds, epochs=epochs, imgsz=imgsz,
+                              workers=workers, resume=resume)  # fmt: skip
     wall = timing["seconds"] + timing["reused_seconds"] / max(workers, 1)
     for name, first in same_as.items():
         if first != name and first in runs:
@@ -295,7 +294,6 @@ def run(*, seeds: int = 3, epochs: int = EPOCHS, imgsz: int = IMGSZ, workers: in
 
 
 KEPT = ", keep the better stage"  # suffix of the settings read from per-stage scores (kept_better_stage)
-WALL = "__wall__"  # _train_all's wall time, under this key
 
 
 def run_key(stages: list[Stage], seed: int, imgsz: int, data: Path) -> str:
@@ -323,10 +321,11 @@ def finished_runs(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def _train_all(plan: dict[str, list[Stage]], data: Path, *, seeds: int, epochs: int, imgsz: int,
-               workers: int, resume: bool = False) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
-    """Every variant of ``plan`` for every seed, ``workers`` fresh processes at once; ``{WALL: [{seconds,
-    reused}]}`` holds the wall time. Each finished (variant, seed) is appended to ``PROGRESS`` as it comes;
-    with ``resume``, trainings already there (same stages, seed, size) are taken from it, not repeated."""
+               workers: int, resume: bool = False) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:  # fmt: skip
+    """Every variant of ``plan`` for every seed, ``workers`` fresh processes at once: the runs, and the
+    timing (``seconds`` of wall time, ``reused`` runs and their own ``reused_seconds``). Each finished
+    (variant, seed) is appended to ``PROGRESS`` as it comes; with ``resume``, trainings already there
+    (same stages, seed, size, dataset) are taken from it, not repeated."""
     done = finished_runs() if resume else {}
     jobs = [(name, seed) for seed in range(seeds) for name in plan]
     todo = [(n, s) for n, s in jobs if run_key(plan[n], s, imgsz, data) not in done]
@@ -349,9 +348,9 @@ def _train_all(plan: dict[str, list[Stage]], data: Path, *, seeds: int, epochs: 
     for name, seed in jobs:
         runs.setdefault(name, []).append({"seed": seed, **got[name, seed]})
     reused = [got[j] for j in jobs if j not in todo]
-    runs[WALL] = [{"seconds": round(time.perf_counter() - t0, 1), "reused": len(reused),
-                   "reused_seconds": round(sum(r.get("wall_seconds", 0.0) for r in reused), 1)}]  # fmt: skip
-    return runs
+    timing = {"seconds": round(time.perf_counter() - t0, 1), "reused": len(reused),
+              "reused_seconds": round(sum(r.get("wall_seconds", 0.0) for r in reused), 1)}  # fmt: skip
+    return runs, timing
 
 
 def length_check(*, seeds: int = 3, imgsz: int = IMGSZ, workers: int = 2) -> dict[str, Any] | None:
@@ -372,8 +371,8 @@ def length_check(*, seeds: int = 3, imgsz: int = IMGSZ, workers: int = 2) -> dic
     total = own.epochs_frozen + own.epochs_finetune
     plan, auto_plan = variants(total, n_train, str(CHECKPOINT))
     picked = {n: plan[n] for n in ("frozen", AUTO)}
-    runs = _train_all(picked, data, seeds=seeds, epochs=total, imgsz=imgsz, workers=workers)
-    wall = runs.pop(WALL)[0]["seconds"]
+    runs, timing = _train_all(picked, data, seeds=seeds, epochs=total, imgsz=imgsz, workers=workers)
+    wall = timing["seconds"]
     summary = summarize(runs, picked)
     part = {"epochs": total, "imgsz": imgsz, "seeds": list(range(seeds)), "wall_seconds": wall,
             "auto_plan": auto_plan, "ranking": ranked(summary), "summary": summary, "runs": runs}  # fmt: skip
