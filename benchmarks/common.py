@@ -124,8 +124,14 @@ def write_result(
 
 
 def add_to_result(name: str, key: str, part: dict[str, Any], results_dir: Path = RESULTS) -> None:
-    """Set ``key`` of the existing ``results_dir/<name>.json`` to ``part`` (temp file + rename)."""
+    """Set ``key`` of the existing ``results_dir/<name>.json`` to ``part`` (temp file + rename).
+
+    Raises:
+        SystemExit: one line when that result does not exist yet (nothing is written).
+    """
     path = results_dir / f"{name}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: not found; run the study that writes it first (then add {key})")
     record = json.loads(path.read_text(encoding="utf-8"))
     record[key] = part
     tmp = path.with_suffix(".json.tmp")

@@ -167,3 +167,16 @@ def test_size_check_compares_the_same_variants_at_the_real_backbones_size() -> N
     for name, v in s.items():
         assert sum(st["epochs"] for st in v["stages"]) == check["epochs"], name
         assert f"| {name} | {v['map50_95_mean']:.3f} ± " in transfer.markdown(_load("transfer"))
+
+
+def test_adding_to_a_missing_result_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    """--length-check / --size-check before their study: a one-line exit, no file created."""
+    from benchmarks.common import add_to_result
+
+    with pytest.raises(SystemExit, match=r"x\.json: not found; run the study that writes it first"):
+        add_to_result("x", "length_check", {"a": 1}, results_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+    write_result("x", ours=1.0, baseline=2.0, unit="s", results_dir=tmp_path)
+    add_to_result("x", "length_check", {"a": 1}, results_dir=tmp_path)
+    assert json.loads((tmp_path / "x.json").read_text())["length_check"] == {"a": 1}
+    assert not list(tmp_path.glob("*.tmp"))
