@@ -170,7 +170,21 @@ def component_metadata(files: ComponentFiles, image: str) -> dict[str, Any]:
         "description": " ".join((spec.description or "").split()),
         "stability": "beta",
         "dependencies": {
-            "kubeflow": [{"name": "Pipelines", "version": f">={versions.BACKEND_MIN}"}],
+            "kubeflow": [
+                {"name": "Pipelines", "version": f">={versions.BACKEND_MIN}"},
+                *(
+                    [
+                        {
+                            "name": "Trainer",
+                            "version": f">={versions.TRAINER_MIN}",
+                            "optional": True,
+                            "use": "nodes > 1: a TrainJob (trainer.kubeflow.org/v1alpha1) per training task",
+                        }
+                    ]
+                    if files.function == "train_model"
+                    else []
+                ),
+            ],  # fmt: skip
             "sdk": [{"name": "kfp", "version": f"=={versions.KFP_SDK}"}],
             "external_services": external,
         },

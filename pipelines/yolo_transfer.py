@@ -5,9 +5,11 @@ source -> convert -> split -> stats, plan -> fetch weights -> train (frozen) -> 
 whose summary task says how the run ended (also when a task failed).
 
 The data lives in the run's workspace (a PVC per run, ``config.WORKSPACE``): ingest, convert and split
-write it there once and every later task reads it in place; their Dataset artifacts are small
-manifests (``components/_shared/dataset.py``). Those three tasks are never cached: a cached task's
-data would be in the workspace of the run that made it, not in this one.
+write it there once and later tasks read it in place; their Dataset artifacts are small manifests
+(``components/_shared/dataset.py``). KFP mounts the workspace only into a task given its path as a
+parameter, so every task that reads the data takes ``workspace=_WS``. None of them is cached: the
+run's PVC name is part of KFP's cache key, and a hit's data would be in another run's workspace.
+What the backend does with each setting is checked by ``tests/pipelines/test_backend_conformance.py``.
 """
 
 from kfp import dsl, kubernetes
@@ -61,7 +63,9 @@ def _gpu_task(
         task, volume_name="dshm", mount_path="/dev/shm", medium="Memory", size_limit=res.shm
     )
     kubernetes.use_secret_as_env(task, MINIO_SECRET, MINIO_ENV, optional=True)
-    task.set_retry(num_retries=3, backoff_duration="60s", backoff_factor=2.0, backoff_max_duration="600s")
+    retry = config.RETRY
+    task.set_retry(num_retries=retry.num_retries, backoff_duration=f"{retry.backoff_s}s",
+                   backoff_factor=retry.factor, backoff_max_duration=f"{retry.max_duration_s()}s")  # fmt: skip
     return task
 
 
@@ -72,7 +76,8 @@ def _gpu_task(
         workspace=dsl.WorkspaceConfig(
             size=WORKSPACE.size,
             kubernetes=dsl.KubernetesWorkspaceConfig(pvcSpecPatch=WORKSPACE.pvc_spec_patch()),
-        )
+        ),
+        ttl_seconds_after_failure=config.FAILED_RUN_TTL_S,
     ),
 )
 def yolo_transfer(
@@ -174,48 +179,56 @@ def yolo_transfer(
                           workspace=_WS),
             "3 split train/val/test", r.DATA, cache=False,
         )  # fmt: skip
+        # every task reading the dataset gets the workspace path: KFP mounts the workspace only there
         data = split.outputs["yolo_dataset"]
-        _data_task(dataset_stats(yolo_dataset=data, imgsz=imgsz), "4a dataset statistics", r.DATA)
+        _data_task(dataset_stats(yolo_dataset=data, imgsz=imgsz, workspace=_WS), "4a dataset statistics", r.DATA,
+                   cache=False)  # fmt: skip
         plan = _data_task(
             plan_training(
                 yolo_dataset=data, weights=weights, model_size=model_size, strategy=strategy, freeze=freeze,
                 epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0, lr_finetune=lr_finetune,
                 gpus=gpus, accelerator=accelerator,  # also keeps KFP 2.17 passing both into the exit handler
+                nodes=nodes, workspace=_WS, imgsz=imgsz, train_args=train_args,  # checked before any GPU time
             ),
-            "4b training plan", r.DATA, storage=True,
+            "4b training plan", r.DATA, storage=True, cache=False,
         ).outputs  # fmt: skip
+        # cached on the weights' content, not only their URI (new weights under the same URI are fetched)
         pre = _data_task(
-            fetch_weights(weights=plan["weights"]), "5 fetch pretrained weights", r.DATA, storage=True
-        )
+            fetch_weights(weights=plan["weights"], weights_digest=plan["weights_digest"]),
+            "5 fetch pretrained weights", r.DATA, storage=True,
+        )  # fmt: skip
         common = dict(yolo_dataset=data, imgsz=imgsz, batch=batch, seed=seed, checkpoint_root=checkpoint_root,
                       run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, train_args=train_args, nodes=nodes,
-                      workspace_path=_WS, trainjob_image=images.GPU)  # fmt: skip
+                      workspace_path=_WS, trainjob_image=images.GPU, gpus_per_node=gpus,
+                      accelerator=accelerator)  # fmt: skip
+        # the training task's own GPUs: none when it launches a multi-node TrainJob (plan's launcher_gpus)
+        task_gpus = plan["launcher_gpus"]
         frozen = _gpu_task(
             train_model(init_weights=pre.outputs["pretrained"], stage="frozen", freeze=plan["freeze"],
                         epochs=plan["epochs_frozen"], lr0=plan["lr_frozen"], warmup_epochs=warmup_epochs, **common),
-            "6 train: frozen backbone", r.TRAIN, gpus, accelerator, node_selector,
+            "6 train: frozen backbone", r.TRAIN, task_gpus, accelerator, node_selector,
         )  # fmt: skip
         fine = _gpu_task(
             train_model(init_weights=frozen.outputs["weights"], stage="finetune", freeze=0,
                         epochs=plan["epochs_finetune"], lr0=plan["lr_finetune"], warmup_epochs=warmup_finetune, **common),
-            "7 train: fine-tune all layers", r.TRAIN, gpus, accelerator, node_selector,
+            "7 train: fine-tune all layers", r.TRAIN, task_gpus, accelerator, node_selector,
         )  # fmt: skip
         gate = dict(min_map50_95=min_map50_95, champion_tolerance=champion_tolerance, class_tolerance=class_tolerance,
                     allow_class_change=allow_class_change)  # fmt: skip
         val_pt = _gpu_task(
             validate_model(model=fine.outputs["weights"], yolo_dataset=data, split="auto", imgsz=imgsz,
-                           champion_dest="", checkpoint_root="", run_id="", **gate),
+                           champion_dest="", checkpoint_root="", run_id="", workspace=_WS, **gate),
             "8 validate PyTorch model", r.TRAIN, gpus, accelerator, node_selector,
         )  # fmt: skip
         onnx = _data_task(
-            export_onnx(weights=fine.outputs["weights"], yolo_dataset=data, imgsz=imgsz),
+            export_onnx(weights=fine.outputs["weights"], yolo_dataset=data, imgsz=imgsz, workspace=_WS),
             "9 export ONNX + simplify", r.EXPORT,
         )  # fmt: skip
         onnx.set_caching_options(False)
         val_onnx = _data_task(
             validate_model(model=onnx.outputs["onnx_model"], yolo_dataset=data, split="auto", imgsz=imgsz,
                            champion_dest=publish_dest, checkpoint_root=checkpoint_root,
-                           run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, **gate),
+                           run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, workspace=_WS, **gate),
             "10 validate ONNX + gate (vs production)", r.EXPORT, storage=True,
         )  # fmt: skip
         val_onnx.set_caching_options(False).after(val_pt)
@@ -225,6 +238,6 @@ def yolo_transfer(
                               validation=val_onnx.outputs["validation"], dest=publish_dest,
                               fingerprint=src.outputs["fingerprint"], promote=True,
                               allow_class_change=allow_class_change, checkpoint_root=checkpoint_root,
-                              run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER),
+                              run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER, workspace=_WS),
                 "11 publish + promote model", r.DATA, storage=True,
             ).set_caching_options(False)  # fmt: skip

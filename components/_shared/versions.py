@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KFP_SDK = "2.17.0"  # kfp and kfp-kubernetes, pinned in pyproject.toml
+KFP_SDK = "2.17.3"  # kfp and kfp-kubernetes, pinned in pyproject.toml
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,21 @@ BACKEND_FEATURES: tuple[BackendFeature, ...] = (
                    "ignores it: GPU tasks may land on any node"),
     BackendFeature("task retries (preempted GPU pods resume from checkpoints)", "2.5.0",
                    "does not retry: a preemption fails the run"),
-    BackendFeature("retry backoff (60 s, doubling, at most 600 s)", "2.14.0",
+    BackendFeature("retry backoff (60 s, doubling; deadline covering 4 attempts of 48 h)", "2.14.0",
                    "retries at once", required=False),
     BackendFeature("optional Secret as environment (MINIO_* from yolo-kfp-minio)", "2.15.0",
                    "makes the Secret mandatory or drops the variables"),
     BackendFeature("run workspace (one ReadWriteMany PVC per run holding the data, dsl.WORKSPACE_PATH_PLACEHOLDER)",
                    "2.15.0", "creates no workspace: the data tasks get the unreplaced placeholder as a path "
                    "and later tasks do not find the data"),
+    BackendFeature("failed runs deleted after 3 days, their workspace PVC with them (ttl_seconds_after_failure)",
+                   "2.17.0", "keeps a failed run's 50Gi workspace PVC until someone deletes it", required=False),
 )  # fmt: skip
+
+# Multi-node training (nodes > 1) creates Kubeflow Trainer v2 TrainJobs (trainer.kubeflow.org/v1alpha1)
+# on the ClusterTrainingRuntime torch-distributed. Trainer v2.2 and v2.3 are not API-compatible; the
+# TrainJob is rendered and validated against v2.3.0's CRD (tests/train, ../shared/specs).
+TRAINER_MIN = "2.3.0"
 
 
 def _key(version: str) -> tuple[int, ...]:
@@ -70,4 +77,9 @@ def backend_table() -> str:
     ]
     for f in BACKEND_FEATURES:
         rows.append(f"| {f.feature} | {f.since} | {f.older} | {'refuse' if f.required else 'warn'} |")
+    rows.append(
+        f"| multi-node training (nodes > 1): Kubeflow Trainer TrainJob | Kubeflow Trainer {TRAINER_MIN} | "
+        "v2.2 and older: a different TrainJob API, the TrainJob is refused or misread | not checked: "
+        "only nodes > 1 needs it |"
+    )
     return "\n".join(rows)

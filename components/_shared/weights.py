@@ -194,3 +194,37 @@ def weights_folder(spec: str) -> str:
         return split_uri(str(spec).strip())[0]
     except ConfigError:
         return str(spec)
+
+
+def weights_digest(spec: str) -> str:
+    """A token that changes whenever the bytes ``spec`` names change, without downloading them.
+
+    KFP caches a task on its input values (``backend/src/v2/cacheutils/cache.go``, ``GenerateCacheKey``,
+    tag 2.17.0), never on what a URI points to: ``fetch_weights`` takes this token as an input so that
+    weights uploaded again under the same URI change its cache key.
+
+    Returns:
+        ``builtin:<name>`` for an architecture YAML, ``size:<bytes>:sha256:<hex>`` for a local file,
+        ``size:<bytes>:etag:<etag>`` for an object (its ETag changes with every upload).
+
+    Raises:
+        ConfigError: as ``weights_exist``; or the file or object does not exist.
+        StorageError: the object store failed.
+    """
+    text = str(spec).strip()
+    if is_builtin_architecture(text):
+        return f"builtin:{text}"
+    m = _URI.match(text)
+    scheme = m.group("scheme").lower() if m else LOCAL
+    if scheme == LOCAL:
+        path = Path(text[m.end() :] if m else text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"weights {text}: not found")
+        from components._shared.storage.base import sha256_file
+
+        return f"size:{path.stat().st_size}:sha256:{sha256_file(path)}"
+    if not weights_exist([text])[text]:
+        raise ConfigError(f"weights {text}: not found")
+    parent, name = split_uri(text)
+    entry = backend_for(parent).stat(name)
+    return f"size:{entry.size}:etag:{entry.etag}"

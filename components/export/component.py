@@ -7,7 +7,13 @@ from components._shared import images
 
 
 @dsl.component(base_image=images.GPU, install_kfp_package=False)
-def export_onnx(weights: Input[Model], yolo_dataset: Input[Dataset], imgsz: int, onnx_model: Output[Model]):
+def export_onnx(
+    weights: Input[Model],
+    yolo_dataset: Input[Dataset],
+    imgsz: int,
+    onnx_model: Output[Model],
+    workspace: str = "",
+):
     """Export ``best.pt`` to a simplified ONNX model with a model card (``model.json``).
 
     Args:
@@ -15,6 +21,8 @@ def export_onnx(weights: Input[Model], yolo_dataset: Input[Dataset], imgsz: int,
         yolo_dataset: real images for the PyTorch/ONNX Runtime parity check.
         imgsz: export image size.
         onnx_model: ``model.onnx``, ``model.json`` and ``export.json`` (parity, latency, node counts).
+        workspace: the run workspace (``dsl.WORKSPACE_PATH_PLACEHOLDER``): KFP mounts it only into tasks
+            given it (``needsWorkspaceMount``), and ``yolo_dataset`` is a manifest pointing into it.
     """
     from pathlib import Path
 

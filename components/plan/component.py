@@ -23,6 +23,10 @@ def plan_training(
     accelerator: str,
     plan: Output[Artifact],
     plan_view: Output[Markdown],
+    nodes: int = 1,
+    workspace: str = "",
+    imgsz: int = 640,
+    train_args: dict = {},  # noqa: B006 - KFP needs a literal default; the body never mutates it
 ) -> NamedTuple(
     "PlanOutputs",
     weights=str,
@@ -31,6 +35,8 @@ def plan_training(
     epochs_finetune=int,
     lr_frozen=float,
     lr_finetune=float,
+    weights_digest=str,
+    launcher_gpus=int,
 ):
     """Choose what to train: ``auto`` values come from the dataset-size table, explicit values win.
 
@@ -47,8 +53,19 @@ def plan_training(
         lr_finetune: learning rate of the fine-tune stage (-1: lr0).
         gpus: GPUs per training task (recorded in the plan).
         accelerator: the GPUs' Kubernetes resource name (recorded in the plan).
+        nodes: nodes per training task; more than 1 and the training task's own pod requests no GPU
+            (``launcher_gpus``): its TrainJob's pods hold them.
+        workspace: the run workspace (``dsl.WORKSPACE_PATH_PLACEHOLDER``): KFP mounts it only into tasks
+            given it, and ``yolo_dataset`` is a manifest pointing into it.
+        imgsz: the training tasks' image size (checked here, before any GPU time).
+        train_args: the training tasks' further Ultralytics arguments (checked here: a bad key or value
+            fails this CPU task, which is not retried, instead of every retry of a GPU task).
         plan: plan.json (the request, the resolved plan and the table's row).
         plan_view: what was chosen and why, as the run page shows it.
+
+    Returns:
+        The plan's values the training tasks take, the weights' content token (``weights_digest``: the
+        fetch task's cache key) and the GPUs of the training task's own pod (``launcher_gpus``).
     """
     from pathlib import Path
 
@@ -57,10 +74,11 @@ def plan_training(
 
     request = PlanRequest(weights=weights, model_size=model_size, strategy=strategy, freeze=parse_freeze(freeze),
                           epochs_frozen=epochs_frozen, epochs_finetune=epochs_finetune, lr0=lr0,
-                          lr_finetune=lr_finetune)  # fmt: skip
-    resources = {"gpus": gpus, "accelerator": accelerator}
+                          lr_finetune=lr_finetune, imgsz=imgsz, train_args=dict(train_args or {}))  # fmt: skip
+    resources = {"gpus": gpus, "accelerator": accelerator, "nodes": nodes}
     result = plan_training(Path(yolo_dataset.path), Path(plan.path), request, resources=resources)
     set_metadata(plan, result.plan.to_dict())
     publish_file(result.plan_md, plan_view)
     p = result.plan
-    return (p.weights, p.freeze, p.epochs_frozen, p.epochs_finetune, p.lr_frozen, p.lr_finetune)
+    return (p.weights, p.freeze, p.epochs_frozen, p.epochs_finetune, p.lr_frozen, p.lr_finetune,
+            result.weights_digest, result.launcher_gpus)  # fmt: skip

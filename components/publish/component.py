@@ -19,6 +19,7 @@ def publish_model(
     allow_class_change: bool = False,
     checkpoint_root: str = "",
     run_id: str = "",
+    workspace: str = "",
 ) -> NamedTuple("PublishOutputs", version=str, uri=str):
     """Upload model, card, metrics and reports as a new version (create-only, manifest last); promote.
 
@@ -33,6 +34,8 @@ def publish_model(
         checkpoint_root: the run's records go to ``<checkpoint_root>/<run_id>/publish.json`` (for the
             run summary); empty for none.
         run_id: the pipeline job id.
+        workspace: the run workspace (``dsl.WORKSPACE_PATH_PLACEHOLDER``): KFP mounts it only into tasks
+            given it (``needsWorkspaceMount``); a Dataset from a task that mounts it may point into it.
 
     Returns:
         version and uri of the published model.

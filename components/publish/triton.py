@@ -3,13 +3,21 @@
 Layout (next to the versions, ``s3://models/yolo-transfer`` -> ``s3://models/yolo-transfer/triton``):
 
     triton/<model>/config.pbtxt          serves exactly the production version (rewritten on promotion)
-    triton/<model>/labels-<N>.txt        class names of version N, one per line (create-only)
-    triton/<model>/<N>/model.onnx        the promoted version's model.onnx, byte for byte (create-only)
+    triton/<model>/<N>/model.onnx        the production version's model.onnx, byte for byte; the only
+                                         version folder (earlier ones are removed on promotion)
+
+When the version has an end-to-end model (``model_e2e.onnx``: NMS inside, output
+``(batch, max_det, 6)``), that is ``<model>``, the model KServe serves, with ``max_batch_size`` its
+export batch (the graph's NMS loop is unrolled for it) and ``dynamic_batching``; the raw model is laid
+out beside it as ``<model>-raw`` (production.json: ``triton.raw``), pruned and verified the same way.
 
 ``<model>`` is the last part of the destination (``yolo-transfer``), or ``PublishConfig.triton_model``;
-it is the name in KServe's v2 URLs (``/v2/models/<model>/infer``). Only promoted versions are laid
-out: KServe's storage initializer downloads the whole ``storageUri`` prefix into every predictor pod,
-so unpromoted candidates stay out of it.
+it is the name in KServe's v2 URLs (``/v2/models/<model>/infer``). Only the production version is
+kept: KServe's storage initializer downloads the whole ``storageUri`` prefix into every predictor pod,
+once, when the pod starts. So a promotion reaches running predictors only when they restart:
+``rollout_command`` is the one line that rolls them (publish logs it, the run summary prints it).
+Class names are in production.json and the ONNX metadata; Triton's ``label_filename`` applies to
+classification outputs only, so none is written for the raw detection tensor.
 
 ``N`` (Triton wants a positive integer folder) is derived from the version name alone
 (``triton_version_number``): ``YYYYmmddTHHMMSSZ-...`` gives ``YYYYmmddHHMMSS`` (readable, grows with
@@ -21,15 +29,18 @@ The model's inputs and outputs (names, data types, shapes) are read from the ONN
 small protobuf reader (``onnx_io``): the publish task runs on the data image, which has no ``onnx``
 package. A first dimension that is symbolic on every input and output (a dynamic export) becomes
 Triton batching (``max_batch_size: TRITON_MAX_BATCH``, batch dimension left out of ``dims``); a fixed
-export gets ``max_batch_size: 0`` and its full shapes. Other symbolic dimensions become ``-1``.
+export gets ``max_batch_size: 0`` and its full shapes. Other symbolic dimensions become ``-1``. A
+batching model gets ``dynamic_batching`` (Triton merges concurrent requests into one batch).
 
 Promotion order (``components/publish/core.py``): the version folder and labels are written
 create-only and sha256-checked against the manifest BEFORE the compare-and-swap of production.json,
-whose ``triton`` entry records what to serve; then ``sync_config`` renders config.pbtxt from
-production.json, writes it (an atomic replace: the storage backends' compare-and-swap covers JSON
-documents only) and re-reads production.json, repeating until it did not change in between. So once
-every promotion has returned, config.pbtxt names the version production.json names, whatever the
-interleaving (the last writer always re-checked the pointer after its write).
+whose ``triton`` entry records what to serve; then ``sync_config`` makes sure the production version's
+folder is there (copied again from its published version if a racing promotion removed it), renders
+config.pbtxt from production.json, writes it (an atomic replace: the storage backends' compare-and-swap
+covers JSON documents only), removes every other version folder and re-reads production.json,
+repeating until it did not change in between. So once every promotion has returned, the repository
+holds the version production.json names and nothing else, whatever the interleaving (the last writer
+always re-checked the pointer after its writes and removals).
 """
 
 from __future__ import annotations
@@ -44,7 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.errors import ConfigError, DatasetError, StorageError
-from components._shared.production import MANIFEST, PRODUCTION, read_production
+from components._shared.production import MANIFEST, PRODUCTION, check_pointer, read_production
+from components._shared.serving import rollout_command
 from components._shared.storage import Backend, ObjectExistsError, backend_for, file_digests
 
 log = logging.getLogger(__name__)
@@ -52,6 +64,7 @@ log = logging.getLogger(__name__)
 TRITON_DIR = "triton"
 CONFIG = "config.pbtxt"
 PLATFORM = "onnxruntime_onnx"
+MODEL_FILE = "model.onnx"  # Triton's default file name inside <N>/, whatever the published file's name
 TRITON_MAX_BATCH = 8  # max_batch_size of a dynamic-batch export
 SYNC_ATTEMPTS = 8
 _STAMP = re.compile(r"^(\d{8})T(\d{6})Z(?:-|$)")
@@ -198,6 +211,34 @@ def onnx_io(path: Path) -> OnnxIO:
     return OnnxIO(inputs=_specs(path, inputs), outputs=_specs(path, outputs))
 
 
+def onnx_metadata(path: Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX model (Ultralytics: names, imgsz, batch, args...), without ``onnx``.
+
+    Raises:
+        DatasetError: the file is not a readable protobuf.
+    """
+    data = memoryview(Path(path).read_bytes())
+    meta: dict[str, str] = {}
+    try:
+        for number, field in _fields(data):
+            if number != 14:  # ModelProto.metadata_props: StringStringEntryProto (key 1, value 2)
+                continue
+            entry = {n: bytes(v).decode("utf-8") for n, v in _fields(field) if n in (1, 2)}
+            meta[entry.get(1, "")] = entry.get(2, "")
+    except (ValueError, IndexError, TypeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: not a readable ONNX model ({err})") from err
+    return meta
+
+
+def end_to_end_batch(path: Path) -> int | None:
+    """The export batch of a model with NMS inside (its unrolled NMS loop takes no more), else None."""
+    meta = onnx_metadata(path)
+    if "'nms': True" not in meta.get("args", "") and meta.get("end2end") != "True":
+        return None
+    batch = meta.get("batch", "")
+    return int(batch) if batch.isdigit() and int(batch) > 0 else 1
+
+
 def _specs(path: Path, items: list[tuple[str, int, tuple[int | str, ...]]]) -> tuple[TensorSpec, ...]:
     out = []
     for name, elem, dims in items:
@@ -230,14 +271,19 @@ def triton_model_name(dest_uri: str, override: str | None = None) -> str:
 
 
 def triton_spec(
-    model_path: Path, *, model: str, version: str, classes: list[str] | None, model_sha256: str
+    model_path: Path, *, model: str, version: str, model_sha256: str, source: str = MODEL_FILE
 ) -> dict[str, Any]:
     """What production.json records under ``triton``: everything config.pbtxt is rendered from.
+
+    Args:
+        source: the file of the published version laid out as ``<N>/model.onnx`` (``model_e2e.onnx``
+            for the end-to-end model).
 
     Raises:
         DatasetError: ``model_path`` is not a readable ONNX model.
     """
     io = onnx_io(model_path)
+    e2e_batch = end_to_end_batch(model_path)
     tensors = (*io.inputs, *io.outputs)
     dynamic_batch = all(t.dims and isinstance(t.dims[0], str) for t in tensors)
 
@@ -251,12 +297,19 @@ def triton_spec(
         "model": model,
         "version": number,
         "platform": PLATFORM,
-        "max_batch_size": TRITON_MAX_BATCH if dynamic_batch else 0,
+        # an end-to-end model takes at most its export batch (its NMS loop is unrolled for it)
+        "max_batch_size": (e2e_batch or TRITON_MAX_BATCH) if dynamic_batch else 0,
         "inputs": [{"name": t.name, "data_type": t.data_type, "dims": dims(t)} for t in io.inputs],
         "outputs": [{"name": t.name, "data_type": t.data_type, "dims": dims(t)} for t in io.outputs],
-        "labels": f"labels-{number}.txt" if classes else None,
         "model_sha256": model_sha256,
+        "source": source,
     }
+
+
+def served_specs(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Triton models production serves: the main one and, beside an end-to-end model, the raw one."""
+    raw = spec.get("raw")
+    return [spec, raw] if isinstance(raw, dict) else [spec]
 
 
 def _quote(text: str) -> str:
@@ -273,16 +326,16 @@ def render_config(spec: dict[str, Any], *, version: str, promotion_id: str | Non
         f"max_batch_size: {int(spec['max_batch_size'])}",
         f"version_policy: {{ specific: {{ versions: [{int(spec['version'])}] }} }}",
     ]
+    if int(spec["max_batch_size"]) > 0:
+        lines.append("dynamic_batching { }")
     for kind in ("input", "output"):
         entries = []
-        for i, t in enumerate(spec[f"{kind}s"]):
+        for t in spec[f"{kind}s"]:
             body = [
                 f"    name: {_quote(t['name'])}",
                 f"    data_type: {t['data_type']}",
                 f"    dims: [ {', '.join(str(int(d)) for d in t['dims'])} ]",
             ]
-            if kind == "output" and i == 0 and spec.get("labels"):
-                body.append(f"    label_filename: {_quote(spec['labels'])}")
             entries.append("  {\n" + "\n".join(body) + "\n  }")
         lines.append(f"{kind} [\n" + ",\n".join(entries) + "\n]")
     return "\n".join(lines) + "\n"
@@ -291,24 +344,19 @@ def render_config(spec: dict[str, Any], *, version: str, promotion_id: str | Non
 # ---------------------------------------------------------------- writing it
 
 
-def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path, classes: list[str] | None) -> None:
-    """Write ``<N>/model.onnx`` and ``labels-<N>.txt`` create-only, checked against ``spec['model_sha256']``.
+def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path) -> None:
+    """Write ``<N>/model.onnx`` create-only, checked against ``spec['model_sha256']``.
 
     An object already holding the same bytes counts as written (a re-promotion, a retried task).
 
     Raises:
-        TritonConflict: another version's model or labels already own the folder ``N``.
+        TritonConflict: another version's model already owns the folder ``N``.
         StorageError: the stored model's sha256 differs from the manifest's.
     """
     base = f"{spec['repository']}/{spec['model']}"
     rel = f"{base}/{spec['version']}/model.onnx"
     try:
         stored = loc.create_file(rel, model_path)
-        if spec.get("labels") and classes:
-            with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
-                labels = Path(tmp) / "labels.txt"
-                labels.write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
-                loc.create_file(f"{base}/{spec['labels']}", labels)
     except ObjectExistsError as err:
         raise TritonConflict(
             f"{loc.uri_of(base)}: Triton version {spec['version']} holds another model already ({err}): "
@@ -322,8 +370,35 @@ def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path, classe
     log.info("Triton repository: %s (sha256 %s)", stored.uri, stored.sha256[:12])
 
 
+def _ensure_served(loc: Backend, spec: dict[str, Any], version: str) -> None:
+    """Put the production version's folder back from its published ``model.onnx`` if it is missing."""
+    base = f"{spec['repository']}/{spec['model']}"
+    if loc.exists(f"{base}/{spec['version']}/model.onnx"):
+        return
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
+        model = Path(tmp) / MODEL_FILE
+        source = f"{version}/{spec.get('source', MODEL_FILE)}"
+        if not loc.get_file(source, model):
+            raise StorageError(f"{loc.uri_of(source)}: missing, cannot serve {version}")
+        lay_out_version(loc, spec, model)
+
+
+def _prune(loc: Backend, spec: dict[str, Any]) -> list[str]:
+    """Remove every version folder but the served one; return the folders removed."""
+    base = f"{spec['repository']}/{spec['model']}"
+    keep = str(spec["version"])
+    removed = []
+    for name in loc.list(base + "/"):
+        rel = name[len(base) + 1 :] if name.startswith(base + "/") else name
+        folder = rel.split("/", 1)[0]
+        if "/" in rel and folder.isdigit() and folder != keep:
+            loc.delete(f"{base}/{rel}")
+            removed.append(folder)
+    return sorted(set(removed))
+
+
 def sync_config(loc: Backend) -> dict[str, Any] | None:
-    """Make ``config.pbtxt`` serve what production.json names; re-check the pointer after each write.
+    """Make the repository serve what production.json names, and only that; re-check the pointer after.
 
     Returns:
         production.json's ``triton`` entry now served, or None when production has none (nothing
@@ -334,9 +409,9 @@ def sync_config(loc: Backend) -> dict[str, Any] | None:
     """
     for _ in range(SYNC_ATTEMPTS):
         found = loc.get_json_etag(PRODUCTION)
-        if not found or not isinstance(found[0], dict):
+        if not found:
             return None
-        pointer, etag = found
+        pointer, etag = check_pointer(found[0], loc.uri_of(PRODUCTION)), found[1]
         spec = pointer.get("triton")
         if not isinstance(spec, dict):
             log.warning(
@@ -345,14 +420,26 @@ def sync_config(loc: Backend) -> dict[str, Any] | None:
                 CONFIG,
             )
             return None
-        text = render_config(spec, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id"))
-        with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
-            path = Path(tmp) / CONFIG
-            path.write_text(text, encoding="utf-8")
-            stored = loc.put_file(f"{spec['repository']}/{spec['model']}/{CONFIG}", path)
+        removed: list[str] = []
+        configs = []
+        for served in served_specs(spec):
+            _ensure_served(loc, served, str(pointer["version"]))
+            text = render_config(
+                served, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id")
+            )
+            with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
+                path = Path(tmp) / CONFIG
+                path.write_text(text, encoding="utf-8")
+                configs.append(loc.put_file(f"{served['repository']}/{served['model']}/{CONFIG}", path))
+            removed += _prune(loc, served)
+        stored = configs[0]  # the main model's: what KServe's InferenceService names
         again = loc.get_json_etag(PRODUCTION)
         if again and again[1] == etag:
-            log.info("Triton %s serves %s (version %s)", stored.uri, pointer["version"], spec["version"])
+            log.info(
+                "Triton %s serves %s (version %s)%s; running predictors load it when they restart: %s",
+                stored.uri, pointer["version"], spec["version"],
+                f", removed versions {', '.join(removed)}" if removed else "", rollout_command(str(pointer["version"])),
+            )  # fmt: skip
             return spec
     raise ConfigError(
         f"{loc.uri_of(PRODUCTION)} kept changing while {CONFIG} was written: promote again to re-sync it"
@@ -373,7 +460,9 @@ class TritonRepository:
         published_version: the production version's name.
         config: ``<root>/<model>/config.pbtxt``.
         model_path: ``<root>/<model>/<N>/model.onnx``.
-        labels: the class names from the labels file (empty without one).
+        classes: production's class names (what the served model's class indices mean).
+        raw_model: the raw model's Triton name (``<model>-raw``) when the main one is end-to-end.
+        raw_model_path: its ``<root>/<model>-raw/<N>/model.onnx``.
     """
 
     root: Path
@@ -382,59 +471,76 @@ class TritonRepository:
     published_version: str
     config: Path
     model_path: Path
-    labels: tuple[str, ...]
+    classes: tuple[str, ...]
+    raw_model: str | None = None
+    raw_model_path: Path | None = None
 
 
 def verify_triton_repository(dest: str, work_dir: Path) -> TritonRepository | None:
-    """Download the served part of the Triton repository and check it against production.json.
+    """Download the Triton repository and check it against production.json.
 
-    config.pbtxt must be exactly what production.json's ``triton`` entry renders to, the model's
-    sha256 must equal the manifest's ``model.onnx`` entry and the labels production's classes.
+    It must hold the production version's folder and nothing else besides config.pbtxt (what KServe
+    copies into every predictor); config.pbtxt must be exactly what production.json's ``triton`` entry
+    renders to, and the model's sha256 must equal the manifest's entry of the file it was laid out from
+    (``model.onnx``; ``model_e2e.onnx`` for an end-to-end model, whose raw model ``<model>-raw`` is
+    checked the same way).
 
     Returns:
         The checked repository under ``work_dir``, or None when production has no Triton entry.
 
     Raises:
-        StorageError: a file is missing or differs (one line naming it).
+        StorageError: a file is missing, differs, or another version is still there (one line naming it).
     """
     loc = backend_for(dest)
     pointer = read_production(dest, backend=loc)
     spec = pointer.get("triton") if pointer else None
     if not pointer or not isinstance(spec, dict):
         return None
-    base, root = f"{spec['repository']}/{spec['model']}", Path(work_dir)
-    names = [CONFIG, f"{spec['version']}/model.onnx", *([spec["labels"]] if spec.get("labels") else [])]
-    for name in names:
-        if not loc.get_file(f"{base}/{name}", root / spec["model"] / name):
-            raise StorageError(f"{loc.uri_of(base + '/' + name)}: missing from the Triton repository")
-    model_dir = root / spec["model"]
-    config = model_dir / CONFIG
-    expected = render_config(spec, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id"))
-    if config.read_text(encoding="utf-8") != expected:
-        raise StorageError(
-            f"{loc.uri_of(base + '/' + CONFIG)}: does not serve production {pointer['version']}"
-        )
+    root = Path(work_dir)
     manifest = loc.get_json(f"{pointer['version']}/{MANIFEST}") or {}
     listed = {f.get("name"): f.get("sha256") for f in manifest.get("files", []) if isinstance(f, dict)}
-    model_rel = f"{spec['version']}/model.onnx"
-    model_path = model_dir / model_rel
-    sha = file_digests(model_path)[1]
-    if not sha == spec["model_sha256"] == listed.get("model.onnx"):
-        raise StorageError(
-            f"{loc.uri_of(base + '/' + model_rel)}: sha256 mismatch (stored {sha[:12]}, "
-            f"manifest {str(listed.get('model.onnx'))[:12]}): refusing to serve it"
-        )
-    labels: tuple[str, ...] = ()
-    if spec.get("labels"):
-        labels = tuple((model_dir / spec["labels"]).read_text(encoding="utf-8").splitlines())
-        if list(labels) != list(pointer.get("classes") or []):
-            raise StorageError(f"{loc.uri_of(base + '/' + spec['labels'])}: labels differ from production's")
+    paths = [_verify_model(loc, served, pointer, root, listed) for served in served_specs(spec)]
     return TritonRepository(
         root=root,
         model=str(spec["model"]),
         version=int(spec["version"]),
         published_version=str(pointer["version"]),
-        config=config,
-        model_path=model_path,
-        labels=labels,
+        config=root / spec["model"] / CONFIG,
+        model_path=paths[0],
+        classes=tuple(pointer.get("classes") or ()),
+        raw_model=str(spec["raw"]["model"]) if len(paths) > 1 else None,
+        raw_model_path=paths[1] if len(paths) > 1 else None,
     )
+
+
+def _verify_model(
+    loc: Backend, spec: dict[str, Any], pointer: dict[str, Any], root: Path, listed: dict[Any, Any]
+) -> Path:
+    """Download one served Triton model into ``root`` and check it (see ``verify_triton_repository``)."""
+    base = f"{spec['repository']}/{spec['model']}"
+    model_rel = f"{spec['version']}/{MODEL_FILE}"
+    stored = sorted(n[len(base) + 1 :] for n in loc.list(base + "/") if n.startswith(base + "/"))
+    extra = [n for n in stored if n not in (CONFIG, model_rel)]
+    if extra:
+        raise StorageError(
+            f"{loc.uri_of(base)}: holds {', '.join(extra)} besides production {pointer['version']} "
+            "(every predictor would download it): promote again to prune it"
+        )
+    for name in (CONFIG, model_rel):
+        if not loc.get_file(f"{base}/{name}", root / spec["model"] / name):
+            raise StorageError(f"{loc.uri_of(base + '/' + name)}: missing from the Triton repository")
+    model_dir = root / spec["model"]
+    expected = render_config(spec, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id"))
+    if (model_dir / CONFIG).read_text(encoding="utf-8") != expected:
+        raise StorageError(
+            f"{loc.uri_of(base + '/' + CONFIG)}: does not serve production {pointer['version']}"
+        )
+    source = spec.get("source", MODEL_FILE)
+    model_path = model_dir / model_rel
+    sha = file_digests(model_path)[1]
+    if not sha == spec["model_sha256"] == listed.get(source):
+        raise StorageError(
+            f"{loc.uri_of(base + '/' + model_rel)}: sha256 mismatch (stored {sha[:12]}, "
+            f"manifest {source} {str(listed.get(source))[:12]}): refusing to serve it"
+        )
+    return model_path

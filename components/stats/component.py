@@ -12,6 +12,7 @@ def dataset_stats(
     imgsz: int,
     stats: Output[Metrics],
     stats_report: Output[HTML],
+    workspace: str = "",
 ):
     """Describe the dataset: counts per class and split, box sizes, duplicates and warnings.
 
@@ -20,6 +21,8 @@ def dataset_stats(
         imgsz: training image size (for small/medium/large box counts).
         stats: image and instance counts for the run page.
         stats_report: HTML report with class and box-size plots.
+        workspace: the run workspace (``dsl.WORKSPACE_PATH_PLACEHOLDER``): KFP mounts it only into tasks
+            given it (``needsWorkspaceMount``), and ``yolo_dataset`` is a manifest pointing into it.
     """
     import tempfile
     from pathlib import Path

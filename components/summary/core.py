@@ -4,7 +4,9 @@ The pipeline's exit handler runs this after every other task, also when one fail
 exit task read the outputs of the tasks it guards, so the gate and publish tasks leave small records in
 the run's own folder of the object store (``<checkpoint_root>/<run_id>/``, where the training
 checkpoints live too): ``gate.json`` and ``publish.json``. A missing record means the run did not get
-that far.
+that far. Each training stage leaves its doctor's findings beside its checkpoint
+(``<stage>/diagnosis.json``, ``components/train/doctor.py``) and its TensorBoard event files
+(``<stage>/tensorboard/``): the summary lists the findings and how to open the live curves.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 
 from components._shared.errors import YoloKfpError
 from components._shared.fsio import write_text_atomic
-from components._shared.run_records import GATE_RECORD, PUBLISH_RECORD
+from components._shared.run_records import DIAGNOSIS_RECORD, GATE_RECORD, PUBLISH_RECORD
+from components._shared.serving import rollout_command
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,48 @@ def _read_records(root: str) -> tuple[dict[str, Any] | None, dict[str, Any] | No
         return backend.get_json(GATE_RECORD), backend.get_json(PUBLISH_RECORD), ""
     except (YoloKfpError, OSError) as err:
         return None, None, f"run records unreadable at {root}: {err}"
+
+
+def read_diagnoses(root: str) -> dict[str, list[dict[str, Any]]]:
+    """Each training stage's doctor findings under the run's folder: ``{stage: [{rule, epoch, ...}]}``.
+
+    A record that cannot be read is left out (the summary must be written whatever else failed).
+    """
+    if not root:
+        return {}
+    from components._shared.storage import backend_for
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        backend = backend_for(root)
+        for name in backend.list(""):
+            stage, _, leaf = name.partition("/")
+            if leaf == DIAGNOSIS_RECORD:
+                record = backend.get_json(name)
+                found[stage] = [d for d in record if isinstance(d, dict)] if isinstance(record, list) else []
+    except (YoloKfpError, OSError) as err:
+        log.warning("training diagnoses unreadable at %s: %s", root, err)
+    return found
+
+
+def doctor_lines(diagnoses: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One line per finding (``<stage>: <rule> at epoch N: evidence -> remedy``), or that none fired."""
+    lines = [
+        f"{stage}: {d.get('rule')} at epoch {d.get('epoch')}: {d.get('evidence')} -> {d.get('remedy')}"
+        for stage, found in diagnoses.items()
+        for d in found
+    ]
+    if diagnoses and not lines:
+        lines.append(f"no symptom found ({', '.join(diagnoses)})")
+    return lines
+
+
+def live_view_command(root: str, run_id: str) -> str:
+    """How to open the run's TensorBoard curves: ``tensorboard --logdir`` locally, the Kubeflow resource on S3."""
+    if "://" not in root:
+        return f"tensorboard --logdir {root.rstrip('/')}"
+    checkpoint_root = root.rstrip("/").removesuffix(f"/{run_id}")
+    return f"yolo-kfp tensorboard --run {run_id} --checkpoint-root {checkpoint_root} | kubectl apply -f -"
 
 
 def _outcome(state: str, error: str, gate: dict[str, Any] | None, publish: dict[str, Any] | None) -> str:
@@ -106,6 +151,14 @@ def summarize_run(state: str, error: str, run_id: str, root: str, out_path: Path
         lines.append("| gate | not reached |")
     if publish:
         lines.append(f"| published | `{publish.get('uri')}` |")
+        if publish.get("promoted"):
+            # serving pods load the Triton repository when they start: the promotion needs a rollout
+            lines.append(f"| roll out serving | `{rollout_command(str(publish.get('version')))}` |")
+    diagnoses = read_diagnoses(root)
+    for line in doctor_lines(diagnoses):
+        lines.append(f"| training doctor | {line} |")
+    if diagnoses:
+        lines.append(f"| live curves | `{live_view_command(root, run_id)}` |")
     if note:
         lines += ["", note]
     out_path = Path(out_path)

@@ -9,12 +9,14 @@ from components._shared import images
 
 
 @dsl.component(base_image=images.CPU, install_kfp_package=False)
-def fetch_weights(weights: str, pretrained: Output[Model]):
+def fetch_weights(weights: str, pretrained: Output[Model], weights_digest: str = ""):
     """Bring the pretrained weights into the pipeline as a model artifact (no download from the internet).
 
     Args:
         weights: a ``.pt`` path, an ``s3://`` URI, or an architecture YAML (``yolov5n.yaml``: from scratch).
         pretrained: folder holding the weights file (or the architecture YAML).
+        weights_digest: the weights' content token from the plan task; unused here, it is what makes
+            KFP's cache key change when new weights are uploaded under the same URI.
     """
     from pathlib import Path
 
@@ -61,6 +63,8 @@ def train_model(
     nodes: int = 1,
     workspace_path: str = "",
     trainjob_image: str = "",
+    gpus_per_node: int = 0,
+    accelerator: str = "nvidia.com/gpu",
 ) -> NamedTuple("TrainOutputs", map50_95=float):
     """Train a YOLO detector from ``init_weights`` with the first ``freeze`` layers frozen (0 epochs: pass through).
 
@@ -96,6 +100,9 @@ def train_model(
         workspace_path: the run workspace (dsl.WORKSPACE_PATH_PLACEHOLDER); needed when nodes > 1.
         trainjob_image: image of the TrainJob nodes (the pipeline passes its own train image; needed
             only when nodes > 1).
+        gpus_per_node: GPUs of each TrainJob node (nodes > 1). The task's own pod then requests none
+            (the plan's ``launcher_gpus``), so its TaskConfig cannot say how many the nodes need.
+        accelerator: the GPUs' Kubernetes resource name (nodes > 1).
     """
     from pathlib import Path
 
@@ -112,6 +119,7 @@ def train_model(
         result = run_distributed_stage(
             Path(yolo_dataset.path), Path(init_weights.path), out, cfg, nodes=nodes,
             workspace_path=workspace_path, run_id=run_id, image=trainjob_image, task_config=task_config,
+            gpus_per_node=gpus_per_node, accelerator=accelerator,
         )  # fmt: skip
     else:
         result = run_training_stage(

@@ -53,6 +53,10 @@ LABEL_JOB = "yolo-kfp/trainjob"  # on the TrainJob and its pods: how the task fi
 LABEL_RUN = "yolo-kfp/run-id"
 LABEL_STAGE = "yolo-kfp/stage"
 LOG_READ_TIMEOUT = 3600.0  # seconds a followed log may stay silent
+# Seconds a TrainJob may wait for its pods to start (pulling the multi-GB train image included) before
+# it is deleted with the reason they are pending: a quota or a missing accelerator never resolves itself.
+PENDING_TIMEOUT_S = 1200.0
+_STARTED = ("Running", "Succeeded", "Failed")
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # the CRD's rule for metadata.name (RFC 1035, <= 63)
 _MAX_NAME = 40  # JobSet adds "-node-<i>-<j>-<suffix>" to pod names, which must stay <= 63
@@ -97,8 +101,8 @@ class TrainJobSpec:
         accelerator: the accelerator's resource name (``nvidia.com/gpu``, ``amd.com/gpu``, ...).
         cpu: CPU request per node.
         memory: memory request and limit per node.
-        resources: a whole ``resources`` block (the task's, from KFP's TaskConfig); wins over the
-            three fields above, and ``gpus_per_node`` is then read from it.
+        resources: a whole ``resources`` block (the task's, from KFP's TaskConfig); wins over ``cpu``
+            and ``memory``; its GPUs are replaced by ``gpus_per_node`` when that is set, else read from it.
         namespace: where the TrainJob is created (None: left to the client).
         workspace: the run workspace PVC to mount in every node.
         volumes: further pod volumes (the task's, from TaskConfig) and their ``volume_mounts``.
@@ -181,6 +185,10 @@ def _resources(spec: TrainJobSpec) -> tuple[dict[str, Any], int]:
     """``resourcesPerNode`` and the processes per node."""
     if spec.resources:
         block = {k: dict(v) for k, v in spec.resources.items() if k in ("limits", "requests") and v}
+        if spec.gpus_per_node:  # the launcher's own block asks for none (plan.core.launcher_gpus)
+            for part in block.values():
+                part.pop(spec.accelerator, None)
+            block.setdefault("limits", {})[spec.accelerator] = spec.gpus_per_node
         gpus = gpus_in(block, None)
         return block, max(gpus, 1)
     requests: dict[str, Any] = {"cpu": spec.cpu, "memory": spec.memory}
@@ -508,18 +516,50 @@ def _log_failed_pods(client: KubeClient, pods: Sequence[Mapping[str, Any]], tail
                     log.error("[%s] %s", name, line)
 
 
+def why_pending(pods: Sequence[Mapping[str, Any]]) -> str:
+    """Why no pod of a TrainJob started: the scheduler's message, or what keeps pods from existing."""
+    if not pods:
+        return (
+            "no pod was created (a ResourceQuota that its GPUs, CPU or memory exceed? "
+            "kubectl describe quota; kubectl get events)"
+        )
+    reasons = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                reasons.append(
+                    f"{cond.get('reason', 'Unschedulable')}: {' '.join(str(cond.get('message', '')).split())}"
+                )
+        for cs in status.get("containerStatuses") or []:
+            waiting = (cs.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason"):
+                reasons.append(f"{waiting['reason']}: {' '.join(str(waiting.get('message', '')).split())}")
+    unique = list(dict.fromkeys(r.strip(": ") for r in reasons))
+    return "; ".join(unique) if unique else "pods Pending with no scheduler message yet"
+
+
 def follow_trainjob(
-    client: KubeClient, name: str, *, poll_s: float = 10.0, timeout_s: float | None = None
+    client: KubeClient,
+    name: str,
+    *,
+    poll_s: float = 10.0,
+    timeout_s: float | None = None,
+    pending_s: float | None = PENDING_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Poll the TrainJob until it completes, logging new conditions, pod phases and rank 0's log.
+
+    Args:
+        pending_s: give up when no pod has started this long after following began (None: wait).
 
     Returns:
         The completed TrainJob.
 
     Raises:
-        TrainJobError: it failed (reason and message in one line), vanished, or ran past ``timeout_s``.
+        TrainJobError: it failed (reason and message in one line), vanished, ran past ``timeout_s``,
+            or none of its pods started within ``pending_s`` (``why_pending`` says why).
     """
-    start, seen, phases = time.monotonic(), set(), ""
+    start, seen, phases, started = time.monotonic(), set(), "", False
     streamer: _RankZeroLog | None = None
     while True:
         job = client.get_trainjob(name)
@@ -554,18 +594,30 @@ def follow_trainjob(
                 f"{' '.join(str(failed.get('message', '')).split())} "
                 f"(rank 0's log is above; kubectl -n {client.namespace} describe trainjob {name})"
             )
-        if timeout_s is not None and time.monotonic() - start > timeout_s:
+        started = started or any((p.get("status") or {}).get("phase") in _STARTED for p in pods)
+        waited = time.monotonic() - start
+        if not started and pending_s is not None and waited > pending_s:
+            raise TrainJobError(
+                f"TrainJob {client.namespace}/{name}: no pod started within {pending_s:.0f} s, deleting it: "
+                f"{why_pending(pods)}"
+            )
+        if timeout_s is not None and waited > timeout_s:
             raise TrainJobError(f"TrainJob {client.namespace}/{name} did not finish within {timeout_s:.0f} s")
         time.sleep(poll_s)
 
 
 def run_trainjob(
-    client: KubeClient, manifest: Mapping[str, Any], *, poll_s: float = 10.0, timeout_s: float | None = None
+    client: KubeClient,
+    manifest: Mapping[str, Any],
+    *,
+    poll_s: float = 10.0,
+    timeout_s: float | None = None,
+    pending_s: float | None = PENDING_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Create the TrainJob (or adopt the one a previous attempt of this task created) and follow it.
 
-    The TrainJob is deleted when it fails, times out, or the task is cancelled (SIGTERM); a completed one
-    is kept for its logs (its pods hold no resources).
+    The TrainJob is deleted when it fails, times out, waits past ``pending_s`` for its pods to start, or
+    the task is cancelled (SIGTERM); a completed one is kept for its logs (its pods hold no resources).
 
     Returns:
         The completed TrainJob.
@@ -589,7 +641,7 @@ def run_trainjob(
                 if err.status != 409:
                     raise
                 log.info("TrainJob %s/%s exists (a retried task): following it", client.namespace, name)
-            return follow_trainjob(client, name, poll_s=poll_s, timeout_s=timeout_s)
+            return follow_trainjob(client, name, poll_s=poll_s, timeout_s=timeout_s, pending_s=pending_s)
         except BaseException:
             with contextlib.suppress(YoloKfpError, OSError):
                 if client.delete_trainjob(name):

@@ -23,6 +23,7 @@ def validate_model(
     confusion_matrix: Output[ClassificationMetrics],
     validation_report: Output[HTML],
     validation: Output[Dataset],
+    workspace: str = "",
 ) -> bool:
     """Measure mAP50, mAP50-95, precision, recall and per-class AP; pass or fail the gate.
 
@@ -44,6 +45,8 @@ def validate_model(
         confusion_matrix: confusion matrix (classes + background).
         validation_report: HTML report: the gate's checks, challenger beside champion, plots.
         validation: metrics.json and plots (published with the model).
+        workspace: the run workspace (``dsl.WORKSPACE_PATH_PLACEHOLDER``): KFP mounts it only into tasks
+            given it (``needsWorkspaceMount``), and ``yolo_dataset`` is a manifest pointing into it.
 
     Returns:
         Whether the gate passed: a plain output for ``dsl.If`` (mAP50-95 is in ``metrics``). A single

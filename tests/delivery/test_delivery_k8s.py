@@ -335,6 +335,19 @@ def test_serving_serves_the_production_triton_repository_over_v2():
     assert labels == {"serving.kserve.io/inferenceservice": isvc["metadata"]["name"]}
 
 
+def test_the_rollout_patch_targets_the_served_inferenceservice_and_validates(isvc_validator):
+    """It names the overlay's InferenceService and namespace, and the patched resource (a new predictor pod
+    template: KServe starts pods that load the new production version) still passes the CRD strictly."""
+    from components._shared.serving import SERVING_ISVC, SERVING_NAMESPACE, rollout_command, rollout_patch
+
+    isvc = _isvc()
+    assert (isvc["metadata"]["name"], isvc["metadata"]["namespace"]) == (SERVING_ISVC, SERVING_NAMESPACE)
+    patch = rollout_patch("20250101T000000Z-abc")
+    isvc["spec"]["predictor"].setdefault("annotations", {}).update(patch["spec"]["predictor"]["annotations"])
+    assert not [e.message for e in isvc_validator.iter_errors(isvc)]
+    assert f"-n {SERVING_NAMESPACE} patch inferenceservice {SERVING_ISVC}" in rollout_command("v")
+
+
 def test_serving_secret_template_has_kserve_s3_annotations_and_no_credential():
     """It annotates the endpoint the KServe way and keeps both keys CHANGE_ME."""
     (secret,) = _find(_render("k8s/overlays/serving/secrets"), "Secret", "yolo-kfp-serving-s3")

@@ -61,9 +61,12 @@ def test_metadata_names_the_sdk_backend_image_and_interface(generated: dict[Path
     assert len(metadata) == len(generated) // 2
     for path in metadata:
         meta = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert meta["dependencies"]["kubeflow"] == [
-            {"name": "Pipelines", "version": f">={versions.BACKEND_MIN}"}
-        ]
+        kubeflow = meta["dependencies"]["kubeflow"]
+        assert kubeflow[0] == {"name": "Pipelines", "version": f">={versions.BACKEND_MIN}"}
+        trainer = [d for d in kubeflow if d["name"] == "Trainer"]  # nodes > 1 runs Kubeflow Trainer TrainJobs
+        assert [d["version"] for d in trainer] == (
+            [f">={versions.TRAINER_MIN}"] if meta["name"] == "train_model" else []
+        )
         assert meta["dependencies"]["sdk"] == [{"name": "kfp", "version": f"=={versions.KFP_SDK}"}]
         assert meta["component"]["image"] in set(default_images().values()), path
         spec = yaml.safe_load((path.parent / meta["component"]["file"]).read_text(encoding="utf-8"))

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from pbtxt import parse_pbtxt
 
+from components._shared.errors import StorageError
 from components._shared.production import read_production
+from components._shared.serving import rollout_command
 from components._shared.storage import backend_for
 from components.publish.core import PublishConfig, promote_version, publish_model
 from components.publish.triton import (
@@ -80,8 +82,25 @@ def _dynamic_model_dir(root: Path, classes: list[str], bias: float) -> Path:
     return root
 
 
+def _gate_against(folder: Path, dest: str) -> Path:
+    """Record in the gate that it measured ``dest``'s production model, as validate does (promotion checks it)."""
+    pointer, path = read_production(dest), folder / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["gate"] |= {
+        "champion_version": pointer["version"],
+        "champion_manifest_sha256": pointer["manifest_sha256"],
+    }
+    path.write_text(json.dumps(metrics))
+    return folder
+
+
 def _config(model_dir: Path) -> dict:
     return parse_pbtxt((model_dir / "config.pbtxt").read_text(encoding="utf-8"))
+
+
+def _version_folders(model_dir: Path) -> set[str]:
+    """The version folders holding files (a local backend's delete leaves empty folders, which Triton skips)."""
+    return {p.name for p in model_dir.iterdir() if p.is_dir() and any(p.iterdir())}
 
 
 def _served_version(config: dict) -> int:
@@ -102,7 +121,7 @@ def dest(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_promoted_export_is_served_by_a_matching_triton_repository(
     dest: str, exported: Path, tmp_path: Path
 ) -> None:
-    """It lays out model.onnx, labels and a config.pbtxt whose I/O equal what onnxruntime sees."""
+    """It lays out model.onnx and a config.pbtxt whose I/O equal what onnxruntime sees."""
     result = publish_model(
         _model_dir(tmp_path / "m", exported), dest, PublishConfig(fingerprint=FP, promote=True)
     )
@@ -134,8 +153,9 @@ def test_promoted_export_is_served_by_a_matching_triton_repository(
     assert [list(o.shape) for o in outputs] == [t["dims"] for t in config["output"]]
 
     classes = json.loads((exported / "model.json").read_text())["classes"]
-    (label_file,) = config["output"][0]["label_filename"]
-    assert (model_dir / label_file).read_text().splitlines() == classes == list(repo.labels)
+    assert list(repo.classes) == classes
+    assert "label_filename" not in config["output"][0]  # Triton reads it for classification outputs only
+    assert "dynamic_batching" not in config  # a fixed batch-1 export cannot be batched
     if not dest.startswith("s3://"):  # the destination itself is a loadable repository
         assert (Path(dest) / "triton" / "yolo-transfer" / str(number) / "model.onnx").read_bytes() == (
             exported / "model.onnx"
@@ -152,20 +172,26 @@ def test_unpromoted_versions_stay_out_of_the_repository(exported: Path, tmp_path
     assert not (Path(dest) / "triton").exists()
 
 
-def test_promotion_and_rollback_repoint_config_and_keep_version_folders(tmp_path: Path) -> None:
-    """It serves each promoted version in turn; a dynamic-batch export gets Triton batching."""
+def test_promotion_and_rollback_repoint_config_and_keep_only_production(tmp_path: Path, caplog) -> None:
+    """It serves each promoted version in turn and keeps no other version folder (KServe copies the whole
+    repository into every predictor); a dynamic-batch export gets Triton's dynamic batching; every
+    promotion logs the one line that rolls the running predictors."""
     dest = str(tmp_path / "models" / "yolo-transfer")
     first = _dynamic_model_dir(tmp_path / "a", ["cat", "dog", "bird"], 0.1)
     second = _dynamic_model_dir(tmp_path / "b", ["cat", "dog", "bird"], 0.2)
     v1 = publish_model(first, dest, PublishConfig(version="20250101T000000Z-aaa", promote=True)).version
-    v2 = publish_model(second, dest, PublishConfig(version="candidate-b", promote=True)).version
+    v2 = publish_model(
+        _gate_against(second, dest), dest, PublishConfig(version="candidate-b", promote=True)
+    ).version
     model_dir = Path(dest) / "triton" / "yolo-transfer"
     n1, n2 = triton_version_number(v1), triton_version_number(v2)
     assert n1 == 20250101000000 and 1 <= n2 < 10**13 and n2 == triton_version_number("candidate-b")
 
     config = _config(model_dir)
     assert _served_version(config) == n2
+    assert _version_folders(model_dir) == {str(n2)}
     assert config["max_batch_size"] == [TRITON_MAX_BATCH]
+    assert "dynamic_batching" in config
     assert config["input"][0]["dims"] == [3, 8, 8] and config["output"][0]["dims"] == [3]
     session = ort.InferenceSession(
         str(model_dir / str(n2) / "model.onnx"), providers=["CPUExecutionProvider"]
@@ -173,11 +199,14 @@ def test_promotion_and_rollback_repoint_config_and_keep_version_folders(tmp_path
     (scores,) = session.run(None, {"images": np.ones((TRITON_MAX_BATCH, 3, 8, 8), dtype=np.float32)})
     assert scores.shape == (TRITON_MAX_BATCH, 3)
 
-    promote_version(dest, v1)  # roll back
+    with caplog.at_level(logging.INFO):
+        promote_version(dest, v1)  # roll back: v1's folder comes back from its published version
     assert _served_version(_config(model_dir)) == n1
     assert read_production(dest)["triton"]["version"] == n1
-    assert {p.name for p in model_dir.iterdir() if p.is_dir()} == {str(n1), str(n2)}
+    assert _version_folders(model_dir) == {str(n1)}
     assert verify_triton_repository(dest, tmp_path / "served").published_version == v1
+    assert rollout_command(v1) in caplog.text
+    assert f'"yolo-kfp/production-version":"{v1}"' in rollout_command(v1)
 
 
 def test_racing_promotions_leave_config_on_the_production_version(tmp_path: Path) -> None:
@@ -186,8 +215,12 @@ def test_racing_promotions_leave_config_on_the_production_version(tmp_path: Path
     versions = []
     for i in range(3):
         folder = _dynamic_model_dir(tmp_path / f"m{i}", ["a", "b", "c"], 0.1 * (i + 1))
+        # each is promoted once (gated against the one before), so the racing promotions are rollbacks
+        folder = _gate_against(folder, dest) if versions else folder
         versions.append(
-            publish_model(folder, dest, PublishConfig(version=f"2025010{i + 1}T000000Z-x")).version
+            publish_model(
+                folder, dest, PublishConfig(version=f"2025010{i + 1}T000000Z-x", promote=True)
+            ).version
         )
     for round_ in range(6):
         order = versions[round_ % 3 :] + versions[: round_ % 3]
@@ -199,6 +232,7 @@ def test_racing_promotions_leave_config_on_the_production_version(tmp_path: Path
         pointer = read_production(dest)
         config = _config(Path(dest) / "triton" / "yolo-transfer")
         assert _served_version(config) == triton_version_number(pointer["version"]), round_
+        assert verify_triton_repository(dest, tmp_path / f"served-{round_}") is not None, round_
 
 
 def test_two_versions_claiming_one_triton_folder_are_refused(tmp_path: Path) -> None:
@@ -208,7 +242,9 @@ def test_two_versions_claiming_one_triton_folder_are_refused(tmp_path: Path) -> 
     b = _dynamic_model_dir(tmp_path / "b", ["x", "y", "z"], 0.3)
     publish_model(a, dest, PublishConfig(version="20250101T000000Z-aaa", promote=True))
     with pytest.raises(TritonConflict, match="Triton version 20250101000000 holds another model"):
-        publish_model(b, dest, PublishConfig(version="20250101T000000Z-bbb", promote=True))
+        publish_model(
+            _gate_against(b, dest), dest, PublishConfig(version="20250101T000000Z-bbb", promote=True)
+        )
     assert read_production(dest)["version"] == "20250101T000000Z-aaa"
 
 
@@ -249,3 +285,18 @@ def test_onnx_io_refuses_bytes_that_are_not_onnx_with_one_error(tmp_path: Path) 
             path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
             with pytest.raises(DatasetError, match="model.onnx: not"):
                 onnx_io(path)
+
+
+def test_a_left_over_version_folder_fails_verification(tmp_path: Path) -> None:
+    """It refuses a repository that still holds another version (what every predictor would download)."""
+    dest = str(tmp_path / "models" / "yolo-transfer")
+    folder = _dynamic_model_dir(tmp_path / "a", ["x", "y", "z"], 0.1)
+    publish_model(folder, dest, PublishConfig(version="20250101T000000Z-aaa", promote=True))
+    stale = Path(dest) / "triton" / "yolo-transfer" / "20240101000000"
+    stale.mkdir()
+    shutil.copy(folder / "model.onnx", stale / "model.onnx")
+    with pytest.raises(StorageError, match="holds 20240101000000/model.onnx besides production"):
+        verify_triton_repository(dest, tmp_path / "served")
+    sync_config(backend_for(dest))  # what the next promotion does
+    assert not (stale / "model.onnx").exists()
+    assert verify_triton_repository(dest, tmp_path / "served2") is not None

@@ -55,6 +55,21 @@ def test_a_published_run_names_its_version(tmp_path: Path) -> None:
     assert "| gate | PASSED on the test split |" in (tmp_path / "s.md").read_text(encoding="utf-8")
 
 
+def test_a_promotion_tells_how_to_roll_the_serving_predictors(tmp_path: Path) -> None:
+    """It prints the kubectl line that rolls KServe's predictors onto the promoted version, only when
+    the run promoted (predictor pods load the Triton repository once, when they start)."""
+    from components._shared.serving import rollout_command
+
+    for promoted in (True, False):
+        root = str(tmp_path / f"r-{promoted}") + "/"
+        write_record(root, GATE_RECORD, GATE_OK)
+        write_record(root, PUBLISH_RECORD, {"version": "v9", "uri": "s3://m/v9/", "promoted": promoted})
+        summarize_run("SUCCEEDED", "", "r", root, tmp_path / "s.md")
+        page = (tmp_path / "s.md").read_text(encoding="utf-8")
+        assert (rollout_command("v9") in page) is promoted
+    assert "patch inferenceservice yolo-transfer --type merge" in rollout_command("v9")
+
+
 def test_without_a_record_folder_it_still_writes_the_page(tmp_path: Path) -> None:
     """It writes the status and says there are no records when checkpoint_root is empty."""
     summary = summarize_run("SUCCEEDED", "", "r4", "", tmp_path / "s.md")
