@@ -20,6 +20,7 @@ from types import ModuleType
 from components._shared.cliutil import GRAMMAR, HelpFormatter, add_global_options, rewrite_deprecated
 from components._shared.errors import YoloKfpError
 from components._shared.log import setup_logging
+from components._shared.redact import redact
 
 # subcommand -> module exposing HELP, add_arguments(parser), run(args) -> int | None and, optionally,
 # DEPRECATED = {"--old-flag": "--new-flag"}
@@ -38,11 +39,13 @@ COMMANDS: dict[str, str] = {
     "promote": "components.publish.cli_promote",
     "rollback": "components.publish.cli_rollback",
     "production": "components.publish.cli_production",
+    "predict": "components.predict.cli",
     "compile": "pipelines.cli_pipeline",
     "run-local": "pipelines.cli_run_local",
     "submit": "pipelines.cli_submit",
     "schedule": "pipelines.cli_schedule",
     "runs": "pipelines.cli_runs",
+    "tensorboard": "pipelines.cli_tensorboard",
 }
 _GLOBAL_WITH_VALUE = ("--log-level",)
 
@@ -170,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args._run(args)
     except YoloKfpError as err:
-        msg = " ".join(str(err).split())  # one line, always
+        msg = redact(" ".join(str(err).split()))  # one line, always, and never a credential
         print(f"yolo-kfp {args.command}: error: {msg}", file=sys.stderr)  # noqa: T201
         return 2
     except KeyboardInterrupt:

@@ -45,10 +45,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_image_arguments(p)
 
 
+def check_out_file(out: Path) -> Path:
+    """``out`` when a file can be written there: not a folder, and no parent of it a file.
+
+    Raises:
+        ConfigError: ``out`` is a folder, or one of its parents is a file (names both and the fix).
+    """
+    from components._shared.errors import ConfigError
+
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder: compile writes one file; pass a file path such as {out}/p.yaml"
+        )
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"--out {out} lies under {parent}, which is a file: pass a file path in a folder")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    """Compile and print the output path."""
+    """Check --out, compile and print the output path."""
     from pipelines.compile import compile_pipeline
 
-    out = compile_pipeline(args.out, registry=args.image_registry, tag=args.image_tag)
+    out = compile_pipeline(check_out_file(args.out), registry=args.image_registry, tag=args.image_tag)
     print(out)  # noqa: T201
     return 0

@@ -4,7 +4,8 @@ Without --source it generates the built-in synthetic sample (task B: star/cross/
 starts from the committed checkpoint pre-trained on task A, so you see transfer learning, not just
 plumbing. Pass --weights to start from your own checkpoint (a path, or s3:// when MINIO_* is set).
 Every other pipeline parameter can be set with --params FILE (YAML), -p KEY=VALUE or the flags below
-(a flag wins over -p, -p over the file)."""
+(a flag wins over -p, -p over the file). One run per --out at a time: a second run into a folder in use
+fails at once, naming the first one's pid (OUT/.run-local.lock)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,9 @@ Connection: --host or KFP_HOST (e.g. http://ml-pipeline.kubeflow:8888 in-cluster
 http://localhost:8080 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80`); token
 from --existing-token or KFP_TOKEN, else the projected ServiceAccount token at
 KF_PIPELINES_SA_TOKEN_PATH (default /var/run/secrets/kubeflow/pipelines/token). Without a host,
-kfp.Client uses the in-cluster service or the kubeconfig's API-server proxy.
+kfp.Client uses the in-cluster service or the kubeconfig's API-server proxy. Each call to the API
+(health probe, upload, run creation, listing) must finish within 30 s in total, however the host
+trickles its answer ($YOLO_KFP_KFP_CALL_LIMIT seconds to change it).
 
 Example:
   export IMAGE_REGISTRY=ghcr.io/me IMAGE_TAG="$(git rev-parse --short=7 HEAD)"

@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components._shared.errors import ConfigError
+from components._shared.safe_yaml import read_user_yaml
 from components.convert.core import ConvertConfig
 from components.plan.core import AUTO, PlanRequest
 from components.split.core import SplitConfig
@@ -108,15 +107,13 @@ def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
 
 
 def read_params_file(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML/JSON parameters file (unchecked).
+    """The mapping in a YAML/JSON parameters file (unchecked), read in bounded time and memory.
 
     Raises:
-        ConfigError: unreadable file, invalid YAML, or not a mapping.
+        ConfigError: unreadable file, invalid YAML, YAML aliases (an alias bomb), too large or too deep
+            (``components._shared.safe_yaml``), or not a mapping.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read parameters file ({err.__class__.__name__})") from err
+    data = read_user_yaml(Path(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: parameters file must be a mapping of name: value")
     return data
@@ -200,3 +197,41 @@ WORKSPACE = WorkspaceSettings()
 DATA = Resources("500m", "2", "1Gi", "4Gi")  # convert, split, stats, ingest, publish, fetch
 EXPORT = Resources("2", "4", "4Gi", "8Gi")  # ONNX export and ONNX Runtime validation (CPU)
 TRAIN = Resources("4", "8", "16Gi", "32Gi", shm="8Gi")  # training and GPU validation
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Retries of the GPU tasks (a preempted pod resumes from its last checkpoint).
+
+    KFP compiles ``set_retry`` to Argo's ``retryStrategy`` (``backend/src/v2/compiler/argocompiler/
+    container.go``, tag 2.17.0), and Argo reads ``backoff.maxDuration`` as a deadline counted from the
+    *first* attempt's start (argoproj/argo-workflows#13044): no retry starts after it, and a retry that
+    runs into it is killed. So the deadline is derived from the longest attempt a stage may take
+    (``attempt_budget_s``), never a cap on one wait. KFP 2.17 lifted the SDK's one-hour cap on it
+    (kubeflow/pipelines#13452).
+
+    Attributes:
+        num_retries: retries after the first attempt.
+        backoff_s: the first wait, doubled (``factor``) before each later retry.
+        factor: growth of the wait.
+        attempt_budget_s: the longest one training or validation attempt may run and still be retried.
+    """
+
+    num_retries: int = 3
+    backoff_s: int = 60
+    factor: float = 2.0
+    attempt_budget_s: int = 48 * 3600
+
+    def waits_s(self) -> list[float]:
+        """The waits before each retry."""
+        return [self.backoff_s * self.factor**i for i in range(self.num_retries)]
+
+    def max_duration_s(self) -> int:
+        """Argo's deadline: every attempt at its full budget plus every wait fits inside it."""
+        return int((self.num_retries + 1) * self.attempt_budget_s + sum(self.waits_s()))
+
+
+RETRY = RetrySettings()
+# Argo deletes a failed run's Workflow (and with it the workspace PVC it owns) this long after it
+# ended; Argo's volumeClaimGC alone deletes the PVC only when the run succeeded (OnWorkflowSuccess).
+FAILED_RUN_TTL_S = 3 * 24 * 3600

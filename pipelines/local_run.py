@@ -5,19 +5,25 @@ component code that runs in the cluster's pods, forked from a warm interpreter t
 torch and Ultralytics once (:mod:`pipelines.warm_tasks`; ``warm_start=False`` for kfp's own launch).
 Artifacts go to ``OUT/kfp/``; the run's workspace (where ingest, convert and split write the data
 once, read in place by later tasks) is ``OUT/kfp-workspace/``, which kfp.local deletes when the run
-ends, as a cluster deletes a run's workspace PVC. Without ``--voc`` the built-in synthetic sample
-(task B) is generated and the committed checkpoint pre-trained on task A is the starting point, so
-the demo shows real transfer learning with no download.
+ends, as a cluster deletes a run's workspace PVC. So one ``OUT`` serves one run at a time: the run
+holds ``OUT/.run-local.lock`` (``out_lock``) from start to end, and a second run into the same ``OUT``
+fails at once, naming the first one's pid, instead of losing its workspace to the first one's
+clean-up. Without ``--voc`` the built-in synthetic sample (task B) is generated and the committed
+checkpoint pre-trained on task A is the starting point, so the demo shows real transfer learning
+with no download.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import re
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,7 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_WEIGHTS = SAMPLE_DIR / "pretrained_task_a.pt"
 SAMPLE_IMAGES = 100
 WORKSPACE_DIR = "kfp-workspace"  # under --out: kfp.local's workspace_root (dsl.WORKSPACE_PATH_PLACEHOLDER)
+LOCK_FILE = ".run-local.lock"  # under --out: held by the run using it (out_lock)
 
 
 @dataclass(frozen=True)
@@ -77,11 +84,53 @@ def run_local(
             (:mod:`pipelines.warm_tasks`); False starts a fresh interpreter per task, as kfp does.
 
     Raises:
-        ConfigError: the sample checkpoint is missing, or a task of the pipeline failed.
+        ConfigError: ``out_dir`` is not a folder or another run uses it, the sample checkpoint is
+            missing, or a task of the pipeline failed.
     """
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    params = local_params(voc, out_dir, dict(overrides or {}))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file: run-local writes a folder there; pass a folder path")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(f"--out {out_dir}: a parent of it is a file; pass a folder path") from None
+    with out_lock(out_dir):
+        return _run_local_locked(voc, out_dir, dict(overrides or {}), warm_start=warm_start)
+
+
+@contextlib.contextmanager
+def out_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s run-local lock for the block, or fail at once when another process holds it.
+
+    An ``flock`` on ``OUT/.run-local.lock``: the kernel drops it when its process ends, however it ends
+    (SIGKILL included), so a killed run never blocks the next one. The file keeps the holder's pid, for
+    the message only; it is left in place (removing it would let a third run lock a new file while a
+    second still waits on the old one).
+
+    Raises:
+        ConfigError: another process holds the lock (names its pid).
+    """
+    fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise ConfigError(
+                f"{out_dir} is in use by another run-local (pid {holder}): wait for it to end, or pass another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the fd is not inheritable, so no task process holds it
+
+
+def _run_local_locked(
+    voc: Path | None, out_dir: Path, overrides: dict[str, Any], *, warm_start: bool
+) -> LocalRunResult:
+    """``run_local``'s work, once ``out_dir`` is this run's alone."""
+    params = local_params(voc, out_dir, overrides)
     if voc is None:
         _make_demo_sample(out_dir / "sample-voc")
     if params.weights == str(SAMPLE_WEIGHTS) and not SAMPLE_WEIGHTS.is_file():
@@ -106,7 +155,7 @@ def run_local(
     started = time.perf_counter()
     try:
         with warm_tasks(enabled=warm_start):
-            yolo_transfer(**params.to_dict())
+            without_retries(yolo_transfer)(**params.to_dict())
     except RuntimeError as err:  # kfp.local raises RuntimeError naming the failed task
         raise ConfigError(_failure_message(err, failure_file)) from err
     finally:
@@ -116,6 +165,23 @@ def run_local(
     if not new:
         raise YoloKfpError(f"{root}: the local run left no outputs")
     return collect_results(new[-1], out_dir, params, seconds, started_at=time.time() - seconds)
+
+
+def without_retries(pipeline: Any) -> Any:
+    """A copy of ``pipeline`` whose tasks are never retried.
+
+    kfp.local honours ``set_retry`` (``kfp/local/orchestrator/task_executor.py``): a training task that
+    fails locally would run 3 more times with 60 + 120 + 240 s of sleep in between. Retries exist for
+    preempted cluster pods; on this machine a failure is final, so it is reported at once.
+    """
+    import copy
+
+    local = copy.deepcopy(pipeline)
+    spec = local.pipeline_spec
+    for comp in [spec.root, *spec.components.values()]:
+        for task in comp.dag.tasks.values():
+            task.ClearField("retry_policy")
+    return local
 
 
 def _failure_message(err: RuntimeError, failure_file: Path) -> str:

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components._shared.errors import ConfigError
+from components._shared.safe_yaml import load_user_yaml
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,11 @@ GRAMMAR: dict[str, Flag] = {
     "--dest": Flag("where model versions live: s3://bucket/name or a folder", ("s3://bucket/name|DIR",)),
     "--model-version": Flag("a model version name under --dest", ("VERSION",)),
     "--triton-model": Flag("the model's name in DEST/triton/", ("NAME",)),
+    "--model": Flag(
+        "the model the command reads: an export output folder (predict also: model.onnx, DEST@production, "
+        "DEST@VERSION)",
+        ("DIR", "MODEL"),
+    ),
     "--params": Flag("YAML/JSON file of pipeline parameters", ("FILE",)),
     "-p": Flag(
         "one pipeline parameter KEY=VALUE (repeatable; the value is read as YAML; wins over --params)",
@@ -199,7 +203,8 @@ def parse_key_values(items: list[str], flag: str = "-p") -> dict[str, Any]:
     by the caller (``pipelines.config.load_params``: secret words, unknown keys, types).
 
     Raises:
-        ConfigError: an item without ``=`` or a name, or a value that is not readable as YAML.
+        ConfigError: an item without ``=`` or a name, or a value that is not readable as YAML or uses
+            aliases (``components._shared.safe_yaml``).
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -207,12 +212,7 @@ def parse_key_values(items: list[str], flag: str = "-p") -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} epochs_frozen=5")
-        try:
-            out[key] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError as err:
-            raise ConfigError(
-                f"{flag} {key}: the value is not readable as YAML ({type(err).__name__})"
-            ) from None
+        out[key] = load_user_yaml(value, f"{flag} {key}") if value.strip() else ""
     return out
 
 

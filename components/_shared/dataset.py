@@ -29,13 +29,16 @@ from typing import Any
 
 import yaml
 
-from components._shared.errors import DatasetError
+from components._shared.errors import ConfigError, DatasetError
 from components._shared.fsio import write_json_atomic, write_text_atomic
+from components._shared.safe_yaml import read_user_yaml
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MANIFEST_FILE = "dataset-manifest.json"
 MANIFEST_KIND = "yolo-kfp/dataset-manifest/v1"
 WORKSPACE_SUBDIR = "yolo-kfp"  # everything this pipeline writes in the run's workspace goes under here
+# Ultralytics' check_image (ultralytics/data/utils.py, 8.4) drops an image whose side is below this.
+TRAINER_MIN_SIDE = 10
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,22 @@ class DatasetManifest:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (also the artifact's metadata)."""
         return asdict(self)
+
+
+def jpeg_lacks_end_marker(path: str | os.PathLike[str]) -> bool | None:
+    """Whether a JPEG file does not end in the EOI marker (``FF D9``); ``None`` for other files.
+
+    Ultralytics' ``check_image`` re-saves such a JPEG (trailing bytes) or drops it (a truncated one), so
+    convert and stats look for it; only the first 3 and last 2 bytes are read.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with open(path, "rb") as fh:
+        if fh.read(3) != b"\xff\xd8\xff":
+            return None
+        fh.seek(-2, os.SEEK_END)
+        return fh.read(2) != b"\xff\xd9"
 
 
 def workspace_dir(workspace: str | os.PathLike[str], name: str) -> Path:
@@ -222,35 +241,91 @@ def label_path(image: Path) -> Path:
 
 
 def load_dataset(yaml_path: Path) -> DatasetSpec:
-    """Parse and check a ``dataset.yaml`` (or its folder, or a manifest of either); raise ``DatasetError``
-    with the file named when unusable."""
+    """Parse and check a ``dataset.yaml`` (or its folder, or a manifest of either).
+
+    A hand-edited file is checked as strictly as one split wrote: ``names`` is a list of one-line names
+    or a mapping with the keys 0..n-1; ``train``/``val``/``test`` are each one list file; ``path`` and
+    every list file lie inside the dataset folder (the folder holding the YAML, or the one a dataset
+    manifest beside it names), so a YAML can never make a stage read, and report, files elsewhere
+    (``path: /etc``).
+
+    Raises:
+        DatasetError: one line naming the file, the key and the fix, when the YAML is unusable.
+    """
     yaml_path = follow_manifest(Path(yaml_path))
     if yaml_path.is_dir():
         yaml_path = yaml_path / "dataset.yaml"
     if not yaml_path.is_file():
         raise DatasetError(f"{yaml_path}: dataset YAML not found (run 'yolo-kfp split' to create it)")
-    try:
-        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise DatasetError(f"{yaml_path}: not valid YAML ({err.__class__.__name__})") from err
+    try:  # a hand-edited dataset.yaml is user input: no aliases (a YAML bomb), bounded size and depth
+        data = read_user_yaml(yaml_path)
+    except ConfigError as err:
+        raise DatasetError(str(err)) from None
     if not isinstance(data, dict) or "names" not in data or "train" not in data or "val" not in data:
         raise DatasetError(f"{yaml_path}: needs 'train', 'val' and 'names' keys (Ultralytics dataset format)")
-    root = Path(data.get("path") or ".")
-    if not root.is_absolute():
-        root = (yaml_path.parent / root).resolve()
-    names = data["names"]
-    if isinstance(names, dict):
-        names = [names[k] for k in sorted(names)]
+    # the dataset folder: the YAML's own, or the workspace folder a manifest beside it names (the
+    # dataset.yaml that hand_over writes into an artifact points there)
+    manifest = read_manifest(yaml_path.parent)
+    home = Path(manifest.path if manifest else yaml_path.parent).resolve()
+    root = _inside(home, home / str(data.get("path") or "."), yaml_path, "path")
+    names = _class_names(data["names"], yaml_path)
     splits = {}
     for split in ("train", "val", "test"):
         rel = data.get(split)
         if not rel:
             continue
-        p = Path(rel) if Path(rel).is_absolute() else root / rel
-        if not p.exists():
+        if not isinstance(rel, str):
+            raise DatasetError(
+                f"{yaml_path}: {split!r} must be one list file (e.g. {split}.txt), not "
+                f"{type(rel).__name__} {rel!r}; merge the lists into one file"
+            )
+        p = _inside(home, root / rel, yaml_path, split)
+        if not p.is_file():
             raise DatasetError(f"{yaml_path}: {split} list {p} does not exist")
         splits[split] = p
-    return DatasetSpec(yaml_path=yaml_path, root=root, names=tuple(str(n) for n in names), splits=splits)
+    return DatasetSpec(yaml_path=yaml_path, root=root, names=names, splits=splits)
+
+
+def _inside(home: Path, path: Path, yaml_path: Path, key: str) -> Path:
+    """``path`` resolved (links followed), refused unless it is ``home`` or lies inside it."""
+    resolved = path.resolve()
+    if resolved != home and home not in resolved.parents:
+        raise DatasetError(
+            f"{yaml_path}: {key!r} points at {resolved}, outside the dataset folder {home}; "
+            "keep the data and lists beside dataset.yaml (path: .)"
+        )
+    return resolved
+
+
+def _class_names(names: object, yaml_path: Path) -> tuple[str, ...]:
+    """``names`` as a tuple of one-line strings, in id order; one-line ``DatasetError`` otherwise."""
+    if isinstance(names, str):
+        raise DatasetError(
+            f"{yaml_path}: 'names' is the string {names[:40]!r}, which would be read as one class per "
+            "character; write a list, e.g. names: [star]"
+        )
+    if isinstance(names, dict):
+        keys = list(names)
+        if any(type(k) is not int for k in keys) or sorted(keys) != list(range(len(keys))):
+            raise DatasetError(
+                f"{yaml_path}: 'names' keys must be the integers 0..{len(keys) - 1}, got "
+                f"{', '.join(repr(k) for k in keys[:10])}; number the classes 0, 1, ..."
+            )
+        names = [names[k] for k in range(len(keys))]
+    if not isinstance(names, list) or not names:
+        raise DatasetError(
+            f"{yaml_path}: 'names' must be a list of class names or an id -> name mapping, not "
+            f"{names!r:.40}; e.g. names: [helmet, head]"
+        )
+    for i, n in enumerate(names):
+        if not isinstance(n, str | int | float) or isinstance(n, bool):
+            raise DatasetError(f"{yaml_path}: 'names': class {i} is {n!r:.40}; give every class a name")
+        if str(n) != " ".join(str(n).split()) or not str(n):
+            raise DatasetError(
+                f"{yaml_path}: 'names': class {i} {str(n)!r:.60} must be one line without outer or "
+                "repeated whitespace"
+            )
+    return tuple(str(n) for n in names)
 
 
 def resolve_dataset_yaml(yaml_path: Path, work_dir: Path) -> Path:

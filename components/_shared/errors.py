@@ -1,8 +1,18 @@
 """The error types every stage raises. The CLI alone catches them: one line on stderr, exit code 2."""
 
+from components._shared.redact import redact
+
 
 class YoloKfpError(Exception):
-    """Base error: its message is one line that names the bad value, the file and the fix."""
+    """Base error: its message is one line that names the bad value, the file and the fix.
+
+    Credentials never survive into the message: URI user-info and secret environment values are
+    replaced by ``***`` when the error is made (``components._shared.redact``), so neither the CLI's
+    line nor a component's traceback in a pod's log can show them.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class DatasetError(YoloKfpError):

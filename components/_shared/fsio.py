@@ -8,6 +8,7 @@ folder's ``OUTPUT_MARKER``, written by ``staged_dir``), unless the user passes `
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -16,9 +17,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from components._shared.errors import ConfigError
+from components._shared.errors import ConfigError, StorageError
 
 OUTPUT_MARKER = ".yolo-kfp-output.json"  # the files a stage wrote into its output folder
+# A write refused for lack of room: a full disk, an exhausted quota, a file over the size limit.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def _umask() -> int:
@@ -79,7 +82,38 @@ def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> No
     try:
         os.link(src, dst)
     except OSError:
-        shutil.copy2(src, dst)
+        # a copy that fails half-way (a full disk) must not leave a truncated file under its final name
+        target = Path(dst)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copy2(src, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+@contextlib.contextmanager
+def no_room_as_storage_error(where: Path, outcome: str) -> Iterator[None]:
+    """Turn a write the file system refused for lack of room (``NO_ROOM``) into one ``StorageError`` line.
+
+    Args:
+        where: the output folder; its file system is the one to free.
+        outcome: what became of the output, e.g. "nothing was written".
+    """
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in NO_ROOM:
+            raise
+        path = err.filename2 or err.filename  # a copy names its source first, the file it wrote second
+        writing = f" writing {path}" if path else ""
+        raise StorageError(
+            f"{where}: {err.strerror}{writing}: {outcome}; free space on the file system of {where} "
+            "(or choose another --out) and run again"
+        ) from err
 
 
 def _overlap(out: Path, inp: Path) -> str | None:

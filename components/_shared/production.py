@@ -13,6 +13,10 @@ challenger must match. Layout under ``dest`` (``s3://bucket/name`` or a local fo
 Every reader here verifies: each downloaded file's size and sha256 must match the version's
 manifest (and the manifest's own sha256 the pointer's ``manifest_sha256``, when recorded), else a
 one-line ``StorageError`` ("... sha256 mismatch ...: refusing to use it") and the file is removed.
+``production.json`` itself is schema-checked on every read (``check_pointer``): anything but a pointer
+object (a list, ``null``, a string, an object without ``version`` or ``manifest_sha256``, fields of the
+wrong type) is a one-line ``StorageError`` naming it; it is never read as "nothing in production yet"
+and never overwritten.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class ProductionModel:
         imgsz: the image size from the manifest (None when unknown).
         metrics: the version's ``metrics.json`` (verified), else the manifest's metrics.
         manifest: the version's manifest.
+        manifest_sha256: the sha256 of that manifest (with ``version``, what the gate records as the
+            production model it measured; promotion compares it with production.json).
     """
 
     version: str
@@ -57,17 +63,73 @@ class ProductionModel:
     imgsz: int | None
     metrics: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    manifest_sha256: str | None = None
+
+
+# production.json's fields and the JSON types each may hold (None: null); version and manifest_sha256
+# are required, since promotion compares them with what the gate measured
+POINTER_FIELDS: dict[str, tuple[type, ...]] = {
+    "version": (str,),
+    "manifest_sha256": (str,),
+    "manifest": (str, type(None)),
+    "model": (str, type(None)),
+    "uri": (str, type(None)),
+    "classes": (list, type(None)),
+    "imgsz": (int, float, list, type(None)),  # the card's size: one side or [height, width]
+    "metrics": (dict, type(None)),
+    "gate": (dict, type(None)),
+    "history": (list,),
+    "triton": (dict, type(None)),
+}
+REQUIRED_POINTER_FIELDS = ("version", "manifest_sha256")
+
+
+def _pointer_problem(pointer: Any) -> str | None:
+    """What makes ``pointer`` something other than a production pointer object, or None when it is one."""
+    if not isinstance(pointer, dict):
+        return f"it holds JSON {type(pointer).__name__ if pointer is not None else 'null'}, not an object"
+    for name in REQUIRED_POINTER_FIELDS:
+        if not pointer.get(name):
+            return f"'{name}' is missing or empty"
+    for name, types in POINTER_FIELDS.items():
+        value = pointer.get(name)
+        if name in pointer and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"'{name}' is {type(value).__name__}, expected {' or '.join(t.__name__ for t in types)}"
+    if not all(isinstance(c, str) for c in pointer.get("classes") or []):
+        return "'classes' holds a name that is not a string"
+    if not all(isinstance(h, dict) for h in pointer.get("history", [])):
+        return "'history' holds an entry that is not an object"
+    return None
+
+
+def check_pointer(pointer: Any, uri: str) -> dict[str, Any]:
+    """``pointer`` (the parsed production.json at ``uri``) when it is a production pointer object.
+
+    Raises:
+        StorageError: one line naming ``uri`` and what is wrong; nothing is read as "no production".
+    """
+    problem = _pointer_problem(pointer)
+    if problem:
+        raise StorageError(
+            f"{uri}: not a production pointer ({problem}): refusing to read it as 'nothing in production' "
+            "or to replace it; restore it from a backup (or delete it only if nothing is in production)"
+        )
+    return pointer
 
 
 def read_production(dest: str, *, backend: Backend | None = None) -> dict[str, Any] | None:
-    """The current ``production.json`` of ``dest``, or None when nothing was promoted yet.
+    """The current ``production.json`` of ``dest``, or None when nothing was promoted yet (no such file).
 
     Args:
         dest: ``s3://bucket/name`` or a local folder.
         backend: the already opened ``dest`` (saves a client); default ``backend_for(dest)``.
+
+    Raises:
+        StorageError: the file is not valid JSON or not a production pointer object (``check_pointer``).
     """
-    pointer = (backend or backend_for(dest)).get_json(PRODUCTION)
-    return pointer if isinstance(pointer, dict) else None
+    loc = backend or backend_for(dest)
+    found = loc.get_json_etag(PRODUCTION)  # unlike get_json, tells a stored null from a missing file
+    return None if found is None else check_pointer(found[0], loc.uri_of(PRODUCTION))
 
 
 def _join(uri: str, rel: str) -> str:
@@ -186,12 +248,14 @@ def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
     """
     backend = backend_for(dest)
     pointer = read_production(dest, backend=backend)
-    if not pointer or not pointer.get("version"):
+    if pointer is None:
         log.info("%s: no production model yet", backend.uri)
         return None
     version = str(pointer["version"])
     out = Path(work_dir) / version
-    manifest, _ = load_manifest(backend, version, out, expect_sha256=pointer.get("manifest_sha256"))
+    manifest, manifest_sha256 = load_manifest(
+        backend, version, out, expect_sha256=pointer.get("manifest_sha256")
+    )
     listed = {str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)}
     model = next((n for n in MODEL_CHOICES if n in listed), manifest.get("model"))
     if not model or model not in listed:
@@ -218,6 +282,7 @@ def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
         imgsz=int(imgsz) if isinstance(imgsz, int | float) and not isinstance(imgsz, bool) else None,
         metrics=metrics if isinstance(metrics, dict) else {},
         manifest=manifest,
+        manifest_sha256=manifest_sha256,
     )
 
 
@@ -231,23 +296,30 @@ def production_baseline_metrics(dest: str, path: Path) -> Path | None:
 
     Raises:
         StorageError: the stored metrics.json differs from the manifest (sha256 mismatch).
+        ConfigError: ``path`` cannot be written (a folder, under a file, a read-only or full disk).
     """
     backend = backend_for(dest)
     pointer = read_production(dest, backend=backend)
-    if not pointer or not pointer.get("version"):
+    if pointer is None:
         log.info("%s: no production model yet: no baseline", backend.uri)
         return None
     version, path = str(pointer["version"]), Path(path)
-    with tempfile.TemporaryDirectory(prefix="yolo-kfp-baseline-") as tmp:
-        manifest = backend.get_json(f"{version}/{MANIFEST}")
-        listed = isinstance(manifest, dict) and any(
-            isinstance(f, dict) and f.get("name") == "metrics.json" for f in manifest.get("files", [])
-        )
-        if listed:
-            got = download_verified(backend, version, manifest, ["metrics.json"], Path(tmp))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, got["metrics.json"].read_text(encoding="utf-8"))
-        elif not backend.get_file(f"{version}/metrics.json", path):
-            write_json_atomic(path, {**pointer.get("metrics", {}), "gate": pointer.get("gate")})
+    try:
+        with tempfile.TemporaryDirectory(prefix="yolo-kfp-baseline-") as tmp:
+            manifest = backend.get_json(f"{version}/{MANIFEST}")
+            listed = isinstance(manifest, dict) and any(
+                isinstance(f, dict) and f.get("name") == "metrics.json" for f in manifest.get("files", [])
+            )
+            if listed:
+                got = download_verified(backend, version, manifest, ["metrics.json"], Path(tmp))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(path, got["metrics.json"].read_text(encoding="utf-8"))
+            elif not backend.get_file(f"{version}/metrics.json", path):
+                write_json_atomic(path, {**(pointer.get("metrics") or {}), "gate": pointer.get("gate")})
+    except OSError as err:  # --out is a folder, lies under a file, or its disk refuses the write
+        raise ConfigError(
+            f"{path}: cannot write the production metrics there ({err.strerror or err}): "
+            "choose a file path whose folder exists or can be created"
+        ) from err
     log.info("baseline: production version %s -> %s", version, path)
     return path

@@ -156,17 +156,56 @@ def safe_load(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+MAX_NAMES_CHARS = 1 << 20  # the class names of an ONNX model's metadata; 10,000 long names fit
+
+
 def _names_list(names: Any, source: Path) -> tuple[str, ...]:
+    """Class names in index order from a model's ``names`` (a dict, a list, or the ONNX metadata's text).
+
+    Raises:
+        ConfigError: text over ``MAX_NAMES_CHARS`` or not a Python literal (parsing it is bounded: no
+            ``MemoryError`` or recursion on 100k ``-``), keys that are not the indices 0..n-1, or no names.
+    """
     if isinstance(names, str):
+        if len(names) > MAX_NAMES_CHARS:
+            raise ConfigError(
+                f"{source}: class names metadata of {len(names)} characters (more than {MAX_NAMES_CHARS}); "
+                "re-export the model from its checkpoint"
+            )
         try:
             names = ast.literal_eval(names)
-        except (ValueError, SyntaxError) as err:
-            raise ConfigError(f"{source}: unreadable class names {names[:80]!r}") from err
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+            raise ConfigError(
+                f"{source}: unreadable class names {names[:80]!r} ({type(err).__name__}); "
+                "re-export the model from its checkpoint"
+            ) from None
     if isinstance(names, dict) and names:
-        return tuple(str(names[k]) for k in sorted(names, key=int))
+        # "0" as well as 0: a dict that went through JSON on its way keeps its order this way
+        names = {
+            int(k) if isinstance(k, str) and k.isascii() and k.isdigit() else k: v for k, v in names.items()
+        }
+        keys = list(names)
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in keys) or sorted(keys) != list(
+            range(len(keys))
+        ):
+            shown = ", ".join(repr(k) for k in keys[:5])
+            raise ConfigError(
+                f"{source}: class names keyed by {shown}{', ...' if len(keys) > 5 else ''}, not the class "
+                "indices 0..n-1; re-export the model from its checkpoint"
+            )
+        return tuple(str(names[k]) for k in sorted(keys))
     if isinstance(names, (list, tuple)) and names:
         return tuple(str(n) for n in names)
     raise ConfigError(f"{source}: the model carries no class names")
+
+
+def names_from_metadata(value: Any, source: Path) -> tuple[str, ...]:
+    """Class names, in index order, of an ONNX model's ``names`` metadata (``"{0: 'a', 1: 'b'}"``).
+
+    Raises:
+        ConfigError: as ``_names_list``: too long, unreadable, not keyed 0..n-1, or absent.
+    """
+    return _names_list(value, Path(source))
 
 
 def model_names(path: Path) -> tuple[str, ...]:
@@ -245,7 +284,7 @@ def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def checkpoint_progress(path: Path) -> dict[str, Any] | None:
-    """Resume facts of a ``last.pt``: ``{epoch, epochs, train_args}`` or None if it cannot resume.
+    """Resume facts of a ``last.pt``: ``{epoch, epochs, train_args, train_results, names}`` or None if it cannot resume.
 
     ``epoch`` is the number of finished epochs; a stripped (finished) checkpoint has no optimizer.
     """
@@ -259,11 +298,17 @@ def checkpoint_progress(path: Path) -> dict[str, Any] | None:
     if not isinstance(ckpt, dict) or ckpt.get("optimizer") is None or int(ckpt.get("epoch", -1)) < 0:
         return None
     args = dict(ckpt.get("train_args") or {})
+    model = ckpt.get("ema") or ckpt.get("model")
+    try:
+        names: tuple[str, ...] | None = _names_list(getattr(model, "names", None), Path(path))
+    except ConfigError:
+        names = None  # a checkpoint without class names: the dataset fingerprint alone decides
     return {
         "epoch": int(ckpt["epoch"]) + 1,
         "epochs": int(args.get("epochs", 0)),
         "train_args": args,
         "train_results": ckpt.get("train_results") or {},
+        "names": names,
     }
 
 

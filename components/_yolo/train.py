@@ -12,18 +12,23 @@ from components._yolo.patches import quiet_stdout  # isort: split
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+import ultralytics.engine.trainer as _ul_trainer
 import ultralytics.engine.validator as _ul_validator
 import ultralytics.models.yolo.detect.val as _ul_detect_val
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.nn.tasks import DetectionModel
-from ultralytics.utils import LOCAL_RANK
+from ultralytics.utils import LOCAL_RANK, RANK
+from ultralytics.utils.torch_utils import strip_optimizer as _ul_strip_optimizer
 
 from components._shared.errors import ConfigError, YoloKfpError
 from components._yolo.ddp import device_index
@@ -69,6 +74,53 @@ def _single_process_validation() -> Iterator[None]:
             m.RANK, m.LOCAL_RANK = rank, local_rank  # type: ignore[attr-defined]
 
 
+def _write_refusal(path: Path) -> OSError | None:
+    """The file system's reason for refusing writes into ``path`` (append and see); None when it accepts them."""
+    try:
+        with path.open("ab") as fh:
+            fh.write(bytes(1 << 20))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as err:
+        return err
+    return None
+
+
+def _strip_optimizer_atomic(
+    f: str | Path = "best.pt", s: str = "", updates: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Ultralytics' ``strip_optimizer``, written to a temp name and renamed: a failed write keeps the file whole.
+
+    Upstream rewrites the checkpoint in place with ``torch.save(path)``, whose writer reports a failed
+    write as ``RuntimeError("... unexpected pos ...")`` and drops the cause; the file system is then asked
+    (``_write_refusal``) and its ``OSError`` (a full disk, a quota) raised, naming the checkpoint.
+    """
+    target = Path(s or f)
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        ckpt = _ul_strip_optimizer(f, s=str(tmp), updates=updates)
+        if tmp.exists():  # upstream writes nothing when ``f`` is not a checkpoint
+            os.replace(tmp, target)
+        return ckpt
+    except RuntimeError as err:
+        refusal = _write_refusal(tmp)
+        if refusal is None:
+            raise
+        raise OSError(refusal.errno, refusal.strerror, str(target)) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _atomic_strip() -> Iterator[None]:
+    """Let the trainer's final ``strip_optimizer`` calls go through ``_strip_optimizer_atomic``."""
+    _ul_trainer.strip_optimizer = _strip_optimizer_atomic  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _ul_trainer.strip_optimizer = _ul_strip_optimizer
+
+
 class OfflineDetectionTrainer(DetectionTrainer):
     """Ultralytics' detection trainer; defined here so DDP workers import this package (and its patches).
 
@@ -88,6 +140,8 @@ class OfflineDetectionTrainer(DetectionTrainer):
 
     In every run (single process, Ultralytics' own DDP workers, torchrun), ``_do_train`` ends with the
     ``ALL_RANKS_END`` callbacks on every rank: the per-rank frozen-layer verdicts are gathered there.
+    Checkpoints are never written in place (``save_model``, and ``final_eval``'s ``strip_optimizer``):
+    a full disk leaves the previous complete files, not a truncated ``best.pt``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -113,20 +167,69 @@ class OfflineDetectionTrainer(DetectionTrainer):
         else:
             super()._setup_train()
 
+    def save_model(self) -> bool:
+        """Ultralytics' ``save_model`` through temp names: a failed write never leaves a truncated checkpoint.
+
+        Upstream writes ``last.pt``, ``best.pt`` (and ``epoch<N>.pt``) in place, in that order. Here they
+        go to a temp folder beside them and are renamed once all are complete, ``last.pt`` last (it
+        records the best epoch, whose file must then exist); on failure the previous epoch's files stay
+        as they were, and the ``OSError`` names the checkpoint that could not be written.
+        """
+        wdir, last, best = self.wdir, self.last, self.best
+        wdir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=wdir))
+        self.wdir, self.last, self.best = staging, staging / last.name, staging / best.name
+        try:
+            saved = super().save_model()
+            for new in sorted(staging.iterdir(), key=lambda p: p.name == last.name):
+                os.replace(new, wdir / new.name)
+        except OSError as err:
+            if err.filename is not None:
+                raise
+            written = [n for n in (last.name, best.name, f"epoch{self.epoch}.pt") if (staging / n).exists()]
+            raise OSError(err.errno, err.strerror, str(wdir / (written[-1] if written else ""))) from err
+        finally:
+            self.wdir, self.last, self.best = wdir, last, best
+            shutil.rmtree(staging, ignore_errors=True)
+        return saved
+
     def final_eval(self) -> None:
-        if not self.torchrun:
-            super().final_eval()
-            return
-        if self.validator is not None:
-            self.validator.dataloader = (
-                None  # the training loader holds this rank's shard only: load them all
-            )
-        with _single_process_validation():
-            super().final_eval()
+        with _atomic_strip():
+            if not self.torchrun:
+                super().final_eval()
+                return
+            if self.validator is not None:
+                self.validator.dataloader = (
+                    None  # the training loader holds this rank's shard only: load them all
+                )
+            with _single_process_validation():
+                super().final_eval()
 
     def _do_train(self) -> None:
         super()._do_train()
         self.run_callbacks(ALL_RANKS_END)
+
+
+EpochHook = Callable[[int, dict[str, dict[str, Any]]], None]  # (epochs done, per-class P/R/AP/instances)
+
+
+def epoch_callback(hook: EpochHook) -> Callable[[DetectionTrainer], None]:
+    """An ``on_fit_epoch_end`` callback handing ``hook`` the finished epoch and its validation's per-class table.
+
+    Ultralytics runs ``on_fit_epoch_end`` after the epoch's ``results.csv`` row and checkpoint are
+    written; only rank 0 (or the single process) calls the hook.
+    """
+
+    def on_fit_epoch_end(trainer: DetectionTrainer) -> None:
+        if RANK not in (-1, 0):
+            return
+        from components._yolo.validate import metrics_dict
+
+        metrics = getattr(trainer.validator, "metrics", None)
+        per_class = metrics_dict(metrics, trainer.data["names"])["per_class"] if metrics is not None else {}
+        hook(int(trainer.epoch) + 1, per_class)
+
+    return on_fit_epoch_end
 
 
 @dataclass(frozen=True)
@@ -151,6 +254,7 @@ def train(
     overrides: Mapping[str, Any],
     recorder: TrainRecorder,
     resume_ckpt: Path | None,
+    on_epoch: EpochHook | None = None,
 ) -> TrainRun:
     """Run Ultralytics training into ``run_dir`` (a fresh run, or a resume of ``resume_ckpt``).
 
@@ -164,6 +268,7 @@ def train(
         overrides: Ultralytics training arguments (epochs, imgsz, lr0, freeze, ...).
         recorder: callbacks (frozen proof, metrics, checkpoint hook).
         resume_ckpt: a ``last.pt`` with the trainer's state to continue from.
+        on_epoch: called after every epoch (``epoch_callback``): live logs and the training doctor.
     """
     args: dict[str, Any] = {
         **overrides,
@@ -182,7 +287,7 @@ def train(
     if "," in str(overrides.get("device", "")) and not (dist.is_available() and dist.is_initialized()):
         _require_ddp_support()  # Ultralytics spawns its own launcher (not under torchrun)
     with quiet_stdout():
-        return _train(args, run_dir, model, arch, recorder, resume_ckpt)
+        return _train(args, run_dir, model, arch, recorder, resume_ckpt, on_epoch)
 
 
 def _train(
@@ -192,6 +297,7 @@ def _train(
     arch: str | None,
     recorder: TrainRecorder,
     resume_ckpt: Path | None,
+    on_epoch: EpochHook | None = None,
 ) -> TrainRun:
     try:
         trainer = OfflineDetectionTrainer(overrides=args)
@@ -205,6 +311,8 @@ def _train(
         cfg = model.yaml if model is not None else arch
         trainer.model = trainer.get_model(cfg=cfg, weights=model, verbose=False)
     recorder.attach(trainer)
+    if on_epoch is not None:
+        trainer.add_callback("on_fit_epoch_end", epoch_callback(on_epoch))
     trainer.train()
     record_path = run_dir / RECORD_NAME
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.is_file() else {}

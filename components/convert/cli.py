@@ -1,8 +1,8 @@
 """Convert Pascal VOC trees (Annotations/*.xml + JPEGImages/*) into one YOLO dataset folder.
 
 Writes OUT/images/, OUT/labels/<stem>.txt, OUT/classes.txt, OUT/report.md and OUT/report.json.
-Images are hard-linked, never re-encoded. Exit 0 when at least one image was converted, 2 with one
-line when nothing was usable.
+Images are hard-linked (a JPEG the trainer would re-save gets a repaired copy). Exit 0 when at least
+one image was converted, 2 with one line when nothing was usable.
 
 Example:
   yolo-kfp convert --source data/voc-helmet --source data/voc-other --out runs/converted

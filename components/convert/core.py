@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import hashlib
 import logging
 import math
 import os
@@ -34,8 +35,8 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 from tqdm import tqdm
 
-from components._shared.dataset import IMAGE_SUFFIXES
-from components._shared.errors import ConfigError, DatasetError
+from components._shared.dataset import IMAGE_SUFFIXES, TRAINER_MIN_SIDE, jpeg_lacks_end_marker
+from components._shared.errors import ConfigError, DatasetError, StorageError
 from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
 from components.convert.imagesize import header_size
 
@@ -52,6 +53,10 @@ _PROCESS_POOL_MIN_FILES = 500
 # files, so that the main process is not the bottleneck and the last list does not run alone for long.
 _CHUNK_MAX = 512
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
+# A file name is at most 255 bytes (NAME_MAX); output stems are shortened to leave room for the suffix.
+_NAME_MAX = 255
+# EXIF orientations that swap width and height (transpose, rotate 90, transverse, rotate 270)
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -97,6 +102,9 @@ class ConvertResult:
     images_without_xml: int
     seconds: float
     files_per_second: float
+    class_spellings: dict[str, dict[str, int]] = field(default_factory=dict)
+    exif_rotated: int = 0
+    repaired: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (paths as strings, tuples as lists)."""
@@ -114,16 +122,18 @@ class ConvertResult:
 # decimals), or None when the box is dropped for the geometric ``reason``.
 _Object = tuple[str, bool, "str | None", "str | None", bool]
 # What a worker sends back per XML: (index of the image in ``_Job.images`` or -1, file-level skip
-# reason, objects, size_from_image, size_mismatch).
-_Outcome = tuple[int, "str | None", tuple[_Object, ...], bool, bool]
-# One output pair: (source image path, file name under images/, file name under labels/, label bytes).
-_Write = tuple[str, str, str, bytes]
+# reason, objects, size_from_image, size_mismatch, exif_rotated, repair reason).
+_Outcome = tuple[int, "str | None", tuple[_Object, ...], bool, bool, bool, "str | None"]
+# One output pair: (source image path, file name under images/, file name under labels/, label bytes,
+# repair reason: write a re-encoded copy instead of a link when set).
+_Write = tuple[str, str, str, bytes, "str | None"]
 
 
 class _Job(NamedTuple):
     xml: str  # path of the XML file (as ``str(tree / "Annotations" / name)``)
     tree: int  # position of its VOC folder in ``voc_dirs``
     images: tuple[str, ...]  # paths of the image files with the XML's stem, sorted
+    clash: bool = False  # another XML of this tree has the same stem (b.xml + b.XML): both are skipped
 
 
 class _Parsed(NamedTuple):
@@ -134,6 +144,8 @@ class _Parsed(NamedTuple):
     objects: tuple[_Object, ...] = ()
     size_from_image: bool = False
     size_mismatch: bool = False
+    exif_rotated: bool = False  # boxes moved from the stored frame to the upright one the trainer sees
+    repair: str | None = None  # why the image is written as a re-encoded copy
 
 
 @dataclass
@@ -144,6 +156,8 @@ class _Tally:
     written: int = 0
     clipped: int = 0
     background: int = 0
+    exif_rotated: int = 0
+    repaired: Counter[str] = field(default_factory=Counter)
 
 
 def parse_classes(value: str) -> tuple[str, ...]:
@@ -153,11 +167,12 @@ def parse_classes(value: str) -> tuple[str, ...]:
         value: comma-separated names, or the path of a text file (blank lines and ``#`` lines ignored).
 
     Returns:
-        The names, stripped, in the given order.
+        The names, trimmed and with inner whitespace runs as one space (``class_name``), in the given order.
 
     Raises:
-        ConfigError: the list is empty or names a class twice, or the value looks like a path (has a
-            ``/`` or ends in ``.txt``) to a file that does not exist.
+        ConfigError: the list is empty or names a class twice (in any case: objects are matched to the
+            list regardless of case), or the value looks like a path (has a ``/`` or ends in ``.txt``) to
+            a file that does not exist.
     """
     path = Path(value).expanduser()
     if not path.is_file() and ("/" in value or os.sep in value or value.strip().lower().endswith(".txt")):
@@ -167,9 +182,9 @@ def parse_classes(value: str) -> tuple[str, ...]:
         )
     if path.is_file():
         lines = path.read_text(encoding="utf-8").splitlines()
-        names = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        names = [class_name(ln) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
     else:
-        names = [n.strip() for n in value.split(",") if n.strip()]
+        names = [class_name(n) for n in value.split(",") if n.strip()]
     if not names:
         raise ConfigError(
             f"--classes {value!r}: no class names (give a,b,c or a file with one name per line)"
@@ -177,7 +192,25 @@ def parse_classes(value: str) -> tuple[str, ...]:
     dupes = sorted(n for n, c in Counter(names).items() if c > 1)
     if dupes:
         raise ConfigError(f"--classes {value!r}: {', '.join(dupes)} given more than once")
+    folded: dict[str, list[str]] = {}
+    for n in names:
+        folded.setdefault(n.casefold(), []).append(n)
+    clashes = [" and ".join(group) for group in folded.values() if len(group) > 1]
+    if clashes:
+        raise ConfigError(
+            f"--classes {value!r}: {'; '.join(clashes)} differ only in case, and class names are matched "
+            "regardless of case; keep one spelling"
+        )
     return tuple(names)
+
+
+def class_name(raw: str) -> str:
+    """A class name as one trimmed line: every run of whitespace (newlines, tabs) becomes one space.
+
+    A newline inside ``<name>`` would otherwise give ``classes.txt`` two lines for one class and shift
+    every later class id.
+    """
+    return " ".join(raw.split())
 
 
 def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> ConvertResult:
@@ -213,12 +246,15 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
     with _pool(len(jobs), cfg.workers) as (pool, workers):
         parsed = _parse_all(jobs, pool, workers)
         usable = _require_usable(parsed, trees)
-        classes = cfg.classes or _found_classes(usable, cfg.include_difficult)
+        canon, spellings = _canonical_names(usable, cfg.classes)
+        classes = cfg.classes or _found_classes(usable, cfg.include_difficult, canon)
         if cfg.strict and cfg.classes:
-            _check_strict(usable, cfg.classes)
+            _check_strict(usable, cfg.classes, canon)
         names = _output_names(usable, trees)
-        tally, writes = _plan_dataset(usable, names, classes, cfg.include_difficult)
-        with staged_dir(out_dir) as tmp:
+        tally, writes = _plan_dataset(usable, names, classes, cfg.include_difficult, canon)
+        if cfg.classes and not tally.written and tally.skipped["unknown_class"]:
+            _refuse_unmatched_classes(cfg.classes, usable, canon)
+        with _disk_errors(out_dir), staged_dir(out_dir) as tmp:
             _write_dataset(tmp, writes, classes, pool, workers)
             seconds = time.perf_counter() - start
             result = ConvertResult(
@@ -239,6 +275,9 @@ def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> 
                 images_without_xml=orphans,
                 seconds=round(seconds, 3),
                 files_per_second=round(len(jobs) / seconds, 1) if seconds > 0 else 0.0,
+                class_spellings=spellings,
+                exif_rotated=tally.exif_rotated,
+                repaired=dict(sorted(tally.repaired.items())),
             )
             (tmp / "report.md").write_text(render_markdown(result), encoding="utf-8")
             write_json_atomic(tmp / "report.json", result.to_dict())  # last: its presence means complete
@@ -255,11 +294,19 @@ def render_markdown(result: ConvertResult, max_files: int = 50) -> str:
         ("boxes clipped to the image", result.clipped),
         ("XML files / skipped", f"{result.xml_files} / {len(result.files_skipped)}"),
         ("images without XML", result.images_without_xml),
+        ("EXIF-rotated images (boxes moved to the upright frame)", result.exif_rotated),
+        ("images repaired into a copy", ", ".join(f"{r} {n}" for r, n in result.repaired.items()) or 0),
         ("files per second", result.files_per_second),
     ]
     out = ["# convert report", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
     out += ["## Objects per class", "", "| class | objects |", "|---|---|"]
     out += [f"| {c} | {n} |" for c, n in result.per_class.items()] + [""]
+    if result.class_spellings:
+        out += ["## Class spellings merged", "", "| class | other spellings (objects) |", "|---|---|"]
+        for c, other in result.class_spellings.items():
+            merged = ", ".join(f"{_printable(s)!s} ({n})" for s, n in other.items())
+            out.append(f"| {c} | {merged} |")
+        out.append("")
     if result.skipped:
         out += ["## Objects skipped", "", "| reason | objects |", "|---|---|"]
         out += [f"| {r} | {n} |" for r, n in result.skipped.items()] + [""]
@@ -304,20 +351,86 @@ def _require_usable(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> list[_P
 
 
 def _plan_dataset(
-    usable: Sequence[_Parsed], names: dict[str, str], classes: Sequence[str], include_difficult: bool
+    usable: Sequence[_Parsed],
+    names: dict[str, str],
+    classes: Sequence[str],
+    include_difficult: bool,
+    canon: dict[str, str],
 ) -> tuple[_Tally, list[_Write]]:
-    """Each usable file's label content and output names, and the counts (written by ``_write_dataset``)."""
+    """Each usable file's label content and output names, and the counts (written by ``_write_dataset``).
+
+    Args:
+        canon: object name as parsed -> its class name (``_canonical_names``).
+    """
     tally = _Tally()
-    index = {c: i for i, c in enumerate(classes)}
+    ids = {c: i for i, c in enumerate(classes)}
+    index = {raw: ids[c] for raw, c in canon.items() if c in ids}
     writes = []
     for p in usable:
         assert p.image is not None  # usable files always have one
-        lines = _label_lines(p.objects, index, include_difficult, tally)
+        lines = _label_lines(p.objects, index, classes, include_difficult, tally)
+        tally.exif_rotated += p.exif_rotated
+        if p.repair:
+            tally.repaired[p.repair] += 1
         name = names[p.xml]
         suffix = _split_name(os.path.basename(p.image))[1].lower()
         label = "".join(f"{ln}\n" for ln in lines).encode("utf-8")
-        writes.append((p.image, f"{name}{suffix}", f"{name}.txt", label))
+        writes.append((p.image, f"{name}{suffix}", f"{name}.txt", label, p.repair))
     return tally, writes
+
+
+def _canonical_names(
+    parsed: Iterable[_Parsed], given: Sequence[str] | None
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Map every object name to its class name, and report the spellings that were merged.
+
+    The rule: a name is trimmed with inner whitespace collapsed (``class_name``); names equal up to case
+    are one class, spelled as in ``given`` when it lists the class, else as most objects spell it (ties:
+    the first in sorted order). So ``Star``/``STAR``/``star`` never become three classes.
+
+    Returns:
+        ``(raw name -> class name, {class name: {other spelling: objects}})``.
+    """
+    counts: Counter[str] = Counter(name for p in parsed for name, *_ in p.objects if name)
+    by_key: dict[str, Counter[str]] = {}
+    for raw, n in counts.items():
+        by_key.setdefault(class_name(raw).casefold(), Counter())[raw] += n
+    listed = {c.casefold(): c for c in given or ()}
+    canon: dict[str, str] = {}
+    spellings: dict[str, dict[str, int]] = {}
+    for key, raws in by_key.items():
+        tidy: Counter[str] = Counter()
+        for raw, n in raws.items():
+            tidy[class_name(raw)] += n
+        chosen = listed.get(key) or min(tidy, key=lambda t: (-tidy[t], t))
+        canon.update(dict.fromkeys(raws, chosen))
+        other = {raw: n for raw, n in sorted(raws.items()) if raw != chosen}
+        if other:
+            spellings[chosen] = other
+    return canon, dict(sorted(spellings.items()))
+
+
+def _refuse_unmatched_classes(given: Sequence[str], parsed: Iterable[_Parsed], canon: dict[str, str]) -> None:
+    """``--classes`` named only classes no object has: one line naming the classes that were found."""
+    found = sorted({canon[name] for p in parsed for name, *_ in p.objects if name})
+    shown = ", ".join(found[:30]) + (f" and {len(found) - 30} more" if len(found) > 30 else "")
+    raise DatasetError(
+        f"--classes {', '.join(given)}: no object has any of these classes (classes found: {shown}); "
+        "fix the spelling or leave --classes out to use the classes found"
+    )
+
+
+@contextlib.contextmanager
+def _disk_errors(out_dir: Path) -> Iterator[None]:
+    """A failed write (full disk, quota, read-only folder) as one ``StorageError`` line; the staged folder
+    is already removed by ``staged_dir`` when this sees the error."""
+    try:
+        yield
+    except OSError as err:
+        raise StorageError(
+            f"{out_dir}: cannot write the converted dataset ({err.strerror or err.__class__.__name__}); "
+            "free some space or choose another --out (nothing was written)"
+        ) from err
 
 
 def _write_dataset(
@@ -338,8 +451,11 @@ def _write_chunk(tmp: str, writes: Sequence[_Write]) -> int:
     """Hard-link (else copy) each image to ``tmp/images`` and write its label file to ``tmp/labels``."""
     images, labels = os.path.join(tmp, "images", ""), os.path.join(tmp, "labels", "")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-    for image, image_name, label_name, label in writes:
-        link_or_copy(image, images + image_name)
+    for image, image_name, label_name, label, repair in writes:
+        if repair:
+            _write_repaired(image, images + image_name)
+        else:
+            link_or_copy(image, images + image_name)
         fd = os.open(labels + label_name, flags, 0o666)  # unbuffered; the umask applies, as for open()
         try:
             data = memoryview(label)
@@ -348,6 +464,16 @@ def _write_chunk(tmp: str, writes: Sequence[_Write]) -> int:
         finally:
             os.close(fd)
     return len(writes)
+
+
+def _write_repaired(image: str, dst: str) -> None:
+    """Write a re-encoded, upright copy of a JPEG the trainer would restore, as Ultralytics would restore it
+    (``check_image``: EXIF orientation applied, quality 100, no chroma subsampling), but never in place."""
+    from PIL import Image, ImageOps
+
+    with Image.open(image) as im:
+        upright = ImageOps.exif_transpose(im)
+        upright.save(dst, "JPEG", subsampling=0, quality=100)
 
 
 def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
@@ -371,7 +497,10 @@ def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
                 for stem, suffix in (_split_name(e.name),)
                 if suffix.lower() == ".xml" and _is_file(e)
             )
-        jobs.extend(_Job(xml, i, tuple(sorted(by_stem.get(stem, ())))) for xml, stem in xmls)
+        per_stem = Counter(stem for _, stem in xmls)  # b.xml and b.XML both claim image b
+        jobs.extend(
+            _Job(xml, i, tuple(sorted(by_stem.get(stem, ()))), per_stem[stem] > 1) for xml, stem in xmls
+        )
         annotated = {stem for _, stem in xmls}
         orphans += sum(1 for stem in by_stem if stem not in annotated)
     return jobs, orphans
@@ -425,8 +554,8 @@ def _parse_all(jobs: list[_Job], pool: ProcessPoolExecutor | None, workers: int)
             outcomes.extend(part)
             bar.update(len(part))
     return [
-        _Parsed(job.xml, job.tree, job.images[i] if i >= 0 else None, reason, objects, from_image, mismatch)
-        for job, (i, reason, objects, from_image, mismatch) in zip(jobs, outcomes, strict=True)
+        _Parsed(job.xml, job.tree, job.images[i] if i >= 0 else None, *rest)
+        for job, (i, *rest) in zip(jobs, outcomes, strict=True)
     ]
 
 
@@ -444,32 +573,43 @@ def _printable(name: str) -> str:
     return repr(name)[1:-1] if _has_control_char(name) else name
 
 
+def _skip(i: int, reason: str) -> _Outcome:
+    return i, reason, (), False, False, False, None
+
+
 def _parse_file(job: _Job) -> _Outcome:
     """Parse one XML and check its image; never raises for bad input (it returns a skip reason)."""
     if _has_control_char(os.path.basename(job.xml)):
-        return -1, CONTROL_CHAR, (), False, False
+        return _skip(-1, CONTROL_CHAR)
+    if job.clash:
+        return _skip(-1, "same_stem_xml")
     try:
         root = _parse_xml(_read_file(job.xml))
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden):
-        return -1, "unsafe_xml", (), False, False
+        return _skip(-1, "unsafe_xml")
     except (ParseError, ValueError, LookupError):  # LookupError: an encoding Python does not know
-        return -1, "malformed_xml", (), False, False
+        return _skip(-1, "malformed_xml")
     except OSError:
-        return -1, "unreadable_xml", (), False, False
+        return _skip(-1, "unreadable_xml")
     if root.tag.lower() != "annotation":
-        return -1, "not_voc_xml", (), False, False
+        return _skip(-1, "not_voc_xml")
     i = _pick_image(job, root)
     if i < 0:
-        return -1, "missing_image", (), False, False
+        return _skip(-1, "missing_image")
     if _has_control_char(os.path.basename(job.images[i])):
-        return -1, CONTROL_CHAR, (), False, False
-    real, reason = _image_size(job.images[i])
+        return _skip(-1, CONTROL_CHAR)
+    real, reason, orientation, repair = _inspect_image(job.images[i])
     if real is None:
-        return i, reason, (), False, False
+        return _skip(i, reason or "unreadable_image")
     declared = _declared_size(root)
     width, height = declared or real
-    objects = tuple([_parse_object(obj, width, height) for obj in root.findall("object")])
-    return i, None, objects, declared is None, declared is not None and declared != real
+    upright = (real[1], real[0]) if orientation in _SWAPS_SIDES else real
+    # EXIF rule: boxes are in the stored frame unless <size> declares the upright frame (sides swapped);
+    # either way the label is written in the upright frame, the one Ultralytics decodes (cv2 applies it)
+    rotate = orientation if orientation > 1 and not (declared == upright != real) else 1
+    objects = tuple([_parse_object(obj, width, height, rotate) for obj in root.findall("object")])
+    mismatch = declared is not None and declared not in (real, upright)
+    return i, None, objects, declared is None, mismatch, rotate > 1, repair
 
 
 def _read_file(path: str) -> bytes:
@@ -514,27 +654,76 @@ def _pick_image(job: _Job, root: Element) -> int:
     return 0
 
 
-def _image_size(image: str) -> tuple[tuple[int, int] | None, str | None]:
-    """Width and height from the image header (no decoding), or a skip reason.
+def _inspect_image(image: str) -> tuple[tuple[int, int] | None, str | None, int, str | None]:
+    """The stored size, EXIF orientation and repair reason of an image, or a skip reason.
 
-    Plain JPEG and PNG headers are read directly (``imagesize.header_size``); every other file, and any
-    header that reader is not sure of, is judged by PIL as before.
+    Mirrors Ultralytics' ``check_image`` (``ultralytics/data/utils.py``, 8.4), which drops an image it
+    cannot verify or whose side is below 10 px, and re-saves a JPEG that does not end in an EOI marker
+    (in the dataset folder, that is, in one of this pipeline's outputs). Such a JPEG is decoded here:
+    undecodable (truncated) it is skipped, else it gets a repaired copy (``_write_repaired``).
+
+    Returns:
+        ``(size or None, skip reason, orientation, repair reason)``; orientation 1 means upright.
     """
-    size = header_size(image)
-    if size is not None:
-        return size, None
+    size, orientation = header_size(image), 1
+    if size is None:
+        size, reason, orientation = _pil_size(image)
+        if size is None:
+            return None, reason, 1, None
+    if min(size) < TRAINER_MIN_SIDE:
+        return None, "image_too_small", 1, None
+    try:
+        lacks_eoi = jpeg_lacks_end_marker(image)
+    except OSError:
+        return None, "unreadable_image", 1, None
+    if lacks_eoi is None:  # not a JPEG
+        return (size, None, orientation, None) if _verifies(image) else (None, "unreadable_image", 1, None)
+    if lacks_eoi:
+        if not _decodes(image):
+            return None, "truncated_image", 1, None
+        return size, None, orientation, "jpeg_without_end_marker"
+    return size, None, orientation, None
+
+
+def _pil_size(image: str) -> tuple[tuple[int, int] | None, str | None, int]:
+    """Width, height and EXIF orientation by PIL (header only), or a skip reason."""
     from PIL import Image  # imported here: only the parsing workers need it
 
     try:
         if os.stat(image).st_size == 0:
-            return None, "empty_image"
+            return None, "empty_image", 1
         with Image.open(image) as im:
             w, h = im.size
+            orientation = im.getexif().get(274, 1)
     except Exception:  # PIL raises many types for garbage bytes; all mean "cannot use this file"
-        return None, "unreadable_image"
+        return None, "unreadable_image", 1
     if w <= 0 or h <= 0:
-        return None, "unreadable_image"
-    return (w, h), None
+        return None, "unreadable_image", 1
+    return (w, h), None, orientation if orientation in range(1, 9) else 1
+
+
+def _verifies(image: str) -> bool:
+    """PIL's ``verify`` passes (it checks PNG chunk checksums), as the trainer requires."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as im:
+            im.verify()
+    except Exception:  # any PIL failure means the trainer drops the image
+        return False
+    return True
+
+
+def _decodes(image: str) -> bool:
+    """The whole image decodes (PIL raises on a truncated scan, as in the trainer's restore attempt)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as im:
+            im.load()
+    except Exception:  # any PIL failure means the trainer drops the image
+        return False
+    return True
 
 
 def _path_text(elem: Element, tag: str, sub: str) -> str | None:
@@ -571,11 +760,12 @@ def _declared_size(root: Element) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-def _parse_object(obj: Element, width: int, height: int) -> _Object:
+def _parse_object(obj: Element, width: int, height: int, orientation: int = 1) -> _Object:
     """Read ``object/name``, ``object/difficult`` and ``object/bndbox`` (never ``part`` children).
 
     The hot loop of a conversion: written out with comparisons instead of ``min``/``max`` calls, with the
-    same results (``-0.0`` and an ``int`` ``width`` included).
+    same results (``-0.0`` and an ``int`` ``width`` included). ``orientation`` (EXIF, 2-8) moves the box
+    from the stored ``width`` x ``height`` frame to the upright one before it is clipped and normalised.
     """
     name = sys.intern((obj.findtext("name") or "").strip())  # one copy per name crosses to the main process
     difficult = (obj.findtext("difficult") or "0").strip().lower() in ("1", "true", "yes")
@@ -597,6 +787,10 @@ def _parse_object(obj: Element, width: int, height: int) -> _Object:
         return name, difficult, None, "inverted_box", False
     if xmin == xmax or ymin == ymax:
         return name, difficult, None, "empty_box", False
+    if orientation > 1:
+        xmin, ymin, xmax, ymax, width, height = _orient_box(
+            xmin, ymin, xmax, ymax, width, height, orientation
+        )
     # clip to [0, W] x [0, H]: min(max(v, 0.0), W)
     x0 = xmin if 0.0 <= xmin <= width else (0.0 if xmin < 0.0 else width)
     y0 = ymin if 0.0 <= ymin <= height else (0.0 if ymin < 0.0 else height)
@@ -612,15 +806,34 @@ def _parse_object(obj: Element, width: int, height: int) -> _Object:
     return name, difficult, f"{xc:.6f} {yc:.6f} {w:.6f} {h:.6f}", None, clipped
 
 
+def _orient_box(
+    xmin: float, ymin: float, xmax: float, ymax: float, w: int, h: int, orientation: int
+) -> tuple[float, float, float, float, int, int]:
+    """A VOC box (1-based pixels) of the stored ``w`` x ``h`` frame in the frame PIL's ``exif_transpose``
+    and cv2 show for EXIF ``orientation``, with that frame's width and height."""
+    fx0, fx1, fy0, fy1 = w + 1 - xmax, w + 1 - xmin, h + 1 - ymax, h + 1 - ymin  # mirrored sides
+    return {
+        2: (fx0, ymin, fx1, ymax, w, h),  # mirrored left-right
+        3: (fx0, fy0, fx1, fy1, w, h),  # rotated 180
+        4: (xmin, fy0, xmax, fy1, w, h),  # mirrored top-bottom
+        5: (ymin, xmin, ymax, xmax, h, w),  # transposed
+        6: (fy0, xmin, fy1, xmax, h, w),  # rotated 90 clockwise
+        7: (fy0, fx0, fy1, fx1, h, w),  # transversed
+        8: (ymin, fx0, ymax, fx1, h, w),  # rotated 90 counter-clockwise
+    }[orientation]
+
+
 def _unit(v: float) -> float:
     """``min(max(v, 0.0), 1.0)``."""
     return v if 0.0 <= v <= 1.0 else (0.0 if v < 0.0 else 1.0)
 
 
-def _found_classes(parsed: Iterable[_Parsed], include_difficult: bool) -> tuple[str, ...]:
-    """Sorted names of the objects that will be written (so no class is empty by construction)."""
+def _found_classes(
+    parsed: Iterable[_Parsed], include_difficult: bool, canon: dict[str, str]
+) -> tuple[str, ...]:
+    """Sorted class names of the objects that will be written (so no class is empty by construction)."""
     names = {
-        name
+        canon[name]
         for p in parsed
         for name, difficult, coords, _, _ in p.objects
         if name and coords is not None and (include_difficult or not difficult)
@@ -628,12 +841,12 @@ def _found_classes(parsed: Iterable[_Parsed], include_difficult: bool) -> tuple[
     return tuple(sorted(names))
 
 
-def _check_strict(parsed: Iterable[_Parsed], classes: Sequence[str]) -> None:
+def _check_strict(parsed: Iterable[_Parsed], classes: Sequence[str], canon: dict[str, str]) -> None:
     """Raise on the first named object (any object, difficult or not) whose class is not listed."""
     known = set(classes)
     for p in parsed:
         for name, *_ in p.objects:
-            if name and name not in known:  # nameless objects are skipped as missing_name
+            if name and canon[name] not in known:  # nameless objects are skipped as missing_name
                 raise DatasetError(
                     f"{p.xml}: unknown class {name!r} (known: {', '.join(classes)}); "
                     "add it to --classes or drop --strict to skip such objects"
@@ -653,25 +866,42 @@ def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[str,
     names: dict[str, str] = {}
     taken: set[str] = set()
     for p, stem in zip(parsed, own, strict=True):
-        name = stem if stems[stem] == 1 else f"{labels[p.tree]}__{stem}"
-        base, n = name, 1
+        room = _NAME_MAX - max(len(_split_name(os.path.basename(p.image or ""))[1]), len(".txt"))
+        base = stem if stems[stem] == 1 else f"{labels[p.tree]}__{stem}"
+        name, n = _fit_name(base, room), 1
         while name in taken:
             n += 1
-            name = f"{base}__{n}"
+            name = _fit_name(f"{base}__{n}", room)
         taken.add(name)
         names[p.xml] = name
     return names
 
 
+def _fit_name(name: str, room: int) -> str:
+    """``name`` when it fits in ``room`` UTF-8 bytes; else its start and ``~`` plus 16 hex digits of its
+    sha256, which keeps distinct long names distinct (the tree prefix can push a stem past NAME_MAX)."""
+    raw = name.encode("utf-8")
+    if len(raw) <= room:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    return f"{raw[: room - 17].decode('utf-8', 'ignore')}~{digest}"
+
+
 def _label_lines(
-    objects: Sequence[_Object], index: dict[str, int], include_difficult: bool, tally: _Tally
+    objects: Sequence[_Object],
+    index: dict[str, int],
+    classes: Sequence[str],
+    include_difficult: bool,
+    tally: _Tally,
 ) -> list[str]:
     """YOLO lines of one image; every object is either written or counted under one skip reason.
 
     Args:
-        index: class name -> class id.
+        index: object name as parsed -> class id (spellings of one class share it).
+        classes: class id -> class name.
     """
-    lines = []
+    lines: list[str] = []
+    seen: set[str] = set()
     tally.objects_in += len(objects)
     for name, difficult, coords, box_reason, clipped in objects:
         # one reason per object, first match wins; unknown_class comes last so that auto classes
@@ -689,10 +919,15 @@ def _label_lines(
         if reason is not None or coords is None:
             tally.skipped[reason or "invalid_box"] += 1
             continue
+        line = f"{index[name]} {coords}"
+        if line in seen:  # e.g. one box labelled Star and star: merged, it would be trained on twice
+            tally.skipped["duplicate_object"] += 1
+            continue
+        seen.add(line)
         tally.written += 1
-        tally.per_class[name] += 1
+        tally.per_class[classes[index[name]]] += 1
         tally.clipped += clipped
-        lines.append(f"{index[name]} {coords}")
+        lines.append(line)
     tally.background += not lines
     return lines
 

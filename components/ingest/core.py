@@ -397,14 +397,25 @@ def _link_local_folder(src: Path, stage: Path, cfg: IngestConfig) -> str:
 
 
 def _walk_files(root: Path) -> Iterator[PurePosixPath]:
-    """Regular files under ``root`` (symlinked files followed, symlinked folders not), relative."""
+    """Regular files under ``root`` (symlinked files followed, symlinked folders not), relative.
+
+    Raises:
+        DatasetError: a symlinked file whose target lies outside ``root``: following it would hard-link
+            any file the pod can read (a key, ``/etc/shadow``) into the workspace.
+    """
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != "__MACOSX"]
         for name in filenames:
             p = Path(dirpath) / name
             if _SKIPPED_NAMES.match(name) or not p.is_file():
                 continue
-            yield PurePosixPath(p.relative_to(root).as_posix())
+            rel = PurePosixPath(p.relative_to(root).as_posix())
+            if p.is_symlink() and not p.resolve().is_relative_to(root):
+                raise DatasetError(
+                    f"{root}: {rel} is a symlink to a file outside the source folder; ingest does not "
+                    "follow links out of the tree (copy the file in, or remove the link)"
+                )
+            yield rel
 
 
 # ---------------------------------------------------------------- archives

@@ -44,8 +44,9 @@ from typing import Any, Literal
 from components._shared.dataset import DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
-from components._shared.weights import weights_exist, weights_folder
+from components._shared.weights import resolve_weights, weights_digest, weights_exist, weights_folder
 from components._yolo.layers import BACKBONE_LAYERS
+from components._yolo.preflight import check_training_setup, checkpoint_layers
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class PlanRequest:
         lr0: learning rate of the frozen stage (and of a ``full`` plan).
         lr_finetune: learning rate of the fine-tune stage; -1 for lr0 (a 10x lower rate lost in the
             transfer study, ``docs/transfer.md``).
+        imgsz: training image size (checked here, before any GPU time).
+        train_args: further Ultralytics training arguments of both stages (checked here).
     """
 
     weights: str = "s3://models/pretrained/yolov5{size}u.pt"
@@ -117,6 +120,8 @@ class PlanRequest:
     epochs_finetune: int = -1
     lr0: float = 0.01
     lr_finetune: float = -1.0
+    imgsz: int = 640
+    train_args: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (``freeze`` None shown as ``auto``)."""
@@ -171,12 +176,19 @@ class Plan:
 
 @dataclass(frozen=True)
 class PlanResult:
-    """What ``plan_training`` wrote: the plan and its two files."""
+    """What ``plan_training`` wrote: the plan and its two files.
+
+    Attributes:
+        weights_digest: ``weights_digest`` of the plan's weights (the fetch task's cache key).
+        launcher_gpus: GPUs the training *task* itself requests (``launcher_gpus``).
+    """
 
     plan: Plan
     out_dir: Path
     plan_json: Path
     plan_md: Path
+    weights_digest: str = ""
+    launcher_gpus: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -185,7 +197,19 @@ class PlanResult:
             "out_dir": str(self.out_dir),
             "plan_json": str(self.plan_json),
             "plan_md": str(self.plan_md),
+            "weights_digest": self.weights_digest,
+            "launcher_gpus": self.launcher_gpus,
         }
+
+
+def launcher_gpus(gpus: int, nodes: int) -> int:
+    """GPUs the training task's own pod requests: ``gpus`` on one node, none when it launches a TrainJob.
+
+    With ``nodes > 1`` the task only creates and follows a Kubeflow Trainer TrainJob whose pods hold
+    the GPUs; a launcher holding ``gpus`` more would make a 2 x 1 run need 3 (and wait forever under a
+    2-GPU quota).
+    """
+    return gpus if nodes <= 1 else 0
 
 
 def _lerp(lo: float, hi: float, t: float) -> int:
@@ -462,15 +486,44 @@ def plan_training(
     guard_out_dir(out_dir, [spec.root], overwrite=overwrite)
     present = _check_weights(request)
     plan = resolve_plan(request, count_train_images(spec), sizes_present=present)
+    _preflight(plan, request, spec)
+    res = dict(resources or {})
+    digest = weights_digest(plan.weights)
+    task_gpus = launcher_gpus(int(res.get("gpus", 0)), int(res.get("nodes", 1)))
     with staged_dir(out_dir) as tmp:
         view = render_markdown(plan, request)
-        if resources:
-            view += "\nTraining tasks run on: " + ", ".join(f"{k} {v}" for k, v in resources.items()) + ".\n"
+        if res:
+            view += "\nTraining tasks run on: " + ", ".join(f"{k} {v}" for k, v in res.items()) + ".\n"
         write_text_atomic(tmp / PLAN_MD, view)
-        record = {"request": request.to_dict(), "plan": plan.to_dict(), "resources": dict(resources or {})}
+        record = {"request": request.to_dict(), "plan": plan.to_dict(), "resources": res,
+                  "weights_digest": digest, "launcher_gpus": task_gpus}  # fmt: skip
         write_json_atomic(tmp / PLAN_JSON, record)
     log.info("plan: %s", plan.reason)
-    return PlanResult(plan=plan, out_dir=out_dir, plan_json=out_dir / PLAN_JSON, plan_md=out_dir / PLAN_MD)
+    return PlanResult(plan=plan, out_dir=out_dir, plan_json=out_dir / PLAN_JSON, plan_md=out_dir / PLAN_MD,
+                      weights_digest=digest, launcher_gpus=task_gpus)  # fmt: skip
+
+
+def _preflight(plan: Plan, request: PlanRequest, spec: DatasetSpec) -> None:
+    """What ``train`` would refuse, refused here (CPU, not retried) before a GPU task starts.
+
+    The freeze depth is checked against the layers of the plan's weights when they are a checkpoint this
+    task can read (a local file, or one it downloads once from the object store).
+    """
+    layers = _layers(plan.weights) if plan.freeze and plan.epochs_frozen else None
+    check_training_setup(
+        freeze=plan.freeze, imgsz=request.imgsz, train_args=request.train_args, layers=layers, spec=spec
+    )
+
+
+def _layers(weights: str) -> int | None:
+    """The layer count of the checkpoint ``weights`` names (None: an architecture YAML, or unreadable)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-plan-") as tmp:
+        resolved = resolve_weights(weights, Path(tmp))
+        if not resolved.is_checkpoint or resolved.path is None:
+            return None
+        return checkpoint_layers(resolved.path)
 
 
 def _check_weights(request: PlanRequest) -> list[str] | None:

@@ -7,8 +7,9 @@ written once (create-only): of two publishes of one version exactly one wins and
 every upload is verified and manifest.json is written last (a version without it is incomplete and
 never promoted). Publishing content that is already published returns that version and uploads
 nothing. --promote points DEST/production.json at the new version (compare-and-swap) only when
-metrics.json says the gate passed and the class list matches production's (else
---allow-class-change); the previous pointer is kept in its history. Promotion also lays the model out
+metrics.json says the gate passed, the gate measured the model in production now (validate
+--champion-dest DEST; else exit 2: the version stays published, not promoted) and the class list
+matches production's (else --allow-class-change); the previous pointer is kept in its history. Promotion also lays the model out
 in the Triton model repository DEST/triton/<model>/ (config.pbtxt serving the production version).
 
 The other verbs on DEST:

@@ -1,7 +1,8 @@
 """Point DEST/production.json at an existing version, after checking every file against its manifest.
 
-The version must be complete (manifest.json written) and its recorded gate must have passed; the class
-list must match production's (else --allow-class-change). The previous pointer is kept in the history
+The version must be complete (manifest.json written), its recorded gate must have passed and measured the
+model in production now (a version production served before is a rollback: exempt); the class list must
+match production's (else --allow-class-change). The previous pointer is kept in the history
 (compare-and-swap, as `publish --promote`), and the Triton repository DEST/triton/<model>/ follows.
 
 Example:

@@ -1,7 +1,8 @@
 """Point DEST/production.json back at the version that was in production before the current one.
 
 Without --model-version it takes the newest entry of production.json's history (the previous
-production version); with it, any complete version (the same as `yolo-kfp promote`). Every file is
+production version); with it, any complete version (the same as `yolo-kfp promote`: one production never
+served must have a gate measured against the current production). Every file is
 checked against the version's manifest first; the pointer moves by compare-and-swap and the current
 version goes to the history, so a second rollback returns to it.
 

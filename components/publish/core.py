@@ -3,7 +3,7 @@
 Layout under ``dest`` (``s3://bucket/name`` or a local folder, same layout in both):
 
     claims/<version>.json       written FIRST, create-only: which writer owns the version name
-    <version>/model.onnx, best.pt, model.json, metrics.json, export.json   (those present)
+    <version>/model.onnx, best.pt, model_e2e.onnx, model.json, metrics.json, export.json   (those present)
     <version>/<report>.html|.md|.png, <version>/reports/...                  reports
     <version>/manifest.json     written LAST: name, size, sha256 of every file, classes, content digest
     by-sha256/<content sha256>.json   the version holding exactly this content (re-publish = no-op)
@@ -39,13 +39,21 @@ Concurrency (several publishers on one ``dest``, with nobody watching):
 
 Promotion (``--promote``) only happens when the gate passed (``metrics.json`` ``gate.passed``, or
 ``PublishConfig.gate_passed``), and refuses (``GateFailed``) a model whose class list differs from
-production's unless ``allow_class_change``. ``promote_version`` of an existing version first downloads
-and checks every file against its manifest. Readers of the production model
-(``components._shared.production.fetch_production_model``) verify each file's sha256 the same way.
+production's unless ``allow_class_change``. It is conditioned on what the gate measured: the gate
+records the production model it compared against (``gate.champion_version`` and
+``gate.champion_manifest_sha256``, both null when it had none), and the compare-and-swap refuses
+(``StaleGate``, one line; the version stays published, production unchanged) when production.json
+now names another version or manifest, or when the gate measured no production model while one
+exists now. ``promote_version`` (``yolo-kfp promote`` / ``rollback``) waives that condition only for
+a version production served before (in production.json's history): that is a rollback.
+``promote_version`` of an existing version first downloads and checks every file against its
+manifest. Readers of the production model (``components._shared.production.fetch_production_model``)
+verify each file's sha256 the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -55,15 +63,16 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from components._shared.artifacts import BEST_PT, MODEL_FILES, MODEL_ONNX, model_file
-from components._shared.errors import ConfigError, DatasetError, GateFailed
+from components._shared.artifacts import BEST_PT, MODEL_E2E_ONNX, MODEL_FILES, MODEL_ONNX, model_file
+from components._shared.errors import ConfigError, DatasetError, GateFailed, StorageError, YoloKfpError
 from components._shared.fsio import link_or_copy
-from components._shared.production import MANIFEST, PRODUCTION, verify_version
+from components._shared.production import MANIFEST, PRODUCTION, check_pointer, verify_version
 from components._shared.run_records import PUBLISH_RECORD, write_record
 from components._shared.storage import (
     Backend,
@@ -78,6 +87,7 @@ from components._shared.storage import (
 from components.publish.triton import (
     TRITON_DIR,
     lay_out_version,
+    served_specs,
     sync_config,
     triton_model_name,
     triton_spec,
@@ -85,7 +95,7 @@ from components.publish.triton import (
 
 log = logging.getLogger(__name__)
 
-PUBLISHED_FILES = (*MODEL_FILES, "model.json", "metrics.json", "export.json")
+PUBLISHED_FILES = (*MODEL_FILES, MODEL_E2E_ONNX, "model.json", "metrics.json", "export.json")
 REPORT_SUFFIXES = (".html", ".md", ".png")
 REPORTS_DIR = "reports"
 CLAIMS_DIR = "claims"
@@ -99,6 +109,10 @@ PROMOTE_BACKOFF_S = (0.05, 1.0)  # first and largest pause between compare-and-s
 
 class PublishConflict(ConfigError):
     """Another writer owns the version name, or production.json kept changing under a promotion."""
+
+
+class StaleGate(GateFailed):
+    """The gate measured another production model (or none) than the one production.json names now."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +284,27 @@ def check_dest(model_dir: Path, dest: str) -> None:
         )
 
 
+def check_not_inside_a_version(dest: str) -> None:
+    """Refuse a local ``dest`` that is or lies inside a published version folder (versions never change).
+
+    Raises:
+        ConfigError: ``dest`` or a folder above it holds a yolo-kfp ``manifest.json``.
+    """
+    if scheme_of(dest) != "file":
+        return
+    here = Path(backend_for(dest).uri).expanduser().resolve()
+    for folder in (here, *here.parents):
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # no manifest here (or not ours)
+        if isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT:
+            raise ConfigError(
+                f"--dest {dest} is or lies inside the published version {folder} (it holds {MANIFEST}): "
+                f"a version folder is never changed; publish to the destination holding it ({folder.parent})"
+            )
+
+
 def check_version_name(version: str) -> None:
     """Refuse version names that are not one plain folder name or collide with the layout's own names."""
     if (
@@ -304,11 +339,15 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
         DatasetError: nothing to publish. ConfigError: ``dest`` overlaps the model folder.
         PublishConflict: the version name exists already or another writer claimed it first.
         GateFailed: promotion asked for a class list other than production's (without allow_class_change).
-        StorageError: an upload failed after retries (the version then has no manifest: invisible).
+        StaleGate: promotion asked, but the gate did not measure the model in production now (the
+            version stays published; production is unchanged).
+        StorageError: an upload failed after retries (the version then has no manifest: invisible), or
+            production.json is not a production pointer object.
     """
     start = time.monotonic()
     model_dir = Path(model_dir)
     check_dest(model_dir, dest)
+    check_not_inside_a_version(dest)
     files = collect_model_files(model_dir)
     metrics = _read_json(model_dir / "metrics.json")
     card = _read_json(model_dir / "model.json")
@@ -331,16 +370,18 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
     if cfg.promote:
         passed, reason = gate_verdict(metrics, cfg)
         if passed:
-            pointer = _promote(
-                loc,
-                version,
-                manifest,
-                manifest_sha or _stored_sha256(loc, f"{version}/{MANIFEST}"),
-                history=cfg.history,
-                allow_class_change=cfg.allow_class_change,
-                model_path=model_dir / MODEL_ONNX,
-                triton_model=cfg.triton_model,
-            )
+            with _disk_errors(loc, f"{version} is published but not promoted (production unchanged)"):
+                pointer = _promote(
+                    loc,
+                    version,
+                    manifest,
+                    manifest_sha or _stored_sha256(loc, f"{version}/{MANIFEST}"),
+                    gate=metrics.get("gate"),
+                    history=cfg.history,
+                    allow_class_change=cfg.allow_class_change,
+                    model_path=model_dir / MODEL_ONNX,
+                    triton_model=cfg.triton_model,
+                )
             promoted, promotion = True, "promoted"
             previous = pointer["history"][0]["version"] if pointer["history"] else None
         else:
@@ -376,35 +417,72 @@ def _publish_new(
     """Claim ``version``, upload every file create-only, then the manifest and the content index."""
     check_version_name(version)
     writer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-    claim_version(loc, version, writer=writer, content_sha256=content)
-    stored = upload_version_files(loc, version, files)
-    _check_claim(loc, version, writer)
-    for entry in stored:
-        if (entry["size"], entry["sha256"]) != digests[entry["name"]]:
-            raise ConfigError(
-                f"{entry['name']} changed while it was being published: publish again from a folder "
-                "nobody is writing to"
-            )
-    manifest = build_manifest(
-        version,
-        fingerprint,
-        stored,
-        metrics,
-        card,
-        model=next((n for n in MODEL_FILES if n in digests), None),
-        writer=writer,
-        content_sha256=content,
-    )
+    with _disk_errors(loc, "nothing was published"):
+        claim_version(loc, version, writer=writer, content_sha256=content)
     try:
-        manifest_file = loc.create_json(f"{version}/{MANIFEST}", manifest)
-    except ObjectExistsError as err:
-        raise PublishConflict(f"{_join(loc.uri, version)}: {MANIFEST} exists already ({err})") from None
+        stored = upload_version_files(loc, version, files)
+        _check_claim(loc, version, writer)
+        for entry in stored:
+            if (entry["size"], entry["sha256"]) != digests[entry["name"]]:
+                raise ConfigError(
+                    f"{entry['name']} changed while it was being published: publish again from a folder "
+                    "nobody is writing to"
+                )
+        manifest = build_manifest(
+            version,
+            fingerprint,
+            stored,
+            metrics,
+            card,
+            model=next((n for n in MODEL_FILES if n in digests), None),
+            writer=writer,
+            content_sha256=content,
+        )
+        try:
+            manifest_file = loc.create_json(f"{version}/{MANIFEST}", manifest)
+        except ObjectExistsError as err:
+            raise PublishConflict(f"{_join(loc.uri, version)}: {MANIFEST} exists already ({err})") from None
+    except OSError as err:  # the disk refused a write: take back what this claim wrote, then the claim
+        _remove_unpublished(loc, version, [name for name, _ in files])
+        raise _disk_error(err, loc, f"{version} was not published (its partial files are removed)") from err
     _record_content(loc, content, version, manifest_file.sha256)
     nbytes = sum(f["size"] for f in stored)
     log.info(
         "published %s: %d files, %.1f MB, manifest %s", version, len(stored), nbytes / 1e6, manifest_file.uri
     )
     return manifest, manifest_file
+
+
+def _disk_error(err: OSError, loc: Backend, outcome: str) -> StorageError:
+    """One line for a local write the disk refused (full, read-only, a file where a folder should be)."""
+    where = f" ({err.filename})" if err.filename else ""
+    return StorageError(
+        f"{loc.uri}: cannot write: {err.strerror or err}{where}: {outcome}; free space, make it writable "
+        "or choose a --dest folder that can be created"
+    )
+
+
+@contextlib.contextmanager
+def _disk_errors(loc: Backend, outcome: str) -> Iterator[None]:
+    """Raise ``_disk_error`` for an ``OSError`` inside the block; ``outcome`` says what was (not) done."""
+    try:
+        yield
+    except OSError as err:
+        raise _disk_error(err, loc, outcome) from err
+
+
+def _remove_unpublished(loc: Backend, version: str, names: list[str]) -> None:
+    """Best effort: remove what this writer uploaded under its claimed ``version``, then the claim."""
+    for rel in [*(f"{version}/{n}" for n in names), f"{CLAIMS_DIR}/{version}.json"]:
+        with contextlib.suppress(OSError, YoloKfpError):
+            loc.delete(rel)
+    if scheme_of(loc.uri) == "file":  # empty folders are left by the local backend only
+        for folder in (Path(loc.uri_of(version)), Path(loc.uri_of(CLAIMS_DIR))):
+            with contextlib.suppress(OSError):
+                for sub in sorted(folder.rglob("*"), reverse=True):
+                    if sub.is_dir():
+                        sub.rmdir()
+                folder.rmdir()
 
 
 def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: str) -> None:
@@ -536,6 +614,10 @@ def _record_content(loc: Backend, content: str, version: str, manifest_sha256: s
         loc.replace_json(rel, doc, etag=found[1] if found else None)
     except PreconditionFailedError:
         log.info("%s: another version with the same content was indexed first", loc.uri_of(rel))
+    except OSError as err:  # only an index (re-publishing then makes a new version): not worth failing for
+        log.warning(
+            "%s: not written (%s): %s is published but not indexed", loc.uri_of(rel), err.strerror, version
+        )
 
 
 def _stored_sha256(loc: Backend, rel: str) -> str:
@@ -581,6 +663,8 @@ def promote_version(
         ConfigError: the version has no manifest (incomplete).
         StorageError: a file is missing or its sha256 differs from the manifest.
         GateFailed: the gate did not pass, or the classes differ from production's.
+        StaleGate: the gate did not measure the model in production now, and the version was not in
+            production before (a rollback to one that was is allowed).
         PublishConflict: production.json kept changing through every compare-and-swap attempt.
     """
     loc = backend_for(dest)
@@ -592,16 +676,19 @@ def promote_version(
             raise GateFailed(
                 f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
             )
-        return _promote(
-            loc,
-            version,
-            manifest,
-            manifest_sha,
-            history=history,
-            allow_class_change=allow_class_change,
-            model_path=Path(tmp) / "files" / MODEL_ONNX,
-            triton_model=triton_model,
-        )
+        with _disk_errors(loc, f"{version} was not promoted (production unchanged)"):
+            return _promote(
+                loc,
+                version,
+                manifest,
+                manifest_sha,
+                gate=gate,
+                rollback_ok=True,
+                history=history,
+                allow_class_change=allow_class_change,
+                model_path=Path(tmp) / "files" / MODEL_ONNX,
+                triton_model=triton_model,
+            )
 
 
 def _promote(
@@ -610,16 +697,24 @@ def _promote(
     manifest: dict[str, Any],
     manifest_sha256: str,
     *,
+    gate: Any,
     history: int,
     allow_class_change: bool,
+    rollback_ok: bool = False,
     model_path: Path | None = None,
     triton_model: str | None = None,
 ) -> dict[str, Any]:
     """Lay out the Triton version, compare-and-swap ``production.json`` (retry when another writer won),
     then sync config.pbtxt with production.json.
 
-    ``model_path`` is a local copy of the version's model.onnx (checked against the manifest).
+    ``gate`` is the version's gate block: every attempt checks that it measured the production model
+    it would replace (``check_gate_measured``; ``rollback_ok`` waives that for a version in
+    production's history). ``model_path`` is a local copy of the version's model.onnx (checked
+    against the manifest).
     """
+    current = _read_pointer(loc)[0]
+    if current is None or current.get("version") != version:  # refuse before laying anything out
+        check_gate_measured(loc, version, gate, current, rollback_ok=rollback_ok)
     triton = _lay_out_triton(loc, version, manifest, model_path, triton_model)
     base = {
         "version": version,
@@ -635,13 +730,12 @@ def _promote(
         "triton": triton,
     }
     for attempt in range(1, PROMOTE_ATTEMPTS + 1):
-        current, etag = loc.get_json_etag(PRODUCTION) or (None, None)
-        if not isinstance(current, dict):
-            current = None
+        current, etag = _read_pointer(loc)
         if current is not None and current.get("version") == version:
             log.info("%s is already in production: nothing to change", version)
             sync_config(loc)
             return current
+        check_gate_measured(loc, version, gate, current, rollback_ok=rollback_ok)
         check_classes(loc, version, manifest.get("classes"), current, allow_class_change=allow_class_change)
         pointer = {
             **base,
@@ -670,28 +764,91 @@ def _promote(
     )
 
 
+def _read_pointer(loc: Backend) -> tuple[dict[str, Any] | None, str | None]:
+    """production.json (schema-checked) and its ETag; ``(None, None)`` when nothing was promoted yet."""
+    found = loc.get_json_etag(PRODUCTION)
+    if found is None:
+        return None, None
+    return check_pointer(found[0], loc.uri_of(PRODUCTION)), found[1]
+
+
+def measured_production(gate: Any) -> tuple[str, str] | None:
+    """``(version, manifest sha256)`` of the production model the gate compared against; None for none.
+
+    A gate block without both (no champion, a champion given as a bare file, or a metrics.json from
+    before the gate recorded it) counts as having measured no production model.
+    """
+    if not isinstance(gate, dict):
+        return None
+    version, sha = gate.get("champion_version"), gate.get("champion_manifest_sha256")
+    return (str(version), str(sha)) if version and sha else None
+
+
+def check_gate_measured(
+    loc: Backend, version: str, gate: Any, current: dict[str, Any] | None, *, rollback_ok: bool = False
+) -> None:
+    """Refuse a promotion whose gate did not measure the production model it would replace.
+
+    Args:
+        loc: the destination.
+        version: the version to promote.
+        gate: its gate block (metrics.json's, or the manifest's).
+        current: production.json now (None: nothing in production, any passing gate may promote).
+        rollback_ok: accept a version production served before (in ``current``'s history).
+
+    Raises:
+        StaleGate: production is not the version and manifest the gate measured, or the gate measured
+            none while one is in production (one line; nothing was changed).
+    """
+    if current is None:
+        return
+    now = (str(current["version"]), str(current["manifest_sha256"]))
+    measured = measured_production(gate)
+    if measured == now:
+        return
+    if rollback_ok and any(h.get("version") == version for h in current.get("history", [])):
+        log.info("%s was in production before: rolling back to it", version)
+        return
+    seen = f"{measured[0]} (manifest {measured[1][:12]})" if measured else "no production model"
+    raise StaleGate(
+        f"{loc.uri_of(PRODUCTION)}: production is {now[0]} (manifest {now[1][:12]}) but the gate of {version} "
+        f"measured {seen}: not promoted ({version} stays published, production unchanged); validate it "
+        "against the current production (yolo-kfp validate --champion-dest DEST) and publish again"
+    )
+
+
 def _lay_out_triton(
     loc: Backend, version: str, manifest: dict[str, Any], model_path: Path | None, name: str | None
 ) -> dict[str, Any] | None:
-    """The version's Triton folder, written before the pointer names it; None when it has no ONNX model."""
+    """The version's Triton folders, written before the pointer names them; None when it has no ONNX model.
+
+    With ``model_e2e.onnx`` beside ``model_path`` (and in the manifest), the end-to-end model is the
+    served ``<model>`` and the raw one ``<model>-raw`` (``spec['raw']``); else the raw one is ``<model>``.
+    """
     listed = {f.get("name"): f for f in manifest.get("files", []) if isinstance(f, dict)}
     entry = listed.get(MODEL_ONNX)
     if entry is None or model_path is None or not model_path.is_file():
         log.warning("%s has no %s: not laid out for Triton", version, MODEL_ONNX)
         return None
-    classes = manifest.get("classes")
+    model = triton_model_name(loc.uri, name)
+    e2e_path = model_path.parent / MODEL_E2E_ONNX
+    e2e_entry = listed.get(MODEL_E2E_ONNX)
     try:
-        spec = triton_spec(
-            model_path,
-            model=triton_model_name(loc.uri, name),
-            version=version,
-            classes=classes,
-            model_sha256=str(entry.get("sha256")),
-        )
+        raw = triton_spec(model_path, model=model, version=version, model_sha256=str(entry.get("sha256")))
+        if e2e_entry is not None and e2e_path.is_file():
+            spec = triton_spec(
+                e2e_path, model=model, version=version, model_sha256=str(e2e_entry.get("sha256")),
+                source=MODEL_E2E_ONNX,
+            )  # fmt: skip
+            raw["model"] = f"{model}-raw"
+            spec["raw"] = raw
+        else:
+            spec = raw
     except DatasetError as err:
         log.warning("%s: not laid out for Triton: %s", version, err)
         return None
-    lay_out_version(loc, spec, model_path, classes)
+    for served in served_specs(spec):
+        lay_out_version(loc, served, e2e_path if served.get("source") == MODEL_E2E_ONNX else model_path)
     return spec
 
 
@@ -757,7 +914,7 @@ def run_publish_stage(
 ) -> PublishResult:
     """Assemble the publish folder from the pipeline's artifacts, then ``publish_model``.
 
-    ``onnx_dir`` gives model.onnx, model.json, export.json and its plots; ``weights`` is best.pt (or a
+    ``onnx_dir`` gives model.onnx, model_e2e.onnx, model.json, export.json and its plots; ``weights`` is best.pt (or a
     folder holding it); ``validation_dir`` gives metrics.json at the top and its plots and reports
     under ``reports/``. ``allow_class_change`` lets the promotion replace production's class list.
     ``record_to`` (the run's record folder, ``components._shared.run_records``) receives
@@ -767,7 +924,7 @@ def run_publish_stage(
     best = weights / BEST_PT if weights.is_dir() else weights
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-publish-") as tmp_name:
         tmp = Path(tmp_name)
-        for name in (MODEL_ONNX, "model.json", "export.json"):
+        for name in (MODEL_ONNX, MODEL_E2E_ONNX, "model.json", "export.json"):
             if (onnx_dir / name).is_file():
                 link_or_copy(onnx_dir / name, tmp / name)
         if best.is_file():

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import re
+import re._parser as sre_parse  # the standard library's own regex parser (no third-party dependency)
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -141,7 +142,42 @@ def validate_config(cfg: SplitConfig) -> re.Pattern[str] | None:
         raise ConfigError(
             f"group regex {cfg.group!r} has no capture group; wrap the shared part in (), e.g. '^(.+)_\\d+$'"
         )
+    if _has_nested_repeat(sre_parse.parse(cfg.group)):
+        raise ConfigError(
+            f"group regex {cfg.group!r} has a nested repeat (a repeated part inside a repeated part, as in "
+            "(a+)+), which can take exponential time per name; repeat each part once, e.g. '^(.+)_\\d+$'"
+        )
     return pattern
+
+
+_REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSSESSIVE_REPEAT})
+
+
+def _has_nested_repeat(parsed: sre_parse.SubPattern | list[Any], inside: bool = False) -> bool:
+    """True when a part that repeats more than once holds another such part (catastrophic backtracking).
+
+    Python's ``re`` cannot be interrupted, so a pattern like ``^(a+)+$`` is refused up front instead of
+    being timed: its matching time grows exponentially with the name's length.
+    """
+    for op, arg in parsed:
+        if op in _REPEATS:
+            _, high, body = arg
+            many = high > 1  # MAXREPEAT (unbounded) included
+            if many and inside:
+                return True
+            if _has_nested_repeat(body, inside or many):
+                return True
+        elif op is sre_parse.SUBPATTERN:
+            if _has_nested_repeat(arg[-1], inside):
+                return True
+        elif op is sre_parse.BRANCH:
+            if any(_has_nested_repeat(branch, inside) for branch in arg[1]):
+                return True
+        elif op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT, sre_parse.ATOMIC_GROUP):
+            body = arg[-1] if isinstance(arg, tuple) else arg
+            if _has_nested_repeat(body, inside):
+                return True
+    return False
 
 
 def group_key(stem: str, pattern: re.Pattern[str] | None) -> str:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components._shared.dataset import DatasetSpec, load_dataset, read_list
+from components._shared.dataset import TRAINER_MIN_SIDE, DatasetSpec, load_dataset, read_list
 from components._shared.errors import ConfigError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 
@@ -107,22 +107,30 @@ class _Scan:
     missing: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     label_errors: list[str] = field(default_factory=list)
+    # images Ultralytics' check_image drops (a side below 10 px) or re-saves / drops (JPEG without EOI)
+    too_small: list[str] = field(default_factory=list)
+    no_eoi: list[str] = field(default_factory=list)
 
 
-def _read_header(path: str) -> tuple[int, int, tuple[int, int]]:
-    """Image size from the header and the duplicate pre-key (size, CRC of head and tail), in one open."""
+def _read_header(path: str) -> tuple[int, int, tuple[int, int], bool]:
+    """Image size from the header, the duplicate pre-key (size, CRC of head and tail), and whether the file
+    is a JPEG that does not end in the EOI marker, in one open."""
     from PIL import Image
 
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        crc = zlib.crc32(fh.read(_QUICK_BYTES))
+        head = tail = fh.read(_QUICK_BYTES)
+        crc = zlib.crc32(head)
         if size > 2 * _QUICK_BYTES:
             fh.seek(size - _QUICK_BYTES)
-        crc = zlib.crc32(fh.read(_QUICK_BYTES), crc)
+        if size > _QUICK_BYTES:
+            tail = fh.read(_QUICK_BYTES)
+            crc = zlib.crc32(tail, crc)
         fh.seek(0)
         with Image.open(fh) as im:
             w, h = im.size
-    return w, h, (size, crc)
+    no_eoi = head.startswith(b"\xff\xd8\xff") and not tail.endswith(b"\xff\xd9")
+    return w, h, (size, crc), no_eoi
 
 
 def _parse_label(path: str, n_classes: int, scan: _Scan, index: int) -> None:
@@ -177,7 +185,11 @@ def _scan_image(scan: _Scan, image: str, rel: str, n_classes: int) -> None:
     h: float
     key: tuple[int, int] | None
     try:
-        w, h, key = _read_header(image)
+        w, h, key, no_eoi = _read_header(image)
+        if min(w, h) < TRAINER_MIN_SIDE:
+            scan.too_small.append(rel)
+        if no_eoi:
+            scan.no_eoi.append(rel)
     except FileNotFoundError:
         w, h, key = math.nan, math.nan, None
         scan.missing.append(rel)
@@ -396,6 +408,8 @@ def _warnings(stats: Mapping[str, Any]) -> list[dict[str, str]]:
         ("missing_images", "image(s) missing"),
         ("unreadable_images", "image(s) unreadable"),
         ("label_errors", "malformed label line(s)"),
+        ("too_small_images", "image(s) with a side below 10 px (the trainer drops them)"),
+        ("jpeg_without_end_marker", "JPEG(s) without end marker (the trainer re-saves or drops them)"),
     ):
         items = stats["problems"][code]
         if items:
@@ -430,6 +444,8 @@ def _describe(
         ("missing_images", scan.missing),
         ("unreadable_images", scan.unreadable),
         ("label_errors", scan.label_errors),
+        ("too_small_images", scan.too_small),
+        ("jpeg_without_end_marker", scan.no_eoi),
     ):
         problems[code], problems[code + "_total"] = items[:_LIST_LIMIT], len(items)
     stats: dict[str, Any] = {

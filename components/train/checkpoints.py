@@ -4,7 +4,13 @@ The train stage calls ``restore`` before training (resume when a checkpoint exis
 ``upload`` as its per-epoch ``on_checkpoint(path, epoch)`` callback. Layout under the URI:
 
     last.pt            the trainer's checkpoint (with its resume state), uploaded first
-    checkpoint.json    {"epoch", "sha256", "size", "uploaded_at"}: written after last.pt
+    checkpoint.json    {"epoch", "sha256", "size", "uploaded_at", "dataset"}: written after last.pt;
+                       ``dataset`` (names and fingerprint of what was trained on) lets a restore
+                       refuse a checkpoint of another dataset
+    tensorboard/       the stage's TensorBoard event files (``upload_logs``, every epoch): what
+                       ``yolo-kfp tensorboard --run`` serves while the run trains
+    diagnosis.json     the training doctor's findings so far (``[{rule, epoch, evidence, remedy}]``),
+                       read by the run summary
 
 A pod killed between the two uploads leaves a newer ``last.pt`` than ``checkpoint.json`` describes;
 ``restore`` still uses ``last.pt`` (each object is written atomically) and reports the epoch only when
@@ -27,13 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.errors import ConfigError, StorageError
+from components._shared.run_records import DIAGNOSIS_RECORD
 from components._shared.storage import Backend, Storage, backend_for, sha256_file
 from components._yolo.ddp import world_from_env
+from components.train.tensorboard import LOG_DIR
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "last.pt"
 INFO = "checkpoint.json"
+LOGS = LOG_DIR  # the stage log folder, mirrored under the stage's URI
+DIAGNOSIS = DIAGNOSIS_RECORD
 
 
 class CheckpointSync:
@@ -46,10 +56,18 @@ class CheckpointSync:
         strict: raise when an upload fails after retries; by default log a warning and keep
             training (losing one checkpoint costs less than losing the run).
         storage: an explicit S3 client (default: from the environment).
+        dataset: what this run trains on (``components.train.core.dataset_identity``), recorded in
+            every ``checkpoint.json``; after a restore ``restored_dataset`` holds the stored one.
     """
 
     def __init__(
-        self, uri: str, *, every: int = 1, strict: bool = False, storage: Storage | None = None
+        self,
+        uri: str,
+        *,
+        every: int = 1,
+        strict: bool = False,
+        storage: Storage | None = None,
+        dataset: dict[str, Any] | None = None,
     ) -> None:
         if every < 1:
             raise ConfigError(f"checkpoint every={every}: must be >= 1 epoch")
@@ -57,7 +75,9 @@ class CheckpointSync:
         self.every = every
         self.strict = strict
         self._loc: Backend = backend_for(self.uri, **({"storage": storage} if storage is not None else {}))
+        self.dataset = dataset
         self.restored_epoch: int | None = None
+        self.restored_dataset: dict[str, Any] | None = None
         self.uploaded_epoch: int | None = None
 
     def __repr__(self) -> str:
@@ -86,6 +106,8 @@ class CheckpointSync:
                 problem,
             )
             return False
+        if isinstance(info.get("dataset"), dict):
+            self.restored_dataset = info["dataset"]
         if info.get("sha256") == sha256_file(local_path):
             self.restored_epoch = int(info["epoch"])
             log.info("restored %s (epoch %d) from %s", local_path, self.restored_epoch, self.uri)
@@ -140,6 +162,8 @@ class CheckpointSync:
                 "size": stored.size,
                 "uploaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
+            if self.dataset is not None:
+                info["dataset"] = self.dataset
             self._loc.put_json(INFO, info)
         except StorageError as err:
             if self.strict:
@@ -150,3 +174,21 @@ class CheckpointSync:
         log.info("checkpoint epoch %d -> %s (%.1f MB)", epoch, self.uri, stored.size / 1e6)
 
     __call__ = upload  # usable directly as on_checkpoint(path, epoch)
+
+    def upload_logs(self, log_dir: Path, diagnosis: list[dict[str, Any]]) -> None:
+        """Upload the event files of ``log_dir`` to ``tensorboard/`` and the diagnosis to ``diagnosis.json``.
+
+        Same failure policy as ``upload``: a refused upload is a warning (strict: an error); the live
+        view lags one epoch, the training goes on.
+        """
+        if not world_from_env().is_main:
+            return
+        try:
+            for path in sorted(Path(log_dir).glob("*tfevents*")):
+                if path.is_file() and not path.name.startswith("."):
+                    self._loc.put_file(f"{LOGS}/{path.name}", path)
+            self._loc.put_json(DIAGNOSIS, diagnosis)
+        except StorageError as err:
+            if self.strict:
+                raise
+            log.warning("live logs not uploaded to %s (training goes on): %s", self.uri, err)

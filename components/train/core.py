@@ -44,8 +44,9 @@ and the ``world_size``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import difflib
+import hashlib
 import json
 import logging
 import math
@@ -56,16 +57,23 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from components._shared.artifacts import BEST_PT, LAST_PT
-from components._shared.dataset import DatasetSpec, load_dataset, read_list, resolve_dataset_yaml
-from components._shared.errors import ConfigError, DatasetError, YoloKfpError
+from components._shared.dataset import (
+    DatasetSpec,
+    label_path,
+    load_dataset,
+    read_list,
+    resolve_dataset_yaml,
+    resolve_list_entry,
+)
+from components._shared.errors import ConfigError, YoloKfpError
 from components._shared.fsio import (
     OUTPUT_MARKER,
     foreign_files,
     guard_out_dir,
+    no_room_as_storage_error,
     write_json_atomic,
     write_text_atomic,
 )
@@ -73,6 +81,17 @@ from components._shared.report import escape, figure, html_page, html_table, png
 from components._shared.weights import ResolvedWeights, resolve_weights
 from components._yolo.ddp import World, process_group, run_on_main, world_from_env
 from components._yolo.layers import BACKBONE_LAYERS, prefixes
+from components._yolo.preflight import PIPELINE_OWNED_ARGS as PIPELINE_OWNED_ARGS  # re-exported
+from components._yolo.preflight import (
+    check_dataset_shape,
+    check_freeze,
+    check_train_args_keys,
+    check_training_setup,
+    parse_device,
+)
+from components._yolo.results import LR_PREFIX, METRICS, TRAIN_LOSSES, VAL_LOSSES
+from components.train.live import LiveMonitor, LogsHook
+from components.train.tensorboard import LOG_DIR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -100,35 +119,6 @@ OUTPUT_FILES = (
 
 CheckpointHook = Callable[[Path, int], None]
 
-# Ultralytics arguments the pipeline sets itself: refused in ``train_args``, with what to use instead.
-PIPELINE_OWNED_ARGS: Mapping[str, str] = MappingProxyType(
-    {
-        "data": "the dataset input (yolo_dataset; CLI --data)",
-        "model": "the weights parameter (and model_size; CLI --weights)",
-        "pretrained": "the weights parameter (CLI --weights)",
-        "epochs": "epochs_frozen / epochs_finetune (CLI --epochs)",
-        "time": "epochs_frozen / epochs_finetune (a time limit would cut the planned epochs; CLI --epochs)",
-        "imgsz": "imgsz (CLI --imgsz)",
-        "batch": "batch (CLI --batch)",
-        "freeze": "freeze / strategy (CLI --freeze)",
-        "lr0": "lr0 / lr_finetune (CLI --lr0)",
-        "warmup_epochs": "warmup_epochs / warmup_finetune (CLI --warmup-epochs)",
-        "device": "gpus (CLI --device)",
-        "seed": "seed (CLI --seed)",
-        "deterministic": "seed (training is always deterministic)",
-        "resume": "checkpoint_root (a retried task resumes by itself; CLI --no-resume)",
-        "project": "the stage's output artifact (CLI --out)",
-        "name": "the stage's output artifact (CLI --out)",
-        "save_dir": "the stage's output artifact (CLI --out)",
-        "exist_ok": "the stage's output artifact (CLI --out)",
-        "save": "nothing: best.pt and last.pt are the stage's outputs",
-        "val": "nothing: validation every epoch picks best.pt",
-        "plots": "nothing: the stage draws its own curves (report.html)",
-        "task": "nothing: the task is detect",
-        "mode": "nothing: the mode is train",
-        "cfg": "train_args itself (pass each key, not a config file)",
-    }
-)
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 MAX_WORKERS = 8  # data-loader workers per training process, at most
 
@@ -333,39 +323,27 @@ def check_train_args(args: Mapping[str, Any], known: Collection[str] | None = No
     """
     if not args:
         return {}
-    for key in args:
-        if key in PIPELINE_OWNED_ARGS:
-            raise ConfigError(f"train_args: '{key}' is set by the pipeline; use {PIPELINE_OWNED_ARGS[key]}")
-    check: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
-    if known is None:
-        from components._yolo.cfg import check_values, ultralytics_keys
+    if known is not None:
+        return check_train_args_keys(args, known)
+    from components._yolo.cfg import check_values
 
-        known, check = ultralytics_keys(), check_values
-    allowed = sorted(set(known) - set(PIPELINE_OWNED_ARGS))
-    for key in args:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ConfigError(
-                f"train_args: '{key}' is not an Ultralytics training argument; {hint}"
-                "see https://docs.ultralytics.com/modes/train/#train-settings"
-            )
-    return check(args)
+    return check_values(check_training_setup(freeze=0, imgsz=640, train_args=args))
 
 
 def _check_config(cfg: TrainConfig) -> None:
     if cfg.epochs < 1:
         raise ConfigError(f"--epochs {cfg.epochs}: train at least 1 epoch")
-    if cfg.freeze < 0:
-        raise ConfigError(
-            f"--freeze {cfg.freeze}: must be 0 (train everything) or more ({BACKBONE_LAYERS} = backbone)"
-        )
-    if cfg.imgsz < 32:
-        raise ConfigError(f"--imgsz {cfg.imgsz}: below the YOLOv5 stride of 32; use e.g. 640")
+    check_training_setup(
+        freeze=cfg.freeze, imgsz=cfg.imgsz, train_args=cfg.train_args, device=cfg.device, cli=True
+    )
     if cfg.batch == 0 or cfg.batch < -1:
         raise ConfigError(f"--batch {cfg.batch}: use a positive batch size (or -1: automatic on one GPU)")
     if not (cfg.lr0 > 0 and math.isfinite(cfg.lr0)):
         raise ConfigError(f"--lr0 {cfg.lr0}: the learning rate must be positive")
+    if cfg.lr0 > 1:  # Ultralytics' own check raises a bare ValueError once the trainer is built
+        raise ConfigError(
+            f"--lr0 {cfg.lr0:g}: Ultralytics takes a learning rate in (0, 1]; the default is 0.01"
+        )
     if not 0 < cfg.lrf <= 1:
         raise ConfigError(f"--lrf {cfg.lrf}: the final learning-rate fraction must be in (0, 1]")
     if cfg.optimizer not in OPTIMIZERS:
@@ -384,6 +362,7 @@ def train_model(
     *,
     on_checkpoint: CheckpointHook | None = None,
     resume_from: Path | None = None,
+    on_logs: LogsHook | None = None,
 ) -> TrainResult:
     """Train a detector from ``weights`` on ``data_yaml`` and write the outputs to ``out_dir``.
 
@@ -397,6 +376,9 @@ def train_model(
             ``last.pt`` is saved (e.g. to upload it for preemption recovery).
         resume_from: a ``last.pt`` saved by an interrupted run of this stage (e.g. downloaded after a
             pod was preempted); it is copied into ``out_dir/run/weights/`` and continued.
+        on_logs: called as ``on_logs(log_dir, diagnosis)`` after every epoch, once the TensorBoard
+            event file in ``out_dir/run/tensorboard/`` is rewritten and the doctor has examined the
+            curve (``components.train.live``); e.g. to upload them beside the checkpoint.
 
     Returns:
         Metrics, timings and the frozen-layer proof.
@@ -407,23 +389,47 @@ def train_model(
         UnsafeCheckpoint: the weights or a checkpoint to resume reference globals outside the allowlist.
         DatasetError: a missing or malformed dataset YAML, or an empty train or val list.
         FrozenLayersChanged: a frozen parameter or BatchNorm buffer changed (or was not loaded).
+        StorageError: the file system refused a write for lack of room (full disk, quota); the checkpoints
+            in ``out_dir/run`` are those of the last epoch saved whole (never a truncated file).
     """
     t0 = time.perf_counter()
     _check_config(cfg)
     check_train_args(cfg.train_args)
+    _check_device(cfg.device)
     world = world_from_env()
     _check_world(cfg, world)
     spec = load_dataset(Path(data_yaml))
     out_dir = Path(out_dir)
-    with process_group(world, resolve_device(cfg.device)):
+    no_room = no_room_as_storage_error(out_dir, "training stopped, no checkpoint was left half-written")
+    with no_room, process_group(world, resolve_device(cfg.device)):
         run_on_main(world, lambda: _prepare_out(out_dir, spec, weights, cfg, resume_from))
         if not world.is_main:  # trains in a rank-private folder; out_dir is rank 0's alone
             with tempfile.TemporaryDirectory(prefix=f"yolo-kfp-train-rank{world.rank}-") as tmp:
                 return _train_into(spec, weights, Path(tmp), cfg, None, None, t0, world)
         try:
-            return _train_into(spec, weights, out_dir, cfg, on_checkpoint, resume_from, t0, world)
-        finally:
-            _write_marker(out_dir)
+            hooks = (on_checkpoint, on_logs)
+            result = _train_into(spec, weights, out_dir, cfg, hooks, resume_from, t0, world)
+        except BaseException:
+            with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
+                _write_marker(out_dir)
+            raise
+        _write_marker(out_dir)
+        return result
+
+
+def _check_device(device: str) -> None:
+    """The CUDA GPUs ``device`` names must exist here: one line instead of Ultralytics' traceback."""
+    wanted = parse_device(device, "--device")
+    if not wanted:
+        return
+    import torch
+
+    have = torch.cuda.device_count()
+    if any(int(i) >= have for i in wanted):
+        seen = f"{have} CUDA GPU(s) (0-{have - 1})" if have else "no CUDA GPU"
+        raise ConfigError(
+            f"--device {device}: this machine has {seen}; use --device cpu, auto or an index it has"
+        )
 
 
 def _check_world(cfg: TrainConfig, world: World) -> None:
@@ -443,7 +449,7 @@ def _prepare_out(
 ) -> None:
     """Rank 0 (or the only process): check the inputs against ``out_dir`` and create it."""
     _guard_out(out_dir, spec, weights, cfg.overwrite)
-    _require_images(spec)
+    check_dataset_shape(spec)
     if resume_from is not None and not Path(resume_from).is_file():
         raise ConfigError(f"resume_from {resume_from}: checkpoint not found")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -484,28 +490,21 @@ def _write_marker(out_dir: Path) -> None:
     write_json_atomic(out_dir / OUTPUT_MARKER, {"files": files})
 
 
-def _require_images(spec: DatasetSpec) -> None:
-    """An empty train or val list is a one-line DatasetError naming the file (Ultralytics would trace back)."""
-    for split in ("train", "val"):
-        lst = spec.splits.get(split)
-        if lst is not None and lst.is_file() and not read_list(lst):
-            raise DatasetError(
-                f"{lst}: the {split} list is empty; training needs at least one {split} image "
-                "(re-run 'yolo-kfp split' with more images or another ratio)"
-            )
-
-
 def _train_into(
     spec: DatasetSpec,
     weights: str,
     out_dir: Path,
     cfg: TrainConfig,
-    on_checkpoint: CheckpointHook | None,
+    hooks: tuple[CheckpointHook | None, LogsHook | None] | None,
     resume_from: Path | None,
     t0: float,
     world: World,
 ) -> TrainResult:
-    """The body of ``train_model`` once the inputs and the output folder are checked (``out_dir``: this rank's)."""
+    """The body of ``train_model`` once the inputs and the output folder are checked (``out_dir``: this rank's).
+
+    ``hooks`` are rank 0's ``(on_checkpoint, on_logs)``; None on the other ranks.
+    """
+    on_checkpoint, on_logs = hooks or (None, None)
     resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
     from components._yolo import freeze, train  # heavy: torch + ultralytics
@@ -514,25 +513,32 @@ def _train_into(
     run_dir = out_dir / RUN_DIR
     init_model, n_layers = _initial_model(resolved, len(spec.names))
     architecture = model_architecture(init_model)
-    if cfg.freeze >= n_layers:
-        raise ConfigError(
-            f"--freeze {cfg.freeze}: the model has {n_layers} layers (model.0-model.{n_layers - 1}, the last is "
-            f"the Detect head); freeze at most {n_layers - 1} ({BACKBONE_LAYERS} = the backbone)"
-        )
+    check_freeze(cfg.freeze, n_layers, "--freeze")
     if cfg.freeze and not resolved.is_checkpoint:
         log.warning(
             "freezing %d randomly initialised layers (--weights %s is an architecture)", cfg.freeze, weights
         )
     device = resolve_device(cfg.device)
     state_dir = out_dir / STATE_DIR
+    identity = dataset_identity(spec)
     resume_ckpt = (
-        _resume_point(run_dir, state_dir, cfg, resolved.spec, resume_from) if world.is_main else None
+        _resume_point(run_dir, state_dir, cfg, resolved.spec, resume_from, identity)
+        if world.is_main
+        else None
     )
     if resume_ckpt is None and run_dir.exists():
         shutil.rmtree(run_dir)  # a fresh run must not inherit results.csv rows or checkpoints
     run_dir.mkdir(parents=True, exist_ok=True)
+    started_at = float(_read_stage(state_dir / STAGE_FILE).get("started_at") or time.time())
     if resume_ckpt is None:
-        write_json_atomic(state_dir / STAGE_FILE, {"weights": resolved.spec, "config": cfg.to_dict()})
+        started_at = time.time()
+        stage = {
+            "weights": resolved.spec,
+            "config": cfg.to_dict(),
+            "dataset": identity,
+            "started_at": started_at,
+        }
+        write_json_atomic(state_dir / STAGE_FILE, stage)
     resume_ckpt = _share_resume_point(world, run_dir, resume_ckpt)
     data_resolved = resolve_dataset_yaml(spec.yaml_path, state_dir)
 
@@ -555,6 +561,11 @@ def _train_into(
         f", resuming {resume_ckpt}" if resume_ckpt else "",
     )
     overrides = _overrides(cfg, device, processes=world.local_size if world.distributed else None)
+    monitor = None
+    if world.is_main:
+        weights_names = list(getattr(init_model, "names", {}).values()) if resolved.is_checkpoint else []
+        monitor = LiveMonitor(run_dir, stage=cfg.stage_name, freeze=cfg.freeze, started_at=started_at,
+                              weights_names=weights_names, dataset_names=spec.names, on_logs=on_logs)  # fmt: skip
     run = train.train(
         data_yaml=data_resolved,
         run_dir=run_dir,
@@ -564,11 +575,12 @@ def _train_into(
         overrides=overrides,
         recorder=recorder,
         resume_ckpt=resume_ckpt,
+        on_epoch=monitor,
     )
 
     def conclude() -> TrainResult:  # rank 0: prove, report; the other ranks receive the result
         proof = _prove(run, recorder.reference or {}, cfg.freeze, out_dir)
-        facts = {"architecture": architecture, "workers": overrides["workers"]}
+        facts = {"architecture": architecture, "workers": overrides["workers"], "monitor": monitor}
         return _finish(
             run, out_dir, cfg, spec.names, resolved, device, proof, facts, time.perf_counter() - t0
         )
@@ -638,20 +650,77 @@ def _overrides(cfg: TrainConfig, device: str, *, processes: int | None = None) -
     return {**base, **cfg.train_args}
 
 
+def dataset_identity(spec: DatasetSpec) -> dict[str, Any]:
+    """What a checkpoint must have been trained on to be resumed: ``{"names": [...], "fingerprint": sha256}``.
+
+    The fingerprint covers the class names, the train and val lists and the bytes of every listed
+    image's label file: a re-split or relabelled dataset changes it. Pixels are not read (a start must
+    stay cheap); a label file that is missing counts as such.
+    """
+    digest = hashlib.sha256(json.dumps(list(spec.names)).encode("utf-8"))
+    for split in ("train", "val"):
+        lst = spec.splits.get(split)
+        entries = read_list(lst) if lst is not None and lst.is_file() else []
+        digest.update(f"\n{split}:{len(entries)}\n".encode())
+        for entry in entries:
+            label = label_path(resolve_list_entry(lst, entry)) if lst is not None else None
+            body = label.read_bytes() if label is not None and label.is_file() else b"<missing>"
+            digest.update(f"{entry}\n{len(body)}\n".encode() + body)
+    return {"names": list(spec.names), "fingerprint": digest.hexdigest()}
+
+
+def dataset_mismatch(found: Mapping[str, Any] | None, expected: Mapping[str, Any]) -> str | None:
+    """How the dataset a checkpoint was trained on differs from ``expected`` (None: same, or not recorded).
+
+    Args:
+        found: the checkpoint's record (``dataset_identity``'s keys; ``names`` alone for a checkpoint
+            that carries only its class names).
+        expected: ``dataset_identity`` of the dataset given now.
+    """
+    if not found:
+        return None
+    names = found.get("names")
+    if names is not None and list(names) != list(expected["names"]):
+        return f"classes {list(names)} differ from the dataset's {list(expected['names'])}"
+    fingerprint = found.get("fingerprint")
+    if fingerprint is not None and fingerprint != expected["fingerprint"]:
+        return (
+            f"dataset fingerprint {str(fingerprint)[:12]} differs from this dataset's "
+            f"{expected['fingerprint'][:12]} (other images or labels)"
+        )
+    return None
+
+
+def _refuse_foreign(where: str, problem: str, fix: str) -> None:
+    raise ConfigError(f"{where} was trained on another dataset: {problem}; {fix}")
+
+
 def _resume_point(
     run_dir: Path,
     state_dir: Path,
     cfg: TrainConfig,
     weights_spec: str,
     resume_from: Path | None,
+    identity: Mapping[str, Any],
 ) -> Path | None:
-    """The ``last.pt`` to continue, or None for a fresh run (with the reason logged)."""
+    """The ``last.pt`` to continue, or None for a fresh run (with the reason logged).
+
+    Raises:
+        ConfigError: the checkpoint to resume was trained on another dataset (other classes or another
+            fingerprint); ``overwrite`` (or ``resume=False``) discards a local one and starts fresh.
+    """
     from components._yolo.model import checkpoint_progress, copy_checkpoint
 
     last = run_dir / "weights" / LAST_PT
     if resume_from is not None:
         incoming = checkpoint_progress(Path(resume_from))
         local = checkpoint_progress(last) if last.is_file() else None
+        if incoming is not None and (problem := dataset_mismatch({"names": incoming["names"]}, identity)):
+            _refuse_foreign(
+                f"resume_from {resume_from}",
+                problem,
+                "delete that checkpoint (or use another run id) to start fresh",
+            )
         if incoming is None:
             log.warning("resume_from %s is not a resumable checkpoint; ignoring it", resume_from)
         elif local is None or local["epoch"] < incoming["epoch"]:
@@ -663,11 +732,23 @@ def _resume_point(
     if progress is None:
         log.info("%s is finished or unreadable: starting a fresh run", last)
         return None
+    stage = _read_stage(state_dir / STAGE_FILE)
+    problem = dataset_mismatch(stage.get("dataset"), identity) or dataset_mismatch(
+        {"names": progress["names"]}, identity
+    )
+    if problem:
+        if cfg.overwrite:
+            log.warning("%s was trained on another dataset (%s): --overwrite, starting fresh", last, problem)
+            return None
+        _refuse_foreign(
+            f"{last} (an interrupted run in --out)",
+            problem,
+            "use a new --out, or pass --overwrite (or --no-resume) to discard it and start fresh",
+        )
     wanted = _overrides(cfg, "")
     keys = dict.fromkeys([*RESUME_KEYS, *cfg.train_args])  # an extra argument must match too
     differ = [k for k in keys if str(progress["train_args"].get(k)) != str(wanted[k])]
-    stage = state_dir / STAGE_FILE
-    if stage.is_file() and json.loads(stage.read_text(encoding="utf-8")).get("weights") != weights_spec:
+    if stage and stage.get("weights") != weights_spec:
         differ.append("weights")
     if differ:
         log.warning("%s was trained with other %s: starting a fresh run", last, ", ".join(differ))
@@ -679,6 +760,15 @@ def _resume_point(
     _restore_results_csv(run_dir / "results.csv", progress["train_results"], replace=True)
     log.info("resuming %s after epoch %d of %d", last, progress["epoch"], cfg.epochs)
     return last
+
+
+def _read_stage(path: Path) -> dict[str, Any]:
+    """``.state/stage.json`` (what the run in ``run/`` started from), ``{}`` when absent or unreadable."""
+    try:
+        stage = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stage if isinstance(stage, dict) else {}
 
 
 def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]], *, replace: bool = False) -> None:
@@ -848,6 +938,9 @@ def _finish(
         "config": cfg.to_dict(),
         "versions": versions(),
     }
+    monitor = facts.get("monitor")
+    metrics["diagnosis"] = monitor.final_diagnosis(rows) if monitor is not None else []
+    metrics["tensorboard"] = str(out_dir / RUN_DIR / LOG_DIR)
     previous = previous_stage(resolved.path) if resolved.is_checkpoint else None
     if previous is not None:
         metrics["previous_stage"] = previous.to_dict()
@@ -919,16 +1012,9 @@ def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResul
 
 
 CURVE_GROUPS = {
-    "loss": (
-        "train/box_loss",
-        "train/cls_loss",
-        "train/dfl_loss",
-        "val/box_loss",
-        "val/cls_loss",
-        "val/dfl_loss",
-    ),
-    "metrics": ("metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/precision(B)", "metrics/recall(B)"),
-    "learning rate": ("lr/pg0", "lr/pg1", "lr/pg2"),
+    "loss": (*TRAIN_LOSSES, *VAL_LOSSES),
+    "metrics": (METRICS[2], METRICS[3], METRICS[0], METRICS[1]),  # mAP50, mAP50-95, P, R
+    "learning rate": tuple(f"{LR_PREFIX}{i}" for i in range(3)),
 }
 
 
@@ -1033,6 +1119,22 @@ def _curves_note(m: Mapping[str, Any]) -> str:
     )
 
 
+def _doctor_section(m: Mapping[str, Any]) -> str:
+    """The training doctor's findings, and where the live curves are (TensorBoard)."""
+    found = m.get("diagnosis") or []
+    rows = [(d["rule"], d["epoch"], d["evidence"], d["remedy"]) for d in found]
+    verdict = (
+        html_table(["rule", "epoch", "evidence", "remedy"], rows) if rows else "<p>No symptom found.</p>"
+    )
+    live = (
+        f"<p>Live view: the TensorBoard event files are in <code>{escape(m.get('tensorboard', ''))}</code> "
+        "(<code>tensorboard --logdir</code> on it); in a pipeline run they are synced every epoch to "
+        "<code>&lt;checkpoint_root&gt;/&lt;run id&gt;/&lt;stage&gt;/tensorboard/</code>, which "
+        "<code>yolo-kfp tensorboard --run RUN_ID</code> serves in Kubeflow while the run trains.</p>"
+    )
+    return "<h2>Training doctor</h2>" + verdict + live
+
+
 def render_report(m: Mapping[str, Any], curves: Path) -> str:
     """The training report: headline numbers, frozen proof, per-class AP, curves, configuration."""
     head = [
@@ -1066,6 +1168,7 @@ def render_report(m: Mapping[str, Any], curves: Path) -> str:
         + "<h2>Per epoch</h2>"
         + _curves_note(m)
         + png_tag(curves, "training curves")
+        + _doctor_section(m)
         + "<h2>Configuration</h2>"
         + html_table(["option", "value"], cfg_rows + [("weights", m["weights"]["spec"])])
     )

@@ -21,12 +21,25 @@ from typing import Any
 import yaml
 
 from components._shared.artifacts import ARCH_FILE, BEST_PT, weights_in
+from components._shared.dataset import load_dataset
 from components._shared.errors import ConfigError
-from components._shared.fsio import link_or_copy, write_json_atomic, write_text_atomic
+from components._shared.fsio import (
+    link_or_copy,
+    no_room_as_storage_error,
+    write_json_atomic,
+    write_text_atomic,
+)
 from components._shared.report import escape, html_page
 from components._shared.weights import resolve_weights
 from components._yolo.pickles import check_pickle
-from components.train.core import TrainConfig, TrainResult, check_train_args, train_model
+from components.train.core import (
+    TrainConfig,
+    TrainResult,
+    check_train_args,
+    dataset_identity,
+    dataset_mismatch,
+    train_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +77,8 @@ def run_training_stage(
 ) -> TrainResult:
     """Train one stage of the pipeline (``cfg.epochs == 0``: pass ``init_weights`` through unchanged).
 
-    With ``checkpoint_root`` (``s3://bucket/prefix`` or a folder) and ``run_id``, ``last.pt`` is mirrored to
+    With ``checkpoint_root`` (``s3://bucket/prefix`` or a folder) and ``run_id``, ``last.pt``, the TensorBoard
+    event files (``tensorboard/``) and the doctor's ``diagnosis.json`` are mirrored to
     ``<root>/<run_id>/<stage>/`` after every epoch, and a retried task (preempted pod) resumes from it,
     ending with exactly ``cfg.epochs`` epochs.
     """
@@ -72,16 +86,26 @@ def run_training_stage(
     spec = weights_in(Path(init_weights))
     if cfg.epochs == 0:
         check_train_args(cfg.train_args)  # a typo fails here too, not only in the stage that trains
-        return _pass_through(Path(init_weights), spec, out_dir, cfg)
+        with no_room_as_storage_error(out_dir, "the weights were not passed through"):
+            return _pass_through(Path(init_weights), spec, out_dir, cfg)
     sync = resume_from = None
     if checkpoint_root and run_id:
         from components.train.checkpoints import CheckpointSync
 
-        sync = CheckpointSync(f"{checkpoint_root.rstrip('/')}/{run_id}/{cfg.stage_name}/")
+        identity = dataset_identity(load_dataset(Path(dataset_dir)))
+        sync = CheckpointSync(f"{checkpoint_root.rstrip('/')}/{run_id}/{cfg.stage_name}/", dataset=identity)
         with tempfile.TemporaryDirectory(prefix="ckpt-") as tmp:
             restored = Path(tmp) / "last.pt"
             resume_from = restored if sync.restore(restored) else None
-            return train_model(dataset_dir, spec, out_dir, cfg, on_checkpoint=sync, resume_from=resume_from)
+            if resume_from is not None and (problem := dataset_mismatch(sync.restored_dataset, identity)):
+                raise ConfigError(
+                    f"the checkpoint at {sync.uri} was trained on another dataset: {problem}; delete it "
+                    "(or use another run id) to start fresh"
+                )
+            return train_model(
+                dataset_dir, spec, out_dir, cfg, on_checkpoint=sync, resume_from=resume_from,
+                on_logs=sync.upload_logs,
+            )  # fmt: skip
     return train_model(dataset_dir, spec, out_dir, cfg)
 
 
@@ -178,6 +202,8 @@ def run_distributed_stage(
     run_id: str,
     image: str,
     task_config: Any = None,
+    gpus_per_node: int = 0,
+    accelerator: str = "nvidia.com/gpu",
     client: Any = None,
     poll_s: float = 10.0,
     timeout_s: float | None = None,
@@ -195,6 +221,9 @@ def run_distributed_stage(
         run_id: the pipeline run (names the TrainJob and labels it).
         image: the train image the nodes run.
         task_config: KFP's ``TaskConfig`` of this task (resources, env, volumes, scheduling) or None.
+        gpus_per_node: ``accelerator`` GPUs of each node; 0: as many as the task's own resources ask for
+            (the launcher of a multi-node run asks for none: see ``plan.core.launcher_gpus``).
+        accelerator: the GPUs' Kubernetes resource name.
         client: a ``KubeClient``; None: the cluster this pod runs in.
         poll_s: seconds between status polls.
         timeout_s: give up (and delete the TrainJob) after this long; None: no limit.
@@ -239,6 +268,8 @@ def run_distributed_stage(
         image=image,
         nodes=nodes,
         namespace=client.namespace,
+        gpus_per_node=gpus_per_node,
+        accelerator=accelerator,
         **_task_settings(task_config, workspace, client),
         labels={"yolo-kfp/run-id": run_id, "yolo-kfp/stage": cfg.stage_name},
     )

@@ -7,6 +7,11 @@ OUT/metrics.json (with gate {passed, reason, checks}), OUT/confusion_matrix.json
 OUT/pr_curve.png and OUT/report.html. A failed gate is a result (exit 0, "passed": false); only
 unusable inputs exit 2.
 
+--champion-dest DEST instead measures DEST's production model (downloaded, checked against its
+manifest) and records its version and manifest sha256 in the gate: `publish --promote` then promotes
+only while production is still that model. A verdict from --champion FILE (or no champion) records
+none, so it cannot replace a production model.
+
 Example:
   yolo-kfp validate --weights runs/export/model.onnx --dataset runs/dataset/dataset.yaml \\
       --out runs/validate --min-map50-95 0.3 --champion production/model.onnx
@@ -15,10 +20,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 from components._shared.cliutil import print_summary
 from components.validate.core import ValidateConfig, validate_model
+from components.validate.stage import with_production_champion
 
 HELP = "validate a .pt or .onnx model: mAP, per-class AP, confusion matrix, PR curve and the gate"
 DEPRECATED = {"--data": "--dataset"}
@@ -51,12 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="gate threshold on mAP50-95",
     )
-    parser.add_argument(
+    champion = parser.add_mutually_exclusive_group()
+    champion.add_argument(
         "--champion",
         type=Path,
         default=None,
         metavar="PATH",
         help="the production model (model.onnx or best.pt), measured on the same split; the challenger must match it",
+    )
+    champion.add_argument(
+        "--champion-dest",
+        default=None,
+        metavar="s3://bucket/name|DIR",
+        help="measure the production model of this publish destination (what publish --promote requires)",
     )
     parser.add_argument(
         "--champion-tolerance",
@@ -103,5 +117,8 @@ def run(args: argparse.Namespace) -> int:
         allow_class_change=args.allow_class_change,
         overwrite=args.overwrite,
     )
-    print_summary(validate_model(args.weights, args.dataset, args.out, cfg))
+    with tempfile.TemporaryDirectory(prefix="yolo-kfp-champion-") as work:
+        if args.champion_dest:
+            cfg = with_production_champion(cfg, args.champion_dest, Path(work))
+        print_summary(validate_model(args.weights, args.dataset, args.out, cfg))
     return 0

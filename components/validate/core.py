@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from components._shared.artifacts import MODEL_E2E_ONNX
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
-from components._shared.errors import ConfigError, DatasetError
+from components._shared.errors import ConfigError, DatasetError, YoloKfpError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 from components._shared.report import (
     draw_boxes,
@@ -55,6 +56,11 @@ from components.validate.sizes import ap_by_size
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".pt", ".onnx")
+END_TO_END_TOLERANCE = 0.005  # largest mAP50-95 difference between model_e2e.onnx and model.onnx
+
+
+class EndToEndMismatch(YoloKfpError):
+    """The end-to-end model (NMS inside) measures a different mAP50-95 than the raw model it came from."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class ValidateConfig:
         min_map50_95: the gate's absolute threshold.
         champion: the production model (``.onnx`` or ``.pt``) to measure on the same split; None for none.
         champion_version: its name in the verdict (default: the file name).
+        champion_manifest_sha256: the sha256 of its version's manifest when it is the production
+            model of a destination (recorded in the gate, checked by promotion); None otherwise.
         champion_tolerance: how far below the champion the challenger may be.
         class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
         allow_class_change: pass the champion check when the champion's classes differ.
@@ -88,6 +96,7 @@ class ValidateConfig:
     min_map50_95: float = 0.0
     champion: Path | None = None
     champion_version: str | None = None
+    champion_manifest_sha256: str | None = None
     champion_tolerance: float = 0.0
     class_tolerance: float = 0.05
     allow_class_change: bool = False
@@ -257,12 +266,14 @@ def validate_model(
                        conf=cfg.conf, iou=cfg.iou)  # fmt: skip
         sample = sorted(seeded_order(spec.images(split), cfg.sample_seed)[: cfg.samples])
         raw = validate(weights=weights, save_dir=work / "val", samples=sample, **measure)
+        end_to_end = _check_end_to_end(weights, validate, work, measure)
         champion = None
         if cfg.champion is not None:
             champion = _measure_champion(cfg, model_names(cfg.champion), spec, validate, work, measure)
         gate = decide_gate(raw["map50_95"], raw["per_class"], champion, cfg.policy(), split)
         metrics = _metrics(raw, weights, spec.images(split), cfg, gate, split, champion)
         metrics["ap_by_size"] = ap_by_size(raw["records"], spec.names)
+        metrics["end_to_end"] = end_to_end
         metrics["predictions"] = draw_predictions(sample, raw["samples"], spec, tmp / "predictions")
         confusion = confusion_for_kfp(raw["confusion_matrix"])
         write_json_atomic(tmp / "confusion_matrix.json", confusion)
@@ -292,6 +303,55 @@ def validate_model(
     return result
 
 
+def _check_end_to_end(
+    weights: Path, validate: Any, work: Path, measure: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Measure ``model_e2e.onnx`` beside an ONNX ``weights``; refuse it when its mAP50-95 differs from the raw one's.
+
+    What KServe serves is the end-to-end model, what the gate judges the raw one: they must agree. Both
+    are measured with best-class NMS (what the end-to-end graph does; the raw model's reported mAP uses
+    Ultralytics' multi-label NMS, which scores differently on the same network).
+
+    Raises:
+        EndToEndMismatch: the two differ by more than ``END_TO_END_TOLERANCE``.
+    """
+    from components._yolo.validate import single_label_nms
+
+    e2e = weights.parent / MODEL_E2E_ONNX
+    if weights.suffix.lower() != ".onnx" or weights.name == MODEL_E2E_ONNX or not e2e.is_file():
+        return None
+    with single_label_nms():
+        raw = validate(weights=weights, save_dir=work / "val-best-class", samples=[], **measure, rect=False)[
+            "map50_95"
+        ]
+    # the graph's NMS loop is unrolled for its export batch: a larger validation batch would leave images out
+    same_input = {**measure, "batch": min(int(measure["batch"]), _export_batch(e2e)), "rect": False}
+    got = validate(weights=e2e, save_dir=work / "val-e2e", samples=[], **same_input)["map50_95"]
+    diff = abs(got - raw)
+    if diff > END_TO_END_TOLERANCE:
+        raise EndToEndMismatch(
+            f"{e2e}: mAP50-95 {got:.4f} differs from {weights.name}'s {raw:.4f} (best-class NMS) by {diff:.4f}, "
+            f"more than {END_TO_END_TOLERANCE}: the served model would not be the one validated; re-export both"
+        )
+    log.info("end-to-end model %s: mAP50-95 %.4f, raw model %.4f (best-class NMS)", e2e.name, got, raw)
+    return {
+        "file": MODEL_E2E_ONNX,
+        "map50_95": got,
+        "raw_best_class_map50_95": raw,
+        "diff": round(diff, 6),
+        "tolerance": END_TO_END_TOLERANCE,
+    }
+
+
+def _export_batch(path: Path) -> int:
+    """The batch an ONNX model was exported for (Ultralytics' ``batch`` metadata; 1 when absent)."""
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    value = meta.get("batch", "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
 def _measure_champion(
     cfg: ValidateConfig,
     names: Sequence[str],
@@ -302,10 +362,10 @@ def _measure_champion(
 ) -> Champion:
     """The champion on the challenger's split, or uncompared when its classes differ."""
     assert cfg.champion is not None
-    version = cfg.champion_version or cfg.champion.name
+    version, sha = cfg.champion_version or cfg.champion.name, cfg.champion_manifest_sha256
     if tuple(names) != tuple(spec.names):
         log.warning("champion %s has classes %s, the dataset %s: not compared", version, names, spec.names)
-        return Champion(version=version, names=tuple(names), compared=False)
+        return Champion(version=version, names=tuple(names), compared=False, manifest_sha256=sha)
     raw = validate(weights=cfg.champion, save_dir=work / "champion", **measure)
     log.info("champion %s on %s: mAP50-95 %.4f", version, measure["split"], raw["map50_95"])
     return Champion(
@@ -316,6 +376,7 @@ def _measure_champion(
         map50=float(raw["map50"]),
         per_class=raw["per_class"],
         imgsz=raw.get("imgsz", measure["imgsz"]),
+        manifest_sha256=sha,
     )
 
 

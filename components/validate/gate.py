@@ -48,6 +48,9 @@ class Champion:
         map50_95: its mAP50-95 on the challenger's split (None when not compared).
         per_class: its per-class metrics on that split (``{name: {"ap50_95": ...}}``).
         imgsz: the image size it was evaluated at.
+        manifest_sha256: the sha256 of its version's manifest when it was read from a production
+            pointer (None for a bare model file): with ``version``, what promotion checks is still
+            in production.
     """
 
     version: str
@@ -57,6 +60,7 @@ class Champion:
     map50: float | None = None
     per_class: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     imgsz: int | None = None
+    manifest_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for metrics.json."""
@@ -77,7 +81,12 @@ class GateCheck:
 
 @dataclass(frozen=True)
 class Gate:
-    """The publishing decision, its three checks, and what it compared."""
+    """The publishing decision, its three checks, and what it compared.
+
+    ``champion_version`` and ``champion_manifest_sha256`` name the production model the verdict was
+    measured against (both None: none); promotion refuses the verdict once production.json names
+    another one (``components/publish/core.py``, ``check_gate_measured``).
+    """
 
     passed: bool
     reason: str
@@ -86,6 +95,7 @@ class Gate:
     split: str
     champion_version: str | None = None
     champion_map50_95: float | None = None
+    champion_manifest_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for metrics.json (``checks`` as a list of dicts)."""
@@ -165,4 +175,5 @@ def decide_gate(
         split=split,
         champion_version=champion.version if champion else None,
         champion_map50_95=champion.map50_95 if champion else None,
+        champion_manifest_sha256=champion.manifest_sha256 if champion else None,
     )

@@ -10,12 +10,38 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from components._shared.artifacts import model_file
 from components._shared.run_records import GATE_RECORD, write_record
 from components.validate.core import ValidateConfig, ValidateResult, validate_model
 from components.validate.gate import GatePolicy
+
+
+def with_production_champion(cfg: ValidateConfig, dest: str, work_dir: Path) -> ValidateConfig:
+    """``cfg`` with the production model of ``dest`` as its champion, downloaded into ``work_dir``.
+
+    The champion's version and manifest sha256 come from production.json, so the gate records which
+    production model it measured (promotion refuses the verdict once production is another one).
+
+    Returns:
+        ``cfg`` unchanged when nothing is in production (the gate then records that it measured none).
+
+    Raises:
+        StorageError: production.json is not a pointer, or a file differs from its manifest.
+    """
+    from components._shared.production import fetch_production_model
+
+    prod = fetch_production_model(dest, work_dir)
+    if prod is None:
+        return cfg
+    return replace(
+        cfg,
+        champion=prod.model_path,
+        champion_version=prod.version,
+        champion_manifest_sha256=prod.manifest_sha256,
+    )
 
 
 def run_validation_stage(
@@ -47,18 +73,12 @@ def run_validation_stage(
     """
     work = Path(tempfile.mkdtemp(prefix="champion-"))
     try:
-        champion = version = None
-        if champion_dest:
-            from components._shared.production import fetch_production_model
-
-            prod = fetch_production_model(champion_dest, work)
-            if prod is not None:
-                champion, version = prod.model_path, prod.version
         cfg = ValidateConfig(
-            split=split, imgsz=imgsz, min_map50_95=policy.threshold, champion=champion, champion_version=version,
-            champion_tolerance=policy.champion_tolerance, class_tolerance=policy.class_tolerance,
-            allow_class_change=policy.allow_class_change,
+            split=split, imgsz=imgsz, min_map50_95=policy.threshold, champion_tolerance=policy.champion_tolerance,
+            class_tolerance=policy.class_tolerance, allow_class_change=policy.allow_class_change,
         )  # fmt: skip
+        if champion_dest:
+            cfg = with_production_champion(cfg, champion_dest, work)
         result = validate_model(model_file(model_dir), dataset_dir, out_dir, cfg)
         gate = result.gate.to_dict() | {"map50_95": result.map50_95, "format": result.model_format}
         write_record(record_to, GATE_RECORD, gate)

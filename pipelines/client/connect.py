@@ -10,26 +10,38 @@ no proxy from the environment and no redirects checks the host and the token: an
 refused token or a URL that is not KFP fails in seconds with one line, instead of kfp's 5 health
 retries 5 s apart. Every later API failure goes through ``api_errors`` and becomes one line too. The
 probe's answer also carries the backend's release (``tag_name``), which ``backend.check_backend`` reads.
+
+Every network wait is bounded by total time, not by silence: a read timeout alone is reset by each
+byte, so a host that answers one byte every few seconds would keep ``submit`` or ``runs`` alive for
+hours. The probe, the construction of ``kfp.Client`` (kfp probes health there too) and every call of
+the client ``connect`` returns (``BoundedClient``: upload, run creation, listing...) must finish within
+``call_limit_s()`` (``$YOLO_KFP_KFP_CALL_LIMIT``, default 30 s) or fail with one line naming the host
+and the limit. A call past its limit is abandoned in its daemon thread; the CLI exits right after.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
 import os
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import urllib3
 
-from components._shared.errors import YoloKfpError
+from components._shared.errors import ConfigError, YoloKfpError
+from components._shared.redact import has_userinfo, redact
+from components._shared.storage.limits import env_seconds
 
 if TYPE_CHECKING:
     import kfp
@@ -37,8 +49,12 @@ if TYPE_CHECKING:
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"  # kfp.client.KF_PIPELINES_SA_TOKEN_PATH
 HEALTH_PATH = "/apis/v2beta1/healthz"
 HEALTH_TIMEOUT_S = 10.0  # the one health probe: connect, and then each read
+# total time of one API call (connect, send, the whole answer), kfp's own retries included
+CALL_LIMIT_S = 30.0
+ENV_CALL_LIMIT = "YOLO_KFP_KFP_CALL_LIMIT"
 IN_CLUSTER_HOST = "http://ml-pipeline.{namespace}.svc.cluster.local:8888"
 KUBECONFIG_DEFAULT = "in-cluster/kubeconfig default"
+HOST_EXAMPLE = "e.g. --host http://localhost:8080 or http://ml-pipeline.kubeflow:8888"
 PORT_FORWARD_HINT = (
     "check --host/KFP_HOST (e.g. kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80, "
     "then --host http://localhost:8080)"
@@ -47,8 +63,83 @@ PORT_FORWARD_HINT = (
 log = logging.getLogger(__name__)
 
 
+T = TypeVar("T")
+
+
 class KfpApiError(YoloKfpError):
     """The KFP API could not be reached, refused the request, or answered something unusable."""
+
+
+class KfpTimeout(KfpApiError):
+    """A call to the KFP API did not finish within its total-time limit."""
+
+
+def call_limit_s() -> float:
+    """The total-time limit of one KFP API call: ``$YOLO_KFP_KFP_CALL_LIMIT`` seconds, else ``CALL_LIMIT_S``.
+
+    Raises:
+        ConfigError: the variable is not a number > 0.
+    """
+    return env_seconds(os.environ, ENV_CALL_LIMIT, CALL_LIMIT_S)
+
+
+def within_limit(call: Callable[[], T], *, limit_s: float, where: str, what: str) -> T:
+    """``call()``'s result, or ``KfpTimeout`` once ``limit_s`` seconds have passed in total.
+
+    The call runs in a daemon thread so that the wait is bounded whatever the socket does (a byte every
+    few seconds resets every read timeout); a call past its limit is abandoned, and its exception, if it
+    ends, is never seen. Exceptions of a call that ends in time are raised here unchanged.
+
+    Raises:
+        KfpTimeout: the call did not finish within ``limit_s`` (names ``where``, ``what`` and the limit).
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread, raised there
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, name=f"kfp-{what}", daemon=True)
+    worker.start()
+    worker.join(limit_s)
+    if worker.is_alive():
+        raise KfpTimeout(
+            f"KFP API at {where}: {what} did not finish within {limit_s:g}s (a total-time limit: the host "
+            f"is too slow or trickling its answer); check the host, or allow longer with {ENV_CALL_LIMIT}=SECONDS"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+class BoundedClient:
+    """A ``kfp.Client`` whose every method call ends within a total-time limit (``within_limit``).
+
+    A wrapper, not a subclass: it forwards public attributes only, so a kfp upgrade cannot break it
+    through kfp's internals (tests/delivery/test_delivery_client_api.py).
+
+    Attributes:
+        kfp_client: the wrapped client.
+        api_where: the host, for messages.
+        api_limit_s: the total-time limit of each call.
+    """
+
+    def __init__(self, kfp_client: kfp.Client, api_where: str, api_limit_s: float) -> None:
+        self.kfp_client, self.api_where, self.api_limit_s = kfp_client, api_where, api_limit_s
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.kfp_client, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            call = functools.partial(attr, *args, **kwargs)
+            return within_limit(call, limit_s=self.api_limit_s, where=self.api_where, what=name)
+
+        return bounded
 
 
 @dataclass(frozen=True)
@@ -70,6 +161,9 @@ def resolve_connection(host: str | None, token: str | None, kfp_namespace: str =
     The SA token file is ``$KF_PIPELINES_SA_TOKEN_PATH`` or kfp's default path; it is read only when it
     exists (in a pod with the projected token volume). A host without a scheme gets ``https://``, as
     ``kfp.Client`` would give it.
+
+    Raises:
+        ConfigError: the host is not a URL or carries credentials (``check_host``).
     """
     host = host or os.environ.get("KFP_HOST") or None
     token = token or os.environ.get("KFP_TOKEN") or None
@@ -80,7 +174,31 @@ def resolve_connection(host: str | None, token: str | None, kfp_namespace: str =
             log.info("using the ServiceAccount token at %s", path)
     if host and not host.startswith(("http://", "https://")):
         host = f"https://{host}"
-    return Connection(host=host.rstrip("/") if host else None, token=token, kfp_namespace=kfp_namespace)
+    return Connection(
+        host=check_host(host).rstrip("/") if host else None, token=token, kfp_namespace=kfp_namespace
+    )
+
+
+def check_host(host: str) -> str:
+    """``host`` when it is an ``http(s)://`` URL with a host name, a valid port and no credentials.
+
+    Raises:
+        ConfigError: a malformed URL (``http://[::1``, a port over 65535, no host, spaces), or one that
+            carries user-info (shown as ``***``: KFP takes a bearer token, never a password in the URL).
+    """
+    if has_userinfo(host):
+        raise ConfigError(
+            f"--host/KFP_HOST {redact(host)!r} carries credentials: pass the host alone and the token "
+            "in KFP_TOKEN (or --existing-token)"
+        )
+    try:
+        parts = urllib.parse.urlsplit(host)
+        parts.port  # noqa: B018 - parsing the port is the check (ValueError when out of range)
+    except ValueError as err:
+        raise ConfigError(f"--host/KFP_HOST {host!r} is not a URL ({err}); {HOST_EXAMPLE}") from None
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in host):
+        raise ConfigError(f"--host/KFP_HOST {host!r} is not a URL (no host name, or a space); {HOST_EXAMPLE}")
+    return host
 
 
 def connect(conn: Connection) -> kfp.Client:
@@ -102,7 +220,8 @@ def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
 
     host = conn.host or _in_cluster_host(conn.kfp_namespace)
     where = host or KUBECONFIG_DEFAULT
-    health = probe_health(host, conn.token, where) if host else None
+    limit_s = call_limit_s()
+    health = probe_health(host, conn.token, where, limit_s=limit_s) if host else None
     # urllib3 warns on every connect retry; the one error line from api_errors says it all.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     with api_errors(where), warnings.catch_warnings(), kfp_output_to_log():
@@ -110,12 +229,17 @@ def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
         if host:
             # kfp.Client's namespace argument places the default host and is also taken as the default
             # user namespace; with a host it is not needed, and --namespace is passed per call.
-            client = kfp.Client(host=host, existing_token=conn.token)
+            make = functools.partial(kfp.Client, host=host, existing_token=conn.token)
         else:
             # Outside a pod without a host only kfp knows the kubeconfig proxy; it probes health itself
             # (up to 5 tries on HTTP errors) and takes a --kfp-namespace other than kubeflow as the
             # default user namespace too.
-            client = kfp.Client(existing_token=conn.token, namespace=conn.kfp_namespace)
+            make = functools.partial(kfp.Client, existing_token=conn.token, namespace=conn.kfp_namespace)
+        # kfp.Client probes health while it is built: that wait is bounded like every later call.
+        client = BoundedClient(
+            within_limit(make, limit_s=limit_s, where=where, what="connect"), where, limit_s
+        )
+        if not host:
             health = client.get_kfp_healthz().to_dict()
     health = dict(health or {})
     log.info(
@@ -124,7 +248,7 @@ def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
         where,
         health.get("multi_user"),
     )
-    return client, health
+    return client, health  # type: ignore[return-value]  # a BoundedClient answers as a kfp.Client
 
 
 def _in_cluster_host(kfp_namespace: str) -> str | None:
@@ -141,12 +265,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def probe_health(host: str, token: str | None, where: str) -> dict[str, Any]:
+def probe_health(
+    host: str, token: str | None, where: str, *, limit_s: float = CALL_LIMIT_S
+) -> dict[str, Any]:
     """GET ``<host>/apis/v2beta1/healthz`` once (timeout, no env proxy, no redirects); return its JSON.
+
+    Connect and each read have ``HEALTH_TIMEOUT_S``; the whole probe has ``limit_s`` in total.
 
     Raises:
         KfpApiError: unreachable (names the fix), 401/403/redirect (names the credentials to use),
             404 (the URL is not the KFP API).
+        KfpTimeout: the answer did not arrive in full within ``limit_s``.
     """
     headers = {"Accept": "application/json"}
     if token:
@@ -154,9 +283,13 @@ def probe_health(host: str, token: str | None, where: str) -> dict[str, Any]:
     request = urllib.request.Request(host.rstrip("/") + HEALTH_PATH, headers=headers)
     # kfp's own HTTP client ignores HTTP(S)_PROXY, so the probe does too.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    try:
+
+    def fetch() -> bytes:
         with opener.open(request, timeout=HEALTH_TIMEOUT_S) as response:
-            body = response.read()
+            return bytes(response.read())
+
+    try:
+        body = within_limit(fetch, limit_s=limit_s, where=where, what="health probe")
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise KfpApiError(

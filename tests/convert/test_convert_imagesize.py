@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from components.convert import imagesize
-from components.convert.core import _image_size
+from components.convert.core import _inspect_image
 from components.convert.imagesize import header_size, size_from_bytes
 
 
@@ -216,19 +216,20 @@ def test_a_lowered_pil_pixel_limit_is_respected(monkeypatch) -> None:
 
 
 def test_converter_size_check_is_unchanged_for_hostile_images(tmp_path: Path) -> None:
-    """It keeps the converter's verdicts: empty, garbage and truncated-header files are skipped."""
+    """It keeps the converter's verdicts: empty, garbage and truncated-header files are skipped, and a JPEG
+    cut inside its scan data (which the trainer drops) is skipped as truncated_image."""
     cases = {
         "empty.jpg": (b"", (None, "empty_image")),
         "garbage.jpg": (b"not an image" * 20, (None, "unreadable_image")),
         "cut_header.jpg": (JPEGS["baseline"][:100], (None, "unreadable_image")),
-        "cut_data.jpg": (JPEGS["progressive"][:-200], ((640, 480), None)),  # header intact: as PIL
+        "cut_data.jpg": (JPEGS["progressive"][:-200], (None, "truncated_image")),  # header intact, no EOI
         "png_as_jpg.jpg": (PNGS["rgb"], ((37, 23), None)),
         "exif.jpg": (JPEGS["exif"], ((33, 21), None)),  # through PIL
     }
     for name, (data, expected) in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
-        assert _image_size(str(path)) == expected, name
+        assert _inspect_image(str(path))[:2] == expected, name
 
 
 def test_real_samples_match_pil(shared_data: Path) -> None:

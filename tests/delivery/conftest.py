@@ -7,6 +7,11 @@ server's own handler (backend/src/apiserver/main.go): ``commit_sha``, ``tag_name
 play another release, ``None`` to leave it out), ``multi_user``. An uploaded version keeps its spec the
 way KFP returns it (``YamlStringToPipelineSpecStruct``: the pipeline spec, or ``{pipeline_spec,
 platform_spec}`` when the YAML has a platform document).
+
+``drip`` plays a host that answers one byte at a time: each request whose ``"METHOD /path"`` (without
+the /apis/v2beta1 prefix) is in it gets its whole answer, status line included, one byte every
+``drip_every_s`` seconds (well under any read timeout), until the answer is sent, the fixture ends or
+``drip_lifetime_s`` has passed, so an unbounded client fails a test in bounded time instead of hanging.
 """
 
 import email.parser
@@ -14,6 +19,7 @@ import email.policy
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +53,10 @@ class FakeKfp:
     multi_user: bool = False
     forbid_writes: bool = False  # when set, every POST/DELETE answers 403 like KFP's authorization check
     tag_name: str | None = "2.15.0"  # the backend release healthz reports; None: the field is absent
+    drip: tuple[str, ...] = ()  # "GET /healthz", "POST /runs"...: answered one byte at a time
+    drip_every_s: float = 0.5
+    drip_lifetime_s: float = 15.0
+    stopped: threading.Event = field(default_factory=threading.Event)
     requests: list[Request] = field(default_factory=list)
     pipelines: dict[str, dict] = field(default_factory=dict)
     versions: dict[str, list[dict]] = field(default_factory=dict)
@@ -111,13 +121,32 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         pass
 
-    def _reply(self, status: int, payload: Any) -> None:
+    def _reply(self, status: int, payload: Any, drip: bool = False) -> None:
         data = json.dumps(payload).encode()
+        if drip:
+            self._drip(status, data)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _drip(self, status: int, data: bytes) -> None:
+        """The whole answer one byte at a time: every read sees progress, none sees a silence."""
+        head = (
+            f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        answer = head.encode() + data
+        ends = time.monotonic() + self.kfp.drip_lifetime_s
+        for i in range(len(answer)):
+            if time.monotonic() > ends or self.kfp.stopped.wait(self.kfp.drip_every_s):
+                self.close_connection = True
+                return
+            try:
+                self.wfile.write(answer[i : i + 1])
+            except OSError:
+                return
 
     def _handle(self, method: str) -> None:
         url = urlparse(self.path)
@@ -143,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         status, payload = self._route(method, url.path.removeprefix(API), query, body)
-        self._reply(status, payload)
+        self._reply(status, payload, drip=f"{method} {url.path.removeprefix(API)}" in self.kfp.drip)
 
     def _route(self, method: str, path: str, q: dict, body: Any) -> tuple[int, Any]:  # noqa: C901
         k = self.kfp
@@ -264,6 +293,7 @@ def fake_kfp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     thread.start()
     monkeypatch.setenv("KFP_HOST", state.url)
     yield state
+    state.stopped.set()
     server.shutdown()
     server.server_close()
 
@@ -275,7 +305,7 @@ def _isolated_kfp_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     for var in (
         "KFP_HOST", "KFP_TOKEN", "KFP_NAMESPACE", "KF_PIPELINES_ENDPOINT", "GIT_SHA", "GITHUB_SHA",
-        "IMAGE_REGISTRY", "IMAGE_TAG", "YOLO_KFP_PACKAGE",
+        "IMAGE_REGISTRY", "IMAGE_TAG", "YOLO_KFP_PACKAGE", "YOLO_KFP_KFP_CALL_LIMIT",
     ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(tmp_path / "no-token-here"))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gating import gate_against
 from moto_s3 import SECRET, FaultProxy
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
@@ -110,7 +111,7 @@ def test_promotion_keeps_history_and_baseline_follows_production(dest: str, tmp_
     versions = []
     for i, score in enumerate((0.4, 0.5, 0.6)):
         cfg = PublishConfig(promote=True, version=f"v{i}")
-        r = publish_model(_model_dir(tmp_path / f"m{i}", map50_95=score), dest, cfg)
+        r = publish_model(gate_against(_model_dir(tmp_path / f"m{i}", map50_95=score), dest), dest, cfg)
         assert r.promoted and r.previous_version == (versions[-1] if versions else None)
         versions.append(r.version)
     prod = read_production(dest)
@@ -239,7 +240,7 @@ def test_cli_publish_promote_baseline_and_rollback_never_print_the_secret(
     second = cli(
         "publish",
         "--model",
-        str(_model_dir(tmp_path / "b", map50_95=0.5)),
+        str(gate_against(_model_dir(tmp_path / "b", map50_95=0.5), dest)),
         "--promote",
         "--model-version",
         "v2",

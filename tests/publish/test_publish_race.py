@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gating import gate_against
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
 from components._shared.production import fetch_production_model, read_production
@@ -120,21 +121,24 @@ def test_concurrent_publishes_of_one_version_have_exactly_one_winner(
 
 
 def test_racing_promotions_both_land_in_history_exactly_once(root: str, tmp_path: Path) -> None:
-    """It serialises two simultaneous promotions by compare-and-swap: no lost update, no duplicates."""
+    """It serialises two simultaneous promotions by compare-and-swap: no lost update, no duplicates.
+
+    The two racers are rollbacks to versions production served before (p0 -> a -> b, each gated
+    against its predecessor): the only promotions that may follow each other without a new gate
+    (two challengers gated against one champion promote once: tests/publish/test_promotion_guard.py).
+    """
     for rnd in range(CAS_ROUNDS):
         dest = f"{root}/cas{rnd}"
-        publish_model(
-            _model_dir(tmp_path / f"c{rnd}" / "base"), dest, PublishConfig(version="p0", promote=True)
-        )
-        for name in ("a", "b"):
-            publish_model(_model_dir(tmp_path / f"c{rnd}" / name), dest, PublishConfig(version=name))
-        results = _race(partial(promote_version, dest, "a"), partial(promote_version, dest, "b"))
+        for name in ("p0", "a", "b"):
+            model = gate_against(_model_dir(tmp_path / f"c{rnd}" / name), dest)
+            publish_model(model, dest, PublishConfig(version=name, promote=True))
+        results = _race(partial(promote_version, dest, "a"), partial(promote_version, dest, "p0"))
         assert all(isinstance(r, dict) for r in results), results
         prod = read_production(dest)
         chain = [prod["version"], *(h["version"] for h in prod["history"])]
-        assert sorted(chain[:2]) == ["a", "b"] and chain[2:] == ["p0"], f"round {rnd}: {chain}"
+        assert sorted(chain[:2]) == ["a", "p0"] and chain[2:] == ["b", "a", "p0"], f"round {rnd}: {chain}"
         ids = [prod["promotion_id"], *(h["promotion_id"] for h in prod["history"])]
-        assert len(set(ids)) == len(ids) == 3
+        assert len(set(ids)) == len(ids) == 5
 
 
 def test_republishing_identical_content_returns_the_existing_version(root: str, tmp_path: Path) -> None:
@@ -187,7 +191,7 @@ def test_class_change_needs_explicit_permission(root: str, tmp_path: Path) -> No
     """It refuses to promote a model whose class list differs from production's unless allowed."""
     dest = f"{root}/classes"
     publish_model(_model_dir(tmp_path / "a"), dest, PublishConfig(version="v1", promote=True))
-    reordered = _model_dir(tmp_path / "b", classes=["head", "helmet"])
+    reordered = gate_against(_model_dir(tmp_path / "b", classes=["head", "helmet"]), dest)
     with pytest.raises(GateFailed, match=r"has classes \['head', 'helmet'\] but production \(v1\)") as err:
         publish_model(reordered, dest, PublishConfig(version="v2", promote=True))
     assert "allow-class-change" in str(err.value) and "\n" not in str(err.value)
@@ -197,7 +201,7 @@ def test_class_change_needs_explicit_permission(root: str, tmp_path: Path) -> No
     pointer = promote_version(dest, "v2", allow_class_change=True)
     assert pointer["version"] == "v2" and pointer["classes"] == ["head", "helmet"]
     assert read_production(dest)["history"][0]["version"] == "v1"
-    third = _model_dir(tmp_path / "c", classes=["head", "helmet", "vest"])
+    third = gate_against(_model_dir(tmp_path / "c", classes=["head", "helmet", "vest"]), dest)
     r = publish_model(third, dest, PublishConfig(version="v3", promote=True, allow_class_change=True))
     assert r.promoted and r.classes == ["head", "helmet", "vest"]
 
@@ -208,7 +212,7 @@ def test_cli_refuses_a_class_change_in_one_line(tmp_path: Path) -> None:
     publish_model(_model_dir(tmp_path / "a"), dest, PublishConfig(version="v1", promote=True))
 
     def cli(*extra: str) -> subprocess.CompletedProcess[str]:
-        model = _model_dir(tmp_path / f"b{len(extra)}", classes=["helmet"])
+        model = gate_against(_model_dir(tmp_path / f"b{len(extra)}", classes=["helmet"]), dest)
         args = [
             "publish",
             "--model",

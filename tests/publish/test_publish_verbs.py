@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gating import gate_against
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -37,7 +39,7 @@ def test_publish_promote_rollback_and_production_verbs(tmp_path: Path) -> None:
     """It publishes two versions, rolls back and forth, promotes by name and shows production."""
     dest = str(tmp_path / "models")
     for name, score in (("v1", 0.4), ("v2", 0.5)):
-        model = _model_dir(tmp_path / name, score)
+        model = gate_against(_model_dir(tmp_path / name, score), dest)
         assert _ok("publish", "--model", str(model), "--dest", dest, "--promote", "--model-version", name)[
             "promoted"
         ]

@@ -129,13 +129,18 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty (the whole bucket).
 
     Raises:
-        ConfigError: the string is not an ``s3://bucket[/key]`` URI.
+        ConfigError: the string is not an ``s3://bucket[/key]`` URI, or it carries credentials.
     """
     if not is_s3_uri(uri):
         raise ConfigError(f"{uri!r} is not an S3 URI: expected s3://bucket/key")
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or "/" in bucket:
         raise ConfigError(f"{uri!r} has no bucket name: expected s3://bucket/key")
+    if "@" in bucket:  # s3://user:password@bucket/...: show the host part only
+        raise ConfigError(
+            f"'s3://***@{bucket.rpartition('@')[2]}/{key}' carries credentials: S3 credentials come only "
+            "from MINIO_ACCESS_KEY / MINIO_SECRET_KEY (on the cluster, the Kubernetes Secret)"
+        )
     return bucket, key
 
 
@@ -163,7 +168,7 @@ class StorageSettings:
         """Read ``MINIO_*`` from the environment.
 
         Raises:
-            ConfigError: MINIO_ENDPOINT is missing, or only one of the two keys is set.
+            ConfigError: MINIO_ENDPOINT is missing or carries credentials, or only one of the two keys is set.
         """
         env = dict(os.environ if environ is None else environ)
         endpoint = env.get("MINIO_ENDPOINT", "").strip()
@@ -171,6 +176,14 @@ class StorageSettings:
             raise ConfigError(
                 "MINIO_ENDPOINT is not set: export MINIO_ENDPOINT=host:port and MINIO_ACCESS_KEY/"
                 "MINIO_SECRET_KEY (on the cluster they come from the Kubernetes Secret)"
+            )
+        scheme, sep, authority = endpoint.rpartition("://")
+        _, at, host = authority.partition("/")[0].rpartition("@")
+        if at:  # a password here would reach every message that names the endpoint
+            shown = f"{scheme}{sep}***@{host}"
+            raise ConfigError(
+                f"MINIO_ENDPOINT={shown!r} carries credentials: set it to host:port only and put them in "
+                "MINIO_ACCESS_KEY / MINIO_SECRET_KEY"
             )
         secure_default = True
         for scheme, default in (("https://", True), ("http://", False)):
