@@ -1,15 +1,20 @@
 """Export benchmark: ONNX Runtime (onnxsim-simplified) versus PyTorch eager on the CPU, batch 1 and 8.
 
 The model is the committed task-A checkpoint (yolov5n) exported at 640 px with the export stage's own
-functions (``components._yolo.export.export_onnx``, then ``export.core``'s onnxsim step and ONNX Runtime session, same
-thread count as PyTorch). Batch 1 uses the static export the pipeline publishes; batch 8 a
-dynamic-batch export (the pipeline's ``--dynamic``), both simplified. Both runtimes get the same
+functions (``components._yolo.export.export_onnx``, then ``export.core``'s onnxsim step), run in the
+session every stage uses (``components._shared.onnx_runtime.make_session``). Both runtimes get the same
+thread count, the cores this pod may use (``onnx_runtime.cpu_cores``: the cgroup quota), and the same
 letterboxed task-A images; their detections after NMS are matched one to one with
-``export.core.compare_detections``. Latency is the median of alternating timed runs.
+``export.core.compare_detections``. Batch 1 uses the static export the pipeline publishes; batch 8 a
+dynamic-batch export (the pipeline's ``--dynamic``), both simplified.
 
-``ratio`` = ONNX Runtime / PyTorch median latency at batch 1 (goal <= 0.7 with matching detections).
+Timing: rounds of ONNX Runtime, PyTorch, ONNX Runtime with the session options the export stage used
+before (``before``: only the thread count set) and PyTorch on one thread (recorded: when other work
+shares the cores, PyTorch's thread pool can stall, which flatters the ratio), each a block of
+``block`` calls (its median), a warm-up round, then ``--pairs`` rounds. ``ratio`` = the median over rounds of ONNX Runtime / PyTorch at batch 1
+(goal <= 0.7 with matching detections); ``before.ratio`` the same for the old session.
 
-    python -m benchmarks.bench_export [--imgsz 640] [--runs 30]
+    python -m benchmarks.bench_export [--imgsz 640] [--pairs 5] [--block 5]
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import CACHE, SAMPLE_WEIGHTS, setup, table, write_result
+from benchmarks.common import (
+    CACHE,
+    MIN_PAIRS,
+    SAMPLE_WEIGHTS,
+    Goal,
+    Repeats,
+    interleaved,
+    setup,
+    table,
+    write_result,
+)
 
 GOAL = 0.7
 
@@ -49,23 +64,46 @@ def _exported(adapter: Any, weights: Path, work: Path, imgsz: int, dynamic: bool
     }
 
 
-def _alternating_ms(fns: dict[str, Callable[[], Any]], runs: int, block: int = 5) -> dict[str, float]:
-    """Median ms of each function, timed in alternating blocks of ``block`` runs after a warm-up.
+def _block_ms(fn: Callable[[], Any], block: int) -> float:
+    """Median ms of ``block`` calls: one measurement of a round (a runtime's pool may still be busy
+    right after its own call, which a block keeps out of the other runtime's time)."""
+    times = []
+    for _ in range(block):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
 
-    Blocks rather than single calls: a runtime's thread pool may still spin right after its own call,
-    which would be billed to the other runtime; alternation spreads load from elsewhere over all.
-    """
-    for fn in fns.values():
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    while len(next(iter(times.values()))) < runs:
-        for k, fn in fns.items():
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                times[k].append((time.perf_counter() - t0) * 1000)
-    return {k: round(statistics.median(v), 3) for k, v in times.items()}
+
+def _rounds(torch_call: Callable[[], Any], sim: Any, old: Any, x: Any, block: int, pairs: int,
+            warmup: bool) -> Repeats:  # fmt: skip
+    """Interleaved rounds: ONNX Runtime (ours), PyTorch (baseline), the old session (``before``) and
+    PyTorch on one thread (a baseline that other work on the cores cannot stall as much)."""
+    import torch
+
+    name = sim.get_inputs()[0].name
+    threads = torch.get_num_threads()
+
+    def torch_one_thread() -> float:  # shows whether PyTorch's own thread pool suffers from load elsewhere
+        torch.set_num_threads(1)
+        try:
+            return _block_ms(torch_call, block)
+        finally:
+            torch.set_num_threads(threads)
+
+    return interleaved(lambda: _block_ms(lambda: sim.run(None, {name: x}), block),
+                       lambda: _block_ms(torch_call, block), pairs=pairs, warmup=warmup,
+                       others={"before": lambda: _block_ms(lambda: old.run(None, {name: x}), block),
+                               "pytorch_1_thread": torch_one_thread})  # fmt: skip
+
+
+def _old_session(path: Path, threads: int) -> Any:
+    """The session the export stage made before issue 27: only the thread count set."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _parity(adapter: Any, raw_torch: Any, raw_onnx: Any, conf: float) -> dict[str, Any]:
@@ -85,16 +123,13 @@ def _parity(adapter: Any, raw_torch: Any, raw_onnx: Any, conf: float) -> dict[st
     }
 
 
-def run(imgsz: int = 640, runs: int = 20, weights: Path = SAMPLE_WEIGHTS) -> dict[str, Any]:
-    """Export, prove parity, time both runtimes at batch 1 and 8; write ``results/export.json``.
-
-    Timed with every core (what the export stage does: ONNX Runtime gets PyTorch's thread count) and
-    with one thread (steadier when other jobs share the cores).
-    """
+def run(imgsz: int = 640, pairs: int = MIN_PAIRS, block: int = 5, weights: Path = SAMPLE_WEIGHTS,
+        warmup: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Export, prove parity, time both runtimes at batch 1 and 8; write ``results/export.json``."""
     import torch
 
+    from components._shared.onnx_runtime import cpu_cores, make_session
     from components._yolo import export as adapter
-    from components.export.core import _session
     from components.make_sample.core import SampleConfig, make_sample
 
     images_dir = CACHE / f"export-images-{imgsz}"
@@ -102,55 +137,54 @@ def run(imgsz: int = 640, runs: int = 20, weights: Path = SAMPLE_WEIGHTS) -> dic
         make_sample(images_dir, SampleConfig(images=8, seed=1, task="A", imgsz=imgsz))
     batch8 = adapter.letterbox_batch(sorted((images_dir / "JPEGImages").iterdir())[:8], imgsz)
     model = adapter.torch_model_for_parity(weights)
-    all_threads = torch.get_num_threads()
-    rows, detail = [], {}
+    threads = cpu_cores()
+    rows, detail, reps = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         for label, batch, dynamic in (("batch1", batch8[:1].contiguous(), False), ("batch8", batch8, True)):
             ex = _exported(adapter, weights, Path(tmp) / label, imgsz, dynamic)
+            torch.set_num_threads(threads)  # the exporter may change it; both runtimes get the pod's cores
             x = batch.numpy()
-            torch.set_num_threads(all_threads)
-            sim = _session(ex["path"], all_threads)
+            sim, old = make_session(ex["path"], threads=threads), _old_session(ex["path"], threads)
             name = sim.get_inputs()[0].name
             parity = _parity(adapter, adapter.predict_raw(model, batch), sim.run(None, {name: x})[0], 0.25)
-            detail[label] = {"dynamic_batch": dynamic, "parity": parity,
+            n, rounds = (block, pairs) if not dynamic else (max(1, block // 2), max(2, pairs // 2))
+            rep = _rounds(lambda b=batch: adapter.predict_raw(model, b), sim, old, x, n, rounds, warmup)
+            reps[label] = rep
+            before = rep.ratio_of("before")
+            ms = {"pytorch": statistics.median(rep.baseline), "onnxruntime": statistics.median(rep.ours),
+                  "onnxruntime_before": statistics.median(rep.others["before"]),
+                  "pytorch_1_thread": statistics.median(rep.others["pytorch_1_thread"])}  # fmt: skip
+            one = [o / t for o, t in zip(rep.ours, rep.others["pytorch_1_thread"], strict=True)]
+            detail[label] = {"dynamic_batch": dynamic, "parity": parity, "latency_ms": ms, **rep.fields(),
+                             "before": {"ratio": round(statistics.median(before), 4),
+                                        "ratio_min": round(min(before), 4), "ratio_max": round(max(before), 4),
+                                        "session": "SessionOptions with intra_op_num_threads only"},
+                             "ratio_vs_pytorch_1_thread": round(statistics.median(one), 4),
                              **{k: v for k, v in ex.items() if k not in ("raw", "path")}}  # fmt: skip
-            for threads in dict.fromkeys((all_threads, 1)):
-                torch.set_num_threads(threads)
-                sim, raw = _session(ex["path"], threads), _session(ex["raw"], threads)
-                ms = _alternating_ms(
-                    {
-                        "pytorch": lambda b=batch: adapter.predict_raw(model, b),
-                        "onnxruntime": lambda s=sim, x=x, n=name: s.run(None, {n: x}),
-                        "onnxruntime_unsimplified": lambda s=raw, x=x, n=name: s.run(None, {n: x}),
-                    },
-                    runs if not dynamic else max(4, runs // 5),
-                    block=5 if not dynamic else 2,
-                )
-                ratio = ms["onnxruntime"] / ms["pytorch"]
-                detail[label][f"threads{threads}"] = {"latency_ms": ms, "ratio": round(ratio, 4)}
-                rows.append((label, threads, ms["pytorch"], ms["onnxruntime"], ms["onnxruntime_unsimplified"],
-                             f"{ratio:.2f}x", f"{ex['nodes_before']} -> {ex['nodes_after']}",
-                             f"{ex['bytes_before'] / 1e6:.2f} -> {ex['bytes_after'] / 1e6:.2f}",
-                             f"{parity['detections_torch']}/{parity['detections_onnx']}",
-                             "yes" if parity["equal"] else "NO"))  # fmt: skip
-    torch.set_num_threads(all_threads)
+            f = detail[label]
+            rows.append((label, threads, ms["pytorch"], ms["onnxruntime"], ms["onnxruntime_before"],
+                         f"{f['ratio']:.2f} ({f['ratio_min']:.2f}..{f['ratio_max']:.2f})",
+                         f"{f['before']['ratio']:.2f}", ms["pytorch_1_thread"],
+                         f"{ex['nodes_before']} -> {ex['nodes_after']}",
+                         f"{parity['detections_torch']}/{parity['detections_onnx']}",
+                         "yes" if parity["equal"] else "NO"))  # fmt: skip
     table(
-        f"export: yolov5n at {imgsz} px on the CPU, median of alternating runs",
-        ("input", "threads", "PyTorch ms", "ORT ms", "ORT unsimplified ms", "ORT/PyTorch", "nodes", "MB",
-         "detections (pt/ort)", "match"),
+        f"export: yolov5n at {imgsz} px on the CPU, medians over interleaved rounds",
+        ("input", "threads", "PyTorch ms", "ORT ms", "ORT before ms", "ORT/PyTorch (min..max)", "before",
+         "PyTorch 1 thread ms",
+         "nodes", "detections (pt/ort)", "match"),
         rows,
     )  # fmt: skip
     b1, b8 = detail["batch1"], detail["batch8"]
-    head1, head8 = b1[f"threads{all_threads}"], b8[f"threads{all_threads}"]
     matched = b1["parity"]["equal"] and b8["parity"]["equal"]
+    goal = Goal("<=", GOAL)
     return write_result(
-        "export", ours=head1["latency_ms"]["onnxruntime"], baseline=head1["latency_ms"]["pytorch"],
-        unit=f"ms (batch 1, {all_threads} threads)", ours_is="ONNX Runtime, onnxsim-simplified static model",
-        baseline_is="PyTorch eager (fused, inference_mode)", ratio_batch8=head8["ratio"],
-        ratio_one_thread={"batch1": b1["threads1"]["ratio"], "batch8": b8["threads1"]["ratio"]},
-        goal=f"ratio <= {GOAL} at batch 1 and 8 with matching detections",
-        goal_met=head1["ratio"] <= GOAL and head8["ratio"] <= GOAL and matched,
-        imgsz=imgsz, runs=runs, weights=str(weights.relative_to(weights.parents[2])), **detail,
+        "export", repeats=reps["batch1"], unit=f"ms (batch 1, {threads} threads)", goal=goal,
+        ours_is="ONNX Runtime, onnxsim-simplified static model, components._shared.onnx_runtime session",
+        baseline_is="PyTorch eager (fused, inference_mode), same threads", ratio_batch8=b8["ratio"],
+        ratio_before=b1["before"]["ratio"], threads=threads, block=block,
+        detections_match=matched, imgsz=imgsz, weights=str(weights.relative_to(weights.parents[2])), **detail,
+        goal_met=goal.met(statistics.median(reps["batch1"].ratios)) and matched,  # detections must match too
     )  # fmt: skip
 
 
@@ -159,11 +193,13 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--imgsz", type=int, default=640)
     p.add_argument(
-        "--runs", type=int, default=20, help="timed runs per runtime at batch 1 (a fifth at batch 8)"
+        "--pairs", type=int, default=MIN_PAIRS, help=f"timed rounds after the warm-up ({MIN_PAIRS})"
     )
+    p.add_argument("--block", type=int, default=5, help="calls per runtime per round (half at batch 8)")
+    p.add_argument("--no-warmup", action="store_true", help="no warm-up round (the smoke run)")
     a = p.parse_args(argv)
     setup()
-    run(a.imgsz, a.runs)
+    run(a.imgsz, a.pairs, a.block, warmup=not a.no_warmup)
 
 
 if __name__ == "__main__":

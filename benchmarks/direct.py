@@ -1,10 +1,16 @@
-"""The pipeline's stages called directly, in one process, with no orchestrator (the overhead baseline).
+"""The pipeline's tasks called directly, in one process, with no orchestrator (the overhead baseline).
 
-``run_direct`` does what the eleven tasks of ``pipelines/yolo_transfer.py`` do, in the same order and
-with the same parameter values (a ``PipelineParams``, e.g. from ``pipelines.local_run.local_params``):
-each step calls the same function the task's component body calls, on folders under ``out_dir``
-instead of KFP artifacts. What it leaves out is exactly what ``kfp.local`` adds: one Python process
-per task (imports included), executor input/output files, artifact folders and metadata.
+``run_direct`` runs the thirteen tasks of ``pipelines/yolo_transfer.py`` (the exit handler's summary
+last, as after a run that succeeded) in the order ``kfp.local`` does,
+each by calling the very function of its component (``component.python_func``), with the parameters
+``pipelines.stage_args.task_params`` gives for it: the component body builds the stage configs
+(``GatePolicy``, ``TrainConfig``, ``ExportConfig`` ...) exactly as in a pod, so this cannot drift from
+the DAG (``tests/bench/test_direct.py`` checks ``task_params`` against the compiled pipeline and a tiny
+direct run against a tiny ``run-local``). Artifacts are plain folders under ``out_dir/<task>/<key>``;
+the data goes to a workspace folder, as in the run's workspace. What it leaves out is what ``kfp.local``
+adds: one process per task, executor input/output files, artifact metadata on disk.
+
+Calling the components imports ``kfp.dsl`` once (about 0.3-0.6 s here), which the local run also pays.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class DirectRunResult:
-    """Seconds per step and the numbers that show the run did the same work as the pipeline."""
+    """Seconds per task and the numbers that show the run did the same work as the pipeline."""
 
     out_dir: Path
     seconds: float
@@ -30,78 +36,143 @@ class DirectRunResult:
     published: str | None = None
 
 
+class _Artifacts:
+    """KFP artifact objects on folders ``<root>/<task>/<key>``, as kfp.local lays them out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, kind: type, task: str, key: str) -> Any:
+        (self.root / task).mkdir(parents=True, exist_ok=True)
+        return kind(name=key, uri=str(self.root / task / key), metadata={})
+
+
 def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunResult:
-    """Run ingest -> convert -> split -> stats -> plan -> fetch -> train frozen -> train fine-tune ->
-    validate -> export -> validate ONNX -> publish, in this process.
+    """Run every task of the pipeline in this process, in the order of a local run.
 
     Args:
-        params: a ``pipelines.config.PipelineParams`` (only its fields are read; kfp is not imported).
-        out_dir: folder for every step's output (one sub-folder per step).
-        run_id: names the checkpoint folder under ``params.checkpoint_root`` (the pipeline uses its job id).
+        params: a ``pipelines.config.PipelineParams`` (e.g. ``pipelines.local_run.local_params``).
+        out_dir: folder for the artifacts (``artifacts/<task>/<key>``) and the workspace.
+        run_id: the run's id (the pipeline uses its job id): names the checkpoint and record folders.
     """
-    from components.convert.core import ConvertConfig, convert_voc, parse_classes
-    from components.export.core import ExportConfig, export_onnx
-    from components.ingest.core import IngestConfig, ingest
-    from components.plan.core import PlanRequest, parse_freeze, plan_training
-    from components.publish.core import run_publish_stage
-    from components.split.core import SplitConfig, split_dataset
-    from components.stats.core import StatsConfig, dataset_stats
-    from components.train.core import TrainConfig
-    from components.train.stage import fetch_weights, run_training_stage
-    from components.validate.stage import run_validation_stage
+    from kfp.dsl import (
+        HTML,
+        Artifact,
+        ClassificationMetrics,
+        Dataset,
+        Markdown,
+        Metrics,
+        Model,
+        PipelineTaskFinalStatus,
+    )
 
-    p, out = params, Path(out_dir)
+    from components._shared import images
+    from components.export.component import export_onnx
+    from components.plan.component import plan_training
+    from components.publish.component import publish_model
+    from components.summary.component import summarize_run
+    from components.train.component import fetch_weights
+    from components.validate.component import validate_model
+    from pipelines.stage_args import task_params
+
+    out = Path(out_dir)
+    art = _Artifacts(out / "artifacts")
+    args = task_params(params, workspace=str(out / "workspace"), run_id=run_id, trainjob_image=images.GPU)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    def step(name: str, fn: Callable[[], T]) -> T:
+    def task(name: str, component: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        value = fn()
+        value = component.python_func(**args[name], **kwargs)
         steps[name] = round(time.perf_counter() - start, 2)
         return value
 
-    src = step("ingest", lambda: ingest(p.source, out / "voc_tree", IngestConfig()))
-    classes = parse_classes(p.classes) if p.classes else None
-    convert_cfg = ConvertConfig(classes=classes, include_difficult=p.include_difficult)
-    step("convert", lambda: convert_voc([out / "voc_tree"], out / "yolo_labels", convert_cfg))
-    split_cfg = SplitConfig(val=p.val, test=p.test, seed=p.seed, group=p.group or None)
-    step("split", lambda: split_dataset(out / "yolo_labels", out / "yolo_dataset", split_cfg))
-    data = out / "yolo_dataset"
-    request = PlanRequest(p.weights, p.model_size, p.strategy, parse_freeze(p.freeze), p.epochs_frozen,
-                          p.epochs_finetune, p.lr0, p.lr_finetune)  # fmt: skip
-    step("stats", lambda: dataset_stats(data, out / "stats", StatsConfig(imgsz=p.imgsz)))
-    plan = step("plan", lambda: plan_training(data, out / "plan", request)).plan
-    step("fetch_weights", lambda: fetch_weights(plan.weights, out / "pretrained"))
-    common = {"imgsz": p.imgsz, "batch": p.batch, "seed": p.seed}
-    frozen_cfg = TrainConfig(freeze=plan.freeze, epochs=plan.epochs_frozen, lr0=plan.lr_frozen,
-                             warmup_epochs=p.warmup_epochs, stage_name="frozen", **common)  # fmt: skip
-    frozen = step("train_frozen", lambda: run_training_stage(
-        data, out / "pretrained", out / "frozen", frozen_cfg, p.checkpoint_root, run_id))  # fmt: skip
-    fine_cfg = TrainConfig(freeze=0, epochs=plan.epochs_finetune, lr0=plan.lr_finetune,
-                           warmup_epochs=p.warmup_finetune, stage_name="finetune", **common)  # fmt: skip
-    fine = step("train_finetune", lambda: run_training_stage(
-        data, out / "frozen", out / "finetune", fine_cfg, p.checkpoint_root, run_id))  # fmt: skip
-    val_pt = step("validate", lambda: run_validation_stage(
-        out / "finetune", data, out / "validation_pt", "val", p.imgsz, p.min_map50_95, ""))  # fmt: skip
-    export_cfg = ExportConfig(imgsz=p.imgsz, parity_images=data / "dataset.yaml")
-    step("export", lambda: export_onnx(out / "finetune" / "best.pt", out / "onnx_model", export_cfg))
-    val_onnx = step("validate_onnx", lambda: run_validation_stage(
-        out / "onnx_model", data, out / "validation", "val", p.imgsz, p.min_map50_95, p.publish_dest))  # fmt: skip
+    def validate(name: str, model: Any) -> tuple[bool, Any]:
+        metrics = art(Metrics, name, "metrics")
+        passed = task(name, validate_model, model=model, yolo_dataset=data, metrics=metrics,
+                      confusion_matrix=art(ClassificationMetrics, name, "confusion_matrix"),
+                      validation_report=art(HTML, name, "validation_report"),
+                      validation=art(Dataset, name, "validation"))  # fmt: skip
+        return passed, metrics
+
+    fingerprint, data = _data(task, art)
+    plan = dict(zip(("weights", "freeze", "epochs_frozen", "epochs_finetune", "lr_frozen", "lr_finetune",
+                     "weights_digest", "launcher_gpus"),
+                    task("plan-training", plan_training, yolo_dataset=data,
+                         plan=art(Artifact, "plan-training", "plan"),
+                         plan_view=art(Markdown, "plan-training", "plan_view")), strict=True))  # fmt: skip
+    pretrained = art(Model, "fetch-weights", "pretrained")
+    task("fetch-weights", fetch_weights, weights=plan["weights"], weights_digest=plan["weights_digest"],
+         pretrained=pretrained)  # fmt: skip
+    frozen, fine = _train(task, art, data, pretrained, plan)
+    _, val_pt = validate("validate-model", fine)
+    onnx = art(Model, "export-onnx", "onnx_model")
+    task("export-onnx", export_onnx, weights=fine, yolo_dataset=data, onnx_model=onnx)
+    passed, val_onnx = validate("validate-model-2", onnx)
     published = None
-    if val_onnx.gate_passed:
-        pub = step("publish", lambda: run_publish_stage(
-            out / "onnx_model", out / "finetune", out / "validation", p.publish_dest, src.fingerprint, True))  # fmt: skip
-        published = pub.uri
+    if passed:
+        _, published = task("publish-model", publish_model, onnx_model=onnx, weights=fine,
+                            validation=art(Dataset, "validate-model-2", "validation"),
+                            fingerprint=fingerprint)  # fmt: skip
+    status = PipelineTaskFinalStatus("SUCCEEDED", run_id, "exit-handler-1", None, None)
+    task(
+        "summarize-run",
+        summarize_run,
+        status=status,
+        run_summary=art(Markdown, "summarize-run", "run_summary"),
+    )
     return DirectRunResult(
         out_dir=out,
         seconds=round(time.perf_counter() - t0, 2),
         step_seconds=steps,
         map50_95={
-            "frozen": frozen.map50_95,
-            "finetune": fine.map50_95,
-            "pytorch": val_pt.map50_95,
-            "onnx": val_onnx.map50_95,
+            "frozen": frozen.metadata.get("map50_95"),
+            "finetune": fine.metadata.get("map50_95"),
+            "pytorch": val_pt.metadata.get("map50_95"),
+            "onnx": val_onnx.metadata.get("map50_95"),
         },  # fmt: skip
-        gate_passed=val_onnx.gate_passed,
+        gate_passed=bool(passed),
         published=published,
     )
+
+
+def _data(task: Callable[..., Any], art: _Artifacts) -> tuple[str, Any]:
+    """Ingest, convert, split and stats; the dataset fingerprint and the split dataset artifact."""
+    from kfp.dsl import HTML, Dataset, Markdown, Metrics
+
+    from components.convert.component import convert_voc
+    from components.ingest.component import ingest_dataset
+    from components.split.component import split_dataset
+    from components.stats.component import dataset_stats
+
+    voc = art(Dataset, "ingest-dataset", "voc_tree")
+    (fingerprint,) = task("ingest-dataset", ingest_dataset, voc_tree=voc)
+    labels = art(Dataset, "convert-voc", "yolo_labels")
+    task("convert-voc", convert_voc, voc_tree=voc, fingerprint=fingerprint, yolo_labels=labels,
+         convert_report=art(Markdown, "convert-voc", "convert_report"))  # fmt: skip
+    data = art(Dataset, "split-dataset", "yolo_dataset")
+    task("split-dataset", split_dataset, yolo_labels=labels, yolo_dataset=data)
+    task("dataset-stats", dataset_stats, yolo_dataset=data, stats=art(Metrics, "dataset-stats", "stats"),
+         stats_report=art(HTML, "dataset-stats", "stats_report"))  # fmt: skip
+    return fingerprint, data
+
+
+def _train(
+    task: Callable[..., Any], art: _Artifacts, data: Any, pretrained: Any, plan: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The two training tasks: the frozen stage from the fetched weights, the fine-tune from its output."""
+    from kfp.dsl import HTML, Metrics, Model
+
+    from components.train.component import train_model
+
+    weights = {}
+    for name, init, extra in (
+        ("train-model", pretrained, {"freeze": plan["freeze"], "epochs": plan["epochs_frozen"],
+                                     "lr0": plan["lr_frozen"]}),
+        ("train-model-2", None, {"epochs": plan["epochs_finetune"], "lr0": plan["lr_finetune"]}),
+    ):  # fmt: skip
+        weights[name] = art(Model, name, "weights")
+        task(name, train_model, yolo_dataset=data, init_weights=init or weights["train-model"],
+             weights=weights[name], metrics=art(Metrics, name, "metrics"), curves=art(HTML, name, "curves"),
+             task_config=None, **extra)  # fmt: skip
+    return weights["train-model"], weights["train-model-2"]

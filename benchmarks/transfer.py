@@ -19,7 +19,8 @@ variant saw. Three seeds each; mean +- sample std. Trainings run two at a time, 
 ``--explore`` runs other splits and fine-tune learning rates of the recipe (8+8 at lr 0.001, the
 first default, among them) and adds them to ``transfer.json``; that is how the defaults were chosen.
 
-Real part: yolov5n pre-trained from scratch on all of ``voc-helmet`` (helmet, head; 100 epochs at
+Real part (``make bench`` leaves it out with ``--no-voc`` and keeps the last one, dated ``from_run``):
+yolov5n pre-trained from scratch on all of ``voc-helmet`` (helmet, head; 100 epochs at
 224 px, committed as ``benchmarks/weights/voc_helmet_pretrained.pt``, ``--pretrain-voc`` re-creates
 it), transferred to the ``person`` class of ``voc-other`` (50 train / 20 val / 30 test images), same
 four variants, three seeds. Skipped when ``../shared/data`` is absent.
@@ -48,9 +49,12 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import (
     CACHE,
+    REPO,
     RESULTS,
     SAMPLE_WEIGHTS,
     SHARED_DATA,
+    WEIGHTS,
+    Repeats,
     add_to_result,
     log,
     mean_std,
@@ -68,7 +72,7 @@ if TYPE_CHECKING:
     from pipelines.config import PipelineParams
 
 RECIPE = "two-stage"
-VOC_CHECKPOINT = RESULTS.parent / "weights" / "voc_helmet_pretrained.pt"
+VOC_CHECKPOINT = WEIGHTS / "voc_helmet_pretrained.pt"
 VOC_TARGET_CLASSES = ("person",)
 VOC_PRETRAIN_EPOCHS = 100
 VOC_IMGSZ = 224
@@ -249,11 +253,18 @@ def compare(
 
 
 def synthetic_part(
-    seeds: int, epochs: int, explore: bool, workers: int, skip: set[str] = frozenset()
+    seeds: int,
+    epochs: int,
+    explore: bool,
+    workers: int,
+    skip: set[str] = frozenset(),
+    images: int = 160,
+    imgsz: int = 160,
 ) -> dict[str, Any]:
-    """Task A checkpoint -> task B: 80 train / 20 val / 60 test images at 160 px."""
-    data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
-    return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=160, split="test",
+    """Task A checkpoint -> task B: 80 train / 20 val / 60 test images at 160 px (smaller for the smoke run)."""
+    name = "transfer-taskB-160" if (images, imgsz) == (160, 160) else f"transfer-taskB-{images}-{imgsz}"
+    data = synthetic_dataset(CACHE / name, images=images, val=0.125, test=0.375, imgsz=imgsz)
+    return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=imgsz, split="test",
                    explore=explore, label="synthetic A -> B", workers=workers, skip=skip)  # fmt: skip
 
 
@@ -326,7 +337,7 @@ def voc_part(seeds: int, epochs: int, imgsz: int, workers: int) -> dict[str, Any
     out = compare(data, str(VOC_CHECKPOINT), seeds=seeds, epochs=epochs, imgsz=imgsz, split="test",
                   explore=False, label="real voc-helmet -> voc-other person", workers=workers)  # fmt: skip
     out["pretrain"] = json.loads(VOC_CHECKPOINT.with_suffix(".json").read_text())
-    out["pretrain"]["checkpoint"] = str(VOC_CHECKPOINT.relative_to(RESULTS.parents[1]))
+    out["pretrain"]["checkpoint"] = str(VOC_CHECKPOINT.relative_to(REPO))
     out["target"] = {"data": "voc-other, class person only (other objects ignored), 50 train / 20 val / 30 test",
                      "classes": list(VOC_TARGET_CLASSES)}  # fmt: skip
     return out
@@ -342,10 +353,22 @@ def _verdict(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def seed_repeats(runs: dict[str, list[dict[str, Any]]], ours_name: str, other_name: str) -> Repeats:
+    """Two variants' test mAP50-95, seed by seed (their ratios: one per seed)."""
+    ours = {r["seed"]: r["map50_95"] for r in runs[ours_name]}
+    other = {r["seed"]: r["map50_95"] for r in runs[other_name]}
+    seeds = sorted(ours.keys() & other.keys())
+    return Repeats([ours[s] for s in seeds], [other[s] for s in seeds], repeats_are="seeds")
+
+
 def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int = 16, voc_imgsz: int = VOC_IMGSZ,
-        workers: int = 2) -> dict[str, Any]:  # fmt: skip
-    """Both parts; write ``results/transfer.json`` (keeping its ``explore`` section)."""
-    synth = synthetic_part(seeds, epochs, explore=False, workers=workers)
+        workers: int = 2, images: int = 160, imgsz: int = 160) -> dict[str, Any]:  # fmt: skip
+    """Both parts; write ``results/transfer.json`` (keeping its ``explore`` section).
+
+    ``ours`` and ``baseline`` stay the means over seeds (the verdict ``recipe_wins`` compares them);
+    ``ratio`` is the median of the per-seed ratios, with their min..max.
+    """
+    synth = synthetic_part(seeds, epochs, explore=False, workers=workers, images=images, imgsz=imgsz)
     synth.update(_verdict(synth["summary"]))
     real = voc_part(seeds, voc_epochs, voc_imgsz, workers) if voc else None
     if real is not None:
@@ -353,11 +376,17 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
     s, best_other = synth["summary"], synth["best_other"]
     path = RESULTS / "transfer.json"
     before = json.loads(path.read_text()) if path.is_file() else {}
+    # sections other runs wrote; without --voc, the real part of the last run that had one (with its date)
     kept = {k: before[k] for k in ("explore", "size_check") if before.get(k)}
+    if real is None and before.get("voc"):
+        real = {**before["voc"], "from_run": before.get("machine", {}).get("date")}
     frozen, lr = recipe_setting(epochs)
+    rep = seed_repeats(synth["runs"], RECIPE, best_other)
     return write_result(
-        "transfer", ours=s[RECIPE]["map50_95_mean"], baseline=s[best_other]["map50_95_mean"],
+        "transfer", repeats=rep, ours=s[RECIPE]["map50_95_mean"], baseline=s[best_other]["map50_95_mean"],
         unit="mAP50-95 on held-out test images (mean over seeds)",
+        goal="the recipe's mean above the best other variant's (recipe_wins)", goal_met=synth["recipe_wins"],
+        spread_straddles_goal=min(rep.ratios) <= 1 < max(rep.ratios),
         ours_is=f"{RECIPE}: the pipeline's local defaults scaled to {epochs} epochs ({frozen} frozen + "
                 f"{epochs - frozen} fine-tune at lr {lr:g})",
         baseline_is=f"best other variant: {best_other}",
@@ -418,6 +447,9 @@ def markdown(record: dict[str, Any]) -> str:
         parts += [f"**{title}** ({part['seeds']} seeds, {part['epochs']} epochs in total, {part['imgsz']} px, "
                   f"{part['split']} split)", "", *head, *rows(part["summary"], part.get("ranking", list(part["summary"]))),
                   ""]  # fmt: skip
+        if key == "synthetic" and "pairs" in record:  # since issue 27: the per-seed ratios of the claim
+            parts += [f"{RECIPE} / {part['best_other']}, seed by seed: median **{record['ratio']:.3f}** "
+                      f"({record['ratio_min']:.3f}..{record['ratio_max']:.3f}, {record['pairs']} seeds)", ""]  # fmt: skip
     check = record.get("size_check")
     if check:
         parts += [f"**Synthetic, YOLOv8s task-A backbone** (`--size-check`; the same data, split and budget, "
@@ -437,6 +469,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="one seed (instead of 3)")
     p.add_argument("--seeds", type=int, help="seeds per variant (default 3; 1 with --quick)")
     p.add_argument("--epochs", type=int, default=16, help="total epochs of every variant (default 16)")
+    p.add_argument(
+        "--images", type=int, default=160, help="synthetic images (default 160; the smoke run: fewer)"
+    )
+    p.add_argument("--imgsz", type=int, default=160, help="synthetic image size (default 160)")
     p.add_argument("--no-voc", action="store_true", help="skip the real voc-helmet -> voc-other part")
     p.add_argument("--voc-epochs", type=int, default=16, help="total epochs of the real part (default 16)")
     p.add_argument(
@@ -472,6 +508,8 @@ def main(argv: list[str] | None = None) -> None:
             voc_epochs=a.voc_epochs,
             voc_imgsz=a.voc_imgsz,
             workers=a.jobs,
+            images=a.images,
+            imgsz=a.imgsz,
         )
 
 
