@@ -17,6 +17,7 @@ from components._shared.errors import ConfigError
 
 ARCH_FILE = "architecture.txt"  # holds a built-in architecture name such as yolov5n.yaml
 MODEL_ONNX = "model.onnx"
+MODEL_E2E_ONNX = "model_e2e.onnx"  # NMS inside: what Triton/KServe serve (issue 28)
 BEST_PT = "best.pt"
 LAST_PT = "last.pt"
 DATASET_YAML = "dataset.yaml"

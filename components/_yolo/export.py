@@ -51,6 +51,46 @@ def export_onnx(
     return path, meta
 
 
+def export_onnx_end_to_end(
+    *,
+    weights: Path,
+    work_dir: Path,
+    imgsz: int,
+    opset: int,
+    batch: int,
+    conf: float,
+    iou: float,
+    max_det: int,
+) -> Path:
+    """Export the end-to-end model: NMS inside the graph (Ultralytics ``nms=True``), dynamic batch up to ``batch``.
+
+    Its output is ``(batch, max_det, 6)``: ``x1 y1 x2 y2 score class`` in input pixels, padded with zero
+    rows. ``conf`` is baked into the graph, so it is the validation threshold (0.001), not a serving one:
+    the mAP then equals the raw model's, and clients keep the scores they want. The graph's NMS loop is
+    unrolled for ``batch`` images, so a server must not batch more (Triton ``max_batch_size``).
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    src = work_dir / "model.pt"
+    link_or_copy(weights, src)
+    with quiet_stdout():
+        f = YOLO(str(src), task="detect").export(
+            format="onnx",
+            imgsz=imgsz,
+            opset=opset,
+            dynamic=True,
+            simplify=False,  # onnxsim does not help the NMS loop and has failed on it
+            half=False,
+            nms=True,
+            batch=batch,
+            conf=conf,
+            iou=iou,
+            max_det=max_det,
+            device="cpu",
+            verbose=False,
+        )
+    return Path(f)
+
+
 def torch_model_for_parity(weights: Path) -> DetectionModel:
     """The fp32 eval-mode model exactly as the exporter saw it (fused, like the export)."""
     model, _ = load_model(weights)

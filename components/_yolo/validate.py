@@ -5,8 +5,9 @@ from __future__ import annotations
 # Patches first: they set YOLO_OFFLINE before Ultralytics is imported.
 from components._yolo.patches import neutral_copy, quiet_stdout  # isort: split
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +132,15 @@ def validate(
     conf: float,
     iou: float,
     samples: Sequence[Path] = (),
+    rect: bool | None = None,
 ) -> dict[str, Any]:
     """Validate a ``.pt`` or ``.onnx`` model; overall, per-class, confusion matrix and curve data.
 
     Args:
         samples: images of the split whose labels and predictions (confidence >= ``SAMPLE_CONF``) are
             returned in original-image pixels, to be drawn.
+        rect: Ultralytics' rectangular batches; None: its default. False gives a dynamic-shape model the
+            square ``imgsz`` input a fixed-shape export sees (the end-to-end check compares the two).
 
     Returns:
         ``metrics_dict`` plus ``confusion_matrix``, ``pr_curve``, ``conf_curves`` (F1, precision and
@@ -167,6 +171,7 @@ def validate(
             save_json=False,
             save_dir=str(save_dir),
             verbose=True,
+            **({} if rect is None else {"rect": rect}),
         )
         names = {int(k): str(v) for k, v in model.names.items()}
     out = metrics_dict(metrics, names)
@@ -228,3 +233,26 @@ def _onnx_device(device: str) -> str:
         return device.split(",")[0]
     log.info("onnxruntime has no CUDA provider here; validating the ONNX model on the CPU")
     return "cpu"
+
+
+@contextlib.contextmanager
+def single_label_nms() -> Iterator[None]:
+    """Ultralytics' detection validator with best-class-only NMS, as an ``nms=True`` export does in its graph.
+
+    The validator's NMS keeps every class above ``conf`` per anchor (``multi_label=True``, hard-coded);
+    the end-to-end model keeps the best class only. Comparing the two models' mAP needs the same rule.
+    """
+    from ultralytics.models.yolo.detect import val as detect_val
+
+    module = detect_val.nms
+    original = module.non_max_suppression
+
+    def best_class_only(*args: Any, **kwargs: Any) -> Any:
+        kwargs["multi_label"] = False
+        return original(*args, **kwargs)
+
+    module.non_max_suppression = best_class_only
+    try:
+        yield
+    finally:
+        module.non_max_suppression = original

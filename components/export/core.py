@@ -6,6 +6,9 @@ Output folder (replaced atomically)::
                   (names, stride, imgsz, task) so ``YOLO("model.onnx")`` and ``yolo-kfp validate`` work
     model.json    model card: classes, image size, input/output names and shapes, pre/post-processing,
                   metrics (from the training stage), sha256 of the source weights and of the ONNX file
+    model_e2e.onnx the end-to-end model (``end_to_end``): the same network with NMS inside
+                  (Ultralytics ``nms=True``), dynamic batch up to ``end_to_end_batch``, output
+                  ``(batch, max_det, 6)`` = x1 y1 x2 y2 score class in input pixels; what Triton serves
     export.json   parity (max abs difference, detections), latency (ONNX Runtime vs PyTorch, CPU,
                   batch 1), node counts before/after simplification, file sizes
 
@@ -29,15 +32,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from components._shared.artifacts import DATASET_YAML, MODEL_ONNX
+from components._shared.artifacts import DATASET_YAML, MODEL_E2E_ONNX, MODEL_ONNX
 from components._shared.dataset import IMAGE_SUFFIXES, load_dataset
 from components._shared.errors import ConfigError, YoloKfpError
-from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic
+from components._shared.fsio import guard_out_dir, no_room_as_storage_error, staged_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 MIN_OPSET = 11  # Upsample/Resize as YOLOv5 needs it
 TORCH_MAX_OPSET = 20  # TorchScript-based exporter (the one Ultralytics uses) in torch 2.x
+
+
+END_TO_END_UNMATCHED = 0.02  # share of detections the end-to-end model may miss or add (border NMS)
 
 
 class ParityError(YoloKfpError):
@@ -62,6 +68,11 @@ class ExportConfig:
         metrics_json: the training stage's metrics.json for the model card; None: the one beside
             the weights, if any.
         overwrite: replace an ``out_dir`` holding files this stage did not write (never an input).
+        end_to_end: also write ``model_e2e.onnx`` (NMS inside), checked against the raw model's detections.
+        end_to_end_batch: the largest batch the end-to-end model takes (its NMS loop is unrolled for it;
+            publish gives Triton this ``max_batch_size``).
+        end_to_end_conf: the score threshold baked into its NMS: validation's, so its mAP equals the raw
+            model's (clients apply their own threshold to the scores).
     """
 
     imgsz: int = 640
@@ -76,6 +87,11 @@ class ExportConfig:
     latency_runs: int = 20
     metrics_json: Path | None = None
     overwrite: bool = False
+    end_to_end: bool = True
+    end_to_end_batch: int = 8
+    end_to_end_conf: float = 0.001
+    end_to_end_iou: float = 0.7
+    end_to_end_max_det: int = 300
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,7 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
             that is, contains or lies inside an input (or holds foreign files, without ``overwrite``).
         UnsafeCheckpoint: the weights reference globals outside the allowlist (nothing was run).
         ParityError: ONNX Runtime's detections differ from PyTorch's.
+        StorageError: the file system refused a write for lack of room (full disk, quota); nothing was written.
     """
     t0 = time.perf_counter()
     weights, out_dir = Path(weights), Path(out_dir)
@@ -214,7 +231,7 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
 
     safe_load(weights)  # refuse a crafted checkpoint by its own name, before anything is staged
 
-    with staged_dir(out_dir) as tmp:
+    with no_room_as_storage_error(out_dir, "nothing was written"), staged_dir(out_dir) as tmp:
         raw_path, meta = export.export_onnx(
             weights=weights, work_dir=tmp / ".work", imgsz=cfg.imgsz, opset=cfg.opset, dynamic=cfg.dynamic
         )
@@ -232,8 +249,14 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
         report["bytes"] = {"weights": weights.stat().st_size, "onnx_raw": raw_path.stat().st_size}
         report["bytes"]["onnx"] = final.stat().st_size
         report.update(opset=cfg.opset, dynamic=cfg.dynamic, imgsz=cfg.imgsz, versions=_versions())
-        shutil.rmtree(tmp / ".work")
         card = _model_card(weights, final, model, meta, cfg)
+        if cfg.end_to_end:
+            e2e = _export_end_to_end(weights, tmp, images, cfg)
+            report["end_to_end"] = e2e
+            card["end_to_end"] = {
+                k: e2e[k] for k in ("file", "sha256", "bytes", "max_batch", "conf", "iou", "max_det")
+            }
+        shutil.rmtree(tmp / ".work")
         write_json_atomic(tmp / "model.json", card)
         report["seconds"] = round(time.perf_counter() - t0, 3)
         write_json_atomic(tmp / "export.json", report)
@@ -254,6 +277,92 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
         result.torch_ms,
     )
     return result
+
+
+def _export_end_to_end(weights: Path, tmp: Path, images: Sequence[Path], cfg: ExportConfig) -> dict[str, Any]:
+    """Write ``model_e2e.onnx`` beside ``model.onnx`` and prove its detections equal the raw model's + NMS."""
+    import onnx
+
+    from components._yolo.export import export_onnx_end_to_end
+
+    raw_path = export_onnx_end_to_end(
+        weights=weights, work_dir=tmp / ".work" / "e2e", imgsz=cfg.imgsz, opset=cfg.opset,
+        batch=cfg.end_to_end_batch, conf=cfg.end_to_end_conf, iou=cfg.end_to_end_iou,
+        max_det=cfg.end_to_end_max_det,
+    )  # fmt: skip
+    model = onnx.load(str(raw_path))
+    # the exporter leaves the rows and columns symbolic; fixed, a server's metadata shows (-1, max_det, 6)
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    for dim, value in zip(dims[1:], (cfg.end_to_end_max_det, 6), strict=True):
+        dim.dim_value = value
+    onnx.checker.check_model(model, full_check=True)
+    _require_metadata(model, raw_path)
+    final = tmp / MODEL_E2E_ONNX
+    onnx.save(model, str(tmp / f".{MODEL_E2E_ONNX}.tmp"))
+    os.replace(tmp / f".{MODEL_E2E_ONNX}.tmp", final)
+    parity = _end_to_end_parity(tmp / MODEL_ONNX, final, images, cfg)
+    return {
+        "file": MODEL_E2E_ONNX,
+        "sha256": sha256(final),
+        "bytes": final.stat().st_size,
+        "max_batch": cfg.end_to_end_batch,
+        "conf": cfg.end_to_end_conf,
+        "iou": cfg.end_to_end_iou,
+        "max_det": cfg.end_to_end_max_det,
+        "output": "(batch, max_det, 6): x1 y1 x2 y2 score class in input pixels, zero rows after the last",
+        "parity": parity,
+    }
+
+
+def _end_to_end_parity(raw: Path, e2e: Path, images: Sequence[Path], cfg: ExportConfig) -> dict[str, Any]:
+    """The end-to-end model's rows above ``parity_conf`` against the raw ONNX model's NMS, image by image."""
+    import numpy as np
+    import torch
+
+    from components._yolo.export import letterbox_batch, nms
+
+    if images:
+        batch = letterbox_batch(images, cfg.imgsz).numpy()
+    else:
+        batch = torch.rand(
+            (cfg.parity_count, 3, cfg.imgsz, cfg.imgsz), generator=torch.Generator().manual_seed(0)
+        )
+        batch = batch.numpy()
+    raw_s, e2e_s = _session(raw, torch.get_num_threads()), _session(e2e, torch.get_num_threads())
+    raw_in, e2e_in = raw_s.get_inputs()[0].name, e2e_s.get_inputs()[0].name
+    per_image = []
+    for i in range(batch.shape[0]):
+        x = batch[i : i + 1]
+        ref = nms(
+            raw_s.run(None, {raw_in: x})[0], cfg.parity_conf, cfg.end_to_end_iou, cfg.end_to_end_max_det
+        )[0]
+        rows = e2e_s.run(None, {e2e_in: x})[0][0]
+        per_image.append(
+            compare_detections(ref, rows[rows[:, 4] > cfg.parity_conf], cfg.box_atol, cfg.parity_conf)
+        )
+    failed = [(i, c) for i, c in enumerate(per_image) if not c["equal"]]
+    detections = int(sum(c["torch"] for c in per_image))
+    unmatched = int(sum(c["unmatched"] for c in per_image))
+    # Ultralytics' in-graph NMS separates classes by an offset on boxes scaled to [0, 1/nc] per class, so a
+    # box reaching past the image border can suppress one of a neighbouring class: a rare, border-only
+    # difference. More than that is a broken model; validate then checks that the mAPs agree (0.005).
+    allowed = 1 + int(END_TO_END_UNMATCHED * detections)
+    if unmatched > allowed:
+        i, c = failed[0]
+        raise ParityError(
+            f"{e2e.name}: detections differ from {raw.name} + NMS on {len(failed)} of {len(per_image)} images, "
+            f"{unmatched} unmatched of {detections} (at most {allowed} allowed; image {i}: {c['reason']})"
+        )
+    if failed:
+        log.warning("%s: %d of %d detections differ from the raw model's + NMS (at the image border: "
+                    "Ultralytics' in-graph NMS); first: %s", e2e.name, unmatched, detections, failed[0][1]["reason"])  # fmt: skip
+    return {
+        "images": int(batch.shape[0]),
+        "detections": detections,
+        "unmatched": unmatched,
+        "max_box_diff_px": float(max((c["max_box_diff"] for c in per_image), default=0.0)),
+        "passed": bool(np.all([c["equal"] for c in per_image])),
+    }
 
 
 def _simplify(model: Any, raw_path: Path) -> Any:
@@ -296,11 +405,9 @@ def _versions() -> dict[str, str]:
 
 def _session(path: Path, threads: int) -> Any:
     """A CPU session with as many threads as PyTorch uses (a fair latency comparison)."""
-    import onnxruntime
+    from components._shared.onnx_runtime import make_session
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return make_session(path, threads=threads)
 
 
 def _prove_and_time(
@@ -417,6 +524,7 @@ def compare_detections(
         "onnx": len(out),
         "max_box_diff": max_diff,
         "reason": reason,
+        "unmatched": len(serious),
     }
 
 
@@ -444,12 +552,9 @@ def _training_metrics(weights: Path, cfg: ExportConfig) -> dict[str, Any] | None
 def _model_card(
     weights: Path, onnx_path: Path, model: Any, meta: dict[str, str], cfg: ExportConfig
 ) -> dict[str, Any]:
-    import ast
+    from components._yolo.model import checkpoint_architecture, names_from_metadata
 
-    from components._yolo.model import checkpoint_architecture
-
-    names = ast.literal_eval(meta["names"])
-    classes = [names[k] for k in sorted(names)]
+    classes = list(names_from_metadata(meta["names"], onnx_path))
     return {
         "name": onnx_path.name,
         "format": "onnx",

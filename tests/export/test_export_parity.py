@@ -80,7 +80,7 @@ def test_model_card_describes_the_model(exported: ExportResult, frozen_run: Tiny
     written = sorted(
         p.name for p in exported.out_dir.iterdir() if p.name != OUTPUT_MARKER
     )  # marker: issue 12
-    assert written == ["export.json", "model.json", "model.onnx"]
+    assert written == ["export.json", "model.json", "model.onnx", "model_e2e.onnx"]
     assert card["names"] == list(NAMES)
 
 
