@@ -26,6 +26,9 @@ def format_summary(r: LocalRunResult) -> str:
             )
     verdict = "PASSED" if r.gate.get("passed") else "BLOCKED"
     lines += ["", f"gate: {verdict} - {r.gate.get('reason', 'no verdict')}"]
+    from pipelines.cli_tensorboard import local_summary_lines  # the doctor's findings, the live curves
+
+    lines += ["", *local_summary_lines(r.stages, str(r.params.get("checkpoint_root", "")))]
     lines += ["", "wall time by task (s): " + ", ".join(f"{k} {v:.0f}" for k, v in r.task_seconds.items())]
     lines += ["", f"ONNX model:  {r.onnx_model or '-'}"]
     lines += [

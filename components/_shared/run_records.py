@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 GATE_RECORD = "gate.json"
 PUBLISH_RECORD = "publish.json"
+DIAGNOSIS_RECORD = "diagnosis.json"  # each training stage's doctor, at <root>/<stage>/ (components/train)
 
 
 def record_root(checkpoint_root: str, run_id: str) -> str:
