@@ -6,12 +6,12 @@ fused into ``QuickGelu``), 5% in the DFL head's Softmax, under 2% in everything 
 around ``run`` are negligible (``tensor.numpy()`` about 1 us, a 235 kB output). So the graph is not
 where the time is lost; the threads are:
 
-* no spinning (``session.intra_op.allow_spinning = 0``): idle intra-op threads otherwise busy-wait
-  between operators, burning the CPU time (or the pod's CPU quota) that the thread doing the work
-  needs whenever anything else runs on the cores. Measured with load 3.7-4.1 on the 2 cores: 153 ms
-  against 206 ms with spinning (median of 5 interleaved rounds, ``benchmarks/bench_export.py``,
-  ``before``), 76 against 99 ms in a separate probe. Not measured on idle cores (this machine never
-  was); the ``before`` column of the export benchmark shows it on any machine.
+* spinning (``session.intra_op.allow_spinning``) only where cores are the process's own: idle intra-op
+  threads busy-wait between operators. On free cores that shortens each wait (idle 2-core machine,
+  median of 6 rounds of 5 calls: 39.8 ms with spinning, 46.7 ms without); where a CPU quota caps the
+  pod (``/sys/fs/cgroup/cpu.max``, a Kubernetes CPU limit) or other work shares the cores, the spinning
+  burns the quota the working thread needs (load 3.7-4.1: 153 ms without against 206 ms with). So it
+  is off under a quota and on otherwise (``allow_spinning``).
 * ``intra_op_num_threads``: the cores this pod may use, from its cgroup CPU quota
   (``/sys/fs/cgroup/cpu.max``), else the CPUs this process may run on. ONNX Runtime's own default is
   every core of the node, more threads than a pod's CPU limit lets run at once.
@@ -50,21 +50,36 @@ def cpu_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     return max(1, min(usable, cores))
 
 
-def session_options(threads: int | None = None) -> Any:
+def cpu_quota(cpu_max: Path = CGROUP_CPU_MAX) -> bool:
+    """Whether a cgroup CPU quota caps this process (a Kubernetes CPU limit)."""
+    try:
+        return cpu_max.read_text(encoding="utf-8").split()[0] != "max"
+    except (OSError, IndexError):
+        return False
+
+
+def allow_spinning(cpu_max: Path = CGROUP_CPU_MAX) -> bool:
+    """Spin idle intra-op threads only when no CPU quota caps the process (see the module docstring)."""
+    return not cpu_quota(cpu_max)
+
+
+def session_options(threads: int | None = None, *, spinning: bool | None = None) -> Any:
     """``SessionOptions`` for low batch-1 latency on a pod's CPUs (see the module docstring).
 
     Args:
         threads: intra-op threads; None: ``cpu_cores()``.
+        spinning: let idle threads spin; None: ``allow_spinning()``.
     """
     import onnxruntime
 
+    spin = "1" if (allow_spinning() if spinning is None else spinning) else "0"
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or cpu_cores()
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     return options
 
 
