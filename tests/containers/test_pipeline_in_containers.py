@@ -115,5 +115,5 @@ def test_predict_runs_in_the_data_image_without_torch(
            "predict", "--model", "s3://models/predict-check@production", "--source", "/data/voc/JPEGImages",
            "--out", "/data/pred")  # fmt: skip
     report = json.loads((shared_dir / "pred" / "predict.json").read_text(encoding="utf-8"))
-    assert report["images"] == 6, report
+    assert len(report["images"]) == 6 and report["detections"] > 0, report
     assert len(list((shared_dir / "pred" / "images").iterdir())) == 6
