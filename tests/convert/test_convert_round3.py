@@ -109,6 +109,7 @@ def test_convert_writes_exif_rotated_labels_in_the_frame_the_trainer_sees(
     """It writes the label of a phone photo with EXIF orientation 6 in the upright frame Ultralytics loads
     (cv2 applies the orientation): boxes drawn on the stored frame are rotated, boxes drawn on the upright
     frame (declared size swapped) are kept, and the rotation is counted."""
+    pytest.importorskip("ultralytics")  # the trainer's own reader; absent from the light install
     from ultralytics.utils.patches import imread
 
     pixels = np.full((120, 160, 3), 40, dtype=np.uint8)
@@ -156,6 +157,7 @@ def test_convert_repairs_a_jpeg_without_end_marker_into_a_copy(
 ) -> None:
     """It writes a re-encoded copy (never a link) of a JPEG with trailing bytes, so Ultralytics finds nothing
     to restore and no input changes; the repair is counted."""
+    pytest.importorskip("ultralytics")  # the trainer's own reader; absent from the light install
     from ultralytics.data.utils import check_image
 
     voc = make_voc("voc")
