@@ -677,9 +677,13 @@ def _inspect_image(image: str) -> tuple[tuple[int, int] | None, str | None, int,
     except OSError:
         return None, "unreadable_image", 1, None
     if lacks_eoi is None:  # not a JPEG
-        return (size, None, orientation, None) if _verifies(image) else (None, "unreadable_image", 1, None)
+        return (
+            (size, None, orientation, None)
+            if _pil_reads(image, decode=False)
+            else (None, "unreadable_image", 1, None)
+        )
     if lacks_eoi:
-        if not _decodes(image):
+        if not _pil_reads(image, decode=True):
             return None, "truncated_image", 1, None
         return size, None, orientation, "jpeg_without_end_marker"
     return size, None, orientation, None
@@ -702,25 +706,14 @@ def _pil_size(image: str) -> tuple[tuple[int, int] | None, str | None, int]:
     return (w, h), None, orientation if orientation in range(1, 9) else 1
 
 
-def _verifies(image: str) -> bool:
-    """PIL's ``verify`` passes (it checks PNG chunk checksums), as the trainer requires."""
+def _pil_reads(image: str, *, decode: bool) -> bool:
+    """PIL reads ``image`` as the trainer does: ``verify`` (PNG chunk checksums), or with ``decode`` the whole
+    scan (it raises on a truncated one, as in the trainer's restore attempt)."""
     from PIL import Image
 
     try:
         with Image.open(image) as im:
-            im.verify()
-    except Exception:  # any PIL failure means the trainer drops the image
-        return False
-    return True
-
-
-def _decodes(image: str) -> bool:
-    """The whole image decodes (PIL raises on a truncated scan, as in the trainer's restore attempt)."""
-    from PIL import Image
-
-    try:
-        with Image.open(image) as im:
-            im.load()
+            im.load() if decode else im.verify()
     except Exception:  # any PIL failure means the trainer drops the image
         return False
     return True

@@ -8,7 +8,10 @@ production.json. These helpers stand in for a real validation run on tiny hand-b
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from components._shared.production import read_production
 
@@ -29,3 +32,23 @@ def gate_against(model_dir: Path, dest: str) -> Path:
     if pointer is None:
         return record_gate(model_dir, None, None)
     return record_gate(model_dir, pointer["version"], pointer["manifest_sha256"])
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls at the same moment in threads; return each one's result or exception."""
+    barrier = threading.Barrier(len(calls))
+    out: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            out[i] = calls[i]()
+        except Exception as err:  # noqa: BLE001 - the test inspects what each run got
+            out[i] = err
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return out

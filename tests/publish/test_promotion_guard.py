@@ -11,14 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gating import gate_against, record_gate
+from gating import gate_against, race, record_gate
 
 from components._shared.errors import StorageError
 from components._shared.production import fetch_production_model, read_production
@@ -54,26 +51,6 @@ def dest(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":
         return str(tmp_path / "models" / "helmet")
     return f"s3://{request.getfixturevalue('bucket')}/helmet"
-
-
-def _race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment in threads; return each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            out[i] = calls[i]()
-        except Exception as err:  # noqa: BLE001 - the test inspects what each run got
-            out[i] = err
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return out
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -136,7 +113,7 @@ def test_two_overlapping_runs_promote_exactly_once(dest: str, tmp_path: Path) ->
         )
         runs = {name: gate_against(_model_dir(tmp_path / f"{rnd}" / name, score), where)
                 for name, score in (("schedule", 0.61), ("push", 0.55))}  # fmt: skip
-        results = _race(
+        results = race(
             *(
                 partial(publish_model, m, where, PublishConfig(version=n, promote=True))
                 for n, m in runs.items()

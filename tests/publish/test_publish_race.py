@@ -11,14 +11,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gating import gate_against
+from gating import gate_against, race
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
 from components._shared.production import fetch_production_model, read_production
@@ -57,26 +54,6 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"s3://{request.getfixturevalue('bucket')}"
 
 
-def _race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at the same moment in threads; return each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            out[i] = calls[i]()
-        except Exception as err:  # noqa: BLE001 - the test inspects what each writer got
-            out[i] = err
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return out
-
-
 def _manifest_mismatches(dest: str, version: str) -> int:
     """Download every file the version's manifest lists and count those whose sha256 or size differ."""
     loc = backend_for(dest)
@@ -100,7 +77,7 @@ def test_concurrent_publishes_of_one_version_have_exactly_one_winner(
         dest = f"{root}/race{rnd}"
         models = [_model_dir(tmp_path / f"r{rnd}" / side) for side in ("a", "b")]
         cfg = PublishConfig(version="v1", promote=True)
-        results = _race(*(partial(publish_model, m, dest, cfg) for m in models))
+        results = race(*(partial(publish_model, m, dest, cfg) for m in models))
         won = [i for i, r in enumerate(results) if isinstance(r, PublishResult)]
         lost = [r for r in results if isinstance(r, PublishConflict)]
         assert len(won) == 1 and len(lost) == 1, f"round {rnd}: {results}"
@@ -132,7 +109,7 @@ def test_racing_promotions_both_land_in_history_exactly_once(root: str, tmp_path
         for name in ("p0", "a", "b"):
             model = gate_against(_model_dir(tmp_path / f"c{rnd}" / name), dest)
             publish_model(model, dest, PublishConfig(version=name, promote=True))
-        results = _race(partial(promote_version, dest, "a"), partial(promote_version, dest, "p0"))
+        results = race(partial(promote_version, dest, "a"), partial(promote_version, dest, "p0"))
         assert all(isinstance(r, dict) for r in results), results
         prod = read_production(dest)
         chain = [prod["version"], *(h["version"] for h in prod["history"])]
