@@ -1,23 +1,6 @@
 """Data-movement benchmark: bytes copied between the tasks of one run, run workspace versus copy per task.
 
-On the cluster, KFP's launcher uploads every output artifact of a task to the object store and
-downloads every input artifact folder into the pod of each task that takes it. This benchmark counts
-those bytes for one run over a 20 000-image VOC tree (``bench_data.scaled_voc``: the real samples
-replicated), in both designs, from real artifact folders:
-
-1. The data stages' components (ingest, convert, split: the very ``component.py`` functions the pods
-   run) are called on the tree twice: without a workspace (``workspace=""``: the data is the artifact,
-   the copy-per-task design the pipeline had before) and with one (the data is written once under the
-   workspace, the artifacts are manifests).
-2. The task graph comes from the committed compiled pipeline (``pipelines/compiled/yolo_transfer.yaml``):
-   every task input bound to one of those artifacts, through the exit handler's and the gate's
-   sub-DAGs, is one download of that artifact's folder; every such artifact is one upload.
-3. Each folder's bytes are summed file by file (a hard link counts at full size: the launcher copies it).
-
-``ratio`` = bytes moved with the workspace / bytes moved with a copy per task (goal <= 0.25). A byte
-count does not vary between runs: it is measured once (``repeats_are: "deterministic"``, one pair). Model,
-metrics and report artifacts downstream of training are the same in both designs and not counted.
-``detail.workspace`` also records what the workspace holds (bytes on disk, hard links counted once).
+``ratio`` = bytes moved with the workspace / with a copy per task (goal <= 0.25); method: docs/benchmarks.md.
 
     python -m benchmarks.bench_data_movement [--images 20000]
 """
@@ -57,11 +40,7 @@ def unique_bytes(path: Path) -> int:
 
 
 def input_bindings(spec: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """Every ``(consumer task, input name, producer task, output key)`` of a compiled pipeline's artifacts.
-
-    Sub-DAGs (the exit handler, ``dsl.If``) pass artifacts on as ``componentInputArtifact``; those are
-    followed back to the task that produced them.
-    """
+    """Every ``(consumer task, input name, producer task, output key)`` of artifacts, through sub-DAGs."""
     found: list[tuple[str, str, str, str]] = []
 
     def walk(dag: dict[str, Any], bound: dict[str, tuple[str, str]]) -> None:
@@ -83,31 +62,26 @@ def input_bindings(spec: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _call(component: Any, **kwargs: Any) -> Any:
-    """Run a component's Python function in this process, as the executor in its pod does."""
-    return component.python_func(**kwargs)
-
-
 def run_data_stages(voc: Path, root: Path, workspace: str) -> dict[tuple[str, str], Path]:
     """Ingest, convert and split through their components; ``(task, output key) -> artifact folder``."""
     from kfp.dsl import Dataset, Markdown
 
+    from benchmarks.direct import artifacts
     from components.convert.component import convert_voc
     from components.ingest.component import ingest_dataset
     from components.split.component import split_dataset
 
-    def artifact(kind: type, task: str, key: str) -> Any:
-        return kind(name=key, uri=str(root / task / key), metadata={})
-
+    artifact = artifacts(root)
     voc_tree = artifact(Dataset, "ingest-dataset", "voc_tree")
-    (fingerprint,) = _call(ingest_dataset, source=str(voc), voc_tree=voc_tree, workspace=workspace)
+    # each component's Python function, called in this process as the executor in its pod calls it
+    (fingerprint,) = ingest_dataset.python_func(source=str(voc), voc_tree=voc_tree, workspace=workspace)
     labels = artifact(Dataset, "convert-voc", "yolo_labels")
     report = artifact(Markdown, "convert-voc", "convert_report")
-    _call(convert_voc, voc_tree=voc_tree, classes="", include_difficult=False, fingerprint=fingerprint,
-          yolo_labels=labels, convert_report=report, workspace=workspace)  # fmt: skip
+    convert_voc.python_func(voc_tree=voc_tree, classes="", include_difficult=False, fingerprint=fingerprint,
+                            yolo_labels=labels, convert_report=report, workspace=workspace)  # fmt: skip
     dataset = artifact(Dataset, "split-dataset", "yolo_dataset")
-    _call(split_dataset, yolo_labels=labels, val=0.15, test=0.15, seed=0, group="", yolo_dataset=dataset,
-          workspace=workspace)  # fmt: skip
+    split_dataset.python_func(yolo_labels=labels, val=0.15, test=0.15, seed=0, group="", yolo_dataset=dataset,
+                              workspace=workspace)  # fmt: skip
     return {(task, key): root / task / key for task, key in
             [("ingest-dataset", "voc_tree"), ("convert-voc", "yolo_labels"),
              ("convert-voc", "convert_report"), ("split-dataset", "yolo_dataset")]}  # fmt: skip
@@ -116,7 +90,7 @@ def run_data_stages(voc: Path, root: Path, workspace: str) -> dict[tuple[str, st
 def count_moves(
     bindings: list[tuple[str, str, str, str]], folders: dict[tuple[str, str], Path]
 ) -> dict[str, Any]:
-    """Uploads (each counted artifact once) and downloads (each binding) in bytes, per task and in total."""
+    """Uploads (each artifact once) and downloads (each binding) in bytes, per task and in total."""
     sizes = {k: folder_bytes(p) for k, p in folders.items()}
     uploads = {f"{task}.{key}": size for (task, key), size in sizes.items()}
     downloads: dict[str, int] = {}

@@ -47,18 +47,24 @@ def _exported(adapter: Any, weights: Path, work: Path, imgsz: int, dynamic: bool
     import onnx
 
     from components.export.core import _simplify
+    from components.export.graph import decompose_inner_softmax
 
     raw, _ = adapter.export_onnx(weights=weights, work_dir=work, imgsz=imgsz, opset=17, dynamic=dynamic)
     model = onnx.load(str(raw))
     simplified = _simplify(model, raw)
+    kept = work / "model.softmax.onnx"  # the export before the softmax rewrite, for comparison
+    onnx.save(simplified, str(kept))
+    decomposed = decompose_inner_softmax(simplified)
     onnx.checker.check_model(simplified)
     path = work / "model.sim.onnx"
     onnx.save(simplified, str(path))
     return {
         "raw": raw,
         "path": path,
+        "kept": kept,
         "nodes_before": len(model.graph.node),
         "nodes_after": len(simplified.graph.node),
+        "softmax_decomposed": decomposed,
         "bytes_before": raw.stat().st_size,
         "bytes_after": path.stat().st_size,
     }
@@ -75,7 +81,7 @@ def _block_ms(fn: Callable[[], Any], block: int) -> float:
     return statistics.median(times)
 
 
-def _rounds(torch_call: Callable[[], Any], sim: Any, old: Any, x: Any, block: int, pairs: int,
+def _rounds(torch_call: Callable[[], Any], sim: Any, old: Any, kept: Any, x: Any, block: int, pairs: int,
             warmup: bool) -> Repeats:  # fmt: skip
     """Interleaved rounds: ONNX Runtime (ours), PyTorch (baseline), the old session (``before``) and
     PyTorch on one thread (a baseline that other work on the cores cannot stall as much)."""
@@ -94,7 +100,14 @@ def _rounds(torch_call: Callable[[], Any], sim: Any, old: Any, x: Any, block: in
     return interleaved(lambda: _block_ms(lambda: sim.run(None, {name: x}), block),
                        lambda: _block_ms(torch_call, block), pairs=pairs, warmup=warmup,
                        others={"before": lambda: _block_ms(lambda: old.run(None, {name: x}), block),
+                               "softmax_kept": lambda: _block_ms(lambda: kept.run(None, {name: x}), block),
                                "pytorch_1_thread": torch_one_thread})  # fmt: skip
+
+
+def _ratios(ratios: list[float], what: str) -> dict[str, Any]:
+    """Median, min and max of per-round ratios to PyTorch, and what was measured."""
+    return {"ratio": round(statistics.median(ratios), 4), "ratio_min": round(min(ratios), 4),
+            "ratio_max": round(max(ratios), 4), "session": what}  # fmt: skip
 
 
 def _old_session(path: Path, threads: int) -> Any:
@@ -144,11 +157,12 @@ def run(imgsz: int = 640, pairs: int = MIN_PAIRS, block: int = 5, weights: Path 
             ex = _exported(adapter, weights, Path(tmp) / label, imgsz, dynamic)
             torch.set_num_threads(threads)  # the exporter may change it; both runtimes get the pod's cores
             x = batch.numpy()
-            sim, old = make_session(ex["path"], threads=threads), _old_session(ex["path"], threads)
+            sim, old = make_session(ex["path"], threads=threads), _old_session(ex["kept"], threads)
+            kept = make_session(ex["kept"], threads=threads)
             name = sim.get_inputs()[0].name
             parity = _parity(adapter, adapter.predict_raw(model, batch), sim.run(None, {name: x})[0], 0.25)
             n, rounds = (block, pairs) if not dynamic else (max(1, block // 2), max(2, pairs // 2))
-            rep = _rounds(lambda b=batch: adapter.predict_raw(model, b), sim, old, x, n, rounds, warmup)
+            rep = _rounds(lambda b=batch: adapter.predict_raw(model, b), sim, old, kept, x, n, rounds, warmup)
             reps[label] = rep
             before = rep.ratio_of("before")
             ms = {"pytorch": statistics.median(rep.baseline), "onnxruntime": statistics.median(rep.ours),
@@ -156,11 +170,12 @@ def run(imgsz: int = 640, pairs: int = MIN_PAIRS, block: int = 5, weights: Path 
                   "pytorch_1_thread": statistics.median(rep.others["pytorch_1_thread"])}  # fmt: skip
             one = [o / t for o, t in zip(rep.ours, rep.others["pytorch_1_thread"], strict=True)]
             detail[label] = {"dynamic_batch": dynamic, "parity": parity, "latency_ms": ms, **rep.fields(),
-                             "before": {"ratio": round(statistics.median(before), 4),
-                                        "ratio_min": round(min(before), 4), "ratio_max": round(max(before), 4),
-                                        "session": "SessionOptions with intra_op_num_threads only"},
+                             "before": _ratios(before, "SessionOptions with intra_op_num_threads only, the export "
+                                                       "before the softmax rewrite"),
+                             "softmax_kept": _ratios(rep.ratio_of("softmax_kept"),
+                                                     "the same session on the export before the softmax rewrite"),
                              "ratio_vs_pytorch_1_thread": round(statistics.median(one), 4),
-                             **{k: v for k, v in ex.items() if k not in ("raw", "path")}}  # fmt: skip
+                             **{k: v for k, v in ex.items() if k not in ("raw", "path", "kept")}}  # fmt: skip
             f = detail[label]
             rows.append((label, threads, ms["pytorch"], ms["onnxruntime"], ms["onnxruntime_before"],
                          f"{f['ratio']:.2f} ({f['ratio_min']:.2f}..{f['ratio_max']:.2f})",

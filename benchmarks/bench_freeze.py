@@ -1,31 +1,16 @@
 """Freeze benchmark: seconds per epoch and peak memory with ``freeze`` 0, 10 and 24 (same data, same model).
 
-Each setting trains in its own process (``train_model`` from the task-A checkpoint, yolov5n, synthetic
-task B), so peak memory is that process's own: ``ru_maxrss`` on the CPU (tracemalloc does not see
-torch's allocator), and ``torch.cuda.max_memory_allocated`` on a GPU (reset when training starts).
-Epoch times come from trainer callbacks: ``train`` is the batch loop alone (what freezing can save),
-``epoch`` adds the per-epoch validation; the first epoch (warm-up, allocator growth) is left out.
-
-``ratio`` = epoch time with freeze 10 (the pipeline's frozen stage) / with freeze 0 (full training):
-the two run interleaved, one fresh process each (a warm-up pair, then five pairs of 2-epoch runs), and
-the ratio is the median of the pairs'; freeze 24 runs once, for the table.
-
-Imports only our data and train stages, torch and Ultralytics (no kfp, no minio), so it runs on the
-GPU machine as it is:
+``ratio`` = s/epoch freeze 10 / freeze 0 (docs/benchmarks.md); no kfp or minio, so on the GPU machine:
 
     python -m benchmarks.bench_freeze                       # CPU: writes results/freeze.json
-    python -m benchmarks.bench_freeze --device 0 --imgsz 640 --batch 32 --images 320
-                                                            # GPU: writes results/freeze_gpu.json
+    python -m benchmarks.bench_freeze --device 0 --imgsz 640 --batch 32 --images 320   # freeze_gpu.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +20,10 @@ from benchmarks.common import (
     CACHE,
     MIN_PAIRS,
     SAMPLE_WEIGHTS,
+    in_fresh_process,
     interleaved,
     log,
+    peak_rss_mib,
     setup,
     synthetic_dataset,
     table,
@@ -49,7 +36,7 @@ GOAL = 0.6  # GPU: frozen stage <= 0.6x the epoch time and memory of full traini
 
 def measure(data_yaml: Path, out_dir: Path, *, freeze: int, epochs: int, imgsz: int, batch: int,
             device: str, workers: int = 2, cache: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Train one setting in this process and return its epoch times and peak memory."""
+    """Train one setting in this process: its epoch times and peak memory."""
     import torch
 
     from components._yolo.freeze import TrainRecorder
@@ -88,7 +75,7 @@ def measure(data_yaml: Path, out_dir: Path, *, freeze: int, epochs: int, imgsz: 
         "train_s_per_epoch": train_s,  # batch loop only, first epoch excluded
         "epoch_s": epoch_s,  # batch loop + validation, first epoch excluded
         "train_s_all_epochs": _durations(marks, "train_epoch_start", "train_epoch_end"),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": peak_rss_mib(),
         "peak_cuda_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None,
         "trainable_params": result.trainable_params,
         "frozen_params": result.frozen_params,
@@ -114,16 +101,10 @@ def _epoch_times(marks: list[tuple[str, float]]) -> tuple[float, float]:
 def _process(
     freeze: int, data_yaml: Path, tmp: Path, args: list[str], rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Train one setting in a fresh process (its own peak memory); its record, also appended to ``rows``."""
-    import subprocess
-
-    out = tmp / f"freeze{freeze}-{len(rows)}"
-    cmd = [sys.executable, "-m", "benchmarks.bench_freeze", "--one", str(freeze), "--data", str(data_yaml),
-           "--out", str(out), *args]  # fmt: skip
-    subprocess.run(cmd, check=True)
-    rows.append(json.loads((out / "bench.json").read_text()))
-    shutil.rmtree(out, ignore_errors=True)
-    return rows[-1]
+    _, record = in_fresh_process("benchmarks.bench_freeze", tmp / f"freeze{freeze}-{len(rows)}",
+                                 ["--one", str(freeze), "--data", str(data_yaml), *args])  # fmt: skip
+    rows.append(record)
+    return record
 
 
 def run(*, device: str = "cpu", images: int = 120, epochs: int = 2, imgsz: int = 160, batch: int = 16,
@@ -160,33 +141,19 @@ def run(*, device: str = "cpu", images: int = 120, epochs: int = 2, imgsz: int =
     mem_ratio = by[10][mem_key] / base[mem_key]
     time_ratio = statistics.median(rep.ratios)
     return write_result(
-        name or ("freeze_gpu" if gpu else "freeze"),
-        repeats=rep,
-        unit="s/epoch (batch loop)",
-        ours_is="freeze 10 (the frozen stage)",
-        baseline_is="freeze 0 (full training)",
-        memory_ratio=round(mem_ratio, 4),
-        memory_unit=mem_key,
+        name or ("freeze_gpu" if gpu else "freeze"), repeats=rep, unit="s/epoch (batch loop)",
+        ours_is="freeze 10 (the frozen stage)", baseline_is="freeze 0 (full training)",
+        memory_ratio=round(mem_ratio, 4), memory_unit=mem_key,
         epoch_with_val_ratio=round(by[10]["epoch_s"] / base["epoch_s"], 4),
         goal=f"on a GPU: time and memory ratio <= {GOAL}",
         goal_met=(time_ratio <= GOAL and mem_ratio <= GOAL) if gpu else None,
-        spread_straddles_goal=(min(rep.ratios) <= GOAL < max(rep.ratios)) if gpu else None,
-        settings=rows,
-        config={
-            "images": images,
-            "epochs": epochs,
-            "imgsz": imgsz,
-            "batch": batch,
-            "device": device,
-            "workers": workers,
-            "cache": cache,
-            "model": "yolov5n (task-A checkpoint)",
-        },  # fmt: skip
-    )
+        spread_straddles_goal=(min(rep.ratios) <= GOAL < max(rep.ratios)) if gpu else None, settings=rows,
+        config={"images": images, "epochs": epochs, "imgsz": imgsz, "batch": batch, "device": device,
+                "workers": workers, "cache": cache, "model": "yolov5n (task-A checkpoint)"},
+    )  # fmt: skip
 
 
 def _medians(rows: list[dict[str, Any]], mem_key: str) -> dict[str, Any]:
-    """One setting's runs summarised: medians of the times and the peak memory."""
     return {"trainable_params": rows[0]["trainable_params"], **{k: statistics.median(r[k] for r in rows)
             for k in ("train_s_per_epoch", "epoch_s", mem_key)}}  # fmt: skip
 
@@ -214,32 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     setup()
+    training = {"epochs": a.epochs, "imgsz": a.imgsz, "batch": a.batch, "device": a.device, "workers": a.workers,
+              "cache": a.cache}  # fmt: skip
     if a.one is None:
-        run(
-            device=a.device,
-            images=a.images,
-            epochs=a.epochs,
-            imgsz=a.imgsz,
-            batch=a.batch,
-            workers=a.workers,
-            cache=a.cache,
-            name=a.name,
-            pairs=a.pairs,
-            warmup=not a.no_warmup,
-            with_24=not a.only_pair,
-        )
+        run(images=a.images, name=a.name, pairs=a.pairs, warmup=not a.no_warmup, with_24=not a.only_pair,
+            **training)  # fmt: skip
         return
-    rec = measure(
-        a.data,
-        a.out,
-        freeze=a.one,
-        epochs=a.epochs,
-        imgsz=a.imgsz,
-        batch=a.batch,
-        device=a.device,
-        workers=a.workers,
-        cache=a.cache,
-    )
+    rec = measure(a.data, a.out, freeze=a.one, **training)
     (a.out / "bench.json").write_text(json.dumps(rec, indent=2))
     log.info("freeze %d: %.3f s/epoch (train), peak %s", a.one, rec["train_s_per_epoch"],
              rec["peak_cuda_mib"] or rec["peak_rss_mib"])  # fmt: skip

@@ -1,21 +1,6 @@
 """Pipeline-overhead benchmark: the ``kfp.local`` run versus the same stages called in one process.
 
-Both sides get the same VOC tree (the demo's synthetic task-B sample, 100 images), the same
-parameters (``pipelines.local_run.local_params`` with only the epochs changed, 1 + 1 by default) and a
-fresh Python process each; the parent times each process from start to exit, local and direct
-interleaved (a warm-up pair, then five pairs), and the ratio is the median of the pairs' ratios. ``run_local`` is what
-``yolo-kfp run-local`` / ``make demo`` runs (one subprocess per task, artifacts handed over through
-folders); ``benchmarks.direct.run_direct`` calls the stage functions one after another.
-
-Training is deterministic, so every run must reach the same ONNX mAP: ``same_map`` shows it.
-
-``ratio`` = local pipeline wall time / direct wall time (goal <= 1.15). The overhead is mostly a
-fixed cost per task, so ``detail.overhead_s`` (seconds) is the number to carry to other epoch counts.
-
-``local`` forks every task from a warm interpreter that imported kfp, torch and Ultralytics once
-(:mod:`pipelines.warm_tasks`, the default since this benchmark showed the imports were the overhead).
-``--cold`` also times one ``local_cold`` run, every task in a fresh interpreter (kfp's own launch,
-``run-local --cold-start``: the "before" of that change, recorded beside the claim, not paired).
+``ratio`` = ``run_local`` / ``benchmarks.direct`` wall time (goal <= 1.15); method, ``--cold``: docs/benchmarks.md.
 
     python -m benchmarks.bench_pipeline [--epochs-frozen 1] [--epochs-finetune 1] [--pairs 5] [--cold]
 """
@@ -24,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import MIN_PAIRS, Goal, interleaved, log, setup, table, write_result
+from benchmarks.common import MIN_PAIRS, Goal, in_fresh_process, interleaved, log, setup, table, write_result
 
 GOAL = 1.15
 # What profiling the cold run showed (python -X importtime; per-task gaps against the direct steps).
@@ -54,7 +36,6 @@ COLD_BEFORE = {"what": "kfp.local with a fresh interpreter per task (run-local -
 
 
 def _one(kind: str, voc: Path, out: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Run one side in this process and return what the parent records."""
     from pipelines.local_run import local_params
 
     if kind == "direct":
@@ -74,17 +55,10 @@ def _one(kind: str, voc: Path, out: Path, overrides: dict[str, Any]) -> dict[str
 def _process(
     kind: str, voc: Path, tmp: Path, overrides: dict[str, Any], log_runs: list[dict[str, Any]]
 ) -> float:
-    """Run one side in a fresh Python process; its wall seconds (imports included)."""
-    out = tmp / f"{kind}-{len(log_runs)}"
-    out.mkdir()
-    cmd = [sys.executable, "-m", "benchmarks.bench_pipeline", "--one", kind, "--voc", str(voc), "--out", str(out),
-           "--overrides", json.dumps(overrides)]  # fmt: skip
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    seconds = round(time.perf_counter() - t0, 2)
-    log_runs.append({"kind": kind, "seconds": seconds, **json.loads((out / "bench.json").read_text())})
-    shutil.rmtree(out, ignore_errors=True)
-    return seconds
+    seconds, record = in_fresh_process("benchmarks.bench_pipeline", tmp / f"{kind}-{len(log_runs)}",
+                                       ["--one", kind, "--voc", str(voc), "--overrides", json.dumps(overrides)])  # fmt: skip
+    log_runs.append({"kind": kind, "seconds": round(seconds, 2), **record})
+    return log_runs[-1]["seconds"]
 
 
 def run(epochs_frozen: int = 1, epochs_finetune: int = 1, name: str = "pipeline", *, pairs: int = MIN_PAIRS,
@@ -130,11 +104,7 @@ def run(epochs_frozen: int = 1, epochs_finetune: int = 1, name: str = "pipeline"
 
 
 def _side_by_side(a: dict[str, float], b: dict[str, float]) -> list[tuple[Any, ...]]:
-    left, right = list(a.items()), list(b.items())
-    n = max(len(left), len(right))
-    left += [("", None)] * (n - len(left))
-    right += [("", None)] * (n - len(right))
-    return [(la, va, lb, vb) for (la, va), (lb, vb) in zip(left, right, strict=True)]
+    return [(*x, *y) for x, y in zip_longest(a.items(), b.items(), fillvalue=("", None))]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,19 +1,8 @@
 """Claim (issue 28): ``yolo-kfp predict`` runs at least as many images/s as Ultralytics' ``YOLO("model.onnx").predict``.
 
-Same ``model.onnx`` (the committed sample checkpoint exported at ``--imgsz``), same images (task A of
-``make-sample``), same machine, same thresholds (conf 0.25, IoU 0.7, 300 detections). Measured
-interleaved (``benchmarks.common.interleaved``): ours, then Ultralytics, ``--pairs`` times after a warm-up
-pair, each a pass over every image with the session already loaded:
+``ratio`` = ours / baseline images/s on the same model and images (goal >= 1.0); method: docs/benchmarks.md.
 
-* ours: ``components.predict`` decode (Pillow), letterbox, ONNX Runtime, numpy NMS, boxes in image pixels;
-* baseline: ``YOLO("model.onnx").predict(paths, stream=True)`` (OpenCV decode, letterbox, the same ONNX
-  model through AutoBackend, torch NMS, ``Results``), nothing saved;
-* also recorded (``others``): the whole ``predict`` stage, drawing and writing every image and JSON.
-
-Writes ``benchmarks/results/predict.json``; the goal is ratio >= 1.0 (ours does less: no torch in the loop).
-
-Example:
-  python -m benchmarks.bench_predict --images 40 --imgsz 320 --pairs 5
+    python -m benchmarks.bench_predict --images 40 --imgsz 320 --pairs 5
 """
 
 from __future__ import annotations
@@ -88,16 +77,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             ours, baseline, pairs=args.pairs, warmup=not args.no_warmup, others={"stage": stage}
         )
     record = write_result(
-        "predict",
-        repeats=repeats,
-        unit="images/s",
-        goal=Goal(">=", 1.0),
-        images=len(images),
-        imgsz=args.imgsz,
+        "predict", repeats=repeats, unit="images/s", goal=Goal(">=", 1.0), images=len(images), imgsz=args.imgsz,
         stage_images_per_s=repeats.others["stage"],
         what="ours: components.predict (Pillow, numpy letterbox/NMS, ONNX Runtime); baseline: "
-        "YOLO('model.onnx').predict(stream=True); same model, images and thresholds",
-    )
+             "YOLO('model.onnx').predict(stream=True); same model, images and thresholds",
+    )  # fmt: skip
     rows = [(f"pair {i + 1}", f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}") for i, (a, b) in
             enumerate(zip(repeats.ours, repeats.baseline, strict=True))]  # fmt: skip
     table("predict images/s", ["", "ours", "Ultralytics", "ratio"], rows)

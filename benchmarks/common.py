@@ -1,23 +1,4 @@
-"""What every benchmark shares: the machine record, the result file, the table, the data locations.
-
-A result file is ``benchmarks/results/<name>.json``::
-
-    {"name", "ours", "baseline", "ratio", "ratio_min", "ratio_max", "pairs", "pair_ratios",
-     "repeats_are", "unit", "goal", "goal_met", "spread_straddles_goal", "load", "machine", ...detail}
-
-A ratio is never one shot: ``interleaved`` measures ours and the baseline as A, B, A, B ... (a warm-up
-pair first, then at least five pairs), takes the ratio of each pair and reports the median with its
-min..max, so a burst of load from elsewhere (the 2 CPU cores here are shared) moves one pair, not the
-claim. ``ours`` and ``baseline`` are the medians of each side. The goal is judged on the median; when
-min..max straddles it, the output says so. ``load`` is the 1-minute load average before and after the
-measurement. Accuracy ratios repeat over seeds instead (``repeats_are: "seeds"``), and a count that
-cannot vary (bytes) is measured once (``"deterministic"``).
-
-``YOLO_KFP_BENCH_RESULTS`` and ``YOLO_KFP_BENCH_CACHE`` move the results and the cache elsewhere (the
-smoke run, ``run_all --smoke``, never writes over ``benchmarks/results``).
-
-Importing this module is cheap and needs neither kfp nor minio nor torch (the GPU machine has no kfp).
-"""
+"""What every benchmark shares (result contract: docs/benchmarks.md); imports no kfp, minio or torch."""
 
 from __future__ import annotations
 
@@ -27,7 +8,10 @@ import logging
 import math
 import os
 import platform
+import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -66,33 +50,22 @@ def shared_voc(name: str) -> Path | None:
     return path if (path / "Annotations").is_dir() and (path / "JPEGImages").is_dir() else None
 
 
-def _cpu_model() -> str:
+def _proc_value(path: str, key: str) -> str | None:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = Path("/proc", path).read_text().splitlines()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(key)), None)
 
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, RAM, Python, torch, GPU (or None), date, and the current load average."""
+    ram_kib = _proc_value("meminfo", "MemTotal")
     info: dict[str, Any] = {
-        "cpu": _cpu_model(),
+        "cpu": _proc_value("cpuinfo", "model name") or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "ram_gib": _ram_gib(),
+        "ram_gib": round(int(ram_kib.split()[0]) / 2**20, 1) if ram_kib else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -153,7 +126,7 @@ class Repeats:
     def fields(self) -> dict[str, Any]:
         """``ratio`` (median), ``ratio_min``, ``ratio_max``, ``pairs`` and the per-pair values."""
         r = self.ratios
-        return {
+        out = {
             "ratio": _round(statistics.median(r)),
             "ratio_min": _round(min(r)),
             "ratio_max": _round(max(r)),
@@ -164,12 +137,10 @@ class Repeats:
             "baseline_all": [_round(x) for x in self.baseline],
             "warmup_pair": [_round(x) for x in self.warmup],
             "load": {"before": self.load_before, "after": self.load_after},
-            **(
-                {"others_all": {k: [_round(x) for x in v] for k, v in self.others.items()}}
-                if self.others
-                else {}
-            ),
         }
+        if self.others:
+            out["others_all"] = {k: [_round(x) for x in v] for k, v in self.others.items()}
+        return out
 
     def ratio_of(self, other: str) -> list[float]:
         """Per-round ratios of another contender (``others``) to the baseline of the same round."""
@@ -188,12 +159,7 @@ def interleaved(
     warmup: bool = True,
     others: dict[str, Callable[[], float]] | None = None,
 ) -> Repeats:
-    """Measure A, B, A, B ...: a warm-up pair (not counted), then ``pairs`` pairs, ours first in each.
-
-    Each callable runs one measurement and returns its value (seconds, ms, images/s: the same unit on
-    both sides). Interleaving puts a burst of load from elsewhere into one pair's ratio, not into one side.
-    ``others`` (e.g. the "before" of a change) are measured in every round right after the pair.
-    """
+    """Measure A, B, A, B ...: a warm-up pair (not counted), then ``pairs`` pairs; ``others`` after each pair."""
     before = loadavg()
     first = [ours(), baseline(), *(f() for f in (others or {}).values())] if warmup else []
     a, b = [], []
@@ -229,14 +195,7 @@ def write_result(
     baseline: float | None = None,
     **detail: Any,
 ) -> dict[str, Any]:
-    """Write ``results_dir/<name>.json`` (default ``RESULTS``) from paired repeats; return the record.
-
-    ``ours`` and ``baseline`` are the medians of each side unless given (the seed studies keep their
-    means); ``ratio`` is always the median of the pair ratios.
-    A ``Goal`` is judged on that median (``goal_met``) and ``spread_straddles_goal`` says whether the
-    min..max of the pairs lies on both sides of it (also logged as one line); a ``str`` goal (not a
-    ratio, e.g. an absolute rate) is recorded as given with the caller's ``goal_met``.
-    """
+    """Write ``results_dir/<name>.json`` from paired repeats; a ``str`` goal needs the caller's ``goal_met``."""
     spread = repeats.fields()
     record: dict[str, Any] = {
         "name": name,
@@ -251,12 +210,8 @@ def write_result(
         record["goal_met"] = goal.met(spread["ratio"])
         record["spread_straddles_goal"] = straddles(repeats, goal)
     record.update(detail)
-    results_dir = RESULTS if results_dir is None else results_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    path = (RESULTS if results_dir is None else results_dir) / f"{name}.json"
+    _write_json(path, record)
     log.info("%s: ours %s, baseline %s %s, ratio %s (%s..%s over %d %s) -> %s", name, record["ours"],
              record["baseline"], unit, record["ratio"], record["ratio_min"], record["ratio_max"],
              record["pairs"], repeats.repeats_are, path)  # fmt: skip
@@ -270,7 +225,7 @@ REPEATS_ARE = ("pairs", "seeds", "deterministic")
 
 
 def contract_errors(record: dict[str, Any]) -> list[str]:
-    """What a result record lacks of the contract in this module's docstring (empty: it keeps it)."""
+    """How a result record breaks the contract (keys, median ratio, min..max); empty when it keeps it."""
     errors = [f"no {k}" for k in ("name", "ours", "baseline", "ratio", "ratio_min", "ratio_max", "pairs",
                                   "pair_ratios", "repeats_are", "unit", "goal", "goal_met", "load", "machine")
               if k not in record]  # fmt: skip
@@ -295,20 +250,21 @@ def contract_errors(record: dict[str, Any]) -> list[str]:
 
 
 def add_to_result(name: str, key: str, part: dict[str, Any], results_dir: Path | None = None) -> None:
-    """Set ``key`` of the existing ``results_dir/<name>.json`` to ``part`` (temp file + rename).
-
-    Raises:
-        SystemExit: one line when that result does not exist yet (nothing is written).
-    """
+    """Set ``key`` of the existing ``results_dir/<name>.json`` to ``part``; SystemExit when it does not exist."""
     path = (RESULTS if results_dir is None else results_dir) / f"{name}.json"
     if not path.is_file():
         raise SystemExit(f"{path}: not found; run the study that writes it first (then add {key})")
     record = json.loads(path.read_text(encoding="utf-8"))
     record[key] = part
+    _write_json(path, record)
+    log.info("%s: %s added -> %s", name, key, path)
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
-    log.info("%s: %s added -> %s", name, key, path)
 
 
 def _round(v: float, digits: int = 4) -> float:
@@ -319,12 +275,9 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     """A Markdown table (so it pastes into the docs), printed to stdout and returned."""
     cells = [[_cell(c) for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    lines = [
-        f"\n## {title}\n",
-        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
-    ]
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
+    lines = [f"\n## {title}\n", "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+             *("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells)]  # fmt: skip
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -347,16 +300,22 @@ def stopwatch() -> Iterator[dict[str, float]]:
         box["s"] = time.perf_counter() - t0
 
 
-def median_ms(fn: Callable[[], Any], runs: int, warmup: int = 3) -> tuple[float, list[float]]:
-    """Median wall time of ``fn`` in milliseconds over ``runs`` calls after ``warmup`` calls; all times."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), times
+def peak_rss_mib(children: bool = False) -> float:
+    """Peak resident memory of this process (or of its finished children) in MiB (Linux: KiB units)."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def in_fresh_process(module: str, out: Path, args: Sequence[str]) -> tuple[float, dict[str, Any]]:
+    """Run ``python -m <module> --out <out> <args>`` in a fresh process; its wall seconds and ``out/bench.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", module, "--out", str(out), *args], cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    record = json.loads((out / "bench.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds, record
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -366,10 +325,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def synthetic_dataset(out: Path, *, images: int, task: str = "B", seed: int = 0, val: float = 0.2,
                       test: float = 0.0, imgsz: int = 160) -> Path:  # fmt: skip
-    """make-sample -> convert -> split into ``out`` (reused when already there); returns dataset.yaml.
-
-    Uses only our data stages (no kfp, no torch), so it also runs on the GPU machine.
-    """
+    """make-sample -> convert -> split into ``out`` (reused when there); dataset.yaml. No kfp, no torch."""
     from components.make_sample.core import SampleConfig, make_sample
     from components.split.core import SplitConfig, split_dataset
 
@@ -394,8 +350,7 @@ def synthetic_dataset(out: Path, *, images: int, task: str = "B", seed: int = 0,
 
 def voc_dataset(voc: Path, out: Path, *, val: float = 0.2, test: float = 0.0, seed: int = 0,
                 classes: tuple[str, ...] | None = None) -> Path:  # fmt: skip
-    """convert (only ``classes`` when given) -> split of a real VOC tree into ``out`` (reused when already
-    there); returns dataset.yaml."""
+    """convert (only ``classes`` when given) -> split of a real VOC tree into ``out`` (reused); dataset.yaml."""
     from components.convert.core import ConvertConfig, convert_voc
     from components.split.core import SplitConfig, split_dataset
 
@@ -404,12 +359,3 @@ def voc_dataset(voc: Path, out: Path, *, val: float = 0.2, test: float = 0.0, se
         convert_voc([voc], out / "yolo", ConvertConfig(workers=1, classes=classes))
         split_dataset(out / "yolo", out / "dataset", SplitConfig(val=val, test=test, seed=seed))
     return dataset_yaml
-
-
-def run_module(module: str, args: Sequence[str], *, timeout: float | None = None) -> None:
-    """Run ``python -m <module> <args>`` from the repository root (one benchmark per process)."""
-    import subprocess
-
-    cmd = [sys.executable, "-m", module, *args]
-    log.info("running %s", " ".join(cmd))
-    subprocess.run(cmd, cwd=REPO, check=True, timeout=timeout)

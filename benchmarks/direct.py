@@ -1,17 +1,4 @@
-"""The pipeline's tasks called directly, in one process, with no orchestrator (the overhead baseline).
-
-``run_direct`` runs the thirteen tasks of ``pipelines/yolo_transfer.py`` (the exit handler's summary
-last, as after a run that succeeded) in the order ``kfp.local`` does,
-each by calling the very function of its component (``component.python_func``), with the parameters
-``pipelines.stage_args.task_params`` gives for it: the component body builds the stage configs
-(``GatePolicy``, ``TrainConfig``, ``ExportConfig`` ...) exactly as in a pod, so this cannot drift from
-the DAG (``tests/bench/test_direct.py`` checks ``task_params`` against the compiled pipeline and a tiny
-direct run against a tiny ``run-local``). Artifacts are plain folders under ``out_dir/<task>/<key>``;
-the data goes to a workspace folder, as in the run's workspace. What it leaves out is what ``kfp.local``
-adds: one process per task, executor input/output files, artifact metadata on disk.
-
-Calling the components imports ``kfp.dsl`` once (about 0.3-0.6 s here), which the local run also pays.
-"""
+"""The pipeline's tasks called directly in one process: the overhead baseline (docs/benchmarks.md, "pipeline")."""
 
 from __future__ import annotations
 
@@ -19,9 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,35 +21,19 @@ class DirectRunResult:
     published: str | None = None
 
 
-class _Artifacts:
+def artifacts(root: Path) -> Callable[[type, str, str], Any]:
     """KFP artifact objects on folders ``<root>/<task>/<key>``, as kfp.local lays them out."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def art(kind: type, task: str, key: str) -> Any:
+        (root / task).mkdir(parents=True, exist_ok=True)
+        return kind(name=key, uri=str(root / task / key), metadata={})
 
-    def __call__(self, kind: type, task: str, key: str) -> Any:
-        (self.root / task).mkdir(parents=True, exist_ok=True)
-        return kind(name=key, uri=str(self.root / task / key), metadata={})
+    return art
 
 
 def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunResult:
-    """Run every task of the pipeline in this process, in the order of a local run.
-
-    Args:
-        params: a ``pipelines.config.PipelineParams`` (e.g. ``pipelines.local_run.local_params``).
-        out_dir: folder for the artifacts (``artifacts/<task>/<key>``) and the workspace.
-        run_id: the run's id (the pipeline uses its job id): names the checkpoint and record folders.
-    """
-    from kfp.dsl import (
-        HTML,
-        Artifact,
-        ClassificationMetrics,
-        Dataset,
-        Markdown,
-        Metrics,
-        Model,
-        PipelineTaskFinalStatus,
-    )
+    """Run every task of the pipeline with ``params`` (``PipelineParams``) in this process, in local-run order."""
+    from kfp import dsl
 
     from components._shared import images
     from components.export.component import export_onnx
@@ -76,7 +45,7 @@ def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunR
     from pipelines.stage_args import task_params
 
     out = Path(out_dir)
-    art = _Artifacts(out / "artifacts")
+    art = artifacts(out / "artifacts")
     args = task_params(params, workspace=str(out / "workspace"), run_id=run_id, trainjob_image=images.GPU)
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -88,80 +57,65 @@ def run_direct(params: Any, out_dir: Path, run_id: str = "direct") -> DirectRunR
         return value
 
     def validate(name: str, model: Any) -> tuple[bool, Any]:
-        metrics = art(Metrics, name, "metrics")
+        metrics = art(dsl.Metrics, name, "metrics")
         passed = task(name, validate_model, model=model, yolo_dataset=data, metrics=metrics,
-                      confusion_matrix=art(ClassificationMetrics, name, "confusion_matrix"),
-                      validation_report=art(HTML, name, "validation_report"),
-                      validation=art(Dataset, name, "validation"))  # fmt: skip
+                      confusion_matrix=art(dsl.ClassificationMetrics, name, "confusion_matrix"),
+                      validation_report=art(dsl.HTML, name, "validation_report"),
+                      validation=art(dsl.Dataset, name, "validation"))  # fmt: skip
         return passed, metrics
 
     fingerprint, data = _data(task, art)
     plan = dict(zip(("weights", "freeze", "epochs_frozen", "epochs_finetune", "lr_frozen", "lr_finetune",
                      "weights_digest", "launcher_gpus"),
                     task("plan-training", plan_training, yolo_dataset=data,
-                         plan=art(Artifact, "plan-training", "plan"),
-                         plan_view=art(Markdown, "plan-training", "plan_view")), strict=True))  # fmt: skip
-    pretrained = art(Model, "fetch-weights", "pretrained")
+                         plan=art(dsl.Artifact, "plan-training", "plan"),
+                         plan_view=art(dsl.Markdown, "plan-training", "plan_view")), strict=True))  # fmt: skip
+    pretrained = art(dsl.Model, "fetch-weights", "pretrained")
     task("fetch-weights", fetch_weights, weights=plan["weights"], weights_digest=plan["weights_digest"],
          pretrained=pretrained)  # fmt: skip
     frozen, fine = _train(task, art, data, pretrained, plan)
     _, val_pt = validate("validate-model", fine)
-    onnx = art(Model, "export-onnx", "onnx_model")
+    onnx = art(dsl.Model, "export-onnx", "onnx_model")
     task("export-onnx", export_onnx, weights=fine, yolo_dataset=data, onnx_model=onnx)
     passed, val_onnx = validate("validate-model-2", onnx)
     published = None
     if passed:
         _, published = task("publish-model", publish_model, onnx_model=onnx, weights=fine,
-                            validation=art(Dataset, "validate-model-2", "validation"),
+                            validation=art(dsl.Dataset, "validate-model-2", "validation"),
                             fingerprint=fingerprint)  # fmt: skip
-    status = PipelineTaskFinalStatus("SUCCEEDED", run_id, "exit-handler-1", None, None)
-    task(
-        "summarize-run",
-        summarize_run,
-        status=status,
-        run_summary=art(Markdown, "summarize-run", "run_summary"),
-    )
-    return DirectRunResult(
-        out_dir=out,
-        seconds=round(time.perf_counter() - t0, 2),
-        step_seconds=steps,
-        map50_95={
-            "frozen": frozen.metadata.get("map50_95"),
-            "finetune": fine.metadata.get("map50_95"),
-            "pytorch": val_pt.metadata.get("map50_95"),
-            "onnx": val_onnx.metadata.get("map50_95"),
-        },  # fmt: skip
-        gate_passed=bool(passed),
-        published=published,
-    )
+    status = dsl.PipelineTaskFinalStatus("SUCCEEDED", run_id, "exit-handler-1", None, None)
+    summary = art(dsl.Markdown, "summarize-run", "run_summary")
+    task("summarize-run", summarize_run, status=status, run_summary=summary)
+    maps = {name: model.metadata.get("map50_95") for name, model in
+            (("frozen", frozen), ("finetune", fine), ("pytorch", val_pt), ("onnx", val_onnx))}  # fmt: skip
+    return DirectRunResult(out_dir=out, seconds=round(time.perf_counter() - t0, 2), step_seconds=steps,
+                           map50_95=maps, gate_passed=bool(passed), published=published)  # fmt: skip
 
 
-def _data(task: Callable[..., Any], art: _Artifacts) -> tuple[str, Any]:
-    """Ingest, convert, split and stats; the dataset fingerprint and the split dataset artifact."""
-    from kfp.dsl import HTML, Dataset, Markdown, Metrics
+def _data(task: Callable[..., Any], art: Callable[..., Any]) -> tuple[str, Any]:
+    from kfp import dsl
 
     from components.convert.component import convert_voc
     from components.ingest.component import ingest_dataset
     from components.split.component import split_dataset
     from components.stats.component import dataset_stats
 
-    voc = art(Dataset, "ingest-dataset", "voc_tree")
+    voc = art(dsl.Dataset, "ingest-dataset", "voc_tree")
     (fingerprint,) = task("ingest-dataset", ingest_dataset, voc_tree=voc)
-    labels = art(Dataset, "convert-voc", "yolo_labels")
+    labels = art(dsl.Dataset, "convert-voc", "yolo_labels")
     task("convert-voc", convert_voc, voc_tree=voc, fingerprint=fingerprint, yolo_labels=labels,
-         convert_report=art(Markdown, "convert-voc", "convert_report"))  # fmt: skip
-    data = art(Dataset, "split-dataset", "yolo_dataset")
+         convert_report=art(dsl.Markdown, "convert-voc", "convert_report"))  # fmt: skip
+    data = art(dsl.Dataset, "split-dataset", "yolo_dataset")
     task("split-dataset", split_dataset, yolo_labels=labels, yolo_dataset=data)
-    task("dataset-stats", dataset_stats, yolo_dataset=data, stats=art(Metrics, "dataset-stats", "stats"),
-         stats_report=art(HTML, "dataset-stats", "stats_report"))  # fmt: skip
+    task("dataset-stats", dataset_stats, yolo_dataset=data, stats=art(dsl.Metrics, "dataset-stats", "stats"),
+         stats_report=art(dsl.HTML, "dataset-stats", "stats_report"))  # fmt: skip
     return fingerprint, data
 
 
 def _train(
-    task: Callable[..., Any], art: _Artifacts, data: Any, pretrained: Any, plan: dict[str, Any]
+    task: Callable[..., Any], art: Callable[..., Any], data: Any, pretrained: Any, plan: dict[str, Any]
 ) -> tuple[Any, Any]:
-    """The two training tasks: the frozen stage from the fetched weights, the fine-tune from its output."""
-    from kfp.dsl import HTML, Metrics, Model
+    from kfp import dsl
 
     from components.train.component import train_model
 
@@ -171,8 +125,8 @@ def _train(
                                      "lr0": plan["lr_frozen"]}),
         ("train-model-2", None, {"epochs": plan["epochs_finetune"], "lr0": plan["lr_finetune"]}),
     ):  # fmt: skip
-        weights[name] = art(Model, name, "weights")
+        weights[name] = art(dsl.Model, name, "weights")
         task(name, train_model, yolo_dataset=data, init_weights=init or weights["train-model"],
-             weights=weights[name], metrics=art(Metrics, name, "metrics"), curves=art(HTML, name, "curves"),
+             weights=weights[name], metrics=art(dsl.Metrics, name, "metrics"), curves=art(dsl.HTML, name, "curves"),
              task_config=None, **extra)  # fmt: skip
     return weights["train-model"], weights["train-model-2"]

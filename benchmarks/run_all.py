@@ -1,28 +1,8 @@
-"""Run every benchmark, one after another, each in its own process; then print the headline ratios.
+"""Run every benchmark, each in its own process, then print the headline ratios (docs/benchmarks.md).
 
-    python -m benchmarks.run_all                 # what ``make bench`` runs (under 15 minutes on 2 CPUs)
-    python -m benchmarks.run_all --quick         # one transfer seed, no real-VOC transfer part
-    python -m benchmarks.run_all --smoke         # every benchmark at tiny sizes, results in a temp folder
-    python -m benchmarks.run_all --only freeze   # one benchmark (repeatable: --only data --only export)
-    python -m benchmarks.run_all --only data_movement   # bytes between tasks: run workspace vs copies
-    python -m benchmarks.run_all --markdown      # README's benchmark table, from benchmarks/results
-
-Results: ``benchmarks/results/<name>.json`` (see ``benchmarks/common.py``: every ratio is the median of
-interleaved pairs, with its min..max); a full run (not ``--only``) also records its own duration, per
-benchmark and in total, in ``run_all.json``. ``--smoke`` (what CI runs, ``tests/bench/test_smoke.py``)
-checks that every benchmark still runs and writes its contract, in a minute or two: it writes to
-``--results-dir`` (default: a new temporary folder) and its cache there too, never over
-``benchmarks/results``, and its numbers mean nothing. The GPU part of ``freeze`` runs only on a
-machine with CUDA (``python -m benchmarks.bench_freeze --device 0 ...``, see its doc).
-
-What keeps ``make bench`` within 15 minutes now that every ratio is repeated (issue 27): the pipeline
-benchmark trains 1 + 1 epochs (was 2 + 2) and no longer re-times kfp's cold launch (``--cold``); the
-freeze benchmark runs 2-epoch processes on 80 images (was 3 epochs on 120); export times one block of
-5 calls per runtime per round (was 20-30 calls, plus a one-thread pass); transfer leaves out its
-real-VOC part (``--no-voc``; the last one is kept in ``transfer.json``, and ``make study-real`` is the
-real-data study). Estimated from the last full run's parts on idle cores: data ~95 s, data_movement
-~47 s, freeze ~145 s, export ~45 s, pipeline ~195 s, transfer ~290 s, predict ~40 s: about 860 s
-of the 900 s (``--pairs 3`` on freeze and pipeline would give back about 110 s).
+python -m benchmarks.run_all                 # what ``make bench`` runs (under 15 minutes on 2 CPUs)
+python -m benchmarks.run_all --only freeze   # one benchmark (repeatable: --only data --only export)
+python -m benchmarks.run_all --quick | --smoke | --markdown
 """
 
 from __future__ import annotations
@@ -30,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, contract_errors, log, machine, run_module, setup, table
+from benchmarks.common import REPO, RESULTS, contract_errors, log, machine, setup, table
 
 # name -> (module, arguments, arguments with --quick); data writes data.json and data_path.json
 BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
@@ -67,8 +49,10 @@ def run(names: list[str], *, quick: bool = False, smoke: bool = False) -> dict[s
     seconds: dict[str, float] = {}
     for name in names:
         module, args, quick_args = BENCHMARKS[name]
+        cmd = [sys.executable, "-m", module, *(SMOKE[name] if smoke else quick_args if quick else args)]
+        log.info("running %s", " ".join(cmd))
         t0 = time.perf_counter()
-        run_module(module, SMOKE[name] if smoke else quick_args if quick else args)
+        subprocess.run(cmd, cwd=REPO, check=True)
         seconds[name] = round(time.perf_counter() - t0, 1)
     return seconds
 

@@ -1,37 +1,9 @@
 """Transfer-learning evidence: does the pipeline's recipe (frozen backbone, then fine-tune) pay?
 
-Synthetic part (the claim): task B (star, cross, ring), 160 images split 80 train / 20 val / 60 test,
-160 px, starting from the committed task-A checkpoint (circle, square, triangle). Four variants spend
-the same total number of epochs (default 16):
-
-    scratch     yolov5n.yaml (random weights), freeze 0, all epochs, lr0 0.01
-    full        task-A checkpoint, freeze 0, all epochs, lr0 0.01            (strategy "full")
-    frozen      task-A checkpoint, freeze 10, all epochs, lr0 0.01           (strategy "frozen")
-    two-stage   the pipeline's local defaults scaled to the budget (``recipe_setting``): freeze 10 for
-                a quarter of the epochs at lr0 0.01, then freeze 0 from its best.pt for the rest at
-                ``lr_finetune`` (0.01), no warm-up                           (strategy "two-stage")
-
-Every stage uses the pipeline's settings (SGD, batch 16, seed, deterministic), the checkpoint with the
-best validation fitness is kept (as in the pipeline) and scored once on the 60 test images, which no
-variant saw. Three seeds each; mean +- sample std. Trainings run two at a time, one torch thread each
-(what Ultralytics picks on 2 cores), so s/epoch compare only within one run.
-
-``--explore`` runs other splits and fine-tune learning rates of the recipe (8+8 at lr 0.001, the
-first default, among them) and adds them to ``transfer.json``; that is how the defaults were chosen.
-
-Real part (``make bench`` leaves it out with ``--no-voc`` and keeps the last one, dated ``from_run``):
-yolov5n pre-trained from scratch on all of ``voc-helmet`` (helmet, head; 100 epochs at
-224 px, committed as ``benchmarks/weights/voc_helmet_pretrained.pt``, ``--pretrain-voc`` re-creates
-it), transferred to the ``person`` class of ``voc-other`` (50 train / 20 val / 30 test images), same
-four variants, three seeds. Skipped when ``../shared/data`` is absent.
-
-``transfer.json``: ``ours`` = the recipe's mean test mAP50-95, ``baseline`` = the best other variant's
-(synthetic part).
+Scratch, full, frozen and the recipe on the same epochs; set-up, record keys and results: docs/transfer.md.
 
     python -m benchmarks.transfer [--quick] [--seeds 3] [--epochs 16] [--no-voc] [--jobs 2]
-    python -m benchmarks.transfer --explore       # other recipe settings, added to transfer.json
-    python -m benchmarks.transfer --markdown      # the tables of docs/transfer.md
-    python -m benchmarks.transfer --pretrain-voc  # re-create the voc-helmet checkpoint
+    python -m benchmarks.transfer --explore | --size-check | --markdown | --pretrain-voc
 """
 
 from __future__ import annotations
@@ -42,6 +14,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,6 +31,7 @@ from benchmarks.common import (
     add_to_result,
     log,
     mean_std,
+    peak_rss_mib,
     setup,
     shared_voc,
     stopwatch,
@@ -79,6 +53,12 @@ VOC_IMGSZ = 224
 LR = 0.01
 FREEZE = BACKBONE_LAYERS  # the frozen variants freeze the whole backbone
 LR_FINETUNE = 0.001  # 10x lower: the first default of lr_finetune, kept as an explored setting
+SPLIT = "test"  # every variant's final checkpoint is scored once on it; it picks nothing
+UNIT = "mAP50-95 on held-out test images (mean over seeds)"
+JOBS = min(2, len(os.sched_getaffinity(0)))  # trainings at once, one torch thread each
+SIZE_CHECK_MODEL = "yolov8s.yaml"  # the real backbone's architecture (11.2M parameters; yolov5n: 2.6M)
+SIZE_CHECK_WEIGHTS = CACHE / "pretrained_task_a_yolov8s.pt"  # git-ignored; re-created when absent (~10 min)
+SYNTH_TRAIN_IMAGES = 80
 
 
 @dataclass(frozen=True)
@@ -93,76 +73,63 @@ class Stage:
 
 
 def _local_params() -> PipelineParams:
-    """The demo's pipeline parameters: the cluster defaults with ``pipelines/params/local.yaml`` over them."""
     from pipelines import config
 
     return config.load_params(config.LOCAL_PARAMS)
 
 
-def recipe_setting(total: int) -> tuple[int, float]:
-    """The pipeline's local recipe scaled to ``total`` epochs: (frozen epochs, fine-tune lr).
+def scaled_frozen(total: int, frozen: int, finetune: int) -> int:
+    """The frozen epochs of ``total`` in the share ``frozen : finetune``, at least one per stage."""
+    return max(1, min(total - 1, round(total * frozen / (frozen + finetune))))
 
-    The epoch split keeps the local defaults' share; the learning rate is what the pipeline's own
-    ``resolve_plan`` gives for them (``lr_finetune`` -1 means lr0).
-    """
+
+def recipe_setting(total: int) -> tuple[int, float]:
+    """The pipeline's local recipe scaled to ``total`` epochs by ``resolve_plan``: (frozen epochs, fine-tune lr)."""
     from components.plan.core import PlanRequest, resolve_plan
 
     p = _local_params()
-    frozen = max(1, min(total - 1, round(total * p.epochs_frozen / (p.epochs_frozen + p.epochs_finetune))))
+    frozen = scaled_frozen(total, p.epochs_frozen, p.epochs_finetune)
     plan = resolve_plan(PlanRequest(strategy=RECIPE, freeze=FREEZE, epochs_frozen=frozen,
                                     epochs_finetune=total - frozen, lr0=LR, lr_finetune=p.lr_finetune), 0)  # fmt: skip
     return plan.epochs_frozen, plan.lr_finetune
 
 
-def variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
+def two_stage(pretrained: str, frozen: int, total: int, lr: float, warmup: float, freeze: int = FREEZE) -> list[Stage]:  # fmt: skip
+    """``frozen`` epochs at ``LR`` with ``freeze`` layers frozen, then the rest of ``total`` unfrozen at ``lr``."""
+    return [Stage(pretrained, freeze, frozen, LR, 1.0), Stage(None, 0, total - frozen, lr, warmup)]
+
+
+def variants(total: int, pretrained: str, scratch: str = "yolov5n.yaml") -> dict[str, list[Stage]]:
     """The four compared variants for ``total`` epochs; the recipe follows the pipeline's defaults."""
     frozen, lr = recipe_setting(total)
     return {
-        "scratch": [Stage("yolov5n.yaml", 0, total, LR, 1.0)],
+        "scratch": [Stage(scratch, 0, total, LR, 1.0)],
         "full": [Stage(pretrained, 0, total, LR, 1.0)],
         "frozen": [Stage(pretrained, FREEZE, total, LR, 1.0)],
-        RECIPE: [Stage(pretrained, FREEZE, frozen, LR, 1.0),
-                 Stage(None, 0, total - frozen, lr, _local_params().warmup_finetune)],
-    }  # fmt: skip
+        RECIPE: two_stage(pretrained, frozen, total, lr, _local_params().warmup_finetune),
+    }
 
 
 def explore_variants(total: int, pretrained: str) -> dict[str, list[Stage]]:
     """Other settings of the recipe (``--explore``): epoch split and fine-tune learning rate."""
-
-    def recipe(frozen: int, lr: float) -> list[Stage]:
-        return [Stage(pretrained, FREEZE, frozen, LR, 1.0), Stage(None, 0, total - frozen, lr, 0.0)]
-
     # 8+8 at lr 0.001 was the first default (the user's "lower learning rate"); it lost to frozen-only
     half, quarter, eighth = total // 2, total // 4, total // 8
     settings = [(half, LR_FINETUNE), (half, LR), (total - quarter, LR_FINETUNE), (total - quarter, LR), (quarter, LR),
                 (quarter, 0.005), (quarter, 0.003), (eighth, LR)]  # fmt: skip
-    return {f"two-stage {f}+{total - f}, fine-tune lr {lr:g}": recipe(f, lr) for f, lr in settings}
+    return {f"two-stage {f}+{total - f}, fine-tune lr {lr:g}": two_stage(pretrained, f, total, lr, 0.0)
+            for f, lr in settings}  # fmt: skip
 
 
-def _job(args: tuple[list[Stage], Path, Path, int, int, str]) -> dict[str, Any]:
-    """One (variant, seed) in a worker process."""
-    stages, data_yaml, work, imgsz, seed, split = args
-    setup()
-    try:
-        return train_variant(stages, data_yaml, work, imgsz=imgsz, seed=seed, split=split)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: int, seed: int,
-                  split: str) -> dict[str, Any]:  # fmt: skip
-    """Train the stages one after another and score the final best.pt on ``split``.
-
-    With more than one stage, every stage's best.pt is also scored on ``split`` (``per_stage``: its
-    validation and ``split`` mAP), so a rule that keeps an earlier stage's weights when the next one
-    does not beat them on validation can be read from the same runs.
-    """
+def train_variant(
+    stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: int, seed: int
+) -> dict[str, Any]:
+    """Train the stages in turn, score the final best.pt on test (with several stages each one: ``per_stage``)."""
     from components.train.core import TrainConfig, train_model
     from components.validate.core import ValidateConfig, validate_model
 
     def score(best: str, name: str) -> Any:
-        return validate_model(Path(best), data_yaml, work / name, ValidateConfig(split=split, imgsz=imgsz,
-                                                                                 device="cpu"))  # fmt: skip
+        cfg = ValidateConfig(split=SPLIT, imgsz=imgsz, device="cpu")
+        return validate_model(Path(best), data_yaml, work / name, cfg)
 
     weights, epoch_s, seconds, val_map, per_stage = "", [], 0.0, 0.0, []
     for i, st in enumerate(stages):
@@ -172,7 +139,7 @@ def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: in
         result = train_model(data_yaml, st.weights or weights, work / f"stage{i}", cfg)
         weights, seconds, val_map = str(result.best), seconds + result.seconds, result.map50_95
         epoch_s += [result.seconds_per_epoch] * st.epochs
-        if len(stages) > 1 and i < len(stages) - 1:
+        if i < len(stages) - 1:
             s = score(weights, f"test{i}")
             per_stage.append({"val_map50_95": round(val_map, 5), "map50_95": round(s.map50_95, 5),
                               "map50": round(s.map50, 5)})  # fmt: skip
@@ -190,121 +157,173 @@ def train_variant(stages: list[Stage], data_yaml: Path, work: Path, *, imgsz: in
     return rec
 
 
-def _ranked(summary: dict[str, Any]) -> list[str]:
-    """Variant names, best mean test mAP50-95 first."""
+def _job(args: tuple[list[Stage], Path, Path, int, int, bool]) -> dict[str, Any]:
+    """One (variant, seed) in a worker process; ``alone``: also its wall time and peak RSS."""
+    stages, data_yaml, work, imgsz, seed, alone = args
+    setup()
+    t0 = time.perf_counter()
+    try:
+        rec = train_variant(stages, data_yaml, work, imgsz=imgsz, seed=seed)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rec.pop("best")
+    if alone:
+        rec["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        rec["peak_rss_mib"] = peak_rss_mib()
+        rec["peak_rss_children_mib"] = peak_rss_mib(children=True)  # data-loader workers, if any were used
+    return rec
+
+
+def run_key(stages: list[Stage], seed: int, imgsz: int, data: Path) -> str:
+    """What makes two trainings the same (seeded and deterministic): stages, seed, image size, dataset."""
+    return json.dumps({"stages": [asdict(st) for st in stages], "seed": seed, "imgsz": imgsz, "data": str(data)},
+                      sort_keys=True)  # fmt: skip
+
+
+def finished_runs(path: Path) -> dict[str, dict[str, Any]]:
+    """``{run_key: record}`` of a progress file (``--resume``); torn lines are skipped."""
+    done: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if isinstance(rec, dict) and "key" in rec:
+            done[rec["key"]] = {
+                k: v for k, v in rec.items() if k not in ("variant", "seed", "epochs", "imgsz", "key")
+            }
+    return done
+
+
+def train_all(plan: dict[str, list[Stage]], data: Path, *, seeds: int, imgsz: int, workers: int, label: str,
+              alone: bool = False, progress: Path | None = None,
+              resume: bool = False) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:  # fmt: skip
+    """Every variant of ``plan`` for every seed, ``workers`` at once; ``resume`` reuses the runs in ``progress``."""
+    done = finished_runs(progress) if resume and progress else {}
+    jobs = [(name, seed) for seed in range(seeds) for name in plan]
+    keys = {(n, s): run_key(plan[n], s, imgsz, data) for n, s in jobs}
+    got = {j: done[keys[j]] for j in jobs if keys[j] in done}
+    todo = [j for j in jobs if j not in got]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
+        args = [(plan[n], data, Path(tmp) / f"{n.replace(' ', '_')}-{s}", imgsz, s, alone) for n, s in todo]
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1 if alone else None) as pool:
+            for (name, seed), rec in zip(todo, pool.map(_job, args), strict=True):
+                got[name, seed] = rec
+                if progress is not None:  # partial results survive an interrupted study
+                    progress.parent.mkdir(parents=True, exist_ok=True)
+                    line = {"variant": name, "seed": seed, "epochs": sum(st.epochs for st in plan[name]),
+                            "imgsz": imgsz, "key": keys[name, seed], **rec}  # fmt: skip
+                    with progress.open("a") as f:
+                        f.write(json.dumps(line) + "\n")
+                log.info("%s %s seed %d: test mAP50-95 %.3f mAP50 %.3f (%.2f s/epoch)", label, name, seed,
+                         rec["map50_95"], rec["map50"], rec["seconds_per_epoch"])  # fmt: skip
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, seed in jobs:
+        runs.setdefault(name, []).append({"seed": seed, **got[name, seed]})
+    reused = [got[j] for j in jobs if j not in todo]
+    timing = {"seconds": round(time.perf_counter() - t0, 1), "reused": len(reused),
+              "reused_seconds": round(sum(r.get("wall_seconds", 0.0) for r in reused), 1)}  # fmt: skip
+    return runs, timing
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]], plan: dict[str, list[Stage]]) -> dict[str, Any]:
+    """Per variant: mean ± sample std of both test mAPs, mean s/epoch, highest peak RSS, the stages."""
+    out = {}
+    for name, rs in runs.items():
+        m, s = mean_std([r["map50_95"] for r in rs])
+        m50, s50 = mean_std([r["map50"] for r in rs])
+        e, _ = mean_std([r["seconds_per_epoch"] for r in rs])
+        rss = {"peak_rss_mib": max(r["peak_rss_mib"] for r in rs)} if "peak_rss_mib" in rs[0] else {}
+        out[name] = {"map50_95_mean": round(m, 4), "map50_95_std": round(s, 4), "map50_mean": round(m50, 4),
+                     "map50_std": round(s50, 4), "seconds_per_epoch": round(e, 3), **rss,
+                     "stages": [asdict(st) for st in plan[name]]}  # fmt: skip
+    return out
+
+
+def ranked(summary: dict[str, Any]) -> list[str]:
+    """Variant names, best mean test mAP50-95 first (ties: the order given)."""
     return sorted(summary, key=lambda n: summary[n]["map50_95_mean"], reverse=True)
 
 
-def _stages_text(stages: list[dict[str, Any]]) -> str:
+def best_other(summary: dict[str, Any], ours: str, same_as: dict[str, str] | None = None) -> str:
+    """The variant with the best mean test mAP50-95 among those whose stages differ from ``ours``'s."""
+    same = same_as or {n: n for n in summary}
+    return max((n for n in summary if same[n] != same[ours]), key=lambda n: summary[n]["map50_95_mean"])
+
+
+def stages_text(stages: list[dict[str, Any]]) -> str:
     """``4 ep frozen @ lr 0.01 + 12 ep all @ lr 0.01``."""
     return " + ".join(
         f"{st['epochs']} ep {'frozen' if st['freeze'] else 'all'} @ lr {st['lr0']:g}" for st in stages
     )
 
 
-def compare(
-    data_yaml: Path,
-    pretrained: str,
-    *,
-    seeds: int,
-    epochs: int,
-    imgsz: int,
-    split: str,
-    explore: bool,
-    label: str,
-    workers: int = 1,
-    skip: set[str] = frozenset(),
-    given: dict[str, list[Stage]] | None = None,
-) -> dict[str, Any]:
-    """Every variant (with ``explore``: the other recipe settings; ``given``: those) for every seed."""
-    runs: dict[str, list[dict[str, Any]]] = {}
-    chosen = given if given is not None else (explore_variants if explore else variants)(epochs, pretrained)
-    plan = {n: v for n, v in chosen.items() if n not in skip}
-    with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
-        jobs = [(name, seed) for seed in range(seeds) for name in plan]
-        args = [(plan[n], data_yaml, Path(tmp) / f"{n.replace(' ', '_')}-{seed}", imgsz, seed, split)
-                for n, seed in jobs]  # fmt: skip
-        # one torch thread per process (what Ultralytics picks on 2 cores), ``workers`` processes at once
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for (name, seed), rec in zip(jobs, pool.map(_job, args), strict=True):
-                rec.pop("best")
-                runs.setdefault(name, []).append({"seed": seed, **rec})
-                log.info("%s %s seed %d: %s mAP50-95 %.3f (%.2f s/epoch)", label, name, seed, split,
-                         rec["map50_95"], rec["seconds_per_epoch"])  # fmt: skip
-    summary = {}
-    for name, rs in runs.items():
-        m, s = mean_std([r["map50_95"] for r in rs])
-        m50, _ = mean_std([r["map50"] for r in rs])
-        e, _ = mean_std([r["seconds_per_epoch"] for r in rs])
-        summary[name] = {"map50_95_mean": round(m, 4), "map50_95_std": round(s, 4), "map50_mean": round(m50, 4),
-                         "seconds_per_epoch": round(e, 3), "stages": [asdict(st) for st in plan[name]]}  # fmt: skip
-    rows = [(n, f"{v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f}", f"{v['map50_mean']:.3f}",
-             v["seconds_per_epoch"], _stages_text(v["stages"])) for n, v in summary.items()]  # fmt: skip
-    table(f"transfer ({label}): {split} mAP50-95, {seeds} seed(s), {epochs} epochs in total, {imgsz} px",
-          ("variant", "mAP50-95 (mean ± std)", "mAP50", "s/epoch", "stages"), rows)  # fmt: skip
-    return {
-        "runs": runs,
-        "summary": summary,
-        "seeds": seeds,
-        "epochs": epochs,
-        "imgsz": imgsz,
-        "split": split,
-    }
+def summary_table(title: str, summary: dict[str, Any]) -> None:
+    """Print the ``summarize`` table, best variant first."""
+    table(title, ("variant", "mAP50-95", "mAP50", "s/epoch", "peak RSS MiB", "stages"),
+          [(n, f"{v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f}", f"{v['map50_mean']:.3f} ± {v['map50_std']:.3f}",
+            v["seconds_per_epoch"], v.get("peak_rss_mib"), stages_text(v["stages"]))
+           for n, v in {n: summary[n] for n in ranked(summary)}.items()])  # fmt: skip
 
 
-def synthetic_part(
-    seeds: int,
-    epochs: int,
-    explore: bool,
-    workers: int,
-    skip: set[str] = frozenset(),
-    images: int = 160,
-    imgsz: int = 160,
-) -> dict[str, Any]:
+def seed_repeats(runs: dict[str, list[dict[str, Any]]], ours_name: str, other_name: str) -> Repeats:
+    """Two variants' test mAP50-95, seed by seed (their ratios: one per seed)."""
+    ours = {r["seed"]: r["map50_95"] for r in runs[ours_name]}
+    other = {r["seed"]: r["map50_95"] for r in runs[other_name]}
+    seeds = sorted(ours.keys() & other.keys())
+    return Repeats([ours[s] for s in seeds], [other[s] for s in seeds], repeats_are="seeds")
+
+
+def write_seed_result(name: str, runs: dict[str, list[dict[str, Any]]], summary: dict[str, Any], ours: str,
+                      baseline: str, /, *, goal: str, **detail: Any) -> dict[str, Any]:  # fmt: skip
+    """Write a seed study's result: the two variants' means, the median of their per-seed ratios."""
+    rep = seed_repeats(runs, ours, baseline)
+    o, b = summary[ours]["map50_95_mean"], summary[baseline]["map50_95_mean"]
+    return write_result(name, repeats=rep, ours=o, baseline=b, unit=UNIT, goal=goal, goal_met=o > b,
+                        spread_straddles_goal=min(rep.ratios) <= 1 < max(rep.ratios), **detail)  # fmt: skip
+
+
+def compare(data_yaml: Path, plan: dict[str, list[Stage]], *, seeds: int, epochs: int, imgsz: int, label: str,
+            workers: int) -> dict[str, Any]:  # fmt: skip
+    """Every variant of ``plan`` for every seed: the runs, their (printed) summary and the settings."""
+    runs, _ = train_all(plan, data_yaml, seeds=seeds, imgsz=imgsz, workers=workers, label=label)
+    summary = summarize(runs, plan)
+    summary_table(f"transfer ({label}): {SPLIT} mAP50-95, {seeds} seed(s), {epochs} epochs in total, {imgsz} px",
+                  summary)  # fmt: skip
+    return dict(runs=runs, summary=summary, seeds=seeds, epochs=epochs, imgsz=imgsz, split=SPLIT)
+
+
+def synthetic_part(seeds: int, epochs: int, explore: bool, workers: int, skip: set[str] = frozenset(),
+                   images: int = 160, imgsz: int = 160) -> dict[str, Any]:  # fmt: skip
     """Task A checkpoint -> task B: 80 train / 20 val / 60 test images at 160 px (smaller for the smoke run)."""
     name = "transfer-taskB-160" if (images, imgsz) == (160, 160) else f"transfer-taskB-{images}-{imgsz}"
     data = synthetic_dataset(CACHE / name, images=images, val=0.125, test=0.375, imgsz=imgsz)
-    return compare(data, str(SAMPLE_WEIGHTS), seeds=seeds, epochs=epochs, imgsz=imgsz, split="test",
-                   explore=explore, label="synthetic A -> B", workers=workers, skip=skip)  # fmt: skip
-
-
-SIZE_CHECK_MODEL = "yolov8s.yaml"  # the real backbone's architecture (11.2M parameters; yolov5n: 2.6M)
-SIZE_CHECK_WEIGHTS = CACHE / "pretrained_task_a_yolov8s.pt"  # git-ignored; re-created when absent (~10 min)
-SYNTH_TRAIN_IMAGES = 80
+    chosen = (explore_variants if explore else variants)(epochs, str(SAMPLE_WEIGHTS))
+    return compare(data, {n: v for n, v in chosen.items() if n not in skip}, seeds=seeds, epochs=epochs,
+                   imgsz=imgsz, label="synthetic A -> B", workers=workers)  # fmt: skip
 
 
 def size_check(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, Any]:
-    """The synthetic study with a task-A backbone of the real one's size (``--size-check``).
-
-    Same task-A data and recipe as ``pipelines/sample/pretrained_task_a.pt`` but ``yolov8s.yaml``
-    instead of ``yolov5n.yaml`` (11.2M parameters, 139k per training image instead of 33k): separates
-    "a larger model per training image" from "a real-image backbone" in the real study's result.
-    Variants: full, frozen and the recipe (``auto`` is the recipe here). Saved as ``size_check`` in
-    ``transfer.json``.
-    """
+    """``--size-check``: full, frozen and the recipe from a ``yolov8s.yaml`` task-A backbone (``size_check``)."""
     from pipelines.pretrain_sample import pretrain_sample
 
     if not SIZE_CHECK_WEIGHTS.is_file():
         log.info("pre-training task A with %s -> %s (once)", SIZE_CHECK_MODEL, SIZE_CHECK_WEIGHTS)
         pretrain_sample(SIZE_CHECK_WEIGHTS, model=SIZE_CHECK_MODEL, device="cpu")
     data = synthetic_dataset(CACHE / "transfer-taskB-160", images=160, val=0.125, test=0.375)
-    pre = str(SIZE_CHECK_WEIGHTS)
-    base = variants(epochs, pre)
-    plan = {n: base[n] for n in ("full", "frozen", RECIPE)}
-    part = compare(data, pre, seeds=seeds, epochs=epochs, imgsz=160, split="test", explore=False,
-                   label=f"synthetic A -> B, {SIZE_CHECK_MODEL}", workers=workers, given=plan)  # fmt: skip
+    base = variants(epochs, str(SIZE_CHECK_WEIGHTS))
+    part = compare(data, {n: base[n] for n in ("full", "frozen", RECIPE)}, seeds=seeds, epochs=epochs, imgsz=160,
+                   label=f"synthetic A -> B, {SIZE_CHECK_MODEL}", workers=workers)  # fmt: skip
     part.update(backbone=f"task A, {SIZE_CHECK_MODEL} from scratch (pipelines.pretrain_sample --model)",
-                train_images=SYNTH_TRAIN_IMAGES, ranking=_ranked(part["summary"]))  # fmt: skip
+                train_images=SYNTH_TRAIN_IMAGES, ranking=ranked(part["summary"]))  # fmt: skip
     add_to_result("transfer", "size_check", part)
     return part
 
 
 def pretrain_voc(epochs: int = VOC_PRETRAIN_EPOCHS, imgsz: int = VOC_IMGSZ) -> Path:
-    """Pre-train yolov5n from scratch on all of ``voc-helmet`` (helmet, head): ``VOC_CHECKPOINT``.
-
-    The checkpoint is committed (like ``pipelines/sample/pretrained_task_a.pt``) so that ``make bench``
-    need not spend its budget here; this re-creates it (``--pretrain-voc``, about 15 min on 2 CPUs).
-    """
+    """``--pretrain-voc``: re-create ``VOC_CHECKPOINT``, yolov5n from scratch on all of ``voc-helmet``."""
     helmet = shared_voc("voc-helmet")
     if helmet is None:
         raise SystemExit(f"voc-helmet not found under {SHARED_DATA}: cannot pre-train")
@@ -334,8 +353,8 @@ def voc_part(seeds: int, epochs: int, imgsz: int, workers: int) -> dict[str, Any
     if not VOC_CHECKPOINT.is_file():
         pretrain_voc()
     data = voc_dataset(other, CACHE / "voc-other-person", val=0.2, test=0.3, classes=VOC_TARGET_CLASSES)
-    out = compare(data, str(VOC_CHECKPOINT), seeds=seeds, epochs=epochs, imgsz=imgsz, split="test",
-                  explore=False, label="real voc-helmet -> voc-other person", workers=workers)  # fmt: skip
+    out = compare(data, variants(epochs, str(VOC_CHECKPOINT)), seeds=seeds, epochs=epochs, imgsz=imgsz,
+                  label="real voc-helmet -> voc-other person", workers=workers)  # fmt: skip
     out["pretrain"] = json.loads(VOC_CHECKPOINT.with_suffix(".json").read_text())
     out["pretrain"]["checkpoint"] = str(VOC_CHECKPOINT.relative_to(REPO))
     out["target"] = {"data": "voc-other, class person only (other objects ignored), 50 train / 20 val / 30 test",
@@ -344,36 +363,19 @@ def voc_part(seeds: int, epochs: int, imgsz: int, workers: int) -> dict[str, Any
 
 
 def _verdict(summary: dict[str, Any]) -> dict[str, Any]:
-    others = {n: v for n, v in summary.items() if n in ("scratch", "full", "frozen")}
-    best_other = max(others, key=lambda n: others[n]["map50_95_mean"])
-    return {
-        "best_other": best_other,
-        "recipe_wins": summary[RECIPE]["map50_95_mean"] > summary[best_other]["map50_95_mean"],
-        "ranking": _ranked(summary),
-    }
-
-
-def seed_repeats(runs: dict[str, list[dict[str, Any]]], ours_name: str, other_name: str) -> Repeats:
-    """Two variants' test mAP50-95, seed by seed (their ratios: one per seed)."""
-    ours = {r["seed"]: r["map50_95"] for r in runs[ours_name]}
-    other = {r["seed"]: r["map50_95"] for r in runs[other_name]}
-    seeds = sorted(ours.keys() & other.keys())
-    return Repeats([ours[s] for s in seeds], [other[s] for s in seeds], repeats_are="seeds")
+    other = best_other(summary, RECIPE)
+    return {"best_other": other, "recipe_wins": summary[RECIPE]["map50_95_mean"] > summary[other]["map50_95_mean"],
+            "ranking": ranked(summary)}  # fmt: skip
 
 
 def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int = 16, voc_imgsz: int = VOC_IMGSZ,
         workers: int = 2, images: int = 160, imgsz: int = 160) -> dict[str, Any]:  # fmt: skip
-    """Both parts; write ``results/transfer.json`` (keeping its ``explore`` section).
-
-    ``ours`` and ``baseline`` stay the means over seeds (the verdict ``recipe_wins`` compares them);
-    ``ratio`` is the median of the per-seed ratios, with their min..max.
-    """
+    """Both parts; write ``results/transfer.json`` (keeping its ``explore`` and ``size_check`` sections)."""
     synth = synthetic_part(seeds, epochs, explore=False, workers=workers, images=images, imgsz=imgsz)
     synth.update(_verdict(synth["summary"]))
     real = voc_part(seeds, voc_epochs, voc_imgsz, workers) if voc else None
     if real is not None:
         real.update(_verdict(real["summary"]))
-    s, best_other = synth["summary"], synth["best_other"]
     path = RESULTS / "transfer.json"
     before = json.loads(path.read_text()) if path.is_file() else {}
     # sections other runs wrote; without --voc, the real part of the last run that had one (with its date)
@@ -381,48 +383,39 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
     if real is None and before.get("voc"):
         real = {**before["voc"], "from_run": before.get("machine", {}).get("date")}
     frozen, lr = recipe_setting(epochs)
-    rep = seed_repeats(synth["runs"], RECIPE, best_other)
-    return write_result(
-        "transfer", repeats=rep, ours=s[RECIPE]["map50_95_mean"], baseline=s[best_other]["map50_95_mean"],
-        unit="mAP50-95 on held-out test images (mean over seeds)",
-        goal="the recipe's mean above the best other variant's (recipe_wins)", goal_met=synth["recipe_wins"],
-        spread_straddles_goal=min(rep.ratios) <= 1 < max(rep.ratios),
+    return write_seed_result(
+        "transfer", synth["runs"], synth["summary"], RECIPE, synth["best_other"],
+        goal="the recipe's mean above the best other variant's (recipe_wins)",
         ours_is=f"{RECIPE}: the pipeline's local defaults scaled to {epochs} epochs ({frozen} frozen + "
                 f"{epochs - frozen} fine-tune at lr {lr:g})",
-        baseline_is=f"best other variant: {best_other}",
-        recipe_wins=synth["recipe_wins"], ranking=synth["ranking"], synthetic=synth, voc=real,
-        **kept,
+        baseline_is=f"best other variant: {synth['best_other']}",
+        recipe_wins=synth["recipe_wins"], ranking=synth["ranking"], synthetic=synth, voc=real, **kept,
     )  # fmt: skip
 
 
 def explore(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, Any]:
-    """Other recipe settings on the synthetic task; added to an existing ``transfer.json`` as ``explore``."""
+    """``--explore``: other recipe settings on the synthetic task, added to ``transfer.json``."""
     path = RESULTS / "transfer.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
     done = record.get("explore", {}) if record.get("explore", {}).get("seeds") == seeds else {}
     found = synthetic_part(seeds, epochs, explore=True, workers=workers, skip=set(done.get("runs", {})))
     found["runs"] = {**done.get("runs", {}), **found["runs"]}
     found["summary"] = {**done.get("summary", {}), **found["summary"]}
-    if (
-        record.get("synthetic", {}).get("epochs") != epochs
-        or record.get("synthetic", {}).get("seeds") != seeds
-    ):
+    synth = record.get("synthetic", {})
+    if (synth.get("epochs"), synth.get("seeds")) != (epochs, seeds):
         log.warning(
             "%s is missing or from other settings; the explored variants are saved beside it only", path
         )
         record = {}
-    base = record.get("synthetic", {}).get("summary", {})
-    merged = {**base, **found["summary"]}
-    ranked = _ranked(merged)
+    merged = {**record.get("synthetic", {}).get("summary", {}), **found["summary"]}
+    found = {"ranking": ranked(merged), **found}
     if record:
-        record["explore"] = {"ranking": ranked, **found}
+        record["explore"] = found
         path.write_text(json.dumps(record, indent=2) + "\n")
     else:
-        (RESULTS / "transfer_explore.json").write_text(
-            json.dumps({"ranking": ranked, **found}, indent=2) + "\n"
-        )
+        (RESULTS / "transfer_explore.json").write_text(json.dumps(found, indent=2) + "\n")
     table("transfer: every variant ranked (synthetic, mean test mAP50-95)", ("variant", "mAP50-95", "std"),
-          [(n, merged[n]["map50_95_mean"], merged[n]["map50_95_std"]) for n in ranked])  # fmt: skip
+          [(n, merged[n]["map50_95_mean"], merged[n]["map50_95_std"]) for n in found["ranking"]])  # fmt: skip
     return found
 
 
@@ -430,12 +423,9 @@ def markdown(record: dict[str, Any]) -> str:
     """The tables of ``docs/transfer.md`` from a ``transfer.json`` record."""
 
     def rows(summary: dict[str, Any], names: list[str]) -> list[str]:
-        out = []
-        for n in names:
-            v = summary[n]
-            out.append(f"| {n} | {v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f} | {v['map50_mean']:.3f} "
-                       f"| {v['seconds_per_epoch']:.2f} | {_stages_text(v['stages'])} |")  # fmt: skip
-        return out
+        return [f"| {n} | {v['map50_95_mean']:.3f} ± {v['map50_95_std']:.3f} | {v['map50_mean']:.3f} "
+                f"| {v['seconds_per_epoch']:.2f} | {stages_text(v['stages'])} |"
+                for n, v in {n: summary[n] for n in names}.items()]  # fmt: skip
 
     head = ["| variant | mAP50-95 (mean ± std) | mAP50 | s/epoch | stages |", "|---|---|---|---|---|"]
     parts = []
@@ -455,11 +445,11 @@ def markdown(record: dict[str, Any]) -> str:
         parts += [f"**Synthetic, YOLOv8s task-A backbone** (`--size-check`; the same data, split and budget, "
                   f"{check['seeds']} seeds, {check['epochs']} epochs, {check['imgsz']} px, {check['split']} split)",
                   "", *head, *rows(check["summary"], check["ranking"]), ""]  # fmt: skip
-    explore = record.get("explore")
-    if explore:
-        merged = {**record["synthetic"]["summary"], **explore["summary"]}
-        parts += [f"**Recipe settings explored** (synthetic, {explore['seeds']} seeds; `--explore`)", "", *head,
-                  *rows(merged, _ranked(merged)), ""]  # fmt: skip
+    explored = record.get("explore")
+    if explored:
+        merged = {**record["synthetic"]["summary"], **explored["summary"]}
+        parts += [f"**Recipe settings explored** (synthetic, {explored['seeds']} seeds; `--explore`)", "", *head,
+                  *rows(merged, ranked(merged)), ""]  # fmt: skip
     return "\n".join(parts)
 
 
@@ -487,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="instead: other epoch splits and fine-tune lrs of the recipe, added to transfer.json")  # fmt: skip
     p.add_argument("--size-check", action="store_true",
                    help=f"instead: the synthetic study from a {SIZE_CHECK_MODEL} task-A backbone, added to transfer.json")  # fmt: skip
-    p.add_argument("--jobs", type=int, default=min(2, len(os.sched_getaffinity(0))),
+    p.add_argument("--jobs", type=int, default=JOBS,
                    help="trainings at once, each in its own process (default: 2, or 1 on one core)")  # fmt: skip
     a = p.parse_args(argv)
     setup()
@@ -501,16 +491,8 @@ def main(argv: list[str] | None = None) -> None:
     elif a.explore:
         explore(seeds=seeds, epochs=a.epochs, workers=a.jobs)
     else:
-        run(
-            seeds=seeds,
-            epochs=a.epochs,
-            voc=not a.no_voc,
-            voc_epochs=a.voc_epochs,
-            voc_imgsz=a.voc_imgsz,
-            workers=a.jobs,
-            images=a.images,
-            imgsz=a.imgsz,
-        )
+        run(seeds=seeds, epochs=a.epochs, voc=not a.no_voc, voc_epochs=a.voc_epochs, voc_imgsz=a.voc_imgsz,
+            workers=a.jobs, images=a.images, imgsz=a.imgsz)  # fmt: skip
 
 
 if __name__ == "__main__":

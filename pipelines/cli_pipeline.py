@@ -1,12 +1,6 @@
-"""Compile the pipeline to KFP IR YAML for the images that will run it.
-
-Images: --image-registry/--image-tag, else $IMAGE_REGISTRY/$IMAGE_TAG, else the defaults
-(ghcr.io/yolo-kfp, tag = the project version). A ':latest' tag is refused. The committed
-pipelines/compiled/yolo_transfer.yaml (GitOps submits it; CI fails when it is stale) is compiled for
-the defaults only: write other images to another file with --out.
+"""Compile the pipeline to KFP IR YAML for the images that will run it (the committed YAML: default images only).
 
 Example:
-  yolo-kfp compile
   yolo-kfp compile --image-registry ghcr.io/me --image-tag "$(git rev-parse --short=7 HEAD)" --out /tmp/p.yaml
 """
 
@@ -14,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from components._shared.cliutil import add_out
 
 HELP = "compile the pipeline for a registry/tag (default: pipelines/compiled/yolo_transfer.yaml)"
 
@@ -41,16 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp compile``."""
     from pipelines.compile import COMPILED
 
-    p.add_argument("--out", type=Path, default=COMPILED, metavar="FILE", help="output file")
+    add_out(p, "output file", metavar="FILE", default=COMPILED, required=False)
     add_image_arguments(p)
 
 
 def check_out_file(out: Path) -> Path:
-    """``out`` when a file can be written there: not a folder, and no parent of it a file.
-
-    Raises:
-        ConfigError: ``out`` is a folder, or one of its parents is a file (names both and the fix).
-    """
+    """``out`` when a file can be written there; ConfigError when it is a folder or lies under a file."""
     from components._shared.errors import ConfigError
 
     if out.is_dir():

@@ -1,13 +1,7 @@
-"""List the last pipeline runs with state, duration and what they published.
-
-MODEL is "published" when the run's publish task succeeded, "not published" when it was skipped or
-failed, and "-" when the run has no publish task (gate refused, still running, or no details): KFP's
-REST API does not return task output parameters, so the published version string itself is on the
-run page in the UI and in s3://models/<name>/production.json.
+"""List the last pipeline runs with state, duration and whether they published a model (docs/kubeflow.md).
 
 Example:
-  yolo-kfp runs --limit 5
-  yolo-kfp runs --experiment nightly --json
+  yolo-kfp runs --experiment nightly --limit 5 --json
 """
 
 from __future__ import annotations

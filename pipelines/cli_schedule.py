@@ -1,18 +1,10 @@
-"""Create or replace a KFP recurring run of the current pipeline version (scheduled retraining).
+"""Create or replace a KFP recurring run of the pipeline (scheduled retraining; docs/kubeflow.md).
 
---cron takes the usual five fields (minute hour day-of-month month day-of-week, e.g. "0 3 * * 1" for
-Mondays 03:00 UTC) and converts them to KFP's six-field form with seconds first ("0 0 3 * * 1");
-six fields are passed unchanged; anything else is refused.
-
-The recurring run has max concurrency 1 and no catch-up (a paused schedule does not backfill). KFP
-has no update call for recurring runs, so "update" means: create the new one, then delete every
-older recurring run with the same --name in the experiment. The pipeline is compiled for the images
-asked for (--image-registry/--image-tag, else $IMAGE_REGISTRY/$IMAGE_TAG), uploaded as the version named
-after the tag when it is new, and the KFP backend's release is checked, exactly as `yolo-kfp submit` does.
+--cron takes five fields ("0 3 * * 1": Mondays 03:00 UTC), converted to KFP's six with seconds first
+("0 0 3 * * 1"), or six. Uploads as `yolo-kfp submit` does; then deletes older runs of the same --name.
 
 Example:
-  yolo-kfp schedule --cron "0 3 * * 1" --image-tag "$(git rev-parse --short=7 HEAD)" --params params.yaml \\
-      -p epochs_frozen=5
+  yolo-kfp schedule --cron "0 3 * * 1" --image-tag "$(git rev-parse --short=7 HEAD)" --params params.yaml
 """
 
 from __future__ import annotations
@@ -26,7 +18,6 @@ from pipelines.cli_submit import add_connection_arguments, add_pipeline_argument
 from pipelines.client import schedule as kfp_schedule
 
 HELP = "create/replace a recurring run (five-field cron is converted to KFP's six fields)"
-DEPRECATED = {"--version": "--pipeline-version"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the cron, images, version and parameters first, then connect, check the backend, schedule."""
+    """Check the cron, images, version and parameters first, then connect, check the backend, schedule."""
     kfp_schedule.to_kfp_cron(args.cron)
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-schedule-") as tmp:
         package, version, params = prepare(args, Path(tmp))

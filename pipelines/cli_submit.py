@@ -1,32 +1,6 @@
-"""Compile the pipeline for the images to run, upload it as the version named by their tag, start a run.
+"""Compile the pipeline for the images, upload as the version named by their tag, start a run.
 
-Images: --image-registry/--image-tag (else $IMAGE_REGISTRY/$IMAGE_TAG): the pipeline is compiled for
-them and the version is named after the tag; ':latest' is refused. --package FILE (or $YOLO_KFP_PACKAGE)
-submits that file instead, and is refused when its images are not the ones asked for. Without images or
-a package, the committed pipelines/compiled/yolo_transfer.yaml is sent (version: git SHA, as before).
-
-Backend: the KFP API server's release (healthz tag_name) must be >= the pipeline's minimum (see
-docs/kubeflow.md); an older one is refused, an unknown one is a warning.
-
-Idempotent: a version name that exists with the same pipeline spec is not uploaded again, so a second
-submit of the same tag only starts a run; an existing name with another spec is refused (KFP versions
-are immutable: push the images with a new tag). The experiment is created when missing.
-
-Parameters come from a YAML/JSON file of flat values (--params) and -p KEY=VALUE (repeatable, the value
-read as YAML, wins over the file); both are checked the same way: known names of the right type,
-declared by the package; secret-looking names are refused (MinIO credentials come only from the
-Kubernetes Secret yolo-kfp-minio).
-
-Connection: --host or KFP_HOST (e.g. http://ml-pipeline.kubeflow:8888 in-cluster, or
-http://localhost:8080 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 8080:80`); token
-from --existing-token or KFP_TOKEN, else the projected ServiceAccount token at
-KF_PIPELINES_SA_TOKEN_PATH (default /var/run/secrets/kubeflow/pipelines/token). Without a host,
-kfp.Client uses the in-cluster service or the kubeconfig's API-server proxy. Each call to the API
-(health probe, upload, run creation, listing) must finish within 30 s in total, however the host
-trickles its answer ($YOLO_KFP_KFP_CALL_LIMIT seconds to change it).
-
-Example:
-  export IMAGE_REGISTRY=ghcr.io/me IMAGE_TAG="$(git rev-parse --short=7 HEAD)"
+Examples:
   yolo-kfp submit --host http://localhost:8080 --params params.yaml -p epochs_frozen=5
   yolo-kfp submit --namespace team-vision --package /tmp/yolo_transfer.yaml --image-tag abc1234
 """
@@ -50,7 +24,6 @@ if TYPE_CHECKING:
     import kfp
 
 HELP = "compile for the images, upload (version = image tag) and start a run on Kubeflow"
-DEPRECATED = {"--version": "--pipeline-version"}
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,10 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def connect(
     args: argparse.Namespace, check_backend: bool = False
 ) -> tuple[kfp.Client, kfp_connect.Connection, str | None]:
-    """Connected client, the connection used, and the namespace (flag or $KFP_NAMESPACE).
-
-    With ``check_backend`` (submit, schedule) a backend older than the pipeline needs is refused.
-    """
+    """Connected client, the connection used, and the namespace; ``check_backend``: refuse an old backend."""
     conn = kfp_connect.resolve_connection(args.host, args.existing_token, args.kfp_namespace)
     namespace = args.namespace or os.environ.get("KFP_NAMESPACE") or None
     client, health = kfp_connect.connect_with_health(conn)
@@ -144,15 +114,7 @@ def prepare(args: argparse.Namespace, workdir: Path) -> tuple[kfp_submit.Package
 
 
 def param_overrides(items: list[str], params_file: Path | None, package: Path) -> dict[str, Any]:
-    """The ``-p KEY=VALUE`` parameters, checked as a parameters file is (``load_run_parameters``).
-
-    Each name must not look like a secret, must be a pipeline parameter (``load_params``) declared by
-    ``package``, and its value must have the parameter's type and be flat (a mapping only for a struct
-    parameter such as ``node_selector``).
-
-    Raises:
-        ConfigError: any of the above.
-    """
+    """The ``-p KEY=VALUE`` parameters, checked as a parameters file is (``load_run_parameters``; ConfigError)."""
     from pipelines.config import check_not_secret, load_params
 
     values = parse_key_values(items, "-p")

@@ -1,21 +1,7 @@
-"""Print the Kubeflow Tensorboard that shows a run's training curves while it trains (no cluster contacted).
+"""Print a run's Kubeflow Tensorboard and the PodDefault with its S3 credentials as YAML (docs/kubeflow.md).
 
-Every training stage syncs its TensorBoard event files to ``<checkpoint_root>/<run_id>/<stage>/tensorboard/``
-after each epoch. This prints two resources for ``kubectl apply``:
-
-* a ``PodDefault`` (kubeflow.org/v1alpha1, Kubeflow's admission webhook) giving pods labelled
-  ``yolo-kfp/tensorboard-s3: "true"`` the object store's credentials from the Secret yolo-kfp-minio,
-  as the variables TensorFlow's S3 file system reads (``AWS_*``, ``S3_ENDPOINT``, ``S3_USE_HTTPS``);
-* a ``Tensorboard`` (tensorboard.kubeflow.org/v1alpha1, Kubeflow's tensorboard-controller, v1.10.0)
-  with that label (the controller copies its labels to the server's pod) and ``logspath`` the run's
-  prefix: each stage appears as one TensorBoard run (``frozen/tensorboard``, ``finetune/tensorboard``).
-
-Kubeflow serves it at ``/tensorboard/<namespace>/<name>/``. A local checkpoint root needs no cluster:
-``tensorboard --logdir <root>/<run_id>``.
-
-Examples:
-  yolo-kfp tensorboard --run 6f1c0b9e-... | kubectl apply -f -
-  yolo-kfp tensorboard --run 6f1c0b9e-... --checkpoint-root s3://runs/checkpoints --namespace team-a
+Example:
+  yolo-kfp tensorboard --run 6f1c0b9e-... --checkpoint-root s3://runs/checkpoints | kubectl apply -f -
 """
 
 from __future__ import annotations
@@ -52,12 +38,7 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # one path segment, a
 
 
 def check_run_id(run_id: str) -> str:
-    """``run_id`` when it is one path segment of letters, digits, ``_.-`` (KFP's run ids are).
-
-    Raises:
-        ConfigError: an empty id, a path (``/``, ``..``) or other characters: it would point the
-            Tensorboard at another prefix than the run's.
-    """
+    """``run_id`` when it is one path segment, as KFP's are; else ConfigError (a path could reach another run)."""
     if not _RUN_ID.fullmatch(run_id or "") or ".." in run_id:
         raise ConfigError(
             f"--run {run_id!r}: a run id is one path segment of letters, digits, '_', '.', '-' "
@@ -79,17 +60,7 @@ def logs_uri(checkpoint_root: str, run_id: str) -> str:
 def render_tensorboard(
     run_id: str, checkpoint_root: str, *, namespace: str = "yolo-kfp", https: bool = False
 ) -> list[dict[str, Any]]:
-    """The PodDefault and the Tensorboard that serve ``<checkpoint_root>/<run_id>/`` from the object store.
-
-    Args:
-        run_id: the pipeline run.
-        checkpoint_root: the pipeline's ``checkpoint_root`` (``s3://bucket/prefix``).
-        namespace: where the Secret yolo-kfp-minio is (the Tensorboard's namespace too).
-        https: whether the object store speaks HTTPS (``S3_USE_HTTPS``; MinIO in the cluster does not).
-
-    Raises:
-        ConfigError: a run id that is not one path segment, or a root that is not ``s3://``.
-    """
+    """The PodDefault and Tensorboard serving ``<checkpoint_root>/<run_id>/``; ConfigError: bad run id, not s3://."""
     uri = logs_uri(checkpoint_root, run_id)
     if not uri.startswith("s3://"):
         raise ConfigError(
@@ -137,12 +108,7 @@ def local_logdir(checkpoint_root: str | Path) -> Path | None:
 
 
 def local_summary_lines(stages: Mapping[str, Mapping[str, Any]], checkpoint_root: str) -> list[str]:
-    """What ``run-local``'s summary prints about the training: the doctor's findings and the live-curves command.
-
-    Args:
-        stages: the run's ``metrics.json`` per stage (``LocalRunResult.stages``).
-        checkpoint_root: the run's checkpoint root (a local folder in ``run-local``).
-    """
+    """``run-local``'s summary lines about training: the doctor's findings and the local tensorboard command."""
     diagnoses = {k: list(m["diagnosis"]) for k, m in stages.items() if isinstance(m.get("diagnosis"), list)}
     lines = [f"training doctor: {line}" for line in doctor_lines(diagnoses)]
     logdir = local_logdir(checkpoint_root) if "://" not in checkpoint_root else None

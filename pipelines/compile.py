@@ -1,13 +1,4 @@
-"""Compile the pipeline for a set of images (``pipelines/compiled/yolo_transfer.yaml`` is the committed one).
-
-Components take their image when they are defined (``components._shared.images`` reads
-``IMAGE_REGISTRY``/``IMAGE_TAG`` on first import), so ``compile_pipeline`` compiles in a fresh Python
-process with both variables set explicitly, then checks that every task of the result names exactly
-those images. Whatever this process imported before cannot leak into the YAML.
-
-The committed YAML is compiled for the default images only (``ghcr.io/yolo-kfp``, tag = project
-version); any other registry or tag goes to another file (``--out``). ``:latest`` is refused.
-"""
+"""Compile the pipeline for a set of images, in a fresh process: components take their image when defined."""
 
 from __future__ import annotations
 
@@ -36,17 +27,7 @@ class CompileError(YoloKfpError):
 
 
 def compile_pipeline(out: Path = COMPILED, *, registry: str | None = None, tag: str | None = None) -> Path:
-    """Compile ``yolo_transfer`` for ``registry``/``tag`` to ``out`` (atomically) and return the path.
-
-    Args:
-        out: output file.
-        registry: image repository prefix; default ``$IMAGE_REGISTRY``, else ``ghcr.io/yolo-kfp``.
-        tag: image tag; default ``$IMAGE_TAG``, else the project version. ``latest`` is refused.
-
-    Raises:
-        ConfigError: ``latest`` or an invalid registry/tag, or other images for the committed file.
-        CompileError: the compiler failed, or the result names other images.
-    """
+    """Compile ``yolo_transfer`` for ``registry``/``tag`` to ``out`` atomically (ConfigError, CompileError)."""
     wanted = images.resolve(registry, tag)
     committed = images.ImageSet(images.DEFAULT_REGISTRY, images.DEFAULT_TAG)
     if Path(out).resolve() == COMPILED and wanted != committed:
@@ -85,18 +66,27 @@ def _compile_here(out: Path) -> None:
     compiler.Compiler().compile(yolo_transfer, str(out))
 
 
-def package_images(package: Path) -> dict[str, str]:
-    """Executor name -> container image of every task in a compiled KFP pipeline YAML.
-
-    Raises:
-        ConfigError: the file is missing or not a compiled KFP pipeline.
-    """
+def read_package(package: Path) -> dict[str, Any]:
+    """The pipeline document of a compiled KFP IR YAML; ConfigError when it is missing or not one."""
     package = Path(package)
+    if not package.is_file():
+        raise ConfigError(
+            f"{package}: compiled pipeline not found; run `yolo-kfp compile` or pass --package FILE"
+        )
     try:
-        doc: Any = next(yaml.safe_load_all(package.read_text(encoding="utf-8")), None)
+        doc = next(yaml.safe_load_all(package.read_text(encoding="utf-8")), None)
     except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{package}: cannot read a compiled pipeline ({err.__class__.__name__})") from err
-    executors = (doc or {}).get("deploymentSpec", {}).get("executors", {}) if isinstance(doc, dict) else {}
+        raise ConfigError(f"{package}: not valid YAML ({err.__class__.__name__})") from err
+    if not isinstance(doc, dict) or "pipelineInfo" not in doc or "root" not in doc:
+        raise ConfigError(
+            f"{package}: not a compiled KFP pipeline (no pipelineInfo/root); run `yolo-kfp compile`"
+        )
+    return doc
+
+
+def package_images(package: Path) -> dict[str, str]:
+    """Executor name -> container image of every task in a compiled KFP pipeline YAML."""
+    executors = read_package(package).get("deploymentSpec", {}).get("executors", {})
     return {
         name: str(ex["container"]["image"])
         for name, ex in executors.items()
@@ -105,11 +95,7 @@ def package_images(package: Path) -> dict[str, str]:
 
 
 def check_package_images(package: Path, wanted: images.ImageSet | None) -> dict[str, str]:
-    """The package's images, each one of ``wanted`` (or, with ``None``, each with a fixed tag).
-
-    Raises:
-        ConfigError: an image with ``:latest`` (explicit or defaulted), or one outside ``wanted``.
-    """
+    """The package's images, each one of ``wanted`` (None: any fixed tag); ConfigError otherwise."""
     found = package_images(package)
     mutable = sorted({img for img in found.values() if images.image_tag(img).lower() == "latest"})
     if mutable:

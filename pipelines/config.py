@@ -1,11 +1,4 @@
-"""Pipeline parameters and task resources.
-
-Each default is written once, in the config of the stage that uses it (``ConvertConfig``,
-``SplitConfig``, ``PlanRequest``, ``TrainConfig``, ``ValidateConfig``); ``PipelineParams`` derives its
-defaults from them and adds only what belongs to the pipeline itself (where data comes from and goes
-to, GPUs, the gate's threshold). A YAML parameters file overrides them (``load_params``, the one
-loader ``run-local``, ``submit`` and ``schedule`` use), and CLI flags override the file.
-"""
+"""Pipeline parameters (defaults from the stage configs, overridden by a file, then flags) and task resources."""
 
 from __future__ import annotations
 
@@ -76,11 +69,7 @@ class PipelineParams:
 
 
 def check_not_secret(key: str, where: str = "parameter") -> None:
-    """Refuse a parameter name that looks like a credential (secrets come only from the Kubernetes Secret).
-
-    Raises:
-        ConfigError: the name contains one of ``SECRET_WORDS``.
-    """
+    """Refuse a parameter name that looks like a credential: secrets come only from the Kubernetes Secret."""
     if any(w in key.lower() for w in SECRET_WORDS):
         raise ConfigError(
             f"{where} {key!r} looks like a secret: secrets come only from the Kubernetes Secret"
@@ -88,7 +77,7 @@ def check_not_secret(key: str, where: str = "parameter") -> None:
 
 
 def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
-    """A value of the parameter's own type (a YAML ``freeze: 8`` is the string "8"), or ConfigError."""
+    """``value`` as the parameter's type (a YAML ``freeze: 8`` is the string "8"), or ConfigError."""
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
@@ -107,12 +96,7 @@ def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
 
 
 def read_params_file(path: Path) -> dict[str, Any]:
-    """The mapping in a YAML/JSON parameters file (unchecked), read in bounded time and memory.
-
-    Raises:
-        ConfigError: unreadable file, invalid YAML, YAML aliases (an alias bomb), too large or too deep
-            (``components._shared.safe_yaml``), or not a mapping.
-    """
+    """The mapping in a YAML/JSON parameters file (unchecked), read in bounded time and memory."""
     data = read_user_yaml(Path(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: parameters file must be a mapping of name: value")
@@ -122,12 +106,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
 def load_params(
     path: Path | None, overrides: dict[str, Any] | None = None, base: PipelineParams | None = None
 ) -> PipelineParams:
-    """Defaults <- YAML/JSON file <- overrides (``None`` values in overrides are ignored).
-
-    Raises:
-        ConfigError: unknown key, secret-looking key, a value of the wrong type, or a file that is
-            not a mapping.
-    """
+    """Defaults <- YAML/JSON file <- overrides (``None`` ignored); ConfigError for unknown or mistyped keys."""
     defaults = PipelineParams().to_dict()
     values = (base or PipelineParams()).to_dict()
     layers: list[tuple[str, dict[str, Any]]] = []
@@ -165,20 +144,7 @@ class Resources:
 
 @dataclass(frozen=True)
 class WorkspaceSettings:
-    """The run workspace: one PVC per run, mounted by every task at ``/kfp-workspace`` (KFP >= 2.15).
-
-    KFP reads these at compile time (``dsl.PipelineConfig``), so they are constants here, not run
-    parameters: change them and run ``yolo-kfp compile`` (docs/kubeflow.md, "Run workspace").
-
-    Attributes:
-        size: the PVC's storage request. The source VOC tree is stored once (the converted images and
-            the split dataset are hard links to it) plus the label files: about 1.1x the source, 2x
-            while an archive source is being extracted.
-        storage_class: the StorageClass of the PVC; empty: the API server's workspace default, else the
-            cluster's default class.
-        access_modes: ReadWriteMany, because tasks on different nodes (CPU data pods, GPU training
-            pods) mount the same PVC; a single-node cluster can use ReadWriteOnce.
-    """
+    """The run workspace (one PVC per run): compile-time constants (docs/kubeflow.md)."""
 
     size: str = "50Gi"
     storage_class: str = ""
@@ -203,18 +169,8 @@ TRAIN = Resources("4", "8", "16Gi", "32Gi", shm="8Gi")  # training and GPU valid
 class RetrySettings:
     """Retries of the GPU tasks (a preempted pod resumes from its last checkpoint).
 
-    KFP compiles ``set_retry`` to Argo's ``retryStrategy`` (``backend/src/v2/compiler/argocompiler/
-    container.go``, tag 2.17.0), and Argo reads ``backoff.maxDuration`` as a deadline counted from the
-    *first* attempt's start (argoproj/argo-workflows#13044): no retry starts after it, and a retry that
-    runs into it is killed. So the deadline is derived from the longest attempt a stage may take
-    (``attempt_budget_s``), never a cap on one wait. KFP 2.17 lifted the SDK's one-hour cap on it
-    (kubeflow/pipelines#13452).
-
-    Attributes:
-        num_retries: retries after the first attempt.
-        backoff_s: the first wait, doubled (``factor``) before each later retry.
-        factor: growth of the wait.
-        attempt_budget_s: the longest one training or validation attempt may run and still be retried.
+    Argo's ``backoff.maxDuration`` is a deadline from the *first* attempt's start (argoproj/argo-workflows#13044),
+    so it is derived from ``attempt_budget_s``.
     """
 
     num_retries: int = 3

@@ -1,17 +1,4 @@
-"""Run the whole pipeline on this machine through ``kfp.local`` (the laptop demo and the e2e test).
-
-Each task runs as a subprocess of this Python (``SubprocessRunner(use_venv=False)``), exactly the
-component code that runs in the cluster's pods, forked from a warm interpreter that has imported kfp,
-torch and Ultralytics once (:mod:`pipelines.warm_tasks`; ``warm_start=False`` for kfp's own launch).
-Artifacts go to ``OUT/kfp/``; the run's workspace (where ingest, convert and split write the data
-once, read in place by later tasks) is ``OUT/kfp-workspace/``, which kfp.local deletes when the run
-ends, as a cluster deletes a run's workspace PVC. So one ``OUT`` serves one run at a time: the run
-holds ``OUT/.run-local.lock`` (``out_lock``) from start to end, and a second run into the same ``OUT``
-fails at once, naming the first one's pid, instead of losing its workspace to the first one's
-clean-up. Without ``--voc`` the built-in synthetic sample (task B) is generated and the committed
-checkpoint pre-trained on task A is the starting point, so the demo shows real transfer learning
-with no download.
-"""
+"""Run the whole pipeline on this machine through ``kfp.local`` (the laptop demo and the e2e test)."""
 
 from __future__ import annotations
 
@@ -74,18 +61,9 @@ def local_params(voc: Path | None, out_dir: Path, overrides: dict[str, Any]) -> 
 def run_local(
     voc: Path | None, out_dir: Path, overrides: dict[str, Any] | None = None, *, warm_start: bool = True
 ) -> LocalRunResult:
-    """Run the compiled DAG locally and collect its results.
+    """Run the compiled DAG locally on ``voc`` (None: the built-in sample), results into ``out_dir``.
 
-    Args:
-        voc: a VOC tree (or ``s3://`` URI); ``None`` for the built-in synthetic sample.
-        out_dir: where the sample, the KFP artifacts and the published model go.
-        overrides: pipeline parameters to change (``None`` values ignored).
-        warm_start: fork each task from a process that has imported kfp, torch and Ultralytics once
-            (:mod:`pipelines.warm_tasks`); False starts a fresh interpreter per task, as kfp does.
-
-    Raises:
-        ConfigError: ``out_dir`` is not a folder or another run uses it, the sample checkpoint is
-            missing, or a task of the pipeline failed.
+    ConfigError: ``out_dir`` unusable or in use, no sample checkpoint, or a task failed.
     """
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
@@ -100,15 +78,9 @@ def run_local(
 
 @contextlib.contextmanager
 def out_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``out_dir``'s run-local lock for the block, or fail at once when another process holds it.
+    """Hold ``OUT/.run-local.lock`` (an ``flock``) for the block; ConfigError naming the holder's pid when taken.
 
-    An ``flock`` on ``OUT/.run-local.lock``: the kernel drops it when its process ends, however it ends
-    (SIGKILL included), so a killed run never blocks the next one. The file keeps the holder's pid, for
-    the message only; it is left in place (removing it would let a third run lock a new file while a
-    second still waits on the old one).
-
-    Raises:
-        ConfigError: another process holds the lock (names its pid).
+    The file stays: removing it would let a third run lock a new file while a second waits on the old one.
     """
     fd = os.open(out_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -129,7 +101,6 @@ def out_lock(out_dir: Path) -> Iterator[None]:
 def _run_local_locked(
     voc: Path | None, out_dir: Path, overrides: dict[str, Any], *, warm_start: bool
 ) -> LocalRunResult:
-    """``run_local``'s work, once ``out_dir`` is this run's alone."""
     params = local_params(voc, out_dir, overrides)
     if voc is None:
         _make_demo_sample(out_dir / "sample-voc")
@@ -168,12 +139,7 @@ def _run_local_locked(
 
 
 def without_retries(pipeline: Any) -> Any:
-    """A copy of ``pipeline`` whose tasks are never retried.
-
-    kfp.local honours ``set_retry`` (``kfp/local/orchestrator/task_executor.py``): a training task that
-    fails locally would run 3 more times with 60 + 120 + 240 s of sleep in between. Retries exist for
-    preempted cluster pods; on this machine a failure is final, so it is reported at once.
-    """
+    """A copy of ``pipeline`` without retries (kfp.local honours ``set_retry``: 60 + 120 + 240 s of sleep)."""
     import copy
 
     local = copy.deepcopy(pipeline)
@@ -185,7 +151,7 @@ def without_retries(pipeline: Any) -> Any:
 
 
 def _failure_message(err: RuntimeError, failure_file: Path) -> str:
-    """One line: which task failed and, when the task recorded it, why (not kfp's "Inner task failed")."""
+    """One line: which task failed and, when it recorded it, why (not kfp's "Inner task failed")."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
     task = re.search(r"Inner task failed: '?([\w-]+)'?", text)
     where = f"task {task.group(1)}" if task else "a task"
@@ -243,7 +209,7 @@ def collect_results(
 
 
 def _collect_reports(reports: list[Path], dest: Path) -> list[Path]:
-    """Copy the HTML report artifacts to ``dest/<task>-<name>.html`` so a browser opens them directly."""
+    """Copy the HTML reports to ``dest/<task>-<name>.html`` so a browser opens them directly."""
     import shutil
 
     dest.mkdir(parents=True, exist_ok=True)

@@ -1,25 +1,17 @@
-"""Recreate ``pipelines/sample/pretrained_task_a.pt``: yolov5n pre-trained on synthetic task A.
+"""Recreate ``pipelines/sample/pretrained_task_a.pt``: yolov5n pre-trained on synthetic task A (README).
 
-The demo transfers from this checkpoint (task A: circle, square, triangle) to the built-in sample
-(task B: star, cross, ring), because no COCO weights can be downloaded here. Run it with
-``make pretrained-sample`` (about 5 minutes on 2 CPU cores, well under one on a GPU); the result is
-committed so the demo and CI never pay for it.
-
-    python -m pipelines.pretrain_sample [--images 300] [--epochs 40] [--imgsz 160] [--device auto]
-                                        [--model yolov5n.yaml] [--out PATH]
-
-``--model yolov8s.yaml --out benchmarks/.cache/pretrained_task_a_yolov8s.pt`` makes the larger task-A
-backbone of the model-size check in ``docs/transfer.md``.
+``make pretrained-sample`` runs it (~5 min on 2 CPUs); ``--model yolov8s.yaml``: docs/transfer.md's size check.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
-import shutil
 import tempfile
 from pathlib import Path
 
+from components._shared.fsio import link_or_copy
 from components._shared.log import setup_logging
 
 log = logging.getLogger(__name__)
@@ -37,11 +29,7 @@ def pretrain_sample(
     seed: int = 0,
     model: str = MODEL,
 ) -> dict:
-    """Generate task A, convert, split, train ``model`` (an architecture YAML) from scratch, and copy ``best.pt`` to ``dest``.
-
-    Returns:
-        The training stage's metrics (``map50_95`` etc.).
-    """
+    """Train ``model`` (an architecture YAML) from scratch on task A, copy best.pt to ``dest``; its metrics."""
     from components.convert.core import ConvertConfig, convert_voc
     from components.make_sample.core import SampleConfig, make_sample
     from components.split.core import SplitConfig, split_dataset
@@ -56,23 +44,22 @@ def pretrain_sample(
                           device=device, seed=seed, stage_name="pretrain-task-a", patience=epochs)  # fmt: skip
         result = train_model(work / "dataset" / "dataset.yaml", model, work / "train", cfg)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dest = dest.with_suffix(".pt.tmp")
-        shutil.copyfile(result.best, tmp_dest)
-        tmp_dest.replace(dest)
+        link_or_copy(result.best, dest)
     log.info("pretrained sample: mAP50-95 %.3f on task A -> %s", result.map50_95, dest)
     return result.to_dict()
 
 
 def main() -> None:
     """``python -m pipelines.pretrain_sample``."""
+    d = {name: arg.default for name, arg in inspect.signature(pretrain_sample).parameters.items()}
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=DEST)
-    p.add_argument("--images", type=int, default=300)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--imgsz", type=int, default=160)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", default=MODEL, help=f"architecture YAML trained from scratch ({MODEL})")
+    p.add_argument("--out", type=Path, default=d["dest"])
+    p.add_argument("--images", type=int, default=d["images"])
+    p.add_argument("--epochs", type=int, default=d["epochs"])
+    p.add_argument("--imgsz", type=int, default=d["imgsz"])
+    p.add_argument("--device", default=d["device"])
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--model", default=d["model"], help=f"architecture YAML trained from scratch ({MODEL})")
     a = p.parse_args()
     setup_logging()
     pretrain_sample(

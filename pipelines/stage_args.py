@@ -1,14 +1,4 @@
-"""The parameters each task of the yolo-transfer DAG gets from the pipeline's own parameters, in one place.
-
-``pipelines/yolo_transfer.py`` wires these values into the compiled pipeline; ``benchmarks/direct.py``
-calls the very component functions, in one process, with ``task_params(...)`` for each task (plus the
-artifacts and the outputs of earlier tasks), so the components themselves build the stage configs
-(``GatePolicy``, ``TrainConfig``, ...) on both paths. ``tests/bench/test_direct.py`` compiles the
-pipeline and checks every value here against what the compiled DAG passes, so neither can drift.
-
-Values that come from another task's outputs (the plan's epochs and learning rates, the ingest
-fingerprint, the gate's verdict) are not here: the caller hands them on, as KFP does.
-"""
+"""The parameters each task of the DAG gets from the pipeline's own, in one place (for benchmarks/direct.py)."""
 
 from __future__ import annotations
 
@@ -25,14 +15,7 @@ TASKS = ("ingest-dataset", "convert-voc", "split-dataset", "dataset-stats", "pla
 def task_params(
     p: PipelineParams, *, workspace: str, run_id: str, trainjob_image: str
 ) -> dict[str, dict[str, Any]]:
-    """Each task's parameters that do not come from another task, by compiled task name.
-
-    Args:
-        p: the run's pipeline parameters.
-        workspace: the run's workspace folder (``dsl.WORKSPACE_PATH_PLACEHOLDER`` in the DAG).
-        run_id: the run's id (``dsl.PIPELINE_JOB_ID_PLACEHOLDER`` in the DAG).
-        trainjob_image: the training image (``components._shared.images.GPU`` in the DAG).
-    """
+    """Each task's parameters that do not come from another task's outputs, by compiled task name."""
     gate = {"min_map50_95": p.min_map50_95, "champion_tolerance": p.champion_tolerance,
             "class_tolerance": p.class_tolerance, "allow_class_change": p.allow_class_change}  # fmt: skip
     train = {"imgsz": p.imgsz, "batch": p.batch, "seed": p.seed, "checkpoint_root": p.checkpoint_root,

@@ -1,22 +1,6 @@
-"""Start ``kfp.local``'s tasks from a warm interpreter instead of a fresh Python each time.
+"""Fork ``kfp.local``'s tasks from a *zygote* that imported kfp, torch and Ultralytics once (local runs only).
 
-``kfp.local.SubprocessRunner`` runs every lightweight component as::
-
-    sh -ec 'program_path=$(mktemp -d); printf "%s" "$0" > "$program_path/ephemeral_component.py"
-            _KFP_RUNTIME=true python3 -m kfp.dsl.executor_main --component_module_path ... "$@"' \\
-        <component source> --executor_input <json> --function_to_execute <name>
-
-so each task first pays for a new interpreter importing kfp (about 1 s on 2 cores) and, for the
-training, export and validation tasks, torch and Ultralytics (about 3 s more). The pipeline-overhead
-benchmark showed these imports were most of the local run's overhead over calling the stages directly.
-
-:func:`warm_tasks` starts one *zygote* process that imports kfp's executor, torch and Ultralytics once,
-then forks it for every task. A task is still its own process: the same executor code runs the same
-component source with the same arguments and environment, its memory is returned when it exits, and
-a crash fails only that task. Anything that is not a lightweight-component command, or a zygote that
-died, falls back to kfp's own subprocess launch.
-
-Nothing here runs on the cluster, where every task is a pod that starts its own interpreter.
+A fresh interpreter spends ~1 s importing kfp and ~3 s torch and Ultralytics; a dead zygote falls back to kfp.
 """
 
 from __future__ import annotations
@@ -110,7 +94,7 @@ class Zygote:
 
 @contextlib.contextmanager
 def warm_tasks(enabled: bool = True) -> Iterator[Zygote | None]:
-    """While open, ``kfp.local.SubprocessRunner`` tasks are forked from a warm :class:`Zygote`."""
+    """While open, ``kfp.local.SubprocessRunner`` tasks are forked from a warm ``Zygote``."""
     if not enabled:
         yield None
         return
@@ -162,7 +146,6 @@ FAILURE_FILE_ENV = "YOLO_KFP_FAILURE_FILE"  # run-local reads the failed task's 
 
 
 def _record_failure(exc: BaseException) -> None:
-    """Append ``<ExceptionType>: <one-line message>`` to ``$YOLO_KFP_FAILURE_FILE`` (when set)."""
     path = os.environ.get(FAILURE_FILE_ENV)
     if not path:
         return

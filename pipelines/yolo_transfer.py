@@ -1,16 +1,4 @@
-"""The yolo-transfer pipeline: wiring only. Every step's work happens in ``components/<stage>/core.py``.
-
-source -> convert -> split -> stats, plan -> fetch weights -> train (frozen) -> train (fine-tune)
--> validate -> export ONNX -> validate ONNX -> If(gate passed) -> publish, all inside an exit handler
-whose summary task says how the run ended (also when a task failed).
-
-The data lives in the run's workspace (a PVC per run, ``config.WORKSPACE``): ingest, convert and split
-write it there once and later tasks read it in place; their Dataset artifacts are small manifests
-(``components/_shared/dataset.py``). KFP mounts the workspace only into a task given its path as a
-parameter, so every task that reads the data takes ``workspace=_WS``. None of them is cached: the
-run's PVC name is part of KFP's cache key, and a hit's data would be in another run's workspace.
-What the backend does with each setting is checked by ``tests/pipelines/test_backend_conformance.py``.
-"""
+"""The yolo-transfer pipeline: wiring only (work: ``components/<stage>/core.py``; workspace: docs/kubeflow.md)."""
 
 from kfp import dsl, kubernetes
 
@@ -39,7 +27,6 @@ _WS = dsl.WORKSPACE_PATH_PLACEHOLDER  # resolved by KFP to the workspace's mount
 def _data_task(
     task: dsl.PipelineTask, name: str, res: Resources, storage: bool = False, cache: bool = True
 ) -> dsl.PipelineTask:
-    """A CPU-only data task with small requests (cacheable unless it writes to the run's workspace)."""
     task.set_display_name(name).set_caching_options(cache)
     task.set_cpu_request(res.cpu_request).set_cpu_limit(res.cpu_limit)
     task.set_memory_request(res.memory_request).set_memory_limit(res.memory_limit)
@@ -51,7 +38,6 @@ def _data_task(
 def _gpu_task(
     task: dsl.PipelineTask, name: str, res: Resources, gpus, accelerator, node_selector
 ) -> dsl.PipelineTask:
-    """A GPU task: accelerator request, toleration, node selector, /dev/shm, retry on preemption, no cache."""
     task.set_display_name(name).set_caching_options(False)
     task.set_cpu_request(res.cpu_request).set_cpu_limit(res.cpu_limit)
     task.set_memory_request(res.memory_request).set_memory_limit(res.memory_limit)

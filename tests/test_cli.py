@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -19,6 +18,10 @@ from components._shared.images import project_version
 from pipelines.cli import COMMANDS, _available, build_parser, grammar_table, main, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
 
 
 def test_packages_import_from_this_repo() -> None:
@@ -45,7 +48,7 @@ def test_data_stages_start_without_torch(command: str) -> None:
         "heavy = [m for m in ('torch', 'ultralytics', 'kfp') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -165,77 +168,25 @@ def test_log_level_after_the_subcommand_reaches_logging(tmp_path: Path) -> None:
         "'--log-level', 'WARNING'])\n"
         "assert logging.getLogger().level == logging.WARNING, logging.getLogger().level"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False)
+    proc = _python(code)
     assert proc.returncode == 0, proc.stderr
     assert " INFO " not in proc.stderr
 
 
-@pytest.mark.parametrize(
-    ("argv", "old", "new", "dest", "value"),
-    [
-        (["split", "--data", "d", "--out", "o"], "--data", "--converted", "converted", Path("d")),
-        (["stats", "--data=d", "--out", "o"], "--data", "--dataset", "dataset", Path("d")),
-        (["plan", "--data", "d", "--out", "o"], "--data", "--dataset", "dataset", Path("d")),
-        (["train", "--data", "d", "--weights", "w", "--out", "o"], "--data", "--dataset", "dataset", Path("d")),
-        (["validate", "--weights", "w", "--data", "d", "--out", "o"], "--data", "--dataset", "dataset", Path("d")),
-        (["export", "--weights", "w", "--out", "o", "--data", "d"], "--data", "--parity-images", "parity_images",
-         Path("d")),
-        (["render-trainjob", "--nodes", "2", "--data", "d", "--weights", "w", "--out", "o"], "--data", "--dataset",
-         "dataset", Path("d")),
-        (["convert", "--voc", "a", "--voc", "b", "--out", "o"], "--voc", "--source", "source", [Path("a"), Path("b")]),
-        (["run-local", "--voc", "v"], "--voc", "--source", "source", "v"),
-        (["publish", "--dest", "x", "--model", "m", "--version", "v"], "--version", "--model-version",
-         "model_version", "v"),
-        (["submit", "--version", "v"], "--version", "--pipeline-version", "pipeline_version", "v"),
-        (["schedule", "--cron", "0 3 * * 1", "--version", "v"], "--version", "--pipeline-version",
-         "pipeline_version", "v"),
-    ],
-)  # fmt: skip
-def test_deprecated_spellings_still_work_and_warn_once(
-    argv: list[str], old: str, new: str, dest: str, value: object, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """It accepts an old flag spelling as the new one, warns once on stderr, and keeps it out of the option list."""
-    assert getattr(parse_args(argv), dest) == value
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"yolo-kfp {argv[0]}: warning: {old} is deprecated, use {new} (the old spelling goes in the "
-                   "next release)"]  # fmt: skip
-    parser = _subparsers()[argv[0]]
-    assert not [a for a in parser._actions if old in a.option_strings]
-    assert f"{old} -> {new}" in parser.format_help()
-
-
-def test_deprecated_publish_modes_still_work_and_warn(tmp_path: Path) -> None:
-    """It still runs ``publish --baseline-out`` and ``--promote-version`` through the new verbs, with a warning."""
-    dest = str(tmp_path / "models")
-
-    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "publish", "--dest", dest, *argv],
-            capture_output=True, text=True, cwd=REPO, check=False, timeout=60,
-        )  # fmt: skip
-
-    base = cli("--baseline-out", str(tmp_path / "b.json"))
-    assert base.returncode == 0, base.stderr
-    assert json.loads(base.stdout) == {"baseline": None, "production": None}
-    assert "warning: publish --baseline-out FILE is deprecated, use yolo-kfp production" in base.stderr
-    promote = cli("--promote-version", "v9")
-    assert promote.returncode == 2
-    lines = promote.stderr.strip().splitlines()
-    assert "use yolo-kfp promote --dest DEST --model-version VERSION" in lines[0]
-    assert lines[-1].startswith("yolo-kfp publish: error:") and "version 'v9' is not complete" in lines[-1]
-
-
 def test_grammar_table_lists_every_flag_with_its_subcommands() -> None:
-    """It renders the grammar for the README: one row per flag, with the subcommands and the old spellings."""
+    """It renders the grammar for the README: one row per flag, with the subcommands that take it."""
     table = grammar_table()
     rows = [r for r in table.splitlines() if r.startswith("| `")]
     assert len(rows) == len(GRAMMAR)
     dataset = next(r for r in rows if r.startswith("| `--dataset"))
-    assert (
-        "stats, plan, train, render-trainjob, validate" in dataset
-        and "`--data` (stats, plan, train, render-trainjob, validate)" in dataset
-    )
-    assert "`--voc` (convert, run-local)" in next(r for r in rows if r.startswith("| `--source"))
+    assert "stats, plan, train, render-trainjob, validate" in dataset
+    assert "ingest, convert, predict, run-local" in next(r for r in rows if r.startswith("| `--source"))
+
+
+def test_readme_grammar_table_is_the_generated_one() -> None:
+    """It keeps README.md's "One grammar" table equal to ``grammar_table()`` (regenerate it from there)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert grammar_table() in readme
 
 
 def test_promote_and_rollback_are_verbs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,3 +197,11 @@ def test_promote_and_rollback_are_verbs(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         parse_args(["promote", "--dest", "d"])  # the version to promote is required
     assert "--model-version" in capsys.readouterr().err
+
+
+def test_run_local_flags_left_out_leave_the_parameters_alone() -> None:
+    """It gives run-local's parameter flags no default, so a flag left out never overrides --params or -p."""
+    args = parse_args(["run-local"])
+    keys = ("weights", "strategy", "freeze", "epochs_frozen", "epochs_finetune", "lr0", "lr_finetune", "imgsz",
+            "batch", "classes", "min_map50_95", "publish_dest", "seed")  # fmt: skip
+    assert {key: getattr(args, key) for key in keys} == dict.fromkeys(keys)

@@ -1,10 +1,4 @@
-"""Small helpers shared by the CLI modules: the flag grammar, help format, argument types, the closing summary.
-
-The grammar (``GRAMMAR``) gives every flag that more than one subcommand takes exactly one meaning;
-``tests/test_cli.py`` checks each subcommand's parser against it, and ``pipelines.cli.grammar_table``
-renders it for the README. Renamed flags keep their old spelling for one release: a CLI module lists
-them in ``DEPRECATED = {"--old": "--new"}``, ``pipelines.cli`` rewrites them before parsing and warns.
-"""
+"""Helpers shared by the CLI modules: the flag grammar (``GRAMMAR``), ``add_*`` flags, help format, types."""
 
 from __future__ import annotations
 
@@ -29,7 +23,8 @@ class Flag:
 
 GRAMMAR: dict[str, Flag] = {
     "--source": Flag(
-        "raw Pascal VOC input: a VOC tree, an s3:// prefix or an archive (the pipeline parameter `source`)",
+        "what the command reads: raw Pascal VOC, a VOC tree, an s3:// prefix or an archive (the pipeline "
+        "parameter `source`); predict: images, videos or an s3:// prefix",
         ("URI|PATH", "DIR"),
     ),
     "--converted": Flag("the output folder of `convert`", ("DIR",)),
@@ -94,10 +89,9 @@ GRAMMAR: dict[str, Flag] = {
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps descriptions as written and ends every option help that has a default with ``(default: X)``.
+    """Keeps descriptions as written and ends an option help with ``(default: X)``.
 
-    A help that already says ``(default: ...)`` (a default worked out at run time) is left as written;
-    flags without a value (``store_true``) and required flags show no default.
+    Not for helps that already say ``(default: ...)``, ``store_true`` flags or required flags.
     """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
@@ -129,38 +123,84 @@ def add_global_options(parser: argparse.ArgumentParser, *, after_command: bool =
     )
 
 
-def rewrite_deprecated(command: str, argv: list[str], deprecated: dict[str, str]) -> list[str]:
-    """``argv`` (the subcommand's arguments) with each deprecated spelling replaced, one warning per flag.
-
-    Stops at a bare ``--`` (what follows is not a flag). ``--old=value`` becomes ``--new=value``.
-    """
-    out: list[str] = []
-    warned: set[str] = set()
-    for i, token in enumerate(argv):
-        if token == "--":
-            return out + argv[i:]
-        name, eq, value = token.partition("=")
-        new = deprecated.get(name)
-        if new is None:
-            out.append(token)
-            continue
-        if name not in warned:
-            warned.add(name)
-            print(  # noqa: T201 - the CLI's one-line warning, before logging is configured
-                f"yolo-kfp {command}: warning: {name} is deprecated, use {new} (the old spelling goes in the "
-                "next release)",
-                file=sys.stderr,
-            )
-        out.append(f"{new}{eq}{value}")
-    return out
+def add_out(
+    parser: argparse.ArgumentParser,
+    help: str = "output folder (replaced)",
+    *,
+    metavar: str = "DIR",
+    default: Path | None = None,
+    required: bool = True,
+) -> None:
+    """``--out``: where the command writes its result."""
+    parser.add_argument("--out", type=Path, required=required, default=default, metavar=metavar, help=help)
 
 
-def warn_deprecated(command: str, old: str, new: str) -> None:
-    """One stderr line: ``old`` (a flag or a form of the command) is deprecated, use ``new``."""
-    print(  # noqa: T201
-        f"yolo-kfp {command}: warning: {old} is deprecated, use {new} (the old form goes in the next release)",
-        file=sys.stderr,
+def add_overwrite(
+    parser: argparse.ArgumentParser,
+    help: str = "replace an --out folder holding files this stage did not write",
+) -> None:
+    """``--overwrite``: the command may write into an --out folder it did not create."""
+    parser.add_argument("--overwrite", action="store_true", help=help)
+
+
+def add_source(parser: argparse.ArgumentParser, help: str, *, required: bool = True) -> None:
+    """``--source URI|PATH``: what the command reads, local or ``s3://``."""
+    parser.add_argument("--source", required=required, default=None, metavar="URI|PATH", help=help)
+
+
+def add_dataset(parser: argparse.ArgumentParser) -> None:
+    """``--dataset YAML|DIR``: the split stage's dataset.yaml or its folder."""
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        required=True,
+        metavar="YAML|DIR",
+        help="dataset.yaml of the split stage, or its folder",
     )
+
+
+def add_weights(
+    parser: argparse.ArgumentParser,
+    help: str,
+    *,
+    default: str | None = None,
+    required: bool = True,
+    local: bool = False,
+) -> None:
+    """``--weights``: a checkpoint; ``local``: a path only, else also an s3:// URI or an architecture YAML."""
+    parser.add_argument(
+        "--weights",
+        type=Path if local else str,
+        required=required,
+        default=default,
+        metavar="PATH" if local else "PATH|URI",
+        help=help,
+    )
+
+
+def add_classes(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--classes a,b,c|FILE``: class names in order, comma-separated or one per line in a file."""
+    parser.add_argument("--classes", default=None, metavar="a,b,c|FILE", help=help)
+
+
+def add_imgsz(parser: argparse.ArgumentParser, default: int | None, help: str = "image size") -> None:
+    """``--imgsz N``: image size in pixels."""
+    parser.add_argument("--imgsz", type=int, default=default, metavar="N", help=help)
+
+
+def add_batch(parser: argparse.ArgumentParser, default: int | None, help: str = "batch size") -> None:
+    """``--batch N``."""
+    parser.add_argument("--batch", type=int, default=default, metavar="N", help=help)
+
+
+def add_workers(parser: argparse.ArgumentParser, default: int | None, help: str) -> None:
+    """``--workers N``: parallel workers."""
+    parser.add_argument("--workers", type=int, default=default, metavar="N", help=help)
+
+
+def add_seed(parser: argparse.ArgumentParser, default: int | None, help: str = "random seed") -> None:
+    """``--seed N``."""
+    parser.add_argument("--seed", type=int, default=default, metavar="N", help=help)
 
 
 def add_param_arguments(p: argparse.ArgumentParser) -> None:
@@ -179,11 +219,6 @@ def add_param_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def existing_path(value: str) -> Path:
-    """argparse type: a path that must exist (checked again by the stage with a better message)."""
-    return Path(value).expanduser()
-
-
 def fraction(value: str) -> float:
     """argparse type: a float in [0, 1)."""
     try:
@@ -198,13 +233,8 @@ def fraction(value: str) -> float:
 def parse_key_values(items: list[str], flag: str = "-p") -> dict[str, Any]:
     """``["epochs_frozen=5", "classes=a,b"]`` -> ``{"epochs_frozen": 5, "classes": "a,b"}``.
 
-    Each value is read as YAML (``5`` an int, ``true`` a bool, ``{a: b}`` a mapping); an empty value is
-    the empty string. A later item wins over an earlier one with the same key. The values are checked
-    by the caller (``pipelines.config.load_params``: secret words, unknown keys, types).
-
-    Raises:
-        ConfigError: an item without ``=`` or a name, or a value that is not readable as YAML or uses
-            aliases (``components._shared.safe_yaml``).
+    Values are YAML (empty: ""); a later key wins. ConfigError for an item without ``=`` or a name, or a
+    value unreadable as YAML or with aliases.
     """
     out: dict[str, Any] = {}
     for item in items:

@@ -1,21 +1,6 @@
-"""The dataset hand-over format between stages (split -> stats/train/validate/export).
-
-A split dataset is a self-contained folder, so it survives being copied between KFP tasks:
-
-    dataset.yaml      Ultralytics format; ``path: .`` (relative to this file), train/val[/test] lists, names
-    train.txt         one ``./images/<name>`` per line (Ultralytics resolves ``./`` against the list's folder)
-    val.txt, test.txt
-    images/, labels/  hard links to the converted images and YOLO label files
-    classes.txt       one class name per line
-
-Ultralytics resolves a relative ``path`` against its own datasets folder, so consumers call
-``resolve_dataset_yaml`` to get a copy with the absolute location filled in.
-
-In the pipeline the data itself lives in the run's workspace (a PVC every task mounts, written once by
-ingest, convert and split) and the KFP Dataset artifact is a *manifest*: a folder holding only
-``dataset-manifest.json`` (``DatasetManifest``: where the data is, its fingerprint, file count, bytes
-and a hash of the file list). ``load_dataset`` and ``follow_manifest`` follow a manifest to the data,
-so a stage given either the data folder or its manifest reads the same files.
+"""The dataset hand-over between stages: the split folder, its manifest in a run workspace, and the
+YOLO label format. Layout: ``components/split/README.md`` ("Output"); consumers read it with
+``load_dataset`` and hand Ultralytics ``resolve_dataset_yaml``'s copy with absolute locations.
 """
 
 from __future__ import annotations
@@ -39,21 +24,12 @@ MANIFEST_KIND = "yolo-kfp/dataset-manifest/v1"
 WORKSPACE_SUBDIR = "yolo-kfp"  # everything this pipeline writes in the run's workspace goes under here
 # Ultralytics' check_image (ultralytics/data/utils.py, 8.4) drops an image whose side is below this.
 TRAINER_MIN_SIDE = 10
+JPEG_START, JPEG_END = b"\xff\xd8\xff", b"\xff\xd9"  # SOI and the first marker byte; EOI
 
 
 @dataclass(frozen=True)
 class DatasetManifest:
-    """What a Dataset artifact holds when the data itself is in the run's workspace.
-
-    Attributes:
-        path: absolute path of the data folder in the workspace.
-        stage: the stage that wrote it (``ingest``, ``convert``, ``split``).
-        fingerprint: the ingested source's fingerprint (lineage; empty when unknown).
-        files: number of files under ``path``.
-        bytes: their total size (hard links counted at full size, as a download would).
-        file_list_sha256: sha256 over the sorted ``relative path, size`` lines of those files.
-        counts: the stage's own counts (images per split, ...).
-    """
+    """What a Dataset artifact holds when the data is in the run's workspace (fields: split README.md)."""
 
     path: str
     stage: str
@@ -70,24 +46,13 @@ class DatasetManifest:
 
 
 def jpeg_lacks_end_marker(path: str | os.PathLike[str]) -> bool | None:
-    """Whether a JPEG file does not end in the EOI marker (``FF D9``); ``None`` for other files.
-
-    Ultralytics' ``check_image`` re-saves such a JPEG (trailing bytes) or drops it (a truncated one), so
-    convert and stats look for it; only the first 3 and last 2 bytes are read.
-
-    Raises:
-        OSError: the file cannot be read.
-    """
+    """Whether a JPEG lacks the final EOI marker ``FF D9`` (Ultralytics' ``check_image`` re-saves or drops
+    it); ``None`` for other files. Reads 5 bytes; ``OSError`` when it cannot."""
     with open(path, "rb") as fh:
-        if fh.read(3) != b"\xff\xd8\xff":
+        if fh.read(len(JPEG_START)) != JPEG_START:
             return None
-        fh.seek(-2, os.SEEK_END)
-        return fh.read(2) != b"\xff\xd9"
-
-
-def workspace_dir(workspace: str | os.PathLike[str], name: str) -> Path:
-    """Where stage ``name`` keeps its data in a run workspace: ``<workspace>/yolo-kfp/<name>``."""
-    return Path(workspace) / WORKSPACE_SUBDIR / name
+        fh.seek(-len(JPEG_END), os.SEEK_END)
+        return fh.read(len(JPEG_END)) != JPEG_END
 
 
 def file_list(data_dir: Path) -> tuple[int, int, str]:
@@ -110,27 +75,10 @@ def file_list(data_dir: Path) -> tuple[int, int, str]:
     return len(lines), total, hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def write_manifest(
-    artifact_dir: Path,
-    data_dir: Path,
-    *,
-    stage: str,
-    fingerprint: str = "",
-    counts: dict[str, Any] | None = None,
-) -> DatasetManifest:
-    """Write ``artifact_dir/dataset-manifest.json`` describing ``data_dir`` and return it."""
-    data_dir = Path(data_dir).resolve()
-    files, size, digest = file_list(data_dir)
-    manifest = DatasetManifest(str(data_dir), stage, fingerprint, files, size, digest, dict(counts or {}))
-    Path(artifact_dir).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(artifact_dir) / MANIFEST_FILE, manifest.to_dict())
-    return manifest
-
-
 def data_output(artifact_dir: Path, workspace: str, name: str) -> Path:
     """Where a stage writes its data: ``<workspace>/yolo-kfp/<name>`` in a run with a workspace, else the
     artifact folder itself (the data then travels as the artifact, as in a pipeline without one)."""
-    return workspace_dir(workspace, name) if workspace else Path(artifact_dir)
+    return Path(workspace) / WORKSPACE_SUBDIR / name if workspace else Path(artifact_dir)
 
 
 def hand_over(
@@ -141,27 +89,23 @@ def hand_over(
     fingerprint: str = "",
     counts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Metadata for a stage's Dataset artifact; when the data is not in the artifact folder itself (it is
-    in the workspace), also write the manifest there and add it to the metadata as ``manifest``.
-
-    A split dataset's artifact also gets a ``dataset.yaml`` with absolute locations in the workspace, so a
-    consumer that opens ``<artifact>/dataset.yaml`` directly (export's parity images, Ultralytics) reads
-    the same data.
-    """
-    if Path(data_dir).resolve() == Path(artifact_dir).resolve():
+    """Metadata for a stage's Dataset artifact; for data in the workspace, also write the manifest (and,
+    for a split dataset, a ``dataset.yaml`` with absolute locations, for consumers that open it directly)
+    into the artifact folder and add the manifest to the metadata."""
+    data_dir, artifact_dir = Path(data_dir).resolve(), Path(artifact_dir)
+    if data_dir == artifact_dir.resolve():
         return {}
-    manifest = write_manifest(artifact_dir, data_dir, stage=stage, fingerprint=fingerprint, counts=counts)
-    if (Path(data_dir) / "dataset.yaml").is_file():
-        resolve_dataset_yaml(Path(data_dir), Path(artifact_dir)).replace(Path(artifact_dir) / "dataset.yaml")
+    files, size, digest = file_list(data_dir)
+    manifest = DatasetManifest(str(data_dir), stage, fingerprint, files, size, digest, dict(counts or {}))
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(artifact_dir / MANIFEST_FILE, manifest.to_dict())
+    if (data_dir / "dataset.yaml").is_file():
+        resolve_dataset_yaml(data_dir, artifact_dir).replace(artifact_dir / "dataset.yaml")
     return {"manifest": manifest.to_dict()}
 
 
 def read_manifest(folder: Path) -> DatasetManifest | None:
-    """The manifest in ``folder`` (or beside a file in it), or None when there is none.
-
-    Raises:
-        DatasetError: the manifest is not valid JSON or lacks ``path``.
-    """
+    """The manifest in ``folder`` (or beside a file in it), or None; ``DatasetError`` when malformed."""
     folder = Path(folder)
     path = folder / MANIFEST_FILE
     if not path.is_file():
@@ -179,13 +123,8 @@ def read_manifest(folder: Path) -> DatasetManifest | None:
 
 
 def follow_manifest(path: Path) -> Path:
-    """The data a path stands for: a manifest folder (or a missing file inside one) leads to the
-    workspace folder it names (the same file name inside it); anything else is returned unchanged.
-
-    Raises:
-        DatasetError: the manifest names a folder that does not exist (the workspace of another run,
-            or of a run that has ended).
-    """
+    """The data a path stands for: a manifest folder (or a missing file in one) leads to the workspace
+    folder it names (or the same file in it); ``DatasetError`` when that folder is gone (another run's)."""
     path = Path(path)
     manifest = read_manifest(path)
     if manifest is None:
@@ -230,24 +169,71 @@ def resolve_list_entry(list_file: Path, entry: str) -> Path:
     return p if p.is_absolute() else list_file.parent / p
 
 
-def label_path(image: Path) -> Path:
-    """The YOLO label file of an image (Ultralytics convention: /images/ -> /labels/, suffix .txt)."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
+def label_path(image: str | os.PathLike[str]) -> Path:
+    """The YOLO label file of an image, as Ultralytics' ``img2label_paths`` finds it: the last
+    ``/images/`` of the path becomes ``/labels/`` and the suffix ``.txt``."""
+    head, sep, tail = os.fspath(image).rpartition(f"{os.sep}images{os.sep}")
+    path = f"{head}{os.sep}labels{os.sep}{tail}" if sep else tail
+    return Path(os.path.splitext(path)[0] + ".txt")
+
+
+# One YOLO box: class id, then centre x, centre y, width and height as fractions of the image side.
+Box = tuple[int, float, float, float, float]
+
+
+def parse_label_line(line: str, n_classes: int) -> Box | None:
+    """One YOLO label line as a ``Box`` (``None`` for a blank line); a polygon becomes its bounding box.
+
+    Raises:
+        ValueError: why the line is no box (bad class id, a value that is no number, wrong value count).
+    """
+    fields = line.split()
+    if not fields:
+        return None
+    try:
+        c = int(fields[0])
+    except ValueError:
+        c = -1
+    if not 0 <= c < n_classes:
+        raise ValueError(f"class id {fields[0]!r} is not an integer in [0, {n_classes})")
+    try:
+        v = [float(x) for x in fields[1:]]
+    except ValueError:
+        raise ValueError(f"values {' '.join(fields[1:])!r:.60} are not all numbers") from None
+    if len(v) > 4 and len(v) % 2 == 0:  # a segment: x1 y1 x2 y2 ...
+        xs, ys = v[0::2], v[1::2]
+        return c, (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)
+    if len(v) != 4:
+        raise ValueError(f"{len(v)} values after the class id; a box has 4 (cx cy w h), a polygon 6, 8, ...")
+    return c, v[0], v[1], v[2], v[3]
+
+
+def read_label_file(path: str | os.PathLike[str], n_classes: int) -> tuple[list[Box], list[str]] | None:
+    """The boxes of a YOLO label file and ``line N: why`` per bad line; ``None`` when there is no file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as err:
+        return [], [f"not UTF-8 text (byte {err.start})"]
+    boxes, errors = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            box = parse_label_line(line, n_classes)
+        except ValueError as err:
+            errors.append(f"line {lineno}: {err}")
+            continue
+        if box is not None:
+            boxes.append(box)
+    return boxes, errors
 
 
 def load_dataset(yaml_path: Path) -> DatasetSpec:
     """Parse and check a ``dataset.yaml`` (or its folder, or a manifest of either).
 
-    A hand-edited file is checked as strictly as one split wrote: ``names`` is a list of one-line names
-    or a mapping with the keys 0..n-1; ``train``/``val``/``test`` are each one list file; ``path`` and
-    every list file lie inside the dataset folder (the folder holding the YAML, or the one a dataset
-    manifest beside it names), so a YAML can never make a stage read, and report, files elsewhere
-    (``path: /etc``).
+    A hand-edited file is checked as strictly as one split wrote; ``path`` and every list file must lie
+    inside the dataset folder, so a YAML can never make a stage read, and report, files elsewhere.
 
     Raises:
         DatasetError: one line naming the file, the key and the fix, when the YAML is unusable.

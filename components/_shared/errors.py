@@ -6,9 +6,7 @@ from components._shared.redact import redact
 class YoloKfpError(Exception):
     """Base error: its message is one line that names the bad value, the file and the fix.
 
-    Credentials never survive into the message: URI user-info and secret environment values are
-    replaced by ``***`` when the error is made (``components._shared.redact``), so neither the CLI's
-    line nor a component's traceback in a pod's log can show them.
+    URI user-info and secret environment values become ``***`` when the error is made (``redact``).
     """
 
     def __init__(self, *args: object) -> None:

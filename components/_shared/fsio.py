@@ -1,9 +1,4 @@
-"""Atomic file-system writes: nothing half-written is ever visible under its final name.
-
-Output folders are also guarded (``guard_out_dir``): a stage never writes over its own inputs, and
-replaces an existing folder only when every file in it is one the stage wrote before (listed in the
-folder's ``OUTPUT_MARKER``, written by ``staged_dir``), unless the user passes ``--overwrite``.
-"""
+"""Atomic file-system writes and output-folder guards: nothing half-written shows under its final name."""
 
 from __future__ import annotations
 
@@ -30,19 +25,26 @@ def _umask() -> int:
     return mask
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@contextlib.contextmanager
+def temp_beside(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A new temp file name in ``path``'s folder for the block to write and rename; removed if the block fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; other pods' users must read it
-        os.replace(tmp, path)
+        yield Path(tmp)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with temp_beside(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -52,18 +54,14 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 @contextlib.contextmanager
 def staged_dir(out_dir: Path) -> Iterator[Path]:
-    """Yield a temp folder beside ``out_dir``; on success it replaces ``out_dir`` in one rename.
-
-    On error the temp folder is removed and ``out_dir`` is left as it was. An existing
-    ``out_dir`` is replaced only after the new content is complete.
-    """
+    """Yield a temp folder beside ``out_dir`` that replaces it in one rename on success (removed on error)."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the next task may run as another user
     try:
         yield tmp
-        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if not p.is_dir())
+        files = sorted(files_under(tmp))
         write_json_atomic(tmp / OUTPUT_MARKER, {"files": [f for f in files if f != OUTPUT_MARKER]})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -77,32 +75,30 @@ def staged_dir(out_dir: Path) -> Iterator[Path]:
         os.replace(tmp, out_dir)
 
 
+def files_under(root: Path) -> list[str]:
+    """Relative POSIX paths of everything below ``root`` but folders (one ``scandir`` per folder)."""
+    found = []
+    for folder, _subdirs, names in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found.extend(prefix + name for name in names)
+    return found
+
+
 def link_or_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Hard-link ``src`` to ``dst``; copy only when a link is impossible (other file system)."""
     try:
         os.link(src, dst)
     except OSError:
         # a copy that fails half-way (a full disk) must not leave a truncated file under its final name
-        target = Path(dst)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        os.close(fd)
-        try:
+        with temp_beside(Path(dst), ".partial") as tmp:
             shutil.copy2(src, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+            os.replace(tmp, dst)
 
 
 @contextlib.contextmanager
 def no_room_as_storage_error(where: Path, outcome: str) -> Iterator[None]:
-    """Turn a write the file system refused for lack of room (``NO_ROOM``) into one ``StorageError`` line.
-
-    Args:
-        where: the output folder; its file system is the one to free.
-        outcome: what became of the output, e.g. "nothing was written".
-    """
+    """Turn a write refused for lack of room (``NO_ROOM``) under ``where`` into one ``StorageError`` line."""
     try:
         yield
     except OSError as err:
@@ -116,7 +112,8 @@ def no_room_as_storage_error(where: Path, outcome: str) -> Iterator[None]:
         ) from err
 
 
-def _overlap(out: Path, inp: Path) -> str | None:
+def overlap(out: Path, inp: Path) -> str | None:
+    """How ``out`` overlaps ``inp``: ``is``, ``contains``, ``lies inside``, or None."""
     if out == inp:
         return "is"
     if out in inp.parents:
@@ -136,30 +133,21 @@ def foreign_files(out_dir: Path) -> list[str]:
     if marker.is_file():
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
             own = {str(f) for f in json.loads(marker.read_text(encoding="utf-8")).get("files", [])}
-    found = (p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if not p.is_dir())
-    return sorted(f for f in found if f != OUTPUT_MARKER and f not in own)
+    return sorted(f for f in files_under(out_dir) if f != OUTPUT_MARKER and f not in own)
 
 
 def guard_out_dir(
     out_dir: Path, inputs: Sequence[Path | None], *, overwrite: bool = False, flag: str = "--out"
 ) -> None:
-    """Refuse an output folder that would destroy an input or files this stage did not write.
+    """ConfigError for an ``out_dir`` that overlaps an input, is a file, or holds files no stage wrote.
 
-    Args:
-        out_dir: the folder the stage will replace (through ``staged_dir``).
-        inputs: the stage's input files and folders (``None`` entries are ignored).
-        overwrite: replace an ``out_dir`` holding files no stage wrote (never an input).
-        flag: the option name used in messages.
-
-    Raises:
-        ConfigError: ``out_dir`` is, contains or lies inside an input (always), is a file, or holds
-            files the stage did not write (without ``overwrite``).
+    ``overwrite`` allows the last; ``flag`` names the option in messages.
     """
     out = Path(out_dir).expanduser().resolve()
     for inp in inputs:
         if inp is None:
             continue
-        where = _overlap(out, Path(inp).expanduser().resolve())
+        where = overlap(out, Path(inp).expanduser().resolve())
         if where:
             raise ConfigError(
                 f"{flag} {out_dir} {where} the input {inp}: the stage replaces its output folder, "

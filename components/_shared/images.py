@@ -1,14 +1,7 @@
-"""Container images of the pipeline's tasks, named in one place.
+"""Container images of the pipeline's tasks, named in one place (``docs/kubeflow.md``, "Build and push the images").
 
-``make images`` builds ``<registry>/yolo-kfp-data:<tag>`` and ``<registry>/yolo-kfp-train:<tag>``;
-``yolo-kfp compile --image-registry R --image-tag T`` (or ``IMAGE_REGISTRY``/``IMAGE_TAG``) compiles the
-pipeline for exactly those images. Components read ``CPU`` and ``GPU`` when they are defined, i.e. when
-this module is first imported, so ``pipelines.compile`` compiles in a fresh Python process with both
-variables set: what is compiled never depends on what was imported before.
-
-The committed YAML is compiled for ``DEFAULT_REGISTRY`` and ``DEFAULT_TAG`` (the project version from
-``pyproject.toml``, e.g. ``0.1.0``), never ``latest``: a mutable tag would make the same pipeline version
-run different code over time. ``make compile`` refreshes it when the version changes.
+``CPU`` and ``GPU`` read ``IMAGE_REGISTRY``/``IMAGE_TAG`` at first import (``pipelines.compile`` runs in a fresh
+process). The default tag is the project version, never ``latest``: a mutable tag changes what a version runs.
 """
 
 from __future__ import annotations
@@ -30,11 +23,7 @@ _PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def project_version() -> str:
-    """The project version (``[project] version`` of pyproject.toml): installed metadata, else the file.
-
-    Raises:
-        ConfigError: the package is not installed and no pyproject.toml is next to the sources.
-    """
+    """The project version: the installed metadata, else ``pyproject.toml``; ConfigError when neither."""
     try:
         return importlib.metadata.version("yolo-kfp")
     except importlib.metadata.PackageNotFoundError:
@@ -52,11 +41,7 @@ DEFAULT_TAG = project_version()
 
 
 def check_tag(tag: str) -> str:
-    """``tag`` if it is a valid, immutable-by-convention image tag.
-
-    Raises:
-        ConfigError: ``latest`` (or empty), or not Docker's tag grammar.
-    """
+    """``tag`` when it is a Docker tag other than ``latest``; ConfigError otherwise."""
     if not tag or tag.lower() == "latest":
         raise ConfigError(
             f"image tag {tag!r} refused: ':latest' is mutable, so one pipeline version would run different "
@@ -70,11 +55,7 @@ def check_tag(tag: str) -> str:
 
 
 def check_registry(registry: str) -> str:
-    """``registry`` without a trailing slash, if it is a valid image repository prefix.
-
-    Raises:
-        ConfigError: empty, upper case, or a tag/digest inside it.
-    """
+    """``registry`` without a trailing slash when it is an image repository prefix; ConfigError otherwise."""
     registry = registry.strip().rstrip("/")
     if not _REGISTRY.fullmatch(registry) or "@" in registry:
         raise ConfigError(
@@ -104,11 +85,7 @@ class ImageSet:
 
 
 def resolve(registry: str | None = None, tag: str | None = None) -> ImageSet:
-    """The images asked for: argument > ``IMAGE_REGISTRY``/``IMAGE_TAG`` > defaults; checked.
-
-    Raises:
-        ConfigError: ``latest``, or an invalid registry or tag.
-    """
+    """The images asked for (argument > ``IMAGE_REGISTRY``/``IMAGE_TAG`` > defaults), checked."""
     registry = registry or os.environ.get("IMAGE_REGISTRY") or DEFAULT_REGISTRY
     tag = tag or os.environ.get("IMAGE_TAG") or DEFAULT_TAG
     return ImageSet(check_registry(registry), check_tag(tag.strip()))

@@ -1,8 +1,4 @@
-"""Copy stage results onto KFP artifacts. Duck-typed: no kfp import, so stage code stays KFP-free.
-
-These helpers are what lets each ``component.py`` body stay a few lines long: the body calls the
-stage, then hands the result to one of these functions.
-"""
+"""Copy stage results onto KFP artifacts, duck-typed (no kfp import), so ``component.py`` bodies stay short."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Logging set-up shared by the CLI and the KFP components (configured once, stderr, one format).
-
-Every record is redacted once formatted (``components._shared.redact``: URI user-info and secret
-environment values become ``***``), whichever library logged it. The handler writes to the
-``sys.stderr`` of the moment, not the one at set-up, so a redirected stderr gets the lines too.
-"""
+"""Logging set-up shared by the CLI and the components: configured once, one format, redacted records."""
 
 from __future__ import annotations
 
@@ -38,11 +33,7 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def setup_logging(level: str | int | None = None) -> None:
-    """Configure the root logger once; later calls only change the level.
-
-    Args:
-        level: a logging level name or number; defaults to ``$YOLO_KFP_LOG_LEVEL`` or INFO.
-    """
+    """Configure the root logger once (level: ``$YOLO_KFP_LOG_LEVEL`` or INFO); later calls only change the level."""
     level = level or os.environ.get("YOLO_KFP_LOG_LEVEL", "INFO")
     root = logging.getLogger()
     if not any(getattr(h, "_yolo_kfp", False) for h in root.handlers):

@@ -1,23 +1,4 @@
-"""The production pointer of a model destination and verified reads of published versions.
-
-``publish --promote`` writes ``<dest>/production.json`` (``components/publish/core.py``, a
-compare-and-swap on its ETag); validate reads the production model from it as the champion a
-challenger must match. Layout under ``dest`` (``s3://bucket/name`` or a local folder, any scheme of
-``components._shared.storage``):
-
-    production.json          {"version", "manifest", "manifest_sha256", "classes", "metrics", "gate",
-                              "history", ...}
-    <version>/manifest.json  name, size and sha256 of every file of the version, "classes", "imgsz"
-    <version>/model.onnx, best.pt, metrics.json, model.json, ...
-
-Every reader here verifies: each downloaded file's size and sha256 must match the version's
-manifest (and the manifest's own sha256 the pointer's ``manifest_sha256``, when recorded), else a
-one-line ``StorageError`` ("... sha256 mismatch ...: refusing to use it") and the file is removed.
-``production.json`` itself is schema-checked on every read (``check_pointer``): anything but a pointer
-object (a list, ``null``, a string, an object without ``version`` or ``manifest_sha256``, fields of the
-wrong type) is a one-line ``StorageError`` naming it; it is never read as "nothing in production yet"
-and never overwritten.
-"""
+"""A destination's production pointer and manifest-verified reads of its versions (``publish/README.md``)."""
 
 from __future__ import annotations
 
@@ -45,16 +26,8 @@ CARD_FILES = ("metrics.json", "model.json")
 class ProductionModel:
     """The verified production model, downloaded by ``fetch_production_model``.
 
-    Attributes:
-        version: the promoted version's name.
-        model_path: the downloaded ``model.onnx`` (else ``best.pt``), sha256-checked.
-        classes: class names in index order from the manifest (None for versions published before
-            manifests recorded them).
-        imgsz: the image size from the manifest (None when unknown).
-        metrics: the version's ``metrics.json`` (verified), else the manifest's metrics.
-        manifest: the version's manifest.
-        manifest_sha256: the sha256 of that manifest (with ``version``, what the gate records as the
-            production model it measured; promotion compares it with production.json).
+    ``classes`` and ``imgsz`` come from the manifest (None when unknown); ``metrics`` is the verified
+    metrics.json, else the manifest's; ``manifest_sha256`` is what the gate records as the model it measured.
     """
 
     version: str
@@ -85,7 +58,6 @@ REQUIRED_POINTER_FIELDS = ("version", "manifest_sha256")
 
 
 def _pointer_problem(pointer: Any) -> str | None:
-    """What makes ``pointer`` something other than a production pointer object, or None when it is one."""
     if not isinstance(pointer, dict):
         return f"it holds JSON {type(pointer).__name__ if pointer is not None else 'null'}, not an object"
     for name in REQUIRED_POINTER_FIELDS:
@@ -103,11 +75,7 @@ def _pointer_problem(pointer: Any) -> str | None:
 
 
 def check_pointer(pointer: Any, uri: str) -> dict[str, Any]:
-    """``pointer`` (the parsed production.json at ``uri``) when it is a production pointer object.
-
-    Raises:
-        StorageError: one line naming ``uri`` and what is wrong; nothing is read as "no production".
-    """
+    """``pointer`` (production.json at ``uri``) when it is a production pointer object, else one StorageError line."""
     problem = _pointer_problem(pointer)
     if problem:
         raise StorageError(
@@ -118,22 +86,16 @@ def check_pointer(pointer: Any, uri: str) -> dict[str, Any]:
 
 
 def read_production(dest: str, *, backend: Backend | None = None) -> dict[str, Any] | None:
-    """The current ``production.json`` of ``dest``, or None when nothing was promoted yet (no such file).
-
-    Args:
-        dest: ``s3://bucket/name`` or a local folder.
-        backend: the already opened ``dest`` (saves a client); default ``backend_for(dest)``.
-
-    Raises:
-        StorageError: the file is not valid JSON or not a production pointer object (``check_pointer``).
-    """
+    """The current ``production.json`` of ``dest`` (schema-checked), or None when nothing was promoted yet."""
     loc = backend or backend_for(dest)
     found = loc.get_json_etag(PRODUCTION)  # unlike get_json, tells a stored null from a missing file
     return None if found is None else check_pointer(found[0], loc.uri_of(PRODUCTION))
 
 
-def _join(uri: str, rel: str) -> str:
-    return f"{uri.rstrip('/')}/{rel}"
+def manifest_files(manifest: Any) -> dict[str, dict[str, Any]]:
+    """The entries of a manifest's ``files`` list (``name``, ``size``, ``sha256``...) by name."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    return {str(f.get("name")): f for f in files or [] if isinstance(f, dict)}
 
 
 def load_manifest(
@@ -141,21 +103,13 @@ def load_manifest(
 ) -> tuple[dict[str, Any], str]:
     """Download ``<version>/manifest.json`` into ``work_dir``; return it parsed with its sha256.
 
-    Args:
-        backend: the destination.
-        version: the version's name.
-        work_dir: where the manifest is downloaded (``<work_dir>/manifest.json``).
-        expect_sha256: the manifest's sha256 recorded in production.json (checked when given).
-
-    Raises:
-        ConfigError: the version has no manifest (it is incomplete and never used).
-        StorageError: the manifest is not valid JSON or its sha256 differs from ``expect_sha256``.
+    ConfigError without a manifest; StorageError when not JSON or its sha256 is not ``expect_sha256``.
     """
-    uri = _join(backend.uri, f"{version}/{MANIFEST}")
+    uri = backend.uri_of(f"{version}/{MANIFEST}")
     path = Path(work_dir) / MANIFEST
     if not backend.get_file(f"{version}/{MANIFEST}", path):
         raise ConfigError(
-            f"{_join(backend.uri, version)}: no {MANIFEST}: the version is incomplete (publish interrupted?) "
+            f"{backend.uri_of(version)}: no {MANIFEST}: the version is incomplete (publish interrupted?) "
             "and is never promoted; publish again"
         )
     sha = file_digests(path)[1]
@@ -177,19 +131,11 @@ def load_manifest(
 def download_verified(
     backend: Backend, version: str, manifest: dict[str, Any], names: Iterable[str], work_dir: Path
 ) -> dict[str, Path]:
-    """Download the named files of a version into ``work_dir`` and check each against the manifest.
-
-    Returns:
-        ``{name: local path}`` (the layout under ``work_dir`` mirrors the version's).
-
-    Raises:
-        StorageError: a file is not listed in the manifest, is missing, or its size or sha256
-            differs from the manifest's (the downloaded copy is removed).
-    """
-    listed = {str(f.get("name")): f for f in manifest.get("files", []) if isinstance(f, dict)}
+    """Download the named files of a version into ``work_dir``; StorageError if one is unlisted, missing or differs."""
+    listed = manifest_files(manifest)
     out: dict[str, Path] = {}
     for name in names:
-        uri = _join(backend.uri, f"{version}/{name}")
+        uri = backend.uri_of(f"{version}/{name}")
         entry = listed.get(name)
         if entry is None:
             raise StorageError(f"{uri}: not listed in {MANIFEST}: refusing to use it")
@@ -211,17 +157,9 @@ def download_verified(
 def verify_version(
     backend: Backend, version: str, work_dir: Path, *, expect_sha256: str | None = None
 ) -> tuple[dict[str, Any], str]:
-    """Download every file of a version into ``work_dir`` and check it against the manifest.
-
-    Returns:
-        ``(manifest, manifest sha256)``.
-
-    Raises:
-        ConfigError: no manifest. StorageError: a file is missing or differs from the manifest.
-    """
+    """Download every file of a version into ``work_dir/files`` and check it; return ``(manifest, its sha256)``."""
     manifest, sha = load_manifest(backend, version, work_dir, expect_sha256=expect_sha256)
-    names = [str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)]
-    download_verified(backend, version, manifest, names, Path(work_dir) / "files")
+    download_verified(backend, version, manifest, list(manifest_files(manifest)), Path(work_dir) / "files")
     return manifest, sha
 
 
@@ -230,21 +168,9 @@ def _classes(value: Any) -> tuple[str, ...] | None:
 
 
 def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
-    """Download and verify the production model of ``dest`` (the champion the gate compares against).
+    """Download and verify the production model of ``dest`` into ``work_dir/<version>/`` (None: nothing promoted).
 
-    Downloads ``<version>/model.onnx`` (else ``best.pt``), ``metrics.json`` and ``model.json`` (those
-    the manifest lists) into ``work_dir/<version>/``, each checked against the manifest's sha256.
-
-    Args:
-        dest: ``s3://bucket/name`` or a local folder.
-        work_dir: where the files go.
-
-    Returns:
-        The model, or None when nothing was promoted yet (no production.json).
-
-    Raises:
-        ConfigError: the production version has no manifest.
-        StorageError: a file is missing or its sha256 differs from the manifest (one line naming it).
+    The model is ``model.onnx``, else ``best.pt``; ``metrics.json`` and ``model.json`` come with it when listed.
     """
     backend = backend_for(dest)
     pointer = read_production(dest, backend=backend)
@@ -256,12 +182,10 @@ def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
     manifest, manifest_sha256 = load_manifest(
         backend, version, out, expect_sha256=pointer.get("manifest_sha256")
     )
-    listed = {str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)}
+    listed = manifest_files(manifest)
     model = next((n for n in MODEL_CHOICES if n in listed), manifest.get("model"))
     if not model or model not in listed:
-        raise StorageError(
-            f"{_join(backend.uri, version)}: the manifest lists no model file: refusing to use it"
-        )
+        raise StorageError(f"{backend.uri_of(version)}: the manifest lists no model file: refusing to use it")
     files = download_verified(
         backend, version, manifest, [model, *(n for n in CARD_FILES if n in listed)], out
     )
@@ -270,9 +194,7 @@ def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
         try:
             metrics = json.loads(files["metrics.json"].read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise StorageError(
-                f"{_join(backend.uri, version)}/metrics.json is not valid JSON ({err})"
-            ) from err
+            raise StorageError(f"{backend.uri_of(version)}/metrics.json is not valid JSON ({err})") from err
     imgsz = manifest.get("imgsz")
     log.info("production model %s verified (%s, sha256 checked) -> %s", version, model, files[model])
     return ProductionModel(
@@ -287,17 +209,7 @@ def fetch_production_model(dest: str, work_dir: Path) -> ProductionModel | None:
 
 
 def production_baseline_metrics(dest: str, path: Path) -> Path | None:
-    """Write the production model's metrics.json to ``path`` (for ``validate --baseline``).
-
-    The file is verified against the version's manifest when the manifest lists it.
-
-    Returns:
-        ``path``, or None when nothing is in production yet (the first model has no baseline).
-
-    Raises:
-        StorageError: the stored metrics.json differs from the manifest (sha256 mismatch).
-        ConfigError: ``path`` cannot be written (a folder, under a file, a read-only or full disk).
-    """
+    """Write the production model's verified metrics.json to ``path``; None when nothing is in production."""
     backend = backend_for(dest)
     pointer = read_production(dest, backend=backend)
     if pointer is None:
@@ -307,10 +219,7 @@ def production_baseline_metrics(dest: str, path: Path) -> Path | None:
     try:
         with tempfile.TemporaryDirectory(prefix="yolo-kfp-baseline-") as tmp:
             manifest = backend.get_json(f"{version}/{MANIFEST}")
-            listed = isinstance(manifest, dict) and any(
-                isinstance(f, dict) and f.get("name") == "metrics.json" for f in manifest.get("files", [])
-            )
-            if listed:
+            if "metrics.json" in manifest_files(manifest):
                 got = download_verified(backend, version, manifest, ["metrics.json"], Path(tmp))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(path, got["metrics.json"].read_text(encoding="utf-8"))

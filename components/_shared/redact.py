@@ -1,13 +1,4 @@
-"""Keep credentials out of every message: error lines, log lines, tracebacks in a pod's log.
-
-Credentials reach a message by two roads: a URI that carries them (``http://user:pass@minio:9000``,
-``s3://user:pass@bucket/key``), echoed back in "cannot reach ..." or "invalid bucket ...", and the value
-of a secret environment variable (``MINIO_SECRET_KEY``, ``KFP_TOKEN``...) quoted by a library.
-``redact`` replaces the user-info of any ``scheme://user-info@`` with ``***`` and every known secret
-value with ``***``. It is applied where messages leave the process: ``YoloKfpError`` redacts its own
-message (so the CLI's error line and a component's traceback are clean), and the logging set-up
-redacts every formatted record.
-"""
+"""Keep credentials out of messages and log records: URI user-info and secret env values become ``***``."""
 
 from __future__ import annotations
 
@@ -28,12 +19,7 @@ _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    """``text`` with URI user-info and the values of secret environment variables replaced by ``***``.
-
-    Args:
-        text: a message.
-        environ: where secret values are looked up; ``os.environ`` by default.
-    """
+    """``text`` with URI user-info and secret values of ``environ`` (default ``os.environ``) replaced by ``***``."""
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
     for secret in secret_values(os.environ if environ is None else environ):
         text = text.replace(secret, MASK)
@@ -41,8 +27,7 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:
-    """The secret strings of ``environ``, longest first: secret-named variables' values and the
-    user-info (and its password) of endpoint variables."""
+    """The secret strings of ``environ``, longest first: secret-named values and endpoint user-info."""
     found: set[str] = set()
     for name, value in environ.items():
         value = value.strip()

@@ -1,11 +1,7 @@
-"""Report helpers shared by the stages: Agg figures, PNG files, and self-contained HTML / Markdown.
+"""Report helpers shared by the stages: Agg figures, PNG files, boxes drawn on images, self-contained HTML / Markdown.
 
-Reports are single files (CSS inline, PNGs embedded as base64) because the Kubeflow UI shows an
-``HTML`` artifact from one file and fetches nothing. Every stage's page uses the one stylesheet
-``CSS``. matplotlib and PIL are imported inside the functions: the data stages import this module
-quickly. Stage-specific plots (training curves, confusion matrix, box sizes) stay in their stage; boxes
-drawn on images (labels, predictions) are drawn here, with PIL and matplotlib's bundled DejaVu Sans
-(no font is downloaded), so the data image (no torch) and the validation stage draw them alike.
+Single files (CSS inline, PNGs embedded): the Kubeflow UI shows an ``HTML`` artifact from one file and
+fetches nothing. matplotlib and PIL are imported lazily.
 """
 
 from __future__ import annotations
@@ -18,6 +14,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from components._shared.fsio import temp_beside
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -71,10 +69,9 @@ def figure(width: float, height: float) -> Figure:
 
 def save_png(fig: Figure, path: Path) -> None:
     """Save a figure as PNG through a temp file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with temp_beside(Path(path), ".png") as tmp:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
 
 
 def png_tag(path: Path, alt: str, *, caption: str = "") -> str:
@@ -89,11 +86,7 @@ def png_tag(path: Path, alt: str, *, caption: str = "") -> str:
 def html_table(
     header: Sequence[str], rows: Sequence[Sequence[Any]], *, left: int = 1, digits: int | None = 4
 ) -> str:
-    """An HTML table; the first ``left`` columns are left-aligned (names), the rest numbers.
-
-    Args:
-        digits: decimals for float cells; None prints floats as they are.
-    """
+    """An HTML table; the first ``left`` columns are left-aligned, float cells get ``digits`` decimals (None: as is)."""
 
     def cell(tag: str, i: int, v: Any) -> str:
         cls = ' class="l"' if i < left else ""
@@ -146,6 +139,12 @@ def class_color(index: int) -> tuple[int, int, int]:
     return PALETTE[int(index) % len(PALETTE)]
 
 
+def class_label(names: Sequence[str], index: float) -> str:
+    """The name of class ``index``, or the index itself when ``names`` has no such class."""
+    i = int(index)
+    return str(names[i]) if 0 <= i < len(names) else str(i)
+
+
 @functools.lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """matplotlib's bundled DejaVu Sans at ``size`` px (PIL's built-in font if FreeType is missing)."""
@@ -159,42 +158,40 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def draw_boxes(
-    image: Path,
+    image: Path | PILImage.Image,
     boxes: Sequence[Sequence[float]],
-    classes: Sequence[int],
+    classes: Sequence[float],
     names: Sequence[str],
     *,
     scores: Sequence[float] | None = None,
     title: str = "",
-    side: int = PANEL_SIDE,
+    side: int | None = PANEL_SIDE,
 ) -> PILImage.Image:
-    """``image`` scaled to ``side`` px (longest side) with boxes, class names (and scores) and a title bar.
+    """``image`` scaled to ``side`` px (longest side; None: as it is) with boxes, class names (and scores) and a title.
 
-    Args:
-        image: the image file.
-        boxes: ``x0, y0, x1, y1`` in the file's pixels (EXIF orientation applied, as the trainer reads it).
-        classes: class id per box (coloured by ``class_color``).
-        names: class names by id; an unknown id is drawn as its number.
-        scores: confidence per box, drawn after the name; None for labels.
-        title: text above the image.
-        side: longest side of the drawn image.
+    ``image``: a file (EXIF orientation applied, as the trainer reads it) or a PIL image; ``boxes``: ``x0 y0
+    x1 y1`` in its pixels; ``scores``: drawn after the names (None for labels).
     """
     from PIL import Image, ImageDraw, ImageOps
 
-    with Image.open(image) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB")
+    if isinstance(image, Image.Image):
+        im = image.convert("RGB")
+    else:
+        with Image.open(image) as opened:
+            im = ImageOps.exif_transpose(opened).convert("RGB")
+    side = side or max(im.size)
     scale = side / max(im.size)
-    im = im.resize(
-        (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR
-    )
+    if scale != 1.0:
+        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        im = im.resize(size, Image.Resampling.BILINEAR)
     font, width = _font(max(11, side // 32)), max(2, side // 200)
     draw = ImageDraw.Draw(im)
     for i, (box, cls) in enumerate(zip(boxes, classes, strict=True)):
         x0, y0, x1, y1 = (float(v) * scale for v in box)
-        color = class_color(cls)
+        color = class_color(int(cls))
         draw.rectangle((x0, y0, x1, y1), outline=color, width=width)
-        name = names[cls] if 0 <= int(cls) < len(names) else str(cls)
-        text = f"{name} {scores[i]:.2f}" if scores is not None else str(name)
+        name = class_label(names, cls)
+        text = f"{name} {scores[i]:.2f}" if scores is not None else name
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         tw, th = right - left + 4, bottom - top + 4
         ty = y0 - th if y0 - th >= 0 else y0  # above the box, or inside it at the top edge
@@ -232,8 +229,7 @@ def side_by_side(panels: Sequence[PILImage.Image], *, gap: int = 8, columns: int
 
 def save_image_png(image: PILImage.Image, path: Path) -> None:
     """Save a PIL image as PNG through a temp file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG", optimize=True)  # lossless: boxes and text stay sharp
-    os.replace(tmp, path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with temp_beside(Path(path), ".png") as tmp:
+        image.save(tmp, format="PNG", optimize=True)  # lossless: boxes and text stay sharp
+        os.replace(tmp, path)

@@ -1,8 +1,6 @@
-"""Small records a run leaves in its own folder of the object store, for the exit handler's summary.
+"""Small records a run leaves under ``<checkpoint_root>/<run_id>/`` for the exit handler's summary.
 
-KFP does not let an exit task read the outputs of the tasks it guards, so the gate and publish tasks
-write ``gate.json`` and ``publish.json`` under ``<checkpoint_root>/<run_id>/`` (beside the training
-checkpoints) and ``components/summary`` reads them.
+KFP does not let an exit task read the outputs of the tasks it guards, so gate and publish write them here.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Read YAML a user hands us (parameters files, ``-p`` values, dataset.yaml) in bounded time and memory.
 
-``yaml.safe_load`` runs no code, but it is not bounded: a few hundred bytes of nested aliases (the
-"billion laughs") load into a small graph of shared objects that explodes as soon as anything walks it
-(``repr`` in an error message, ``dataclasses.asdict``, ``json.dumps``), and deeply nested brackets end in a
-``RecursionError``. A file a person writes has no use for anchors and aliases, so ``load_user_yaml``
-refuses any alias at parse time, before a single object is built, and refuses text over
-``MAX_USER_YAML_BYTES`` or nested deeper than ``MAX_USER_YAML_DEPTH``.
+``yaml.safe_load`` is not bounded (alias "billion laughs", ``RecursionError`` on deep nesting): aliases,
+oversized text and deep nesting are refused before objects are built.
 """
 
 from __future__ import annotations
@@ -65,16 +61,7 @@ class _Refused(Exception):
 
 
 def load_user_yaml(text: str, where: str) -> Any:
-    """The one YAML document in ``text``, read without aliases and within the size and depth bounds.
-
-    Args:
-        text: the YAML (or JSON) text.
-        where: what to name in messages: the file, or the flag the text came from.
-
-    Raises:
-        ConfigError: text over ``MAX_USER_YAML_BYTES``, an alias, nesting over ``MAX_USER_YAML_DEPTH``,
-            or text that is not valid YAML.
-    """
+    """The one YAML document in ``text``, without aliases and within the bounds (ConfigError naming ``where``)."""
     if len(text.encode("utf-8", "replace")) > MAX_USER_YAML_BYTES:
         raise ConfigError(
             f"{where}: larger than {MAX_USER_YAML_BYTES // 1024} KiB; a YAML file of settings is far smaller"
@@ -88,11 +75,7 @@ def load_user_yaml(text: str, where: str) -> Any:
 
 
 def read_user_yaml(path: Path) -> Any:
-    """``load_user_yaml`` of a file, reading at most one byte more than the size bound.
-
-    Raises:
-        ConfigError: the file cannot be read, or what ``load_user_yaml`` refuses.
-    """
+    """``load_user_yaml`` of a file, reading at most one byte more than the size bound."""
     try:
         with Path(path).open("rb") as fh:
             raw = fh.read(MAX_USER_YAML_BYTES + 1)

@@ -1,9 +1,7 @@
 """Where the production model is served (``k8s/overlays/serving``) and how a promotion reaches it.
 
-KServe's storage initializer copies the Triton repository into a predictor pod once, when the pod
-starts: promoting a model changes what the *next* pods load. Changing an annotation of the predictor's
-pod template (``spec.predictor.annotations``, KServe v1beta1) starts new pods, which load the new
-production version; the old ones go when the new ones are ready.
+KServe copies the model into a pod when it starts: a promotion reaches running predictors only through
+new pods (``rollout_patch`` changes a pod-template annotation).
 """
 
 from __future__ import annotations

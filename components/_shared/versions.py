@@ -1,8 +1,4 @@
-"""What the compiled pipeline needs from Kubeflow Pipelines: the SDK it is built with, the backend it runs on.
-
-One table, read by ``yolo-kfp submit``/``schedule`` (which refuse an older backend), by each
-component's ``metadata.yaml`` and by the docs (``docs/kubeflow.md`` is checked against it).
-"""
+"""What the compiled pipeline needs from Kubeflow Pipelines: the SDK it is built with, the backend it runs on."""
 
 from __future__ import annotations
 
@@ -15,12 +11,7 @@ KFP_SDK = "2.17.3"  # kfp and kfp-kubernetes, pinned in pyproject.toml
 class BackendFeature:
     """A feature of the compiled pipeline and the oldest KFP backend that honours it.
 
-    Attributes:
-        feature: what the pipeline uses.
-        since: the first KFP backend release that implements it.
-        older: what an older backend does with it.
-        required: True when an older backend runs the pipeline wrongly (submit refuses it); False
-            when it only loses a convenience (submit warns).
+    ``required``: an older backend runs the pipeline wrongly (submit refuses), else loses a convenience (warns).
     """
 
     feature: str

@@ -1,16 +1,12 @@
 """Resolve a ``--weights`` value: a local checkpoint, an architecture YAML, or an object-store URI.
 
-Nothing here downloads from the internet: a bare checkpoint name such as ``yolov5s.pt`` that is not a
-local file is an error that says where to put the file. URIs whose scheme is in the storage registry
-(``components._shared.storage.BACKENDS``: ``s3://``) are copied into ``work_dir`` first; any other
-scheme is a one-line ``ConfigError`` listing the supported ones. No torch import: the data stages
-may call this too (``weights_exist`` is what the plan stage checks before anything is trained).
+Nothing comes from the internet; ``s3://`` URIs are copied into ``work_dir``. No torch import: the plan
+stage checks ``weights_exist`` before anything is trained.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,27 +16,26 @@ from components._shared.storage import (
     LOCAL,
     Backend,
     BucketNotFoundError,
+    ObjectNotFoundError,
     backend_for,
     describe_supported,
+    file_digests,
+    local_path,
+    scheme_of,
     split_uri,
 )
 
 WeightsKind = Literal["checkpoint", "architecture"]
 
 _ARCH_SUFFIXES = (".yaml", ".yml")
-_URI = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
 @dataclass(frozen=True)
 class ResolvedWeights:
     """Where the initial weights of a training run come from.
 
-    Attributes:
-        spec: the value the user gave (path, URI or architecture name), for reports.
-        kind: ``checkpoint`` (a ``.pt`` file to load) or ``architecture`` (a YAML to build from scratch).
-        path: the local checkpoint file (``kind == "checkpoint"``), or the local YAML file when the
-            architecture is a file; ``None`` for a built-in architecture name such as ``yolov5n.yaml``.
-        arch: the architecture YAML name or path (``kind == "architecture"``), else ``None``.
+    ``kind`` is ``checkpoint`` (``path``: a ``.pt`` to load) or ``architecture`` (``arch``: a YAML name or
+    path to build from scratch; ``path`` is None for a built-in name such as ``yolov5n.yaml``).
     """
 
     spec: str
@@ -55,39 +50,36 @@ class ResolvedWeights:
 
     def to_dict(self) -> dict[str, str | None]:
         """JSON-ready dict for reports and model cards."""
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "path": str(self.path) if self.path else None,
-            "arch": self.arch,
-        }
+        return {**asdict(self), "path": str(self.path) if self.path else None}
+
+
+def _is_remote(text: str, flag: str) -> bool:
+    """True for a remote backend's URI, False for a local path; ConfigError for http(s) or an unknown scheme."""
+    scheme = scheme_of(text)
+    if scheme in ("http", "https"):
+        raise ConfigError(
+            f"{flag} {text}: no network access; download the file and pass its path, or an object-store URI"
+        )
+    if scheme not in BACKENDS:
+        raise ConfigError(
+            f"{flag} {text}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()}); "
+            "copy the checkpoint to a local path and pass that"
+        )
+    return scheme != LOCAL
 
 
 def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
-    """Turn a ``--weights`` value into a local checkpoint or an architecture to build.
+    """Turn ``best.pt``, ``yolov5n.yaml``, ``custom.yaml`` or ``s3://b/k.pt`` into a checkpoint or architecture.
 
-    Args:
-        spec: ``path/to/best.pt``, ``yolov5n.yaml`` (built-in architecture, random weights),
-            ``path/to/custom.yaml``, or ``s3://bucket/key.pt``.
-        work_dir: folder where fetched URIs are stored.
-
-    Returns:
-        The resolved weights; checkpoint paths exist and are files.
-
-    Raises:
-        ConfigError: an empty value, a missing file or object, a URI scheme with no storage backend,
-            or a bare checkpoint name that is not a local file (no download is possible).
-        StorageError: the object store failed (one line naming the endpoint and the object).
+    ConfigError for an empty value, a missing file or object, an unsupported scheme, or a bare checkpoint
+    name that is not a local file (nothing is downloaded); StorageError when the store failed.
     """
     spec = str(spec).strip()
     if not spec:
         raise ConfigError("--weights is empty; pass a .pt checkpoint, an architecture YAML or an s3:// URI")
-    path = Path(spec).expanduser()
-    if m := _URI.match(spec):
-        scheme = m.group("scheme").lower()
-        if scheme != LOCAL:
-            return _fetch(spec, scheme, Path(work_dir))
-        path = Path(spec[m.end() :]).expanduser()
+    if _is_remote(spec, "--weights"):
+        return _fetch(spec, Path(work_dir))
+    path = local_path(spec)
     if path.suffix.lower() in _ARCH_SUFFIXES:
         if path.is_file():
             return ResolvedWeights(
@@ -95,9 +87,7 @@ def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
             )
         if len(path.parts) > 1:
             raise ConfigError(f"--weights {spec}: architecture YAML not found")
-        return ResolvedWeights(
-            spec=spec, kind="architecture", arch=spec
-        )  # built-in name, checked by the trainer
+        return ResolvedWeights(spec=spec, kind="architecture", arch=spec)  # built-in: the trainer checks it
     if path.is_dir():
         raise ConfigError(
             f"--weights {spec} is a folder; pass the checkpoint inside it (e.g. {path / 'best.pt'})"
@@ -113,15 +103,7 @@ def resolve_weights(spec: str, work_dir: Path) -> ResolvedWeights:
     raise ConfigError(f"--weights {spec}: checkpoint file not found")
 
 
-def _fetch(spec: str, scheme: str, work_dir: Path) -> ResolvedWeights:
-    """Copy the object ``spec`` into ``work_dir`` through the storage backend of its scheme."""
-    if scheme in ("http", "https"):
-        raise ConfigError(f"--weights {spec}: no network access; download the file and pass its path")
-    if scheme not in BACKENDS:
-        raise ConfigError(
-            f"--weights {spec}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()}); "
-            "copy the checkpoint to a local path and pass that"
-        )
+def _fetch(spec: str, work_dir: Path) -> ResolvedWeights:
     parent, name = split_uri(spec)
     local = work_dir / name
     backend = backend_for(parent)
@@ -135,49 +117,21 @@ def _fetch(spec: str, scheme: str, work_dir: Path) -> ResolvedWeights:
 def is_builtin_architecture(spec: str) -> bool:
     """True for a bare architecture YAML name such as ``yolov5n.yaml`` that is not a local file (Ultralytics builds it)."""
     path = Path(str(spec).strip())
-    return (
-        path.suffix.lower() in _ARCH_SUFFIXES
-        and len(path.parts) == 1
-        and not _URI.match(str(spec))
-        and not path.is_file()
-    )
+    return path.suffix.lower() in _ARCH_SUFFIXES and len(path.parts) == 1 and not path.is_file()
 
 
 def weights_exist(specs: list[str] | tuple[str, ...]) -> dict[str, bool]:
-    """Whether each ``--weights`` value names something that exists, without downloading anything.
+    """``{spec: exists}`` for ``--weights`` values, downloading nothing (a built-in architecture always exists).
 
-    Local paths (and ``file://``) are looked up on disk, URIs through the storage registry (``stat`` of
-    the object, one backend per folder); a built-in architecture name (``yolov5n.yaml``) always exists.
-
-    Args:
-        specs: ``--weights`` values (paths, URIs, architecture YAMLs).
-
-    Returns:
-        ``{spec: exists}`` for every value.
-
-    Raises:
-        ConfigError: an http(s) URI (no network), a scheme with no storage backend, or an object store
-            that is not configured (``MINIO_ENDPOINT`` unset).
-        StorageError: the object store failed (one line naming the endpoint).
+    ConfigError for http(s), an unsupported scheme or an unconfigured store; StorageError when it failed.
     """
     backends: dict[str, Backend] = {}
     found: dict[str, bool] = {}
     for spec in specs:
         text = str(spec).strip()
-        m = _URI.match(text)
-        scheme = m.group("scheme").lower() if m else LOCAL
-        if scheme == LOCAL:
-            path = Path(text[m.end() :] if m else text).expanduser()
-            found[spec] = is_builtin_architecture(text) or path.is_file()
+        if not _is_remote(text, "weights"):
+            found[spec] = is_builtin_architecture(text) or local_path(text).is_file()
             continue
-        if scheme in ("http", "https"):
-            raise ConfigError(
-                f"weights {text}: no network access; put the file in the object store and pass its URI"
-            )
-        if scheme not in BACKENDS:
-            raise ConfigError(
-                f"weights {text}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()})"
-            )
         parent, name = split_uri(text)
         if parent not in backends:
             backends[parent] = backend_for(parent)
@@ -199,32 +153,24 @@ def weights_folder(spec: str) -> str:
 def weights_digest(spec: str) -> str:
     """A token that changes whenever the bytes ``spec`` names change, without downloading them.
 
-    KFP caches a task on its input values (``backend/src/v2/cacheutils/cache.go``, ``GenerateCacheKey``,
-    tag 2.17.0), never on what a URI points to: ``fetch_weights`` takes this token as an input so that
-    weights uploaded again under the same URI change its cache key.
+    KFP caches on input values (``backend/src/v2/cacheutils/cache.go``, ``GenerateCacheKey``, tag 2.17.0),
+    not on what a URI points to: this token, an input of ``fetch_weights``, changes with a re-upload.
 
-    Returns:
-        ``builtin:<name>`` for an architecture YAML, ``size:<bytes>:sha256:<hex>`` for a local file,
-        ``size:<bytes>:etag:<etag>`` for an object (its ETag changes with every upload).
-
-    Raises:
-        ConfigError: as ``weights_exist``; or the file or object does not exist.
-        StorageError: the object store failed.
+    Returns ``builtin:<name>``, ``size:<bytes>:sha256:<hex>`` (local file) or ``size:<bytes>:etag:<etag>``.
+    Raises ConfigError and StorageError as ``weights_exist``, and ConfigError when the file is missing.
     """
     text = str(spec).strip()
     if is_builtin_architecture(text):
         return f"builtin:{text}"
-    m = _URI.match(text)
-    scheme = m.group("scheme").lower() if m else LOCAL
-    if scheme == LOCAL:
-        path = Path(text[m.end() :] if m else text).expanduser()
+    if not _is_remote(text, "weights"):
+        path = local_path(text)
         if not path.is_file():
             raise ConfigError(f"weights {text}: not found")
-        from components._shared.storage.base import sha256_file
-
-        return f"size:{path.stat().st_size}:sha256:{sha256_file(path)}"
-    if not weights_exist([text])[text]:
-        raise ConfigError(f"weights {text}: not found")
+        size, sha, _ = file_digests(path)
+        return f"size:{size}:sha256:{sha}"
     parent, name = split_uri(text)
-    entry = backend_for(parent).stat(name)
+    try:
+        entry = backend_for(parent).stat(name)
+    except (ObjectNotFoundError, BucketNotFoundError):
+        raise ConfigError(f"weights {text}: not found") from None
     return f"size:{entry.size}:etag:{entry.etag}"

@@ -20,11 +20,7 @@ def ultralytics_keys() -> frozenset[str]:
 
 
 def check_values(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Ultralytics' own type and range checks (``check_cfg``) on ``args``; returns a checked copy.
-
-    Raises:
-        ConfigError: a value of the wrong type or out of range (one line naming the key).
-    """
+    """A copy of ``args`` checked by Ultralytics' ``check_cfg``; ConfigError for a wrong type or range."""
     checked = dict(args)
     try:
         check_cfg(checked, hard=True)

@@ -1,19 +1,6 @@
 """Training under torchrun: one process group over every process of every node, rank 0 as the writer.
 
-Ultralytics 8.4 counts its DDP world from the local device string (``len(device.split(","))``, 0 on the
-CPU) and, when that is above 1 and ``LOCAL_RANK`` is unset, spawns its own ``torch.distributed.run`` on
-this machine (ultralytics#7282). Under ``torchrun --nnodes N`` every pod would then form a group of its
-own GPUs, or train alone. Here torchrun's environment decides instead:
-
-* ``world_from_env`` reads ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` and ``LOCAL_WORLD_SIZE``;
-* ``process_group`` joins the global group from it (``init_method="env://"``: nccl on GPUs, gloo on the
-  CPU) before the trainer is built, and leaves it afterwards;
-* ``OfflineDetectionTrainer`` (``train.py``) then uses that group's size and rank, and never spawns;
-* rank 0 alone writes the stage's outputs; ``run_on_main`` and ``share_files`` hand its decisions and
-  files (the ``last.pt`` to resume from) to the other ranks, which train in a rank-private temp folder.
-
-The environment part imports no torch (the checkpoint sync reads the rank without it); the collectives
-import ``torch.distributed`` when called.
+Why not Ultralytics' own DDP: ``components/_yolo/README.md``. Collectives import torch when called.
 """
 
 from __future__ import annotations
@@ -28,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from components._shared.errors import ConfigError, YoloKfpError
+from components._shared.fsio import temp_beside
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +26,7 @@ ENV_KEYS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
 
 @dataclass(frozen=True)
 class World:
-    """This process's place in a torchrun world (``size == 1``: a plain single process).
-
-    Attributes:
-        size: processes in the whole world, over all nodes (``WORLD_SIZE``).
-        rank: this process's global rank; 0 writes the outputs (``RANK``).
-        local_rank: its rank on this node; picks its GPU (``LOCAL_RANK``).
-        local_size: processes on this node (``LOCAL_WORLD_SIZE``).
-    """
+    """This process's place in a torchrun world (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``)."""
 
     size: int = 1
     rank: int = 0
@@ -64,11 +45,7 @@ class World:
 
 
 def world_from_env(env: Mapping[str, str] | None = None) -> World:
-    """The torchrun world this process belongs to; ``World()`` when ``WORLD_SIZE`` is unset or 1.
-
-    Raises:
-        ConfigError: a torchrun variable that is not a whole number, or ranks outside the world.
-    """
+    """The torchrun world this process belongs to (``World()`` without one); ConfigError for bad variables."""
     env = os.environ if env is None else env
     values: dict[str, int] = {}
     for key in ENV_KEYS:
@@ -93,13 +70,7 @@ def world_from_env(env: Mapping[str, str] | None = None) -> World:
 
 
 def device_index(device: str, local_rank: int) -> int | None:
-    """The CUDA index of the process with ``local_rank`` for a device string; None on the CPU.
-
-    ``0,1,2,3`` gives local rank 2 GPU 2, as Ultralytics' own DDP workers pick theirs.
-
-    Raises:
-        ConfigError: ``mps``, or fewer GPUs listed than processes on the node.
-    """
+    """The CUDA index of ``local_rank`` (``0,1,2,3``: rank 2 gets GPU 2), None on the CPU; ConfigError for mps."""
     device = str(device).strip().lower()
     if device in ("", "cpu"):
         return None
@@ -118,11 +89,7 @@ def device_index(device: str, local_rank: int) -> int | None:
 
 @contextlib.contextmanager
 def process_group(world: World, device: str) -> Iterator[World]:
-    """Join the global process group of a torchrun world for the block (nothing for a single process).
-
-    On a GPU this process is pinned to its GPU first (``device_index``) and nccl is used; on the CPU,
-    gloo. A group that is already initialised (by the caller) is used as it is and left alone.
-    """
+    """Join the global process group for the block (nccl on a pinned GPU, else gloo); reuse an existing one."""
     if not world.distributed:
         yield world
         return
@@ -152,7 +119,7 @@ def process_group(world: World, device: str) -> Iterator[World]:
         dist.destroy_process_group()
 
 
-def _group_size() -> int:
+def group_size() -> int:
     """Processes in the initialised default group (1 when there is none)."""
     import torch.distributed as dist
 
@@ -161,7 +128,7 @@ def _group_size() -> int:
 
 def broadcast_object(obj: T) -> T:
     """Rank 0's ``obj`` on every rank of the initialised group (``obj`` itself without one)."""
-    if _group_size() == 1:
+    if group_size() == 1:
         return obj
     import torch.distributed as dist
 
@@ -172,7 +139,7 @@ def broadcast_object(obj: T) -> T:
 
 def gather_objects(obj: T) -> list[T] | None:
     """Every rank's ``obj``, in rank order, on rank 0 (None on the others; ``[obj]`` without a group)."""
-    if _group_size() == 1:
+    if group_size() == 1:
         return [obj]
     import torch.distributed as dist
 
@@ -182,11 +149,7 @@ def gather_objects(obj: T) -> list[T] | None:
 
 
 def run_on_main(world: World, fn: Callable[[], T]) -> T:
-    """Run ``fn`` on rank 0 only; every rank returns its result, or raises the ``YoloKfpError`` it raised.
-
-    So a refused output folder or a failed frozen-layer proof ends every rank with the same one-line
-    error instead of leaving the others waiting in a collective.
-    """
+    """Run ``fn`` on rank 0 only; every rank returns its result or raises its ``YoloKfpError`` (none left waiting)."""
     if not world.distributed:
         return fn()
     result: Any = None
@@ -207,19 +170,8 @@ def run_on_main(world: World, fn: Callable[[], T]) -> T:
 
 
 def share_files(folder: Path, names: Sequence[str]) -> list[str]:
-    """Copy rank 0's ``folder/<name>`` files (those that exist) to the same place under every rank's ``folder``.
-
-    Each rank passes its own ``folder`` (the others' are rank-private); ``names`` counts on rank 0 only.
-    Files are written atomically (temp name, then rename).
-
-    Args:
-        folder: the folder the names are relative to, on this rank.
-        names: relative paths rank 0 sends when they exist there.
-
-    Returns:
-        The names rank 0 sent (also on rank 0).
-    """
-    if _group_size() == 1:
+    """Copy rank 0's ``folder/<name>`` files atomically to every rank's own ``folder``; return the names sent."""
+    if group_size() == 1:
         return [n for n in names if (folder / n).is_file()]
     import torch.distributed as dist
 
@@ -230,7 +182,7 @@ def share_files(folder: Path, names: Sequence[str]) -> list[str]:
         for name, data in payload.items():
             dst = folder / name
             dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(f".{dst.name}.rank{dist.get_rank()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, dst)
+            with temp_beside(dst) as tmp:
+                tmp.write_bytes(data)
+                os.replace(tmp, dst)
     return sorted(payload)

@@ -7,6 +7,7 @@ from components._yolo.patches import quiet_stdout  # isort: split
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,35 +19,25 @@ from components._shared.fsio import link_or_copy
 from components._yolo.model import load_model
 
 
-def export_onnx(
-    *, weights: Path, work_dir: Path, imgsz: int, opset: int, dynamic: bool
-) -> tuple[Path, dict[str, str]]:
-    """Export with Ultralytics' exporter (no simplification: that is the caller's job).
-
-    Returns:
-        The raw ONNX file in ``work_dir`` and the metadata Ultralytics embedded (names, stride,
-        imgsz, task, ...), which ``YOLO("model.onnx")`` needs.
-    """
-    import onnx
-
+def _export(weights: Path, work_dir: Path, **options: Any) -> Path:
+    """Ultralytics' ONNX export (fp32, CPU, not simplified) of a copy of ``weights`` in ``work_dir``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     src = work_dir / "model.pt"
     link_or_copy(weights, src)  # the exporter writes beside its input
     with quiet_stdout():
-        model = YOLO(str(src), task="detect")
-        f = model.export(
-            format="onnx",
-            imgsz=imgsz,
-            opset=opset,
-            dynamic=dynamic,
-            simplify=False,
-            half=False,
-            nms=False,
-            batch=1,
-            device="cpu",
-            verbose=False,
+        f = YOLO(str(src), task="detect").export(
+            format="onnx", simplify=False, half=False, device="cpu", verbose=False, **options
         )
-    path = Path(f)
+    return Path(f)
+
+
+def export_onnx(
+    *, weights: Path, work_dir: Path, imgsz: int, opset: int, dynamic: bool
+) -> tuple[Path, dict[str, str]]:
+    """The raw model (batch 1 or dynamic, no NMS, not simplified) and the metadata Ultralytics embedded."""
+    import onnx
+
+    path = _export(weights, work_dir, imgsz=imgsz, opset=opset, dynamic=dynamic, nms=False, batch=1)
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     return path, meta
 
@@ -62,33 +53,13 @@ def export_onnx_end_to_end(
     iou: float,
     max_det: int,
 ) -> Path:
-    """Export the end-to-end model: NMS inside the graph (Ultralytics ``nms=True``), dynamic batch up to ``batch``.
+    """Export the end-to-end model: NMS inside the graph (``nms=True``), dynamic batch up to ``batch``.
 
-    Its output is ``(batch, max_det, 6)``: ``x1 y1 x2 y2 score class`` in input pixels, padded with zero
-    rows. ``conf`` is baked into the graph, so it is the validation threshold (0.001), not a serving one:
-    the mAP then equals the raw model's, and clients keep the scores they want. The graph's NMS loop is
-    unrolled for ``batch`` images, so a server must not batch more (Triton ``max_batch_size``).
+    ``conf`` is baked in (use validation's); output and limits: ``components/export/README.md``. Not
+    simplified: onnxsim does not help the NMS loop and has failed on it.
     """
-    work_dir.mkdir(parents=True, exist_ok=True)
-    src = work_dir / "model.pt"
-    link_or_copy(weights, src)
-    with quiet_stdout():
-        f = YOLO(str(src), task="detect").export(
-            format="onnx",
-            imgsz=imgsz,
-            opset=opset,
-            dynamic=True,
-            simplify=False,  # onnxsim does not help the NMS loop and has failed on it
-            half=False,
-            nms=True,
-            batch=batch,
-            conf=conf,
-            iou=iou,
-            max_det=max_det,
-            device="cpu",
-            verbose=False,
-        )
-    return Path(f)
+    return _export(weights, work_dir, imgsz=imgsz, opset=opset, dynamic=True, nms=True, batch=batch, conf=conf,
+                   iou=iou, max_det=max_det)  # fmt: skip
 
 
 def torch_model_for_parity(weights: Path) -> DetectionModel:

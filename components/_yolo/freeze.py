@@ -1,8 +1,6 @@
 """Training callbacks and the frozen-layer proof: bit-exact comparisons of watched tensors.
 
-``TrainRecorder`` runs inside every training process (also under DDP): each rank checks its own model,
-rank 0 gathers the verdicts and writes them with its own to ``run_dir/train_record.json``; the caller
-compares the saved checkpoints with the same functions.
+Every rank checks its own model; rank 0 writes all verdicts to ``train_record.json``.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from ultralytics.utils import RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
 from components._shared.fsio import write_json_atomic
-from components._yolo.ddp import gather_objects
+from components._yolo.ddp import gather_objects, group_size
 from components._yolo.validate import final_metrics
 
 RECORD_NAME = "train_record.json"  # written by the rank-0 training process into the run folder
@@ -48,11 +46,9 @@ def param_counts(model: torch.nn.Module, pre: Sequence[str]) -> tuple[int, int]:
 def compare_states(
     actual: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], dtype: torch.dtype | None = None
 ) -> dict[str, Any]:
-    """Bit-exact comparison of the expected keys (optionally after casting both to ``dtype``).
+    """Bit-exact comparison of the expected keys (optionally cast to ``dtype``).
 
-    Returns:
-        ``identical``, ``tensors`` compared, ``max_abs_diff`` and up to five ``mismatched`` keys
-        (missing keys and shape differences count as mismatches).
+    Returns ``identical``, ``tensors``, ``max_abs_diff`` and up to five ``mismatched`` (or missing) keys.
     """
     mismatched: list[str] = []
     max_diff = 0.0
@@ -91,26 +87,13 @@ def max_param_change(
     return change
 
 
-def _world_size() -> int:
-    import torch.distributed as dist
-
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
 @dataclass
 class TrainRecorder:
     """Callbacks of the training processes: frozen-layer proof on every rank, final metrics, checkpoint hook.
 
-    The verdict goes to ``run_dir/train_record.json`` (rank 0) so it also reaches the parent of a DDP
-    run; ``ranks`` in it holds each rank's own verdict (``rank_verdict``) and ``world_size`` their number.
-
     Attributes:
-        run_dir: the Ultralytics save_dir.
         watch: state-dict prefixes to watch (the frozen layers, or the backbone when nothing is frozen).
-        frozen: whether the watched layers are frozen (then they must stay bit-identical).
-        reference: the watched tensors of the input weights (None for an architecture YAML: then the
-            state at the first start is saved to ``initial_state.pt`` and used).
-        on_checkpoint: called with (last.pt, finished epochs) after every checkpoint save.
+        reference: the input's watched tensors; None (an architecture YAML): the first start's, saved.
     """
 
     run_dir: Path
@@ -129,7 +112,7 @@ class TrainRecorder:
         trainer.add_callback(ALL_RANKS_END, self.on_train_end_all_ranks)
 
     def on_pretrain_routine_end(self, trainer: DetectionTrainer) -> None:
-        """Capture the watched tensors as the trainer built (or resumed) them, before the first step (every rank)."""
+        """Capture the watched tensors as built (or resumed), before the first step (every rank)."""
         model = unwrap_model(trainer.model)
         self._start = watched_state(model.state_dict(), self.watch)
         total = sum(p.numel() for p in model.parameters())
@@ -153,7 +136,7 @@ class TrainRecorder:
             "trainable_params": trainable,
             "watched_requires_grad": frozen_grad[:5] if self.frozen else [],
             "start_vs_input": start_vs_input,
-            "world_size": _world_size(),
+            "world_size": group_size(),
         }
 
     def on_model_save(self, trainer: DetectionTrainer) -> None:
@@ -165,37 +148,35 @@ class TrainRecorder:
         """Compare the final fp32 model and EMA with the start; save the final validation's numbers."""
         if RANK not in (-1, 0):
             return
-        model = unwrap_model(trainer.model)
-        if self.frozen:
-            self.record["live_vs_start"] = compare_states(model.state_dict(), self._start)
-            self.record["ema_vs_start"] = compare_states(trainer.ema.ema.state_dict(), self._start)
-        else:  # in fp32: best.pt is fp16, and a short fine-tune can move weights by less than an fp16 step
-            names = {n for n, _ in model.named_parameters() if n.startswith(self.watch)}
-            ema = trainer.ema.ema.state_dict()
-            self.record["backbone_change_fp32"] = max_param_change(ema, self.reference or self._start, names)
+        self.record.update(self._compare(trainer))
         self.record["final"] = final_metrics(trainer)
         self.record["epochs_run"] = int(trainer.epoch) + 1 - int(self.record.get("start_epoch", 0))
         write_json_atomic(self.run_dir / RECORD_NAME, self.record)
 
-    def rank_verdict(self, trainer: DetectionTrainer) -> dict[str, Any]:
-        """This rank's own frozen-layer verdict on its final fp32 model and EMA (or how far its backbone moved)."""
+    def _compare(self, trainer: DetectionTrainer) -> dict[str, Any]:
+        """Final fp32 model and EMA vs the start: frozen layers bit-exact, else how far the backbone moved."""
         model = unwrap_model(trainer.model)
-        verdict: dict[str, Any] = {
+        ema = trainer.ema.ema.state_dict()
+        if self.frozen:
+            return {
+                "live_vs_start": compare_states(model.state_dict(), self._start),
+                "ema_vs_start": compare_states(ema, self._start),
+            }
+        # in fp32: best.pt is fp16, and a short fine-tune can move weights by less than an fp16 step
+        names = {n for n, _ in model.named_parameters() if n.startswith(self.watch)}
+        return {"backbone_change_fp32": max_param_change(ema, self.reference or self._start, names)}
+
+    def rank_verdict(self, trainer: DetectionTrainer) -> dict[str, Any]:
+        """This rank's own verdict on its final fp32 model and EMA."""
+        return {
             "rank": max(RANK, 0),
             "start_vs_input": self.record.get("start_vs_input"),
             "watched_requires_grad": self.record.get("watched_requires_grad", []),
+            **self._compare(trainer),
         }
-        if self.frozen:
-            verdict["live_vs_start"] = compare_states(model.state_dict(), self._start)
-            verdict["ema_vs_start"] = compare_states(trainer.ema.ema.state_dict(), self._start)
-        else:
-            names = {n for n, _ in model.named_parameters() if n.startswith(self.watch)}
-            ema = trainer.ema.ema.state_dict()
-            verdict["backbone_change_fp32"] = max_param_change(ema, self.reference or self._start, names)
-        return verdict
 
     def on_train_end_all_ranks(self, trainer: DetectionTrainer) -> None:
-        """Gather every rank's verdict on rank 0 and add them (and the world size) to ``train_record.json``."""
+        """Gather every rank's verdict into rank 0's ``train_record.json`` (``ranks``, ``world_size``)."""
         verdicts = gather_objects(self.rank_verdict(trainer))
         if verdicts is None or RANK not in (-1, 0):
             return

@@ -1,8 +1,6 @@
-"""Layer names of the YOLOv5u/YOLOv8 detection models; pure Python (no torch), for every image.
+"""Layer names of the YOLOv5u/YOLOv8 detection models (pure Python, no torch).
 
-Ultralytics names the top-level layers ``model.0`` ... ``model.<n-1>`` (the last is the Detect head).
-The backbone of YOLOv5u and YOLOv8 is ``model.0`` .. ``model.9`` (ending with SPPF): freezing
-``BACKBONE_LAYERS`` leading layers freezes exactly the backbone.
+Their backbone is ``model.0`` .. ``model.9`` (ending with SPPF): freezing ``BACKBONE_LAYERS`` freezes exactly it.
 """
 
 from __future__ import annotations

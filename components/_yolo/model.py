@@ -1,11 +1,11 @@
-"""Load, build and inspect Ultralytics detection models and checkpoints."""
+"""Load, build and inspect Ultralytics detection models and checkpoints, never running code from a pickle."""
 
 from __future__ import annotations
 
 # Patches first: they set YOLO_OFFLINE before Ultralytics is imported.
 from components._yolo.patches import neutral_copy  # isort: split
 
-import ast
+import importlib
 import logging
 import os
 import pathlib
@@ -18,71 +18,37 @@ from typing import IO, Any
 import numpy as np
 import torch
 import ultralytics
-from torch import nn
-from ultralytics.nn.modules import block, conv, head
 from ultralytics.nn.tasks import DetectionModel, load_checkpoint
-from ultralytics.utils import IterableSimpleNamespace
 
+from components._shared.artifacts import class_names
+from components._shared.artifacts import class_names as names_from_metadata  # noqa: F401 - export's name
 from components._shared.errors import ConfigError
-from components._yolo.pickles import TORCH_SAFE_PREFIXES, UnsafeCheckpoint, pickle_globals
+from components._shared.fsio import temp_beside
+from components._yolo.pickles import ALLOWED_NAMES, TORCH_SAFE_PREFIXES, UnsafeCheckpoint, pickle_globals
 
 log = logging.getLogger(__name__)
 
 ULTRALYTICS_VERSION = ultralytics.__version__
 
 
-# The classes a YOLO detection checkpoint may reconstruct when unpickled with ``weights_only=True``
-# (tensors, storages, dicts, lists, sets and OrderedDicts are allowed by torch itself). Found in the
-# pickle GLOBAL opcodes of genuine checkpoints: the committed sample (YOLOv5nu, Ultralytics 8.4),
-# fall_yolov8s.pt (YOLOv8s, 8.3.202), last.pt/best.pt of our own training (mid-run last.pt adds
-# IterableSimpleNamespace), and models built from yolov5n/yolov5n6/yolov8n/yolov8n-p2/yolov8n-p6/yolo11n.
-_SCALAR = np.float64(0).__reduce__()[0]  # numpy's scalar(dtype, bytes): data only
-ALLOWLIST: tuple[Any, ...] = (
-    # Ultralytics: the model and the blocks of YOLOv5u / YOLOv8 / YOLO11 detection models
-    DetectionModel,
-    conv.Conv,
-    conv.DWConv,
-    conv.Concat,
-    block.Bottleneck,
-    block.C2,
-    block.C2f,
-    block.C3,
-    block.C3k,
-    block.C3k2,
-    block.C2PSA,
-    block.PSABlock,
-    block.Attention,
-    block.SPPF,
-    block.DFL,
-    head.Detect,
-    IterableSimpleNamespace,  # train_args of an unfinished run's last.pt
-    # torch.nn layers and containers those blocks hold
-    nn.Conv2d,
-    nn.BatchNorm2d,
-    nn.SiLU,
-    nn.MaxPool2d,
-    nn.Upsample,
-    nn.Identity,
-    nn.ModuleList,
-    nn.Sequential,
-    # data-only values that Ultralytics' official release checkpoints carry in train_args/metrics
-    np.dtype,
-    type(np.dtype(np.float64)),
-    type(np.dtype(np.float32)),
-    type(np.dtype(np.int64)),
-    (_SCALAR, "numpy.core.multiarray.scalar"),
-    (_SCALAR, "numpy._core.multiarray.scalar"),
-    pathlib.PosixPath,
-    (pathlib.PosixPath, "pathlib.WindowsPath"),
-)
+# The classes a checkpoint may reconstruct with ``weights_only=True``: ``pickles.ALLOWED_NAMES``, resolved.
+# Stand-ins: numpy's scalar(dtype, bytes) under both module names, a Windows path read as a POSIX one.
+_SCALAR = np.float64(0).__reduce__()[0]
+_STAND_INS = {
+    "numpy.core.multiarray.scalar": _SCALAR,
+    "numpy._core.multiarray.scalar": _SCALAR,
+    "pathlib.WindowsPath": pathlib.PosixPath,
+}
 
 
-def _allowed_names() -> set[str]:
-    names = set()
-    for entry in ALLOWLIST:
-        obj, name = entry if isinstance(entry, tuple) else (entry, None)
-        names.add(name or f"{obj.__module__}.{obj.__qualname__}")
-    return names
+def _resolve(name: str) -> Any:
+    if name in _STAND_INS:
+        return (_STAND_INS[name], name)
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+ALLOWLIST: tuple[Any, ...] = tuple(_resolve(name) for name in sorted(ALLOWED_NAMES))
 
 
 def _refused_global(path: Path | None, err: BaseException) -> str:
@@ -96,8 +62,7 @@ def _refused_global(path: Path | None, err: BaseException) -> str:
             scanned = pickle_globals(path)
         except (OSError, ValueError):
             scanned = []
-    allowed = _allowed_names()
-    foreign = [g for g in scanned if g not in allowed and not g.startswith(TORCH_SAFE_PREFIXES)]
+    foreign = [g for g in scanned if g not in ALLOWED_NAMES and not g.startswith(TORCH_SAFE_PREFIXES)]
     if refused:
         full = next((g for g in foreign if g == refused or g.endswith(f".{refused}")), refused)
         return f"the global {full}"
@@ -107,14 +72,9 @@ def _refused_global(path: Path | None, err: BaseException) -> str:
 
 
 def restricted_torch_load(f: str | os.PathLike[str] | IO[bytes], map_location: Any = None, **_: Any) -> Any:
-    """``torch.load(f, weights_only=True)`` with ``ALLOWLIST``: never runs code from the pickle.
+    """``torch.load(f, weights_only=True)`` with ``ALLOWLIST`` (the caller's ``weights_only`` is ignored).
 
-    Any ``weights_only`` argument of the caller is ignored (Ultralytics passes ``False``).
-
-    Raises:
-        UnsafeCheckpoint: the pickle needs a global outside the allowlist (named in the message).
-        ConfigError: a missing file.
-        RuntimeError, EOFError: an unreadable (truncated, empty) file, as torch raises them.
+    Raises UnsafeCheckpoint (global named), ConfigError (no file), RuntimeError/EOFError (unreadable).
     """
     name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<checkpoint stream>")
     if isinstance(f, (str, os.PathLike)) and not Path(f).is_file():
@@ -140,12 +100,7 @@ def restricted_torch_load(f: str | os.PathLike[str] | IO[bytes], map_location: A
 
 
 def safe_load(path: Path) -> dict[str, Any]:
-    """Load a checkpoint dict on the CPU without running code from it (``weights_only=True`` + ``ALLOWLIST``).
-
-    Raises:
-        UnsafeCheckpoint: the pickle references a class or function outside the allowlist.
-        ConfigError: the file is missing, unreadable, or not a checkpoint dict.
-    """
+    """A checkpoint dict loaded on the CPU by ``restricted_torch_load``; ConfigError if unreadable or not a dict."""
     try:
         ckpt = restricted_torch_load(Path(path), map_location="cpu")
     except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as err:
@@ -156,65 +111,8 @@ def safe_load(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-MAX_NAMES_CHARS = 1 << 20  # the class names of an ONNX model's metadata; 10,000 long names fit
-
-
-def _names_list(names: Any, source: Path) -> tuple[str, ...]:
-    """Class names in index order from a model's ``names`` (a dict, a list, or the ONNX metadata's text).
-
-    Raises:
-        ConfigError: text over ``MAX_NAMES_CHARS`` or not a Python literal (parsing it is bounded: no
-            ``MemoryError`` or recursion on 100k ``-``), keys that are not the indices 0..n-1, or no names.
-    """
-    if isinstance(names, str):
-        if len(names) > MAX_NAMES_CHARS:
-            raise ConfigError(
-                f"{source}: class names metadata of {len(names)} characters (more than {MAX_NAMES_CHARS}); "
-                "re-export the model from its checkpoint"
-            )
-        try:
-            names = ast.literal_eval(names)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-            raise ConfigError(
-                f"{source}: unreadable class names {names[:80]!r} ({type(err).__name__}); "
-                "re-export the model from its checkpoint"
-            ) from None
-    if isinstance(names, dict) and names:
-        # "0" as well as 0: a dict that went through JSON on its way keeps its order this way
-        names = {
-            int(k) if isinstance(k, str) and k.isascii() and k.isdigit() else k: v for k, v in names.items()
-        }
-        keys = list(names)
-        if not all(isinstance(k, int) and not isinstance(k, bool) for k in keys) or sorted(keys) != list(
-            range(len(keys))
-        ):
-            shown = ", ".join(repr(k) for k in keys[:5])
-            raise ConfigError(
-                f"{source}: class names keyed by {shown}{', ...' if len(keys) > 5 else ''}, not the class "
-                "indices 0..n-1; re-export the model from its checkpoint"
-            )
-        return tuple(str(names[k]) for k in sorted(keys))
-    if isinstance(names, (list, tuple)) and names:
-        return tuple(str(n) for n in names)
-    raise ConfigError(f"{source}: the model carries no class names")
-
-
-def names_from_metadata(value: Any, source: Path) -> tuple[str, ...]:
-    """Class names, in index order, of an ONNX model's ``names`` metadata (``"{0: 'a', 1: 'b'}"``).
-
-    Raises:
-        ConfigError: as ``_names_list``: too long, unreadable, not keyed 0..n-1, or absent.
-    """
-    return _names_list(value, Path(source))
-
-
 def model_names(path: Path) -> tuple[str, ...]:
-    """Class names, in index order, of a ``.pt`` checkpoint (safe-loaded) or an exported ``.onnx`` model.
-
-    Raises:
-        UnsafeCheckpoint: a ``.pt`` whose pickle references a global outside the allowlist.
-        ConfigError: a missing or unreadable file, or a model without class names.
-    """
+    """Class names, in index order, of a ``.pt`` checkpoint (safe-loaded) or an exported ``.onnx`` model."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: model not found")
@@ -225,7 +123,7 @@ def model_names(path: Path) -> tuple[str, ...]:
             meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
         except Exception as err:  # onnx raises DecodeError and friends from protobuf
             raise ConfigError(f"{path}: not a readable ONNX model ({type(err).__name__})") from None
-        return _names_list(meta.get("names"), path)
+        return class_names(meta.get("names"), path)
     ckpt = safe_load(path)
     model = ckpt.get("ema") or ckpt.get("model")
     names = getattr(model, "names", None) if model is not None else None
@@ -233,16 +131,11 @@ def model_names(path: Path) -> tuple[str, ...]:
         names = (
             (ckpt.get("train_args") or {}).get("names") if isinstance(ckpt.get("train_args"), dict) else None
         )
-    return _names_list(names, path)
+    return class_names(names, path)
 
 
 def load_model(path: Path) -> tuple[DetectionModel, dict[str, Any]]:
-    """Load an Ultralytics checkpoint as an fp32 model (eval mode) and its checkpoint dict.
-
-    Raises:
-        UnsafeCheckpoint: the pickle references a global outside ``ALLOWLIST`` (nothing was run).
-        ConfigError: the file is not an Ultralytics detection checkpoint (with the reason).
-    """
+    """An Ultralytics checkpoint as an fp32 model (eval mode) and its dict; UnsafeCheckpoint or ConfigError."""
     try:
         with neutral_copy(path, ".pt") as tmp:
             try:
@@ -284,10 +177,7 @@ def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def checkpoint_progress(path: Path) -> dict[str, Any] | None:
-    """Resume facts of a ``last.pt``: ``{epoch, epochs, train_args, train_results, names}`` or None if it cannot resume.
-
-    ``epoch`` is the number of finished epochs; a stripped (finished) checkpoint has no optimizer.
-    """
+    """Resume facts of a ``last.pt`` (``epoch``: finished, ``epochs``, ``train_args``, ``train_results``, ``names``)."""
     try:
         ckpt = safe_load(path)
     except UnsafeCheckpoint:
@@ -300,7 +190,7 @@ def checkpoint_progress(path: Path) -> dict[str, Any] | None:
     args = dict(ckpt.get("train_args") or {})
     model = ckpt.get("ema") or ckpt.get("model")
     try:
-        names: tuple[str, ...] | None = _names_list(getattr(model, "names", None), Path(path))
+        names: tuple[str, ...] | None = class_names(getattr(model, "names", None), Path(path))
     except ConfigError:
         names = None  # a checkpoint without class names: the dataset fingerprint alone decides
     return {
@@ -315,9 +205,9 @@ def checkpoint_progress(path: Path) -> dict[str, Any] | None:
 def copy_checkpoint(src: Path, dst: Path) -> None:
     """Copy a checkpoint byte for byte (to the run folder, before resuming from it)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with temp_beside(dst) as tmp:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
 
 
 def versions() -> dict[str, str]:
@@ -359,16 +249,7 @@ def _name_from_stem(stem: str, scale: str | None) -> str | None:
 
 
 def architecture_name(yaml: Any, hint: str = "") -> str:
-    """The architecture of an Ultralytics model from its ``yaml`` dict (``yolov5su``, ``yolov8s``, ``yolo11n``).
-
-    Args:
-        yaml: the model's ``yaml`` attribute (``yaml_file``, ``scale``, ``depth_multiple``/``width_multiple``,
-            ``backbone``/``head``), or an architecture YAML name or path.
-        hint: a file name to fall back on (``train_args.model`` of a checkpoint, e.g. ``yolov8s.pt``).
-
-    Returns:
-        The architecture, or ``unknown`` when neither the YAML nor the hint names one.
-    """
+    """The architecture (``yolov5su``, ``yolo11n``) of a ``yaml`` dict or name; ``hint``: a fallback name."""
     if isinstance(yaml, (str, os.PathLike)):
         yaml = {"yaml_file": os.fspath(yaml)}
     d = yaml if isinstance(yaml, dict) else {}
@@ -398,12 +279,7 @@ def model_architecture(model: Any) -> str:
 
 
 def checkpoint_architecture(path: Path) -> str:
-    """The architecture of an Ultralytics checkpoint, read without running code from it (``safe_load``).
-
-    Raises:
-        UnsafeCheckpoint: the pickle references a global outside the allowlist.
-        ConfigError: a missing or unreadable file.
-    """
+    """The architecture of an Ultralytics checkpoint, read through ``safe_load``."""
     ckpt = safe_load(Path(path))
     model = ckpt.get("ema") or ckpt.get("model")
     args = ckpt.get("train_args")

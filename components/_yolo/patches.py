@@ -1,25 +1,6 @@
 """Make Ultralytics safe to run without a network; imported (first) by every module of this package.
 
-Importing this module installs the patches once (``install`` is idempotent):
-
-* ``YOLO_OFFLINE=1`` (no update check, no analytics) and ``YOLO_AUTOINSTALL=false`` (never
-  ``pip install`` at run time) are set before Ultralytics is imported.
-* ``check_font`` (called by every dataset check and label plot; it downloads Arial.ttf) returns
-  matplotlib's bundled DejaVu Sans instead.
-* ``save_dataset_cache_file`` does nothing: Ultralytics would write ``labels.cache`` into the
-  dataset folder, which is another stage's output (and read-only in a pipeline).
-* ``check_amp`` (downloads yolo26n.pt on a GPU) is replaced by an fp32-vs-autocast comparison of the
-  model being trained.
-* Ultralytics' log goes to stderr: stdout is for the CLI's JSON summary.
-* ``torch_load`` (Ultralytics' ``torch.load(weights_only=False)``, behind ``torch_safe_load``,
-  ``load_checkpoint``, ``YOLO(...)``, AutoBackend, the trainer's resume and ``strip_optimizer``) is
-  replaced everywhere it was imported by ``model.restricted_torch_load``: ``weights_only=True`` with an
-  explicit allowlist of YOLO checkpoint classes. A crafted checkpoint raises ``UnsafeCheckpoint``;
-  no code from a pickle ever runs. (The one exception is the DDP launcher's own temp file, which the
-  launching process writes itself and its workers read back before this module is imported.)
-
-Checkpoints are always loaded from a neutral file name (``neutral_copy``) because Ultralytics silently
-rewrites ``yolov5s.pt`` to ``yolov5su.pt`` and then tries to download that.
+The patches and the one load they do not cover: ``components/_yolo/README.md``.
 """
 
 from __future__ import annotations
@@ -64,11 +45,7 @@ def _local_font(font: str = "Arial.ttf") -> Path:
 
 
 def _local_check_amp(model: torch.nn.Module) -> bool:
-    """Offline stand-in for ``check_amp``: compare fp32 and autocast outputs of the model itself.
-
-    Ultralytics' check downloads yolo26n.pt and runs it on a bundled image; this one needs nothing
-    but the model being trained. AMP is only used on CUDA, as upstream.
-    """
+    """Offline ``check_amp`` (it downloads yolo26n.pt): fp32 vs autocast of the model itself, on CUDA only."""
     device = next(model.parameters()).device
     if device.type != "cuda":
         return False
@@ -140,10 +117,7 @@ def quiet_stdout() -> contextlib.AbstractContextManager[Any]:
 
 @contextlib.contextmanager
 def neutral_copy(path: Path, suffix: str) -> Iterator[Path]:
-    """Yield a hard link (or copy) of ``path`` named ``model<suffix>`` in a temp folder.
-
-    Ultralytics rewrites checkpoint names such as ``yolov5s.pt`` to ``yolov5su.pt`` before loading.
-    """
+    """Yield a link (or copy) of ``path`` named ``model<suffix>`` (Ultralytics renames ``yolov5s.pt``)."""
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-weights-") as tmp:
         dst = Path(tmp) / f"model{suffix}"
         link_or_copy(Path(path), dst)

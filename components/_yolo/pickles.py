@@ -1,9 +1,7 @@
-"""What a checkpoint's pickle references, read from its opcodes without running anything; no torch import.
+"""What a checkpoint's pickle references, read from its opcodes without torch or running anything.
 
-``model.safe_load`` is the security boundary (torch's ``weights_only=True`` unpickler with
-``model.ALLOWLIST``). This module only reads names: it gives refusals their exact global and lets the
-CPU image (no torch) refuse a crafted checkpoint early (``check_pickle``, used by the fetch task).
-A scan can be evaded (names built through the memo), so nothing is ever *loaded* on its word.
+``model.safe_load`` is the security boundary; this scan names the refused global and lets the CPU image
+refuse a crafted checkpoint early (``check_pickle``). A scan can be evaded, so nothing is loaded on its word.
 """
 
 from __future__ import annotations
@@ -20,7 +18,10 @@ class UnsafeCheckpoint(ConfigError):
     """A checkpoint's pickle references a global outside the allowlist: it was refused, nothing ran."""
 
 
-# ``module.name`` of every entry of ``model.ALLOWLIST`` (a test keeps the two in step).
+# ``module.name`` of the classes a YOLO detection checkpoint may reconstruct (``model.ALLOWLIST`` resolves
+# them; torch allows tensors, storages and containers by itself). Found in the pickle GLOBAL opcodes of
+# genuine checkpoints: the committed sample (YOLOv5nu, Ultralytics 8.4), fall_yolov8s.pt (8.3.202), our
+# own last.pt/best.pt, and models built from the yolov5n/n6, yolov8n/-p2/-p6 and yolo11n YAMLs.
 ALLOWED_NAMES = frozenset(
     {
         "ultralytics.nn.tasks.DetectionModel",
@@ -72,11 +73,7 @@ TORCH_SAFE_PREFIXES += (
 
 
 def pickle_globals(path: Path) -> list[str]:
-    """The globals (``module.name``) a checkpoint's pickle references, read from its opcodes (nothing runs).
-
-    Reads ``data.pkl`` of a torch zip archive, else every pickle in sequence in the file (the legacy
-    torch format and plain pickles). Stops quietly at bytes that are not pickle opcodes.
-    """
+    """The globals (``module.name``) a checkpoint's pickle names (a torch zip's ``data.pkl``, else every pickle)."""
     path = Path(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
@@ -102,10 +99,7 @@ def pickle_globals(path: Path) -> list[str]:
 
 
 def check_pickle(path: Path) -> None:
-    """Refuse (``UnsafeCheckpoint``) a checkpoint whose opcodes name a global outside the allowlist.
-
-    An early check for processes without torch; loading still goes through ``model.safe_load``.
-    """
+    """Refuse (``UnsafeCheckpoint``) a checkpoint whose opcodes name a global outside the allowlist."""
     try:
         found = pickle_globals(Path(path))
     except (OSError, zipfile.BadZipFile, ValueError) as err:

@@ -1,16 +1,6 @@
-"""Checks of a training configuration that need no GPU, no torch and no Ultralytics: run before any GPU time.
+"""Checks of a training configuration that need no GPU, torch or Ultralytics, run before any GPU time.
 
-``check_training_setup`` is the one validation function: the plan task (CPU image, not retried) calls it so
-that a configuration error stops the run before a GPU task starts (on a cluster every failure of the
-train task is retried: KFP's argocompiler 2.17 compiles ``set_retry`` to an Argo ``retryStrategy``
-without a ``retryPolicy`` or ``expression``), and ``train`` calls it again before it trains, in seconds.
-Every failure is a ``ConfigError`` naming the value and the fix.
-
-What it checks: ``train_args`` (keys the pipeline owns, keys Ultralytics does not know, values of the
-wrong type or range, from the snapshot in ``ultralytics_keys.py``), the image size, the freeze depth
-against the model's layers (when known: ``checkpoint_layers`` counts them from the pickle, torch-free),
-the device string's form, and the dataset's shape (class names, non-empty train and val lists).
-Whether the device exists is known only where training runs: ``train`` checks it there.
+They run in the plan task (CPU, not retried: a bad value never burns a retried GPU task) and in ``train``.
 """
 
 from __future__ import annotations
@@ -69,15 +59,7 @@ PIPELINE_OWNED_ARGS: Mapping[str, str] = MappingProxyType(
 
 
 def check_train_args_keys(args: Any, known: Collection[str] | None = None) -> dict[str, Any]:
-    """Refuse ``train_args`` that are not a mapping, name a key the pipeline owns or one Ultralytics lacks.
-
-    Args:
-        args: ``{key: value}``.
-        known: the accepted keys; None: Ultralytics' (``KEY_KINDS``, the installed version's snapshot).
-
-    Raises:
-        ConfigError: one line naming the key and the fix (the parameter to use, or the closest key).
-    """
+    """Refuse ``train_args`` that are not a mapping or name a key the pipeline owns or Ultralytics lacks (``known``)."""
     if not isinstance(args, Mapping):
         raise ConfigError(f"train_args {args!r}: must be a mapping such as {{'mosaic': 0.5}}")
     known = KEY_KINDS if known is None else known
@@ -114,12 +96,7 @@ def _check_kind(key: str, value: Any) -> None:
 
 
 def check_imgsz(imgsz: Any, label: str = "imgsz") -> None:
-    """Refuse an image size that is not a whole multiple of ``STRIDE`` in [``STRIDE``, ``MAX_IMGSZ``].
-
-    Args:
-        imgsz: the image size.
-        label: how the caller's user names it (``imgsz``, ``--imgsz``).
-    """
+    """Refuse an image size that is not a multiple of ``STRIDE`` in [``STRIDE``, ``MAX_IMGSZ``]."""
     if isinstance(imgsz, bool) or not isinstance(imgsz, int) or not STRIDE <= imgsz <= MAX_IMGSZ:
         raise ConfigError(
             f"{label} {imgsz!r}: use a whole number of pixels between {STRIDE} and {MAX_IMGSZ}, e.g. 640"
@@ -132,14 +109,7 @@ def check_imgsz(imgsz: Any, label: str = "imgsz") -> None:
 
 
 def check_freeze(freeze: int, layers: int | None, label: str = "freeze") -> None:
-    """Refuse a freeze depth below 0, or one that leaves no trainable layer of a model with ``layers`` layers.
-
-    Args:
-        freeze: leading layers to freeze.
-        layers: the model's top-level layers (``model.0`` .. ``model.<layers-1>``, the last is the Detect
-            head); None when unknown (only the sign is checked).
-        label: how the caller's user names it (``freeze``, ``--freeze``).
-    """
+    """Refuse a freeze depth below 0, or one leaving no trainable layer of ``layers`` (None: unknown)."""
     if isinstance(freeze, bool) or not isinstance(freeze, int) or freeze < 0:
         raise ConfigError(
             f"{label} {freeze!r}: must be 0 (train everything) or more ({BACKBONE_LAYERS} = the backbone)"
@@ -152,11 +122,7 @@ def check_freeze(freeze: int, layers: int | None, label: str = "freeze") -> None
 
 
 def parse_device(device: str, label: str = "device") -> tuple[str, ...]:
-    """The CUDA device indices ``device`` asks for (``()`` for ``auto``, ``cpu``, ``mps``).
-
-    Raises:
-        ConfigError: a device string of another form (``gpu``, ``cuda:x``, ``0;1``).
-    """
+    """The CUDA device indices ``device`` asks for (``()`` for ``auto``, ``cpu``, ``mps``); ConfigError otherwise."""
     text = str(device).strip().lower().replace(" ", "")
     if not _DEVICE.fullmatch(text):
         raise ConfigError(f"{label} {device!r}: use auto, cpu, mps, a GPU index (0), several (0,1) or cuda:0")
@@ -190,18 +156,7 @@ def check_training_setup(
 ) -> dict[str, Any]:
     """Every check of a training configuration that needs no GPU; returns ``train_args`` as checked.
 
-    Args:
-        freeze: leading layers the stage freezes.
-        imgsz: training image size.
-        train_args: further Ultralytics arguments.
-        layers: the model's layer count, when known (``checkpoint_layers``).
-        device: the device string (its form only; whether it exists is the trainer's check).
-        spec: the dataset, when loaded.
-        cli: name the values as the CLI flags (``--freeze``) rather than the pipeline parameters.
-
-    Raises:
-        ConfigError: any bad value, in one line with the fix.
-        DatasetError: a dataset without classes or with an empty train or val list.
+    ``device`` is checked in form only; ``cli`` names the values as CLI flags (``--freeze``).
     """
     args = check_train_args_keys(train_args)
     for key, value in args.items():
@@ -247,12 +202,7 @@ def _modules(obj: Any) -> dict[str, Any]:
 
 
 def checkpoint_layers(path: Path) -> int | None:
-    """Top-level layers of an Ultralytics checkpoint's model, read from its pickle without torch or running it.
-
-    Returns:
-        ``len(model.model)`` of the checkpoint's EMA or model; None when the file is not a torch zip
-        checkpoint of that shape (the trainer then checks the depth itself).
-    """
+    """Top-level layers of a checkpoint's model, read from its pickle without torch; None when not such a checkpoint."""
     try:
         with zipfile.ZipFile(path) as z:
             pkl = next((i for i in z.infolist() if i.filename.endswith("data.pkl")), None)

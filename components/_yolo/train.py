@@ -1,8 +1,6 @@
-"""One Ultralytics training run (a fresh run or a resume), on the CPU, one GPU or several (DDP).
+"""One Ultralytics training run (a fresh run or a resume), on the CPU, one GPU or several (DDP, torchrun).
 
-The trainer subclass lives here so that DDP workers, which unpickle it, import this module and with it
-the offline patches. It also trains inside a process group that torchrun formed over several processes
-or nodes (``ddp.py``); what it changes in Ultralytics 8.4 for that is listed on the class.
+What ``OfflineDetectionTrainer`` changes in Ultralytics 8.4: ``components/_yolo/README.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from ultralytics.utils.torch_utils import strip_optimizer as _ul_strip_optimizer
 from components._shared.errors import ConfigError, YoloKfpError
 from components._yolo.ddp import device_index
 from components._yolo.freeze import ALL_RANKS_END, RECORD_NAME, TrainRecorder
+from components._yolo.results import RESULTS_CSV
 
 
 class _CpuDistributedDataParallel(torch.nn.parallel.DistributedDataParallel):
@@ -56,13 +55,7 @@ def _cpu_ddp() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _single_process_validation() -> Iterator[None]:
-    """Run the standalone (final) validation as a single process would: ``RANK``/``LOCAL_RANK`` -1 in the validators.
-
-    Ultralytics' standalone validator under DDP puts the model on ``cuda:<current device>`` whatever the
-    device (so it fails on the CPU) and gathers statistics from every rank (so every rank must own
-    ``best.pt``). Rank 0 alone holds it here, and validates it whole, as each rank would anyway: the
-    standalone loader does not shard the images. The constants are restored afterwards.
-    """
+    """Run the final validation as one process would (``RANK``/``LOCAL_RANK`` -1 in the validators)."""
     modules = (_ul_validator, _ul_detect_val)
     saved = [(m, m.RANK, m.LOCAL_RANK) for m in modules]
     for m in modules:
@@ -89,11 +82,9 @@ def _write_refusal(path: Path) -> OSError | None:
 def _strip_optimizer_atomic(
     f: str | Path = "best.pt", s: str = "", updates: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Ultralytics' ``strip_optimizer``, written to a temp name and renamed: a failed write keeps the file whole.
+    """Ultralytics' ``strip_optimizer`` through a temp name; a failed write raises the file system's OSError.
 
-    Upstream rewrites the checkpoint in place with ``torch.save(path)``, whose writer reports a failed
-    write as ``RuntimeError("... unexpected pos ...")`` and drops the cause; the file system is then asked
-    (``_write_refusal``) and its ``OSError`` (a full disk, a quota) raised, naming the checkpoint.
+    torch's writer reports it as ``RuntimeError("... unexpected pos ...")`` without the cause.
     """
     target = Path(s or f)
     tmp = target.with_name(f".{target.name}.partial")
@@ -113,7 +104,6 @@ def _strip_optimizer_atomic(
 
 @contextlib.contextmanager
 def _atomic_strip() -> Iterator[None]:
-    """Let the trainer's final ``strip_optimizer`` calls go through ``_strip_optimizer_atomic``."""
     _ul_trainer.strip_optimizer = _strip_optimizer_atomic  # type: ignore[assignment]
     try:
         yield
@@ -124,24 +114,8 @@ def _atomic_strip() -> Iterator[None]:
 class OfflineDetectionTrainer(DetectionTrainer):
     """Ultralytics' detection trainer; defined here so DDP workers import this package (and its patches).
 
-    Under torchrun, ``components._yolo.ddp.process_group`` has joined the global process group before
-    this trainer is built. Ultralytics 8.4 would take its world size from the local device string
-    (``len(device.split(","))``, 0 on the CPU, 1 for ``--device 0`` on each pod) and so never form one
-    group over several nodes (ultralytics#7282). Then, and only then, this class changes:
-
-    * ``world_size`` (``__init__``): the process group's size; ``ddp`` (spawn a launcher) stays False,
-      as Ultralytics already decides when ``LOCAL_RANK`` is set.
-    * ``_setup_ddp``: only pins this process's GPU (the ``LOCAL_RANK``-th of the device string) instead
-      of calling ``init_process_group`` with the local count; nothing on the CPU.
-    * ``_setup_train``: on the CPU, DDP is built without ``device_ids`` (``_CpuDistributedDataParallel``).
-    * ``final_eval``: rank 0 validates ``best.pt`` on the whole val split as a single process
-      (``_single_process_validation``, a fresh unsharded loader); the other ranks have no ``best.pt``
-      in their rank-private save_dir and skip it, as Ultralytics does when a save_dir has none.
-
-    In every run (single process, Ultralytics' own DDP workers, torchrun), ``_do_train`` ends with the
-    ``ALL_RANKS_END`` callbacks on every rank: the per-rank frozen-layer verdicts are gathered there.
-    Checkpoints are never written in place (``save_model``, and ``final_eval``'s ``strip_optimizer``):
-    a full disk leaves the previous complete files, not a truncated ``best.pt``.
+    Under torchrun it trains in the process group ``ddp.process_group`` joined; it never writes a
+    checkpoint in place. Every override and why: ``components/_yolo/README.md``.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -168,13 +142,7 @@ class OfflineDetectionTrainer(DetectionTrainer):
             super()._setup_train()
 
     def save_model(self) -> bool:
-        """Ultralytics' ``save_model`` through temp names: a failed write never leaves a truncated checkpoint.
-
-        Upstream writes ``last.pt``, ``best.pt`` (and ``epoch<N>.pt``) in place, in that order. Here they
-        go to a temp folder beside them and are renamed once all are complete, ``last.pt`` last (it
-        records the best epoch, whose file must then exist); on failure the previous epoch's files stay
-        as they were, and the ``OSError`` names the checkpoint that could not be written.
-        """
+        """Ultralytics' ``save_model`` into a temp folder, renamed when complete, ``last.pt`` last."""
         wdir, last, best = self.wdir, self.last, self.best
         wdir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=wdir))
@@ -198,10 +166,8 @@ class OfflineDetectionTrainer(DetectionTrainer):
             if not self.torchrun:
                 super().final_eval()
                 return
-            if self.validator is not None:
-                self.validator.dataloader = (
-                    None  # the training loader holds this rank's shard only: load them all
-                )
+            if self.validator is not None:  # the training loader holds this rank's shard only: load them all
+                self.validator.dataloader = None
             with _single_process_validation():
                 super().final_eval()
 
@@ -214,11 +180,7 @@ EpochHook = Callable[[int, dict[str, dict[str, Any]]], None]  # (epochs done, pe
 
 
 def epoch_callback(hook: EpochHook) -> Callable[[DetectionTrainer], None]:
-    """An ``on_fit_epoch_end`` callback handing ``hook`` the finished epoch and its validation's per-class table.
-
-    Ultralytics runs ``on_fit_epoch_end`` after the epoch's ``results.csv`` row and checkpoint are
-    written; only rank 0 (or the single process) calls the hook.
-    """
+    """``on_fit_epoch_end`` (row and checkpoint saved) calling ``hook(epoch, per_class)`` on rank 0."""
 
     def on_fit_epoch_end(trainer: DetectionTrainer) -> None:
         if RANK not in (-1, 0):
@@ -260,15 +222,9 @@ def train(
 
     Args:
         data_yaml: dataset YAML with an absolute ``path``.
-        run_dir: Ultralytics save_dir (``weights/``, ``results.csv``, ``args.yaml``).
-        model: the loaded input checkpoint (its weights are transferred into a model built for the
-            dataset's classes, as ``YOLO(...).train`` does); None to build ``arch`` from scratch.
+        model: the input checkpoint, transferred into a model built for the dataset's classes (as
+            ``YOLO(...).train`` does); None: build ``arch`` from scratch.
         model_arg: what to record as ``model`` in the run's arguments.
-        arch: architecture YAML used when ``model`` is None.
-        overrides: Ultralytics training arguments (epochs, imgsz, lr0, freeze, ...).
-        recorder: callbacks (frozen proof, metrics, checkpoint hook).
-        resume_ckpt: a ``last.pt`` with the trainer's state to continue from.
-        on_epoch: called after every epoch (``epoch_callback``): live logs and the training doctor.
     """
     args: dict[str, Any] = {
         **overrides,
@@ -302,9 +258,8 @@ def _train(
     try:
         trainer = OfflineDetectionTrainer(overrides=args)
     except (FileNotFoundError, RuntimeError) as err:
-        if isinstance(
-            err.__cause__, YoloKfpError
-        ):  # e.g. an UnsafeCheckpoint behind "resume checkpoint not found"
+        # e.g. an UnsafeCheckpoint behind "resume checkpoint not found"
+        if isinstance(err.__cause__, YoloKfpError):
             raise err.__cause__ from None
         raise ConfigError(f"Ultralytics refused the run: {' '.join(str(err).split())[:300]}") from err
     if resume_ckpt is None:
@@ -320,7 +275,7 @@ def _train(
         run_dir=run_dir,
         best=Path(trainer.best),
         last=Path(trainer.last),
-        results_csv=run_dir / "results.csv",
+        results_csv=run_dir / RESULTS_CSV,
         record=record,
         resumed=resume_ckpt is not None,
     )

@@ -1,8 +1,7 @@
 """Ultralytics' training-argument keys and their value kinds, for images without Ultralytics (the plan task).
 
-Generated from ``ultralytics.cfg`` (``DEFAULT_CFG_DICT`` and its ``CFG_*_KEYS`` sets) by
-``components._yolo.preflight.ultralytics_key_kinds``; ``tests/plan/test_plan_preflight.py`` fails when the
-installed Ultralytics differs, so a version bump regenerates it (print the function's result here).
+A snapshot of ``ultralytics.cfg``: ``tests/plan/test_plan_preflight.py`` derives it from the installed
+Ultralytics and fails when they differ, so a version bump regenerates it.
 """
 
 ULTRALYTICS_VERSION = "8.4.190"

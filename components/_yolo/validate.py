@@ -28,16 +28,10 @@ SAMPLE_CONF = CONFUSION_CONF  # predictions drawn on the sample images
 
 
 class ConfusionValidator(DetectionValidator):
-    """Detection validator that fills the confusion matrix without Ultralytics' plots, and records boxes.
+    """Detection validator that counts the confusion matrix with ``plots=False`` and records every box.
 
-    ``plots=False``: Ultralytics' own plots (label mosaics, matplotlib curves) are not used; the report
-    draws its own. Upstream only counts the matrix when it also plots, so the matrix is counted here, per
-    image, with the same call upstream uses, but at a deployment confidence (upstream passes the mAP
-    threshold, 0.001, which floods the background column).
-
-    Every image's labels and predictions are also recorded (``metrics.records``), in the pixels of the
-    evaluated (letterboxed) input, for the AP by object size; and, for the images in ``sample_files``
-    (set by ``validate``), in the pixels of the original image, for the drawn predictions.
+    Upstream counts it only when plotting, at the mAP threshold (0.001 floods the background column);
+    here at ``CONFUSION_CONF``. Boxes: ``metrics.records`` (input pixels), ``metrics.samples`` (original).
     """
 
     sample_files: frozenset[str] = frozenset()
@@ -67,19 +61,17 @@ class ConfusionValidator(DetectionValidator):
             return
         keep = preds["conf"] >= SAMPLE_CONF
 
-        def native(boxes: torch.Tensor) -> np.ndarray:
+        def native(boxes: torch.Tensor) -> list[list[float]]:
             scaled = ops.scale_boxes(
                 batch["imgsz"], boxes.clone(), batch["ori_shape"], ratio_pad=batch["ratio_pad"]
             )
-            return arr(scaled).reshape(-1, 4)
+            return arr(scaled).reshape(-1, 4).tolist()
 
         self.samples[key] = {
             "gt_boxes": native(batch["bboxes"]), "gt_cls": arr(batch["cls"]).reshape(-1).astype(int).tolist(),
             "boxes": native(preds["bboxes"][keep]), "conf": arr(preds["conf"][keep]).reshape(-1).tolist(),
             "cls": arr(preds["cls"][keep]).reshape(-1).astype(int).tolist(),
         }  # fmt: skip
-        self.samples[key]["gt_boxes"] = self.samples[key]["gt_boxes"].tolist()
-        self.samples[key]["boxes"] = self.samples[key]["boxes"].tolist()
 
     def finalize_metrics(self) -> None:
         super().finalize_metrics()
@@ -111,13 +103,7 @@ def metrics_dict(metrics: Any, names: Mapping[int, str]) -> dict[str, Any]:
         row["instances"] = int(nt[int(c)]) if nt is not None and len(nt) > int(c) else 0
         row["images"] = int(nt_img[int(c)]) if nt_img is not None and len(nt_img) > int(c) else 0
         per_class[str(name)] = row
-    return {
-        "map50": map50,
-        "map50_95": map50_95,
-        "precision": mp,
-        "recall": mr,
-        "per_class": per_class,
-    }
+    return {"map50": map50, "map50_95": map50_95, "precision": mp, "recall": mr, "per_class": per_class}
 
 
 def validate(
@@ -137,16 +123,12 @@ def validate(
     """Validate a ``.pt`` or ``.onnx`` model; overall, per-class, confusion matrix and curve data.
 
     Args:
-        samples: images of the split whose labels and predictions (confidence >= ``SAMPLE_CONF``) are
-            returned in original-image pixels, to be drawn.
-        rect: Ultralytics' rectangular batches; None: its default. False gives a dynamic-shape model the
-            square ``imgsz`` input a fixed-shape export sees (the end-to-end check compares the two).
+        samples: images whose labels and predictions (conf >= ``SAMPLE_CONF``) are returned, to be drawn.
+        rect: rectangular batches (None: Ultralytics' default); False: the square input of a fixed export.
 
     Returns:
-        ``metrics_dict`` plus ``confusion_matrix``, ``pr_curve``, ``conf_curves`` (F1, precision and
-        recall against confidence, per class), ``best_f1`` (the confidence of the highest mean F1, as
-        Ultralytics picks it), ``records`` (per image: labels and predictions in evaluated-input pixels),
-        ``samples`` (image path -> boxes), ``speed_ms`` and ``device``.
+        ``metrics_dict`` plus ``confusion_matrix`` (rows true), ``pr_curve``, ``conf_curves``, ``best_f1``,
+        ``records``, ``samples`` (image path -> boxes), ``speed_ms`` and ``device``.
     """
     suffix = weights.suffix.lower()
     if suffix == ".onnx":
@@ -159,26 +141,18 @@ def validate(
         except (TypeError, ModuleNotFoundError, RuntimeError, AttributeError, KeyError) as err:
             raise ConfigError(f"{weights}: cannot load the model ({type(err).__name__}: {err})") from err
         metrics = model.val(
-            validator=validator,
-            data=str(data_yaml),
-            split=split,
-            imgsz=imgsz,
-            batch=batch,
-            device=device,
-            conf=conf,
-            iou=iou,
-            plots=False,
-            save_json=False,
-            save_dir=str(save_dir),
-            verbose=True,
+            validator=validator, data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, device=device,
+            conf=conf, iou=iou, plots=False, save_json=False, save_dir=str(save_dir), verbose=True,
             **({} if rect is None else {"rect": rect}),
-        )
+        )  # fmt: skip
         names = {int(k): str(v) for k, v in model.names.items()}
     out = metrics_dict(metrics, names)
-    cm = metrics.confusion_matrix
     out["confusion_matrix"] = {
         "labels": [names[i] for i in sorted(names)] + ["background"],
-        "matrix": np.asarray(cm.matrix).astype(int).tolist(),  # rows: predicted, columns: true (Ultralytics)
+        # Ultralytics' rows are predicted classes, KFP's (log_confusion_matrix) true ones
+        "matrix": np.asarray(metrics.confusion_matrix.matrix).astype(int).T.tolist(),
+        "rows": "true class",
+        "columns": "predicted class",
         "conf": CONFUSION_CONF,
         "iou": CONFUSION_IOU,
     }
@@ -198,29 +172,21 @@ def validate(
 
 
 def confidence_curves(box: Any, names: Mapping[int, str]) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """F1, precision and recall against confidence per class, and the best-F1 point of their mean.
+    """F1, precision and recall against confidence per class, and the best-F1 point (None without labels).
 
-    The best point is Ultralytics' own choice (``ap_per_class``): the argmax of the class-mean F1 curve
-    smoothed by a box filter of 10 % of its length; precision and recall are the class means there.
-    None when no class has labels.
+    That point is Ultralytics' (``ap_per_class``): the argmax of the class-mean F1 smoothed over 10 %.
     """
     conf = np.asarray(box.px, dtype=float)
     classes = [names[int(c)] for c in box.ap_class_index]
-    curves: dict[str, Any] = {"conf": conf.tolist()}
-    for key, values in (("f1", box.f1_curve), ("precision", box.p_curve), ("recall", box.r_curve)):
-        arr = np.asarray(values, dtype=float).reshape(len(classes), -1) if len(classes) else np.zeros((0, 0))
-        curves[key] = {name: arr[i].tolist() for i, name in enumerate(classes)}
     if not classes:
-        return curves, None
-    f1 = np.asarray(box.f1_curve, dtype=float).reshape(len(classes), -1)
-    i = int(smooth(f1.mean(0), 0.1).argmax())
-    best = {
-        "conf": float(conf[i]),
-        "f1": float(f1.mean(0)[i]),
-        "precision": float(np.asarray(box.p_curve, dtype=float).reshape(len(classes), -1).mean(0)[i]),
-        "recall": float(np.asarray(box.r_curve, dtype=float).reshape(len(classes), -1).mean(0)[i]),
-    }
-    return curves, best
+        return {"conf": conf.tolist(), "f1": {}, "precision": {}, "recall": {}}, None
+    arrays = {key: np.asarray(values, dtype=float).reshape(len(classes), -1)
+              for key, values in (("f1", box.f1_curve), ("precision", box.p_curve), ("recall", box.r_curve))}  # fmt: skip
+    curves: dict[str, Any] = {"conf": conf.tolist()}
+    curves |= {key: {name: a[i].tolist() for i, name in enumerate(classes)} for key, a in arrays.items()}
+    means = {key: a.mean(0) for key, a in arrays.items()}
+    i = int(smooth(means["f1"], 0.1).argmax())
+    return curves, {"conf": float(conf[i])} | {key: float(m[i]) for key, m in means.items()}
 
 
 def _onnx_device(device: str) -> str:
@@ -237,11 +203,7 @@ def _onnx_device(device: str) -> str:
 
 @contextlib.contextmanager
 def single_label_nms() -> Iterator[None]:
-    """Ultralytics' detection validator with best-class-only NMS, as an ``nms=True`` export does in its graph.
-
-    The validator's NMS keeps every class above ``conf`` per anchor (``multi_label=True``, hard-coded);
-    the end-to-end model keeps the best class only. Comparing the two models' mAP needs the same rule.
-    """
+    """The validator's NMS with ``multi_label=False`` (best class only), as an ``nms=True`` export's graph."""
     from ultralytics.models.yolo.detect import val as detect_val
 
     module = detect_val.nms

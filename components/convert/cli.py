@@ -1,8 +1,4 @@
-"""Convert Pascal VOC trees (Annotations/*.xml + JPEGImages/*) into one YOLO dataset folder.
-
-Writes OUT/images/, OUT/labels/<stem>.txt, OUT/classes.txt, OUT/report.md and OUT/report.json.
-Images are hard-linked (a JPEG the trainer would re-save gets a repaired copy). Exit 0 when at least
-one image was converted, 2 with one line when nothing was usable.
+"""Convert Pascal VOC trees into one YOLO dataset folder: labels, classes.txt, report.json (see its README).
 
 Example:
   yolo-kfp convert --source data/voc-helmet --source data/voc-other --out runs/converted
@@ -13,11 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_classes, add_out, add_overwrite, add_workers, print_summary
 from components.convert.core import ConvertConfig, convert_voc, parse_classes
 
 HELP = "Pascal VOC trees -> YOLO labels, classes.txt and report.json"
-DEPRECATED = {"--voc": "--source"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,25 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="VOC root with Annotations/ and JPEGImages/ (repeat for several trees)",
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
-    parser.add_argument(
-        "--classes",
-        default=None,
-        metavar="a,b,c|FILE",
-        help="class order, comma-separated or a file with one name per line (default: the sorted names found)",
+    add_out(parser)
+    add_classes(
+        parser,
+        "class order, comma-separated or a file with one name per line (default: the sorted names found)",
     )
     parser.add_argument("--include-difficult", action="store_true", help="keep objects marked difficult=1")
     parser.add_argument(
         "--strict", action="store_true", help="an object of a class not in --classes is an error"
     )
-    parser.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="parallel parsers (default: the CPU count)"
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an --out folder holding files this stage did not write",
-    )
+    add_workers(parser, None, "parallel parsers (default: the CPU count)")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:

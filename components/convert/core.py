@@ -1,14 +1,7 @@
 """Pascal VOC trees -> one YOLO-format dataset folder (images, labels, classes.txt, report.json).
 
-Box convention (the Ultralytics VOC recipe): x_c = ((xmin + xmax) / 2 - 1) / W,
-y_c = ((ymin + ymax) / 2 - 1) / H, w = (xmax - xmin) / W, h = (ymax - ymin) / H, six decimals,
-final values clamped to [0, 1]. Boxes are first clipped to [0, W] x [0, H]; a box that lies inside
-the image is therefore never changed. See README.md for every skip reason.
-
-Parsing, and then linking and writing the output files, run in worker processes for large trees
-(``ConvertConfig.workers``); the result does not depend on the worker count: files are handled in sorted
-order and collected in that order. Only the class list, the output names and the counts are decided in the
-main process, between the two phases.
+The box convention, every skip reason and the worker pool (whose result does not depend on the worker
+count): README.md.
 """
 
 from __future__ import annotations
@@ -20,6 +13,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -38,7 +32,7 @@ from tqdm import tqdm
 from components._shared.dataset import IMAGE_SUFFIXES, TRAINER_MIN_SIDE, jpeg_lacks_end_marker
 from components._shared.errors import ConfigError, DatasetError, StorageError
 from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
-from components.convert.imagesize import header_size
+from components.convert.imagesize import probe
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +63,7 @@ class ConvertConfig:
         classes: class order; ``None`` means the sorted names of the objects that are written.
         include_difficult: keep objects marked ``difficult=1`` (left out by default).
         strict: an object whose class is not in ``classes`` is an error instead of a skip.
-        workers: parser processes; ``None`` = one per usable CPU, ``0``/``1`` = in-process. Trees of
-            fewer than 500 XML files are always parsed in-process (a pool does not pay off there).
+        workers: parser processes; ``None`` = one per usable CPU; ``0``/``1`` or < 500 XML files: in-process.
         overwrite: replace an ``--out`` folder holding files this stage did not write (never an input).
     """
 
@@ -161,18 +154,10 @@ class _Tally:
 
 
 def parse_classes(value: str) -> tuple[str, ...]:
-    """Read a class list from ``a,b,c`` or from a file with one name per line.
-
-    Args:
-        value: comma-separated names, or the path of a text file (blank lines and ``#`` lines ignored).
-
-    Returns:
-        The names, trimmed and with inner whitespace runs as one space (``class_name``), in the given order.
+    """Class names (tidied by ``class_name``) from ``a,b,c`` or a file of one name per line (``#`` ignored).
 
     Raises:
-        ConfigError: the list is empty or names a class twice (in any case: objects are matched to the
-            list regardless of case), or the value looks like a path (has a ``/`` or ends in ``.txt``) to
-            a file that does not exist.
+        ConfigError: an empty list, a name given twice (in any case), or a path to a missing file.
     """
     path = Path(value).expanduser()
     if not path.is_file() and ("/" in value or os.sep in value or value.strip().lower().endswith(".txt")):
@@ -205,29 +190,16 @@ def parse_classes(value: str) -> tuple[str, ...]:
 
 
 def class_name(raw: str) -> str:
-    """A class name as one trimmed line: every run of whitespace (newlines, tabs) becomes one space.
-
-    A newline inside ``<name>`` would otherwise give ``classes.txt`` two lines for one class and shift
-    every later class id.
-    """
+    """A class name as one trimmed line (a newline in ``<name>`` would split a line of classes.txt)."""
     return " ".join(raw.split())
 
 
 def convert_voc(voc_dirs: Sequence[Path], out_dir: Path, cfg: ConvertConfig) -> ConvertResult:
-    """Convert one or more Pascal VOC trees into one YOLO dataset folder.
-
-    Args:
-        voc_dirs: VOC roots, each with ``Annotations/*.xml`` and ``JPEGImages/*``.
-        out_dir: output folder; replaced in one rename when the conversion is complete.
-        cfg: conversion options.
-
-    Returns:
-        Counts of what was written and skipped (also written to ``out_dir/report.json``).
+    """Convert Pascal VOC trees into one YOLO dataset folder; return the counts written to ``report.json``.
 
     Raises:
         DatasetError: a folder is missing, nothing usable was found, or ``strict`` met an unknown class.
-        ConfigError: the same folder was given twice, or ``out_dir`` is, contains or lies inside a VOC
-            tree (or holds files convert did not write, without ``overwrite``).
+        ConfigError: a folder given twice, or an ``out_dir`` that overlaps a tree or holds foreign files.
     """
     start = time.perf_counter()
     guard_out_dir(Path(out_dir), list(voc_dirs), overwrite=cfg.overwrite, flag="--out")
@@ -357,11 +329,7 @@ def _plan_dataset(
     include_difficult: bool,
     canon: dict[str, str],
 ) -> tuple[_Tally, list[_Write]]:
-    """Each usable file's label content and output names, and the counts (written by ``_write_dataset``).
-
-    Args:
-        canon: object name as parsed -> its class name (``_canonical_names``).
-    """
+    """Each usable file's label bytes and output names, and the counts (``canon``: ``_canonical_names``)."""
     tally = _Tally()
     ids = {c: i for i, c in enumerate(classes)}
     index = {raw: ids[c] for raw, c in canon.items() if c in ids}
@@ -382,15 +350,8 @@ def _plan_dataset(
 def _canonical_names(
     parsed: Iterable[_Parsed], given: Sequence[str] | None
 ) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """Map every object name to its class name, and report the spellings that were merged.
-
-    The rule: a name is trimmed with inner whitespace collapsed (``class_name``); names equal up to case
-    are one class, spelled as in ``given`` when it lists the class, else as most objects spell it (ties:
-    the first in sorted order). So ``Star``/``STAR``/``star`` never become three classes.
-
-    Returns:
-        ``(raw name -> class name, {class name: {other spelling: objects}})``.
-    """
+    """``(raw name -> class name, {class name: {other spelling: objects}})``: names equal up to case are
+    one class, spelled as ``given`` or most objects spell it (rule in README.md)."""
     counts: Counter[str] = Counter(name for p in parsed for name, *_ in p.objects if name)
     by_key: dict[str, Counter[str]] = {}
     for raw, n in counts.items():
@@ -422,8 +383,7 @@ def _refuse_unmatched_classes(given: Sequence[str], parsed: Iterable[_Parsed], c
 
 @contextlib.contextmanager
 def _disk_errors(out_dir: Path) -> Iterator[None]:
-    """A failed write (full disk, quota, read-only folder) as one ``StorageError`` line; the staged folder
-    is already removed by ``staged_dir`` when this sees the error."""
+    """A failed write (full disk, quota, read-only folder) as one ``StorageError`` line."""
     try:
         yield
     except OSError as err:
@@ -436,10 +396,8 @@ def _disk_errors(out_dir: Path) -> Iterator[None]:
 def _write_dataset(
     tmp: Path, writes: list[_Write], classes: Sequence[str], pool: ProcessPoolExecutor | None, workers: int
 ) -> None:
-    """Link the images and write labels and classes.txt into the staging folder (renamed as a whole).
-
-    Creating ~2 files per image is most of a conversion's system time, so the pool does it too.
-    """
+    """Link the images, write labels and classes.txt; in the pool, as ~2 files per image are most of the
+    system time of a conversion."""
     (tmp / "images").mkdir()
     (tmp / "labels").mkdir()
     for _ in _map_chunks(functools.partial(_write_chunk, str(tmp)), writes, pool, workers):
@@ -477,10 +435,8 @@ def _write_repaired(image: str, dst: str) -> None:
 
 
 def _collect_jobs(trees: Sequence[Path]) -> tuple[list[_Job], int]:
-    """One job per XML (sorted per tree, trees in the given order) and the count of unannotated images.
-
-    One ``scandir`` per folder: the file type comes with the listing, so regular files cost no ``stat``.
-    """
+    """One job per XML (sorted per tree, trees in order) and the count of unannotated images; ``scandir``
+    gives the file type with the listing, so regular files cost no ``stat``."""
     jobs: list[_Job] = []
     orphans = 0
     for i, tree in enumerate(trees):
@@ -563,9 +519,12 @@ def _parse_chunk(jobs: Sequence[_Job]) -> list[_Outcome]:
     return [_parse_file(j) for j in jobs]
 
 
+_CONTROL_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _has_control_char(name: str) -> bool:
     """True for C0/C1 control characters and line separators (a newline would split a list file's line)."""
-    return any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in name)
+    return _CONTROL_CHAR.search(name) is not None
 
 
 def _printable(name: str) -> str:
@@ -627,14 +586,10 @@ def _read_file(path: str) -> bytes:
 def _parse_xml(data: bytes) -> Element:
     """The document's root element, never expanding entities or fetching anything.
 
-    Entity declarations and external references can only come from a DTD, which starts with ``<!``.
-    Expat reads a document as UTF-8, UTF-16 or an 8-bit encoding in which ``<`` and ``!`` are their ASCII
-    bytes, and in UTF-16 every ASCII character has a zero byte. So bytes without ``<!`` and without a zero
-    byte cannot hold a DTD, and the standard library's C parser (several times faster than defusedxml's
-    pure-Python tree builder) is safe for them. (Expat refuses encodings that move ``<`` or ``!``, such
-    as EBCDIC, and multi-byte ones other than UTF-8/16.) Everything else goes through defusedxml, which
-    refuses entity declarations and external references (``unsafe_xml``); so does any document the C
-    parser rejects, so that a bad file meets exactly the error it met before.
+    Entities and external references need a DTD (``<!``). Expat reads only UTF-8, UTF-16 (a zero byte in
+    every ASCII character) or 8-bit encodings where ``<`` and ``!`` are ASCII, so bytes without ``<!`` and
+    without a zero byte hold no DTD and the faster C parser is safe. Everything else, and whatever the C
+    parser rejects, goes through defusedxml (``unsafe_xml``), so a bad file meets the same error as before.
     """
     if b"<!" not in data and b"\x00" not in data:
         with contextlib.suppress(Exception):
@@ -655,27 +610,23 @@ def _pick_image(job: _Job, root: Element) -> int:
 
 
 def _inspect_image(image: str) -> tuple[tuple[int, int] | None, str | None, int, str | None]:
-    """The stored size, EXIF orientation and repair reason of an image, or a skip reason.
+    """``(stored size or None, skip reason, EXIF orientation (1: upright), repair reason)`` of an image.
 
-    Mirrors Ultralytics' ``check_image`` (``ultralytics/data/utils.py``, 8.4), which drops an image it
-    cannot verify or whose side is below 10 px, and re-saves a JPEG that does not end in an EOI marker
-    (in the dataset folder, that is, in one of this pipeline's outputs). Such a JPEG is decoded here:
-    undecodable (truncated) it is skipped, else it gets a repaired copy (``_write_repaired``).
-
-    Returns:
-        ``(size or None, skip reason, orientation, repair reason)``; orientation 1 means upright.
+    Mirrors Ultralytics' ``check_image`` (``ultralytics/data/utils.py``, 8.4): it drops an unverifiable
+    image or a side below 10 px, and re-saves in place a JPEG without EOI marker, which is decoded here:
+    skipped when truncated, else given a repaired copy (``_write_repaired``).
     """
-    size, orientation = header_size(image), 1
+    (size, lacks_eoi), orientation = probe(image), 1
     if size is None:
         size, reason, orientation = _pil_size(image)
         if size is None:
             return None, reason, 1, None
+        try:
+            lacks_eoi = jpeg_lacks_end_marker(image)
+        except OSError:
+            return None, "unreadable_image", 1, None
     if min(size) < TRAINER_MIN_SIDE:
         return None, "image_too_small", 1, None
-    try:
-        lacks_eoi = jpeg_lacks_end_marker(image)
-    except OSError:
-        return None, "unreadable_image", 1, None
     if lacks_eoi is None:  # not a JPEG
         return (
             (size, None, orientation, None)
@@ -754,12 +705,9 @@ def _declared_size(root: Element) -> tuple[int, int] | None:
 
 
 def _parse_object(obj: Element, width: int, height: int, orientation: int = 1) -> _Object:
-    """Read ``object/name``, ``object/difficult`` and ``object/bndbox`` (never ``part`` children).
-
-    The hot loop of a conversion: written out with comparisons instead of ``min``/``max`` calls, with the
-    same results (``-0.0`` and an ``int`` ``width`` included). ``orientation`` (EXIF, 2-8) moves the box
-    from the stored ``width`` x ``height`` frame to the upright one before it is clipped and normalised.
-    """
+    """Read ``object/name``, ``/difficult`` and ``/bndbox`` (never ``part`` children). The hot loop:
+    comparisons replace ``min``/``max`` (same results, ``-0.0`` included). EXIF ``orientation`` 2-8 moves
+    the box from the stored frame to the upright one before clipping."""
     name = sys.intern((obj.findtext("name") or "").strip())  # one copy per name crosses to the main process
     difficult = (obj.findtext("difficult") or "0").strip().lower() in ("1", "true", "yes")
     box = obj.find("bndbox")
@@ -847,11 +795,8 @@ def _check_strict(parsed: Iterable[_Parsed], classes: Sequence[str], canon: dict
 
 
 def _output_names(parsed: Sequence[_Parsed], trees: Sequence[Path]) -> dict[str, str]:
-    """Output stem per XML: the stem itself, or ``<tree>__<stem>`` for stems found in several trees.
-
-    ``<tree>`` is the tree folder's name (``<name>-<n>`` with its 1-based ``--voc`` position when two
-    trees share a name). A name still taken after that gets ``__2``, ``__3``... in sorted order.
-    """
+    """Output stem per XML: the stem, or ``<tree>__<stem>`` when several trees have it (README.md); a name
+    still taken then gets ``__2``, ``__3``... in sorted order."""
     labels = [t.resolve().name or "voc" for t in trees]
     labels = [f"{lb}-{i + 1}" if labels.count(lb) > 1 else lb for i, lb in enumerate(labels)]
     own = [_xml_stem(p.xml) for p in parsed]
@@ -887,12 +832,8 @@ def _label_lines(
     include_difficult: bool,
     tally: _Tally,
 ) -> list[str]:
-    """YOLO lines of one image; every object is either written or counted under one skip reason.
-
-    Args:
-        index: object name as parsed -> class id (spellings of one class share it).
-        classes: class id -> class name.
-    """
+    """YOLO lines of one image; each object is written or counted under one skip reason. ``index`` maps
+    every spelling of a class to its id."""
     lines: list[str] = []
     seen: set[str] = set()
     tally.objects_in += len(objects)

@@ -1,16 +1,8 @@
-"""Image width and height from the first bytes of a JPEG or PNG file, without PIL.
+"""Image width and height from the first bytes of a plain JPEG or PNG, without PIL.
 
-``header_size`` answers only for files whose header it can prove PIL would open with the same size: a
-JPEG whose markers up to the start of scan are all plain (JFIF/XMP/ICC/comment/tables/frame), or a PNG
-whose ``IHDR`` (checksum verified) is followed directly by ``IDAT``. Everything else (EXIF, MPO,
-Photoshop blocks, fill bytes, unusual markers, other PNG chunks, other formats, truncated or damaged
-headers, images above PIL's decompression-bomb limit) gives ``None``, and the caller asks PIL, whose
-verdict then stands. So this module can only make a check faster, never change its result.
-
-The JPEG walk mirrors ``PIL.JpegImagePlugin.JpegImageFile._open`` and the PNG one
-``PIL.PngImagePlugin.PngImageFile._open`` as of Pillow 13; ``tests/convert/test_convert_imagesize.py``
-compares both with the installed PIL on generated, truncated and corrupted files and on the real samples,
-so a Pillow that opens headers differently shows up there.
+It answers only where PIL would open the file with the same size, else ``None`` (the caller asks PIL),
+so it can make a check faster but never change its result. The walks mirror Pillow 13's
+``JpegImageFile._open`` and ``PngImageFile._open``; tests/convert/test_convert_imagesize.py compares them.
 """
 
 from __future__ import annotations
@@ -43,26 +35,34 @@ class _NeedMore(Exception):
 
 
 def header_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """``(width, height)`` from the file's header, or ``None`` when PIL must decide (see the module doc).
+    """``(width, height)`` from the file's header, or ``None`` when PIL must decide; never raises."""
+    return probe(path)[0]
 
-    Never raises: an unreadable file also gives ``None``.
-    """
+
+def probe(path: str | os.PathLike[str]) -> tuple[tuple[int, int] | None, bool | None]:
+    """``(header_size, lacks_end_marker)`` from one open; the marker flag (no final ``FF D9``) is None
+    except for a JPEG whose size is known. Never raises."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
-        return None
+        return None, None
     try:
         head = os.read(fd, HEAD_BYTES)
         try:
-            return size_from_bytes(head, complete=len(head) < HEAD_BYTES)
+            size = size_from_bytes(head, complete=len(head) < HEAD_BYTES)
         except _NeedMore:
             head += os.read(fd, MAX_HEAD_BYTES - len(head))
             try:
-                return size_from_bytes(head, complete=True)
+                size = size_from_bytes(head, complete=True)
             except _NeedMore:
-                return None
+                return None, None
+        if size is None or not head.startswith(b"\xff\xd8\xff"):
+            return size, None
+        length = os.fstat(fd).st_size
+        tail = head[-2:] if length == len(head) else os.pread(fd, 2, length - 2)
+        return size, tail != b"\xff\xd9"
     except OSError:
-        return None
+        return None, None
     finally:
         os.close(fd)
 
@@ -71,7 +71,6 @@ def size_from_bytes(data: bytes, complete: bool = True) -> tuple[int, int] | Non
     """``(width, height)`` from a file's first bytes, or ``None`` when PIL must decide.
 
     Args:
-        data: the start of the file.
         complete: ``data`` is the whole file; otherwise running past its end raises ``_NeedMore``.
     """
     try:

@@ -1,34 +1,15 @@
-"""Export a trained checkpoint to ONNX, simplify it, and prove it computes what PyTorch computes.
-
-Output folder (replaced atomically)::
-
-    model.onnx    simplified with onnxsim, checked with onnx.checker; carries Ultralytics' metadata
-                  (names, stride, imgsz, task) so ``YOLO("model.onnx")`` and ``yolo-kfp validate`` work
-    model.json    model card: classes, image size, input/output names and shapes, pre/post-processing,
-                  metrics (from the training stage), sha256 of the source weights and of the ONNX file
-    model_e2e.onnx the end-to-end model (``end_to_end``): the same network with NMS inside
-                  (Ultralytics ``nms=True``), dynamic batch up to ``end_to_end_batch``, output
-                  ``(batch, max_det, 6)`` = x1 y1 x2 y2 score class in input pixels; what Triton serves
-    export.json   parity (max abs difference, detections), latency (ONNX Runtime vs PyTorch, CPU,
-                  batch 1), node counts before/after simplification, file sizes
-
-Parity runs both models on the same letterboxed images (real ones from ``parity_images`` when given:
-a dataset.yaml's validation images or an image folder; synthetic otherwise). It fails with
-``ParityError`` when the detections after NMS differ: another count, another class, or a box that
-moved by more than ``box_atol`` pixels.
-"""
+"""Export a checkpoint to ONNX, simplify it, and prove it computes what PyTorch computes (``README.md``)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import shutil
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +17,13 @@ from components._shared.artifacts import DATASET_YAML, MODEL_E2E_ONNX, MODEL_ONN
 from components._shared.dataset import IMAGE_SUFFIXES, load_dataset
 from components._shared.errors import ConfigError, YoloKfpError
 from components._shared.fsio import guard_out_dir, no_room_as_storage_error, staged_dir, write_json_atomic
+from components._shared.storage.base import sha256_file
+from components.export.graph import decompose_inner_softmax
 
 log = logging.getLogger(__name__)
 
 MIN_OPSET = 11  # Upsample/Resize as YOLOv5 needs it
 TORCH_MAX_OPSET = 20  # TorchScript-based exporter (the one Ultralytics uses) in torch 2.x
-
-
 END_TO_END_UNMATCHED = 0.02  # share of detections the end-to-end model may miss or add (border NMS)
 
 
@@ -65,14 +46,13 @@ class ExportConfig:
         parity_iou: NMS IoU threshold of the compared detections.
         box_atol: largest allowed box-corner difference in pixels between matched detections.
         latency_runs: timed runs per runtime (median reported), after a few warm-up runs.
-        metrics_json: the training stage's metrics.json for the model card; None: the one beside
-            the weights, if any.
+        metrics_json: the training stage's metrics.json for the model card; None: the one beside the weights.
         overwrite: replace an ``out_dir`` holding files this stage did not write (never an input).
         end_to_end: also write ``model_e2e.onnx`` (NMS inside), checked against the raw model's detections.
-        end_to_end_batch: the largest batch the end-to-end model takes (its NMS loop is unrolled for it;
-            publish gives Triton this ``max_batch_size``).
-        end_to_end_conf: the score threshold baked into its NMS: validation's, so its mAP equals the raw
-            model's (clients apply their own threshold to the scores).
+        end_to_end_batch: its largest batch (its NMS loop is unrolled for it; Triton's ``max_batch_size``).
+        end_to_end_conf: the score threshold baked into its NMS: validation's, so its mAP equals the raw model's.
+        end_to_end_iou: the IoU threshold of its NMS.
+        end_to_end_max_det: its output rows per image (detections, zero rows after the last).
     """
 
     imgsz: int = 640
@@ -96,67 +76,36 @@ class ExportConfig:
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What ``export_onnx`` wrote; details in ``export.json`` and ``model.json``."""
+    """What ``export_onnx`` wrote: ``model_card`` is ``model.json``, ``report`` is ``export.json``."""
 
     out_dir: Path
-    onnx_path: Path
-    model_json: Path
-    export_json: Path
-    names: tuple[str, ...]
-    imgsz: int
-    opset: int
-    dynamic: bool
-    parity_images: int
-    parity_source: str
-    max_abs_diff: float
-    detections: int
-    onnx_ms: float
-    torch_ms: float
-    nodes_before: int
-    nodes_after: int
-    onnx_bytes: int
-    sha256: str
-    seconds: float
+    model_card: Mapping[str, Any]
+    report: Mapping[str, Any]
+
+    @property
+    def onnx_path(self) -> Path:
+        """The simplified ``model.onnx``."""
+        return self.out_dir / MODEL_ONNX
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (paths as strings)."""
-        d = asdict(self)
-        for k in ("out_dir", "onnx_path", "model_json", "export_json"):
-            d[k] = str(d[k])
-        d["names"] = list(self.names)
-        return d
-
-    def summary(self) -> dict[str, float]:
-        """Scalars for the run page (KFP ``Metrics``)."""
+        """The CLI's summary: paths, parity, latency, node counts and the ONNX file's checksum."""
+        card, report = self.model_card, self.report
+        parity, latency, nodes = report["parity"], report["latency"], report["nodes"]
         return {
-            "max_abs_diff": self.max_abs_diff,
-            "parity_images": float(self.parity_images),
-            "onnx_ms": self.onnx_ms,
-            "torch_ms": self.torch_ms,
-            "nodes_before": float(self.nodes_before),
-            "nodes_after": float(self.nodes_after),
-        }
+            "out_dir": str(self.out_dir), "onnx_path": str(self.onnx_path),
+            "model_json": str(self.out_dir / "model.json"), "export_json": str(self.out_dir / "export.json"),
+            "names": card["classes"], "imgsz": card["imgsz"], "opset": card["opset"], "dynamic": card["dynamic"],
+            "parity_images": parity["images"], "parity_source": parity["source"],
+            "max_abs_diff": parity["max_abs_diff"], "detections": parity["detections_torch"],
+            "onnx_ms": latency["onnxruntime_ms"], "torch_ms": latency["pytorch_ms"],
+            "nodes_before": nodes["before"], "nodes_after": nodes["after"], "onnx_bytes": report["bytes"]["onnx"],
+            "sha256": card["sha256"], "seconds": report["seconds"],
+        }  # fmt: skip
 
     def card(self) -> dict[str, Any]:
         """Metadata for the ONNX artifact (KFP ``Model``)."""
-        return {
-            "framework": "onnx",
-            "opset": self.opset,
-            "classes": list(self.names),
-            "imgsz": self.imgsz,
-            "dynamic": self.dynamic,
-            "sha256": self.sha256,
-            "max_abs_diff": self.max_abs_diff,
-        }
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        card = {k: self.model_card[k] for k in ("opset", "classes", "imgsz", "dynamic", "sha256")}
+        return {"framework": "onnx", **card, "max_abs_diff": self.report["parity"]["max_abs_diff"]}
 
 
 def _check(weights: Path, cfg: ExportConfig) -> None:
@@ -203,20 +152,9 @@ def parity_image_paths(source: Path | None, count: int) -> tuple[list[Path], str
 def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()) -> ExportResult:  # noqa: B008
     """Export ``weights`` to a simplified ONNX model with a model card, after proving parity.
 
-    Args:
-        weights: an Ultralytics checkpoint (``best.pt``).
-        out_dir: folder to write (replaced atomically): ``model.onnx``, ``model.json``, ``export.json``.
-        cfg: export, parity and latency options.
-
-    Returns:
-        Parity, latency, node counts and the ONNX file's checksum.
-
     Raises:
-        ConfigError: missing weights, a bad image size or opset, unusable parity images, or an ``out_dir``
-            that is, contains or lies inside an input (or holds foreign files, without ``overwrite``).
-        UnsafeCheckpoint: the weights reference globals outside the allowlist (nothing was run).
-        ParityError: ONNX Runtime's detections differ from PyTorch's.
-        StorageError: the file system refused a write for lack of room (full disk, quota); nothing was written.
+        ConfigError: bad weights, image size, opset, parity images or ``out_dir``. ParityError: ONNX Runtime
+            disagrees. UnsafeCheckpoint: globals outside the allowlist. StorageError: the disk is full.
     """
     t0 = time.perf_counter()
     weights, out_dir = Path(weights), Path(out_dir)
@@ -239,15 +177,13 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
         nodes_before = len(model.graph.node)
         if cfg.simplify:
             model = _simplify(model, raw_path)
-        onnx.checker.check_model(model)
-        _require_metadata(model, raw_path)
-        final = tmp / MODEL_ONNX
-        onnx.save(model, str(tmp / f".{MODEL_ONNX}.tmp"))
-        os.replace(tmp / f".{MODEL_ONNX}.tmp", final)
+        decomposed = decompose_inner_softmax(model)
+        final = _save_checked(model, raw_path, tmp / MODEL_ONNX)
         report = _prove_and_time(weights, final, images, source, cfg)
-        report["nodes"] = {"before": nodes_before, "after": len(model.graph.node), "simplified": cfg.simplify}
-        report["bytes"] = {"weights": weights.stat().st_size, "onnx_raw": raw_path.stat().st_size}
-        report["bytes"]["onnx"] = final.stat().st_size
+        report["nodes"] = {"before": nodes_before, "after": len(model.graph.node), "simplified": cfg.simplify,
+                           "softmax_decomposed": decomposed}  # fmt: skip
+        report["bytes"] = {"weights": weights.stat().st_size, "onnx_raw": raw_path.stat().st_size,
+                           "onnx": final.stat().st_size}  # fmt: skip
         report.update(opset=cfg.opset, dynamic=cfg.dynamic, imgsz=cfg.imgsz, versions=_versions())
         card = _model_card(weights, final, model, meta, cfg)
         if cfg.end_to_end:
@@ -257,25 +193,18 @@ def export_onnx(weights: Path, out_dir: Path, cfg: ExportConfig = ExportConfig()
                 k: e2e[k] for k in ("file", "sha256", "bytes", "max_batch", "conf", "iou", "max_det")
             }
         shutil.rmtree(tmp / ".work")
-        write_json_atomic(tmp / "model.json", card)
         report["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json_atomic(tmp / "export.json", report)
-    result = _result(out_dir, card, report)
+        result = ExportResult(out_dir, card, report)
+        write_json_atomic(tmp / "model.json", result.model_card)
+        write_json_atomic(tmp / "export.json", result.report)
+    done = result.to_dict()
     log.info(
         "export: %s -> %s (%d -> %d nodes, %.1f MB); parity on %d %s images: max |diff| %.2e, %d detections "
         "equal; latency ONNX Runtime %.1f ms vs PyTorch %.1f ms (CPU, batch 1)",
-        weights,
-        result.onnx_path,
-        result.nodes_before,
-        result.nodes_after,
-        result.onnx_bytes / 1e6,
-        result.parity_images,
-        "synthetic" if source == "synthetic" else "real",
-        result.max_abs_diff,
-        result.detections,
-        result.onnx_ms,
-        result.torch_ms,
-    )
+        weights, result.onnx_path, done["nodes_before"], done["nodes_after"], done["onnx_bytes"] / 1e6,
+        done["parity_images"], "synthetic" if source == "synthetic" else "real", done["max_abs_diff"],
+        done["detections"], done["onnx_ms"], done["torch_ms"],
+    )  # fmt: skip
     return result
 
 
@@ -295,40 +224,25 @@ def _export_end_to_end(weights: Path, tmp: Path, images: Sequence[Path], cfg: Ex
     dims = model.graph.output[0].type.tensor_type.shape.dim
     for dim, value in zip(dims[1:], (cfg.end_to_end_max_det, 6), strict=True):
         dim.dim_value = value
-    onnx.checker.check_model(model, full_check=True)
-    _require_metadata(model, raw_path)
-    final = tmp / MODEL_E2E_ONNX
-    onnx.save(model, str(tmp / f".{MODEL_E2E_ONNX}.tmp"))
-    os.replace(tmp / f".{MODEL_E2E_ONNX}.tmp", final)
+    decompose_inner_softmax(model)
+    final = _save_checked(model, raw_path, tmp / MODEL_E2E_ONNX, full_check=True)
     parity = _end_to_end_parity(tmp / MODEL_ONNX, final, images, cfg)
     return {
-        "file": MODEL_E2E_ONNX,
-        "sha256": sha256(final),
-        "bytes": final.stat().st_size,
-        "max_batch": cfg.end_to_end_batch,
-        "conf": cfg.end_to_end_conf,
-        "iou": cfg.end_to_end_iou,
+        "file": MODEL_E2E_ONNX, "sha256": sha256_file(final), "bytes": final.stat().st_size,
+        "max_batch": cfg.end_to_end_batch, "conf": cfg.end_to_end_conf, "iou": cfg.end_to_end_iou,
         "max_det": cfg.end_to_end_max_det,
         "output": "(batch, max_det, 6): x1 y1 x2 y2 score class in input pixels, zero rows after the last",
         "parity": parity,
-    }
+    }  # fmt: skip
 
 
 def _end_to_end_parity(raw: Path, e2e: Path, images: Sequence[Path], cfg: ExportConfig) -> dict[str, Any]:
-    """The end-to-end model's rows above ``parity_conf`` against the raw ONNX model's NMS, image by image."""
     import numpy as np
-    import torch
 
-    from components._yolo.export import letterbox_batch, nms
+    from components._yolo.export import nms
 
-    if images:
-        batch = letterbox_batch(images, cfg.imgsz).numpy()
-    else:
-        batch = torch.rand(
-            (cfg.parity_count, 3, cfg.imgsz, cfg.imgsz), generator=torch.Generator().manual_seed(0)
-        )
-        batch = batch.numpy()
-    raw_s, e2e_s = _session(raw, torch.get_num_threads()), _session(e2e, torch.get_num_threads())
+    batch = _parity_batch(images, cfg).numpy()
+    raw_s, e2e_s = _session(raw), _session(e2e)
     raw_in, e2e_in = raw_s.get_inputs()[0].name, e2e_s.get_inputs()[0].name
     per_image = []
     for i in range(batch.shape[0]):
@@ -381,11 +295,17 @@ def _simplify(model: Any, raw_path: Path) -> Any:
     return simplified
 
 
-def _require_metadata(model: Any, raw_path: Path) -> None:
-    keys = {p.key for p in model.metadata_props}
-    missing = {"names", "stride", "imgsz", "task"} - keys
+def _save_checked(model: Any, raw_path: Path, path: Path, *, full_check: bool = False) -> Path:
+    """Write ``model`` to ``path`` (temp name, rename) once ``onnx.checker`` and Ultralytics' metadata pass."""
+    import onnx
+
+    onnx.checker.check_model(model, full_check=full_check)
+    missing = {"names", "stride", "imgsz", "task"} - {p.key for p in model.metadata_props}
     if missing:
         raise YoloKfpError(f"{raw_path.name}: Ultralytics metadata {sorted(missing)} missing after export")
+    onnx.save(model, str(path.with_name(f".{path.name}.tmp")))
+    os.replace(path.with_name(f".{path.name}.tmp"), path)
+    return path
 
 
 def _versions() -> dict[str, str]:
@@ -395,38 +315,46 @@ def _versions() -> dict[str, str]:
 
     from components._yolo.model import versions
 
-    return {
-        **versions(),
+    extra = {
         "onnx": onnx.__version__,
         "onnxsim": str(onnxsim.__version__),
         "onnxruntime": onnxruntime.__version__,
     }
+    return {**versions(), **extra}
 
 
-def _session(path: Path, threads: int) -> Any:
+def _parity_batch(images: Sequence[Path], cfg: ExportConfig) -> Any:
+    """``images`` letterboxed as Ultralytics' predictor does, or ``parity_count`` seeded noise images."""
+    import torch
+
+    from components._yolo.export import letterbox_batch
+
+    if images:
+        return letterbox_batch(images, cfg.imgsz)
+    return torch.rand((cfg.parity_count, 3, cfg.imgsz, cfg.imgsz), generator=torch.Generator().manual_seed(0))
+
+
+def _session(path: Path) -> Any:
     """A CPU session with as many threads as PyTorch uses (a fair latency comparison)."""
+    import torch
+
     from components._shared.onnx_runtime import make_session
 
-    return make_session(path, threads=threads)
+    return make_session(path, threads=torch.get_num_threads())
 
 
 def _prove_and_time(
     weights: Path, onnx_path: Path, images: Sequence[Path], source: str, cfg: ExportConfig
 ) -> dict[str, Any]:
-    """Parity of raw outputs and detections, then CPU latency of both runtimes."""
     import numpy as np
     import torch
 
-    from components._yolo.export import letterbox_batch, nms, predict_raw, torch_model_for_parity
+    from components._yolo.export import nms, predict_raw, torch_model_for_parity
 
     model = torch_model_for_parity(weights)
-    session = _session(onnx_path, torch.get_num_threads())
+    session = _session(onnx_path)
     input_name = session.get_inputs()[0].name
-    if images:
-        batch = letterbox_batch(images, cfg.imgsz)
-    else:
-        gen = torch.Generator().manual_seed(0)
-        batch = torch.rand((cfg.parity_count, 3, cfg.imgsz, cfg.imgsz), generator=gen)
+    batch = _parity_batch(images, cfg)
     diffs, per_image = [], []
     for i in range(batch.shape[0]):
         x = batch[i : i + 1]
@@ -529,11 +457,8 @@ def compare_detections(
 
 
 def _io_shapes(values: Sequence[Any]) -> list[dict[str, Any]]:
-    out = []
-    for v in values:
-        dims = [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-        out.append({"name": v.name, "shape": dims, "dtype": "float32"})
-    return out
+    return [{"name": v.name, "shape": [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim],
+             "dtype": "float32"} for v in values]  # fmt: skip
 
 
 def _training_metrics(weights: Path, cfg: ExportConfig) -> dict[str, Any] | None:
@@ -573,33 +498,12 @@ def _model_card(
         "postprocessing": "output0 (N, 4 + classes, anchors): cx, cy, w, h in input pixels and class scores; "
         "apply NMS (not in the graph)",
         "metrics": _training_metrics(weights, cfg),
-        "source_weights": {"path": str(weights), "sha256": sha256(weights), "bytes": weights.stat().st_size},
-        "sha256": sha256(onnx_path),
+        "source_weights": {
+            "path": str(weights),
+            "sha256": sha256_file(weights),
+            "bytes": weights.stat().st_size,
+        },
+        "sha256": sha256_file(onnx_path),
         "bytes": onnx_path.stat().st_size,
         "ultralytics_version": meta.get("version"),
     }
-
-
-def _result(out_dir: Path, card: dict[str, Any], report: dict[str, Any]) -> ExportResult:
-    parity, latency = report["parity"], report["latency"]
-    return ExportResult(
-        out_dir=out_dir,
-        onnx_path=out_dir / MODEL_ONNX,
-        model_json=out_dir / "model.json",
-        export_json=out_dir / "export.json",
-        names=tuple(card["classes"]),
-        imgsz=card["imgsz"],
-        opset=card["opset"],
-        dynamic=card["dynamic"],
-        parity_images=parity["images"],
-        parity_source=parity["source"],
-        max_abs_diff=parity["max_abs_diff"],
-        detections=parity["detections_torch"],
-        onnx_ms=latency["onnxruntime_ms"],
-        torch_ms=latency["pytorch_ms"],
-        nodes_before=report["nodes"]["before"],
-        nodes_after=report["nodes"]["after"],
-        onnx_bytes=report["bytes"]["onnx"],
-        sha256=card["sha256"],
-        seconds=report["seconds"],
-    )

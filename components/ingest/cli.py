@@ -1,15 +1,4 @@
-"""Bring a Pascal VOC dataset into a local folder and fingerprint it.
-
-SOURCE is an s3://bucket/prefix/ (a VOC tree), an s3://bucket/key archive (.tar, .tar.gz, .tgz, .zip,
-...), a local folder (hard-linked) or a local archive. S3 access is configured only from the
-environment: MINIO_ENDPOINT (host:port), MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE (default
-true), MINIO_REGION. Archives are untrusted: unsafe members are refused and nothing is written outside
---out. Writes the VOC tree and ingest.json (fingerprint, files, bytes, MB/s) to --out.
-
-Every S3 call is bounded: --connect-timeout, --read-timeout (time to first byte), --min-speed and
---retry-budget override YOLO_KFP_S3_CONNECT_TIMEOUT / _READ_TIMEOUT / _MIN_SPEED / _RETRY_BUDGET (the
-defaults are shown below and in components/ingest/README.md). On any failure --out is left as it was and
-no temp folder remains. --out must not be, hold or lie inside a local SOURCE.
+"""Bring an s3:// prefix or archive, or a local path, into a local VOC tree with ingest.json (see README).
 
 Example:
   MINIO_ENDPOINT=minio:9000 MINIO_SECURE=false yolo-kfp ingest --source s3://datasets/helmet/ --out runs/voc
@@ -19,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_out, add_overwrite, add_source, add_workers, print_summary
 from components._shared.storage.limits import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_MIN_SPEED_BPS,
@@ -46,18 +34,10 @@ def byte_size(value: str) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp ingest``."""
-    parser.add_argument(
-        "--source",
-        required=True,
-        metavar="URI|PATH",
-        help="the VOC data: s3://bucket/prefix/, an archive or a path",
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
-    parser.add_argument(
-        "--overwrite", action="store_true",
-        help="replace an --out folder holding files this stage did not write",
-    )  # fmt: skip
-    parser.add_argument("--workers", type=int, default=8, metavar="N", help="parallel downloads")
+    add_source(parser, "the VOC data: s3://bucket/prefix/, an archive or a path")
+    add_out(parser)
+    add_overwrite(parser)
+    add_workers(parser, IngestConfig.workers, "parallel downloads")
     parser.add_argument(
         "--max-bytes", type=byte_size, default=IngestConfig.max_bytes, metavar="SIZE",
         help="refuse archives expanding beyond this (default: 20G)",

@@ -1,37 +1,6 @@
-"""Bring a Pascal VOC dataset into the pipeline: from an ``s3://`` prefix or archive, or a local path.
+"""Bring a Pascal VOC dataset into the pipeline from an ``s3://`` prefix or archive, or a local path.
 
-Sources (``ingest(source, out_dir, cfg)``):
-
-    s3://bucket/prefix/            every object under the prefix, downloaded in parallel
-    s3://bucket/data.tar[.gz|.tgz|.tar.bz2|.tar.xz] or .zip    downloaded, then extracted
-    /local/folder                  hard-linked (copied across file systems)
-    /local/data.tar.gz, .zip ...   extracted
-
-Remote sources go through the storage registry (``components._shared.storage``): any registered
-scheme works like ``s3://`` (kinds ``<scheme>-prefix`` / ``<scheme>-archive``); ``file://`` URIs
-are local paths.
-
-Archives are untrusted: members with absolute paths or ``..``, links pointing outside the archive,
-device files and FIFOs, and archives over ``max_bytes`` / ``max_files`` are refused with a
-``DatasetError`` naming the archive and the member. Everything is built in a temp folder beside
-``out_dir`` and renamed into place at the end, so nothing is written outside ``out_dir`` and a failed
-ingest leaves nothing behind. Links inside an archive are materialised as copies (no symlink is ever
-created), ``__MACOSX/``, ``._*`` and ``.DS_Store`` members are skipped.
-
-Layout: when the tree has a single top folder chain ending in the VOC root (``VOCdevkit/VOC2007/``),
-it is lifted so that ``out_dir`` itself holds ``Annotations/`` and ``JPEGImages/`` (the convert stage's
-``--voc``). Several VOC roots are kept as they are and listed in ``voc_dirs``.
-
-Every S3 call is bounded (connect and read timeouts, a minimum speed, a retry budget: the table is in
-``components/_shared/storage/limits.py`` and the README); ``IngestConfig`` overrides the ones a user
-tunes. On any failure, a timeout, a stall, Ctrl-C or SIGTERM included, the temp folders are removed
-and ``out_dir`` is left as it was. ``out_dir`` must not be, hold or lie inside a local source, and an
-existing one holding files ingest did not write is replaced only with ``overwrite``.
-
-Fingerprint (sha256, hex): for S3 sources over the sorted ``(key relative to the prefix, ETag, size)``
-triples of the listing (cheap, known before any download); for local paths over the sorted
-``(relative path, sha256 of content)`` pairs of the files (for a local archive: the archive file).
-New labels under the same URI change it, which keeps KFP caching of the data stages safe.
+Sources, limits, archive rules, the fingerprint and the errors: ``components/ingest/README.md``.
 """
 
 from __future__ import annotations
@@ -62,15 +31,13 @@ from components._shared.storage import (
     LOCAL,
     Backend,
     Entry,
-    LocalBackend,
-    RetryPolicy,
-    Storage,
     backend_for,
     file_digests,
+    local_path,
     scheme_of,
     split_uri,
 )
-from components._shared.storage.limits import TransferLimits
+from components._shared.storage.limits import RetryPolicy, TransferLimits
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +77,7 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What ``ingest`` wrote; the same fields are in ``out_dir/ingest.json``.
-
-    Attributes:
-        voc_dirs: the VOC roots to pass to convert (``(out_dir,)`` in the usual case).
-        fingerprint: sha256 hex of the source (see the module docstring); ``short_fingerprint`` its first 12.
-        files, bytes: files and bytes of the local tree written (without ``ingest.json``).
-        transferred_bytes: bytes read from the object store (0 for local sources).
-    """
+    """What ``ingest`` wrote; the same fields are in ``out_dir/ingest.json`` (README.md, "Output")."""
 
     source: str
     kind: str
@@ -134,39 +94,17 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (paths as strings)."""
-        return {
-            "source": self.source,
-            "kind": self.kind,
-            "out_dir": str(self.out_dir),
-            "voc_dirs": [str(p) for p in self.voc_dirs],
-            "fingerprint": self.fingerprint,
-            "short_fingerprint": self.short_fingerprint,
-            "files": self.files,
-            "bytes": self.bytes,
-            "transferred_bytes": self.transferred_bytes,
-            "seconds": self.seconds,
-            "mb_per_s": self.mb_per_s,
-            "files_per_s": self.files_per_s,
-        }
+        paths = {"out_dir": str(self.out_dir), "voc_dirs": [str(p) for p in self.voc_dirs]}
+        return {**dataclasses.asdict(self), **paths}
 
 
 def ingest(source: str, out_dir: Path, cfg: IngestConfig = IngestConfig()) -> IngestResult:
-    """Fetch, link or extract a VOC dataset into ``out_dir`` and fingerprint it.
-
-    Args:
-        source: ``s3://bucket/prefix/``, ``s3://bucket/key.tar.gz`` (``.tar``, ``.tgz``, ``.zip``, ...),
-            a local folder or a local archive.
-        out_dir: output folder (replaced atomically); holds the VOC tree and ``ingest.json``.
-        cfg: limits, workers, progress, S3 limits, overwrite.
-
-    Returns:
-        IngestResult with the VOC roots, the fingerprint and the throughput.
+    """Fetch, link or extract a VOC dataset into ``out_dir`` (replaced in one rename), with ``ingest.json``.
 
     Raises:
         DatasetError: unsafe or oversized archive, empty source, no VOC tree.
         StorageError: the object store failed (one line naming the endpoint and the object).
-        ConfigError: bad limits; ``out_dir`` is, holds or lies inside a local source; ``out_dir`` holds
-            files ingest did not write (without ``overwrite``).
+        ConfigError: bad limits, or an ``out_dir`` that overlaps a local source or holds foreign files.
     """
     _check_config(cfg)
     source = str(source)
@@ -211,30 +149,31 @@ def _check_config(cfg: IngestConfig) -> None:
         raise ConfigError(f"workers={cfg.workers}: must be >= 1")
     if cfg.max_bytes < 1 or cfg.max_files < 1:
         raise ConfigError(f"max_bytes={cfg.max_bytes}, max_files={cfg.max_files}: both must be >= 1")
+    _remote_options(cfg)  # refuses bad timeouts, speeds and budgets before any work
+
+
+def _remote_options(cfg: IngestConfig) -> dict[str, Any]:
+    """``backend_for`` options: the workers, and the environment's S3 limits and retry policy overridden by
+    ``cfg``; ``ConfigError`` for a value out of range."""
     if cfg.retry_budget_s is not None and cfg.retry_budget_s < 0:
         raise ConfigError(f"retry budget {cfg.retry_budget_s}s: must be >= 0")
-    s3_limits(cfg)  # refuses bad timeouts and speeds before any work
 
+    def override(base: Any, **values: Any) -> Any:
+        return dataclasses.replace(base, **{k: v for k, v in values.items() if v is not None})
 
-def s3_limits(cfg: IngestConfig) -> TransferLimits:
-    """The S3 limits of this ingest: the environment's (or the defaults), overridden by ``cfg``.
-
-    Raises:
-        ConfigError: a timeout or the speed window is not > 0, or the minimum speed is negative.
-    """
-    overrides = {
-        "connect_timeout_s": cfg.connect_timeout_s,
-        "read_timeout_s": cfg.read_timeout_s,
-        "min_speed_bps": cfg.min_speed_bps,
-    }
-    return dataclasses.replace(
-        TransferLimits.from_env(), **{k: v for k, v in overrides.items() if v is not None}
+    limits = override(
+        TransferLimits.from_env(),
+        connect_timeout_s=cfg.connect_timeout_s,
+        read_timeout_s=cfg.read_timeout_s,
+        min_speed_bps=cfg.min_speed_bps,
     )
+    retry = override(RetryPolicy.from_env(), deadline_s=cfg.retry_budget_s)
+    return {"workers": cfg.workers, "limits": limits, "retry": retry}
 
 
 def _guard_output(source: str, out_dir: Path, cfg: IngestConfig) -> None:
     """Refuse an ``out_dir`` that would destroy a local source or files ingest did not write."""
-    local = LocalBackend.from_uri(source).root.expanduser() if scheme_of(source) == LOCAL else None
+    local = local_path(source) if scheme_of(source) == LOCAL else None
     if local is not None and local.is_dir() and local.resolve() in out_dir.resolve().parents:
         raise ConfigError(
             f"--out {out_dir} lies inside the source folder {local}: choose an output outside it "
@@ -245,12 +184,8 @@ def _guard_output(source: str, out_dir: Path, cfg: IngestConfig) -> None:
 
 @contextlib.contextmanager
 def _sigterm_cleans_up() -> Iterator[None]:
-    """Turn SIGTERM (a stopped pod, ``kill``) into ``SystemExit(143)`` so that temp folders are removed.
-
-    Python's default SIGTERM action ends the process at once, leaving ``.partial`` folders; as an
-    exception it unwinds through ``staged_dir`` and the download pool like Ctrl-C does. Only the
-    main thread can install a handler; elsewhere this does nothing.
-    """
+    """Turn SIGTERM (a stopped pod) into ``SystemExit(143)``, which unwinds through ``staged_dir`` like
+    Ctrl-C instead of leaving ``.partial`` folders. Does nothing outside the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -268,15 +203,10 @@ def _sigterm_cleans_up() -> Iterator[None]:
 
 
 def _open_remote(uri: str, cfg: IngestConfig) -> Backend:
-    """The backend of a remote URI; an S3 client gets this ingest's limits and retry budget."""
-    if scheme_of(uri) != "s3":
-        return backend_for(uri, workers=cfg.workers)
-    retry = RetryPolicy.from_env()
-    if cfg.retry_budget_s is not None:
-        retry = dataclasses.replace(retry, deadline_s=cfg.retry_budget_s)
-    storage = Storage.from_env(workers=cfg.workers, limits=s3_limits(cfg), retry=retry)
-    log.info("S3 limits: %s, retry budget %gs", storage.limits.describe(), retry.deadline_s)
-    return backend_for(uri, storage=storage)
+    """The backend of a remote URI, with this ingest's workers, limits and retry budget."""
+    options = _remote_options(cfg)
+    log.info("S3 limits: %s, retry budget %gs", options["limits"].describe(), options["retry"].deadline_s)
+    return backend_for(uri, **options)
 
 
 def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[str, str, int]:
@@ -289,7 +219,7 @@ def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[
             return f"{scheme}-archive", fp, n
         fp, n = _fetch_remote_prefix(_open_remote(source, cfg), stage, cfg)
         return f"{scheme}-prefix", fp, n
-    path = LocalBackend.from_uri(source).root
+    path = local_path(source)
     if path.is_dir():
         return "local-folder", _link_local_folder(path, stage, cfg), 0
     if path.is_file() and archive_format(path.name):
@@ -303,18 +233,12 @@ def _fetch(source: str, out_dir: Path, stage: Path, cfg: IngestConfig) -> tuple[
     raise DatasetError(f"{source}: no such file or folder (give a local path or an s3://bucket/prefix/ URI)")
 
 
-# ---------------------------------------------------------------- fingerprints
-
-
 def fingerprint_listing(entries: Iterable[tuple[str, str, int]]) -> str:
     """sha256 over sorted ``(name, etag_or_hash, size)`` triples (the dataset fingerprint)."""
     h = hashlib.sha256(b"yolo-kfp-fingerprint-v1\n")
     for name, tag, size in sorted(entries):
         h.update(f"{name}\t{tag}\t{size}\n".encode())
     return h.hexdigest()
-
-
-# ---------------------------------------------------------------- object-store sources
 
 
 def _fetch_remote_prefix(backend: Backend, stage: Path, cfg: IngestConfig) -> tuple[str, int]:
@@ -373,9 +297,6 @@ def _fetch_remote_archive(
     return fingerprint_listing([(name, info.etag, info.size)]), info.size
 
 
-# ---------------------------------------------------------------- local folders
-
-
 def _link_local_folder(src: Path, stage: Path, cfg: IngestConfig) -> str:
     src_real = src.resolve()
     files = sorted(_walk_files(src_real))
@@ -397,12 +318,8 @@ def _link_local_folder(src: Path, stage: Path, cfg: IngestConfig) -> str:
 
 
 def _walk_files(root: Path) -> Iterator[PurePosixPath]:
-    """Regular files under ``root`` (symlinked files followed, symlinked folders not), relative.
-
-    Raises:
-        DatasetError: a symlinked file whose target lies outside ``root``: following it would hard-link
-            any file the pod can read (a key, ``/etc/shadow``) into the workspace.
-    """
+    """Regular files under ``root``, relative (symlinked files followed, folders not); ``DatasetError`` for a
+    symlink out of ``root``, which would hard-link any file the pod can read into the workspace."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if d != "__MACOSX"]
         for name in filenames:
@@ -416,9 +333,6 @@ def _walk_files(root: Path) -> Iterator[PurePosixPath]:
                     "follow links out of the tree (copy the file in, or remove the link)"
                 )
             yield rel
-
-
-# ---------------------------------------------------------------- archives
 
 
 def archive_format(name: str) -> str | None:
@@ -452,11 +366,6 @@ class _Budget:
                 f"{self.bytes} bytes so far); refused as a possible archive bomb"
             )
 
-    def charge_all(self, members: Iterable[tuple[str, int]]) -> None:
-        """Charge every ``(name, size)``: used to refuse a zip from its central directory alone."""
-        for name, size in members:
-            self.charge(name, size)
-
 
 def _member_rel(name: str, *, label: str, what: str = "member") -> PurePosixPath | None:
     """Validate an archive member / object key; None for entries that are skipped (root, macOS junk)."""
@@ -475,16 +384,9 @@ def _member_rel(name: str, *, label: str, what: str = "member") -> PurePosixPath
 def extract_archive(
     archive: Path, dest: Path, *, label: str, max_bytes: int, max_files: int
 ) -> tuple[int, int]:
-    """Safely extract a tar or zip archive into ``dest`` (an empty folder).
+    """Safely extract a tar or zip archive into the empty folder ``dest``; return ``(files, bytes)``.
 
-    Args:
-        archive: the archive file.
-        dest: the folder to extract into; nothing is written outside it.
-        label: how messages name the archive (its URI or path).
-        max_bytes, max_files: limits on the expanded size and member count.
-
-    Returns:
-        ``(files, bytes)`` extracted.
+    ``label`` (the archive's URI or path) names it in messages.
 
     Raises:
         DatasetError: unreadable archive, or a member that is unsafe or over the limits (named).
@@ -600,9 +502,10 @@ def _extract_zip(archive: Path, dest: Path, label: str, budget: _Budget) -> None
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             # The central directory is read up front: refuse a bomb before writing a byte.
-            _Budget(label, budget.max_bytes, budget.max_files).charge_all(
-                (i.filename, i.file_size) for i in infos if not i.is_dir()
-            )
+            upfront = _Budget(label, budget.max_bytes, budget.max_files)
+            for i in infos:
+                if not i.is_dir():
+                    upfront.charge(i.filename, i.file_size)
             for info in infos:
                 _extract_zip_member(zf, info, dest, label, budget)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as err:
@@ -630,9 +533,6 @@ def _extract_zip_member(
         budget.charge(name, info.file_size)
         with zf.open(info) as stream:
             _write_member(stream, _target(dest, rel, label), info.file_size, label, name)
-
-
-# ---------------------------------------------------------------- the VOC layout
 
 
 def _visible_children(folder: Path) -> list[Path]:

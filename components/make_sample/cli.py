@@ -1,8 +1,4 @@
-"""Write a deterministic synthetic Pascal VOC dataset: shapes on textured backgrounds.
-
-Task A (circle, square, triangle) is the pre-training task, task B (star, cross, ring) the target task.
-The first six images each carry one oddity real VOC trees have (difficult object, box past the edge,
-wrong <filename>, .JPG extension, background image, class name with whitespace).
+"""Write a deterministic synthetic Pascal VOC dataset; task A pre-trains, task B is the target (see its README).
 
 Example:
   yolo-kfp make-sample --out runs/sample-b --images 60 --seed 0 --task B
@@ -11,9 +7,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_imgsz, add_out, add_seed, print_summary
 from components.make_sample.core import SampleConfig, make_sample
 
 HELP = "write a deterministic synthetic VOC dataset (shapes on textured backgrounds)"
@@ -22,18 +17,16 @@ HELP = "write a deterministic synthetic VOC dataset (shapes on textured backgrou
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp make-sample``."""
     defaults = SampleConfig()
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output VOC folder (replaced)")
+    add_out(parser, "output VOC folder (replaced)")
     parser.add_argument("--images", type=int, default=defaults.images, metavar="N", help="number of images")
-    parser.add_argument("--seed", type=int, default=defaults.seed, metavar="N", help="random seed")
+    add_seed(parser, defaults.seed)
     parser.add_argument(
         "--task",
         default=defaults.task,
         choices=("A", "B", "a", "b"),
         help="A: circle/square/triangle (pre-training), B: star/cross/ring (target)",
     )
-    parser.add_argument(
-        "--imgsz", type=int, default=defaults.imgsz, metavar="N", help="image size: the side in pixels"
-    )
+    add_imgsz(parser, defaults.imgsz, "image size: the side in pixels")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,13 +1,6 @@
 """A deterministic synthetic Pascal VOC dataset: bright shapes on textured, noisy backgrounds.
 
-Two tasks with disjoint classes so the demo can show transfer learning: task ``A`` (pre-training:
-circle, square, triangle) and task ``B`` (target: star, cross, ring). Each image holds 1 to 4 shapes
-whose side is 20-70 % of the image, so yolov5n learns them at 160 px in a few epochs.
-
-The first six images carry one deliberate oddity each (see ``ODD_CASES``), the quirks real VOC trees
-have, so that a demo run exercises ``convert``'s handling of them. Every image is drawn from its own
-random stream (seed, task, index): the same seed gives byte-identical files, and image ``i`` does not
-depend on how many images were asked for.
+Tasks, layout, determinism and the six oddities (``ODD_CASES``): ``README.md``.
 """
 
 from __future__ import annotations
@@ -93,14 +86,7 @@ class _Shape:
 
 
 def make_sample(out_dir: Path, cfg: SampleConfig) -> SampleResult:
-    """Write a synthetic VOC tree (Annotations/, JPEGImages/, ImageSets/Main/trainval.txt).
-
-    Args:
-        out_dir: output folder; replaced in one rename when complete.
-        cfg: size, seed, task and image size.
-
-    Returns:
-        Counts per class and the stem of each deliberately odd image.
+    """Write a synthetic VOC tree; return the counts per class and the stem of each odd image.
 
     Raises:
         ConfigError: ``task`` is not A or B, ``images`` < 1 or ``imgsz`` < 32.
@@ -261,20 +247,9 @@ def _draw(draw: ImageDraw.ImageDraw, cls: str, cx: float, cy: float, r: float, t
         draw.polygon(poly([(d * math.cos(a), d * math.sin(a)) for d, a in pts]), fill=255)
     elif cls == "cross":
         t, a = 0.3 * r, 0.95 * r
-        arm = [
-            (t, t),
-            (t, a),
-            (-t, a),
-            (-t, t),
-            (-a, t),
-            (-a, -t),
-            (-t, -t),
-            (-t, -a),
-            (t, -a),
-            (t, -t),
-            (a, -t),
-            (a, t),
-        ]
+        arm = [(t, t), (t, a), (-t, a)]  # one arm's corners, then the same turned by 90 degrees 3 times
+        for _ in range(3):
+            arm += [(-y, x) for x, y in arm[-3:]]
         draw.polygon(poly(arm), fill=255)
     else:  # pragma: no cover - TASK_CLASSES lists every drawable class
         raise ConfigError(f"class {cls!r}: no drawing for it")

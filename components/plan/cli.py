@@ -1,7 +1,4 @@
-"""Resolve the training plan for a split dataset: model size, strategy, freeze depth, epochs, rates.
-
-Values left at auto (-1 for numbers) come from the dataset-size table in components/plan/core.py;
-an explicit value always wins. Writes OUT/plan.json and OUT/plan.md and prints the plan as JSON.
+"""Resolve the training plan of a split dataset; explicit values win over auto (components/plan/README.md).
 
 Example:
   yolo-kfp plan --dataset runs/dataset/dataset.yaml --out runs/plan --freeze auto
@@ -10,67 +7,71 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from components._shared.cliutil import print_summary
-from components.plan.core import PlanRequest, parse_freeze, plan_training
+from components._shared.cliutil import add_dataset, add_out, add_overwrite, add_weights, print_summary
+from components.plan.core import AUTO, STRATEGIES, PlanRequest, parse_freeze, plan_training
 
 HELP = "the training plan (auto values from the dataset size; explicit values win)"
-DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp plan`` (defaults: ``PlanRequest``)."""
     d = PlanRequest()
-    parser.add_argument(
-        "--dataset",
-        type=Path,
-        required=True,
-        metavar="YAML|DIR",
-        help="dataset.yaml of the split stage, or its folder",
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write (replaced)")
-    parser.add_argument(
-        "--weights",
+    add_dataset(parser)
+    add_out(parser, "folder to write (replaced)")
+    add_weights(
+        parser,
+        "pretrained weights the training starts from; {size} is replaced by the model size",
         default=d.weights,
-        metavar="PATH|URI",
-        help="pretrained weights the training starts from; {size} is replaced by the model size",
+        required=False,
     )
     parser.add_argument("--model-size", default=d.model_size, metavar="SIZE", help="n, s, m, l, x or auto")
-    parser.add_argument(
-        "--strategy", default=d.strategy, metavar="NAME", help="two-stage, full, frozen or auto"
+    add_plan_arguments(parser, d)
+    add_overwrite(parser)
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser, request: PlanRequest | None) -> None:
+    """The plan's choices, shared with ``run-local``: defaults from ``request``, or none (None: run-local's)."""
+    d = request.to_dict() if request is not None else {}
+    group = parser.add_argument_group(
+        "training plan" if d else "training plan (default: --params/-p, else as in `yolo-kfp plan`)"
     )
-    parser.add_argument(
-        "--freeze", default="auto", metavar="N|auto", help="layers frozen in the first stage, or auto"
+    group.add_argument(
+        "--strategy",
+        choices=(AUTO, *STRATEGIES),
+        default=d.get("strategy"),
+        metavar="NAME",
+        help="two-stage, full, frozen or auto",
     )
-    parser.add_argument(
+    group.add_argument(
+        "--freeze",
+        default=d.get("freeze"),
+        metavar="N|auto",
+        help="layers frozen in the first stage, or auto",
+    )
+    group.add_argument(
         "--epochs-frozen",
         type=int,
-        default=d.epochs_frozen,
+        default=d.get("epochs_frozen"),
         metavar="N",
         help="epochs of the frozen stage; -1: auto",
     )
-    parser.add_argument(
+    group.add_argument(
         "--epochs-finetune",
         type=int,
-        default=d.epochs_finetune,
+        default=d.get("epochs_finetune"),
         metavar="N",
         help="epochs of the fine-tune stage; -1: auto",
     )
-    parser.add_argument(
-        "--lr0", type=float, default=d.lr0, metavar="X", help="learning rate of the first stage"
+    group.add_argument(
+        "--lr0", type=float, default=d.get("lr0"), metavar="X", help="learning rate of the first stage"
     )
-    parser.add_argument(
+    group.add_argument(
         "--lr-finetune",
         type=float,
-        default=d.lr_finetune,
+        default=d.get("lr_finetune"),
         metavar="X",
         help="learning rate of the fine-tune stage; -1: lr0",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an --out folder holding files this stage did not write",
     )
 
 

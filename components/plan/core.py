@@ -1,36 +1,4 @@
-"""The training plan: what the run will train, chosen from the dataset size unless the user said otherwise.
-
-The recommendation is the usual transfer-learning table, by number of training images:
-
-    train images   model     freeze (layers)            epochs     strategy
-    < 1000         yolov5s   the backbone (10)          30 -> 50   two-stage
-    1000 - 5000    yolov5m   10 -> 5                    50 -> 80   two-stage
-    > 5000         yolov5l   5 -> 0 (at 50,000)         80 -> 150  two-stage, full once nothing is frozen
-
-Within a row the numbers move linearly with the image count. A two-stage plan spends
-``FINETUNE_SHARE`` of its epochs on the whole model (a short frozen warm-up, then everything at the
-same learning rate: that beat frozen-only and full fine-tuning in ``docs/transfer.md``).
-
-The pipeline always runs two training tasks (frozen backbone, then fine-tune) so its DAG is static;
-the strategy decides how the epoch budget is shared between them. A stage with 0 epochs passes its
-input weights through unchanged, so all three strategies spend the same total number of epochs:
-
-    two-stage  frozen: freeze=F, epochs_frozen, lr0       fine-tune: freeze=0, epochs_finetune, lr_finetune
-    full       frozen: skipped (0 epochs)                 fine-tune: freeze=0, all epochs, lr0
-    frozen     frozen: freeze=F, all epochs, lr0          fine-tune: skipped (0 epochs)
-
-Every value the user leaves at ``auto`` (``-1`` for numbers) comes from the table; an explicit value
-always wins. The resolved ``Plan`` says, field by field, which of the two it was.
-
-Weights that exist: when ``weights`` contains ``{size}``, ``plan_training`` first looks up which of the
-five files (``yolov5nu.pt`` ... ``yolov5xu.pt`` for the default) are present at that location (stat
-only, through the storage registry; nothing is downloaded, no torch). ``auto`` takes the table's size
-when its file is there, else the nearest present size (the plan says so), else it fails with one line
-saying what to upload where (``components/plan/README.md``, "Pretrained weights"). A requested size
-whose file is missing fails the same way, before anything is trained; so does a ``weights`` without
-``{size}`` that does not exist. Without ``{size}`` the model is whatever the checkpoint holds
-(``model: "from checkpoint"``): the training stage reads its architecture (YOLOv5u, YOLOv8, YOLO11).
-"""
+"""The training plan, chosen from the dataset size unless the user said otherwise (rules: ``README.md``)."""
 
 from __future__ import annotations
 
@@ -67,17 +35,7 @@ Strategy = Literal["two-stage", "full", "frozen"]
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One row of the table, for a number of training images.
-
-    Attributes:
-        model: YOLOv5u architecture, e.g. ``yolov5s``.
-        freeze: leading layers frozen in the first stage (``BACKBONE_LAYERS`` = the whole backbone).
-        epochs: total epochs, ``epochs_frozen + epochs_finetune``.
-        epochs_frozen: epochs with the first ``freeze`` layers frozen.
-        epochs_finetune: epochs with every layer trainable.
-        strategy: ``two-stage`` while something is frozen, else ``full``.
-        reason: one sentence a person can check.
-    """
+    """One row of the table for a number of training images (``epochs = epochs_frozen + epochs_finetune``)."""
 
     model: str
     freeze: int
@@ -87,27 +45,20 @@ class Recommendation:
     strategy: Strategy
     reason: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for ``plan.json``."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class PlanRequest:
     """What the user asked for (the plan stage's config; the pipeline parameters derive from it).
 
     Attributes:
-        weights: pretrained weights (path, ``s3://`` URI or architecture YAML); ``{size}`` is replaced by
-            the chosen model size (only sizes whose file exists are chosen).
-        model_size: ``n``, ``s``, ``m``, ``l``, ``x`` or ``auto`` (from the table, among the sizes whose
-            weights exist); ignored when ``weights`` has no ``{size}``.
-        strategy: ``two-stage``, ``full``, ``frozen`` or ``auto`` (from the table).
-        freeze: layers frozen in the first stage, or ``None`` for auto (from the table).
+        weights: pretrained weights (path, ``s3://`` URI or architecture YAML); ``{size}``: the chosen size.
+        model_size: ``n``, ``s``, ``m``, ``l``, ``x`` or ``auto``; ignored when ``weights`` has no ``{size}``.
+        strategy: ``two-stage``, ``full``, ``frozen`` or ``auto``.
+        freeze: layers frozen in the first stage, or ``None`` for auto.
         epochs_frozen: epochs of the frozen stage; -1 for auto.
         epochs_finetune: epochs of the fine-tune stage; -1 for auto.
         lr0: learning rate of the frozen stage (and of a ``full`` plan).
-        lr_finetune: learning rate of the fine-tune stage; -1 for lr0 (a 10x lower rate lost in the
-            transfer study, ``docs/transfer.md``).
+        lr_finetune: learning rate of the fine-tune stage; -1 for lr0 (``docs/transfer.md``).
         imgsz: training image size (checked here, before any GPU time).
         train_args: further Ultralytics training arguments of both stages (checked here).
     """
@@ -132,28 +83,7 @@ class PlanRequest:
 
 @dataclass(frozen=True)
 class Plan:
-    """The resolved plan both training tasks follow.
-
-    Attributes:
-        weights: the weights the first stage starts from (``{size}`` filled in).
-        model: what the weights file name suggests (``yolov5su`` for ``yolov5{size}u.pt``) when
-            ``weights`` has ``{size}``; else ``from checkpoint`` (the training stage reports the
-            checkpoint's real architecture).
-        strategy: ``two-stage``, ``full`` or ``frozen`` (``two-stage`` with nothing to freeze becomes ``full``).
-        freeze: layers frozen in the frozen stage (0 for ``full``).
-        epochs_frozen: epochs of the frozen stage (0: the stage passes its weights through).
-        epochs_finetune: epochs of the fine-tune stage (0: passed through).
-        lr_frozen: learning rate of the frozen stage.
-        lr_finetune: learning rate of the fine-tune stage.
-        train_images: training images the recommendation was made for.
-        chosen: for each decision (``model_size``, ``strategy``, ``freeze``, ``epochs_frozen``,
-            ``epochs_finetune``, ``lr_finetune``): ``auto`` (from the table or rule) or ``requested``;
-            ``model_size`` may also be ``auto (nearest present)`` (the table's size has no weights) or
-            ``from checkpoint`` (no ``{size}`` in ``weights``).
-        recommended: the table's row for ``train_images``.
-        reason: one line: what was chosen and why.
-        sizes_present: the model sizes whose weights file exists (``{size}`` weights, when checked).
-    """
+    """The resolved plan both training tasks follow (``plan.json`` ``plan``; fields in the README)."""
 
     weights: str
     model: str
@@ -176,12 +106,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class PlanResult:
-    """What ``plan_training`` wrote: the plan and its two files.
-
-    Attributes:
-        weights_digest: ``weights_digest`` of the plan's weights (the fetch task's cache key).
-        launcher_gpus: GPUs the training *task* itself requests (``launcher_gpus``).
-    """
+    """What ``plan_training`` wrote: the plan, its two files, the weights' cache key and the launcher's GPUs."""
 
     plan: Plan
     out_dir: Path
@@ -191,24 +116,12 @@ class PlanResult:
     launcher_gpus: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return {
-            "plan": self.plan.to_dict(),
-            "out_dir": str(self.out_dir),
-            "plan_json": str(self.plan_json),
-            "plan_md": str(self.plan_md),
-            "weights_digest": self.weights_digest,
-            "launcher_gpus": self.launcher_gpus,
-        }
+        """Plain dict for the CLI's JSON summary (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
 
 
 def launcher_gpus(gpus: int, nodes: int) -> int:
-    """GPUs the training task's own pod requests: ``gpus`` on one node, none when it launches a TrainJob.
-
-    With ``nodes > 1`` the task only creates and follows a Kubeflow Trainer TrainJob whose pods hold
-    the GPUs; a launcher holding ``gpus`` more would make a 2 x 1 run need 3 (and wait forever under a
-    2-GPU quota).
-    """
+    """GPUs the training task's own pod requests: ``gpus`` on one node, none when it launches a TrainJob."""
     return gpus if nodes <= 1 else 0
 
 
@@ -217,11 +130,7 @@ def _lerp(lo: float, hi: float, t: float) -> int:
 
 
 def recommend(n_train_images: int) -> Recommendation:
-    """The table's row (module docstring) for ``n_train_images`` training images.
-
-    Raises:
-        ConfigError: a negative image count.
-    """
+    """The table's row (README) for ``n_train_images`` training images; ConfigError when negative."""
     n = n_train_images
     if n < 0:
         raise ConfigError(f"n_train_images={n} must be >= 0")
@@ -251,11 +160,7 @@ def recommend(n_train_images: int) -> Recommendation:
 
 
 def parse_freeze(value: str | int | None) -> int | None:
-    """``auto``/empty/None -> None (auto), else a non-negative layer count.
-
-    Raises:
-        ConfigError: anything else, e.g. ``ten`` or ``-3``.
-    """
+    """``auto``/empty/None/-1 -> None (auto), else a non-negative layer count (ConfigError otherwise)."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", AUTO, "-1")):
         return None
     try:
@@ -291,12 +196,7 @@ def weights_for(template: str, size: str) -> str:
 
 
 def sizes_with_weights(template: str) -> list[str]:
-    """The model sizes whose weights file exists at ``template`` (``{size}`` filled in); stat only.
-
-    Raises:
-        ConfigError: a URI the storage registry cannot serve, or an unconfigured object store.
-        StorageError: the object store failed.
-    """
+    """The model sizes whose weights file exists at ``template`` (stat only, no download)."""
     found = weights_exist([weights_for(template, s) for s in MODEL_SIZES])
     return [s for s in MODEL_SIZES if found[weights_for(template, s)]]
 
@@ -308,11 +208,7 @@ def _missing_weights(template: str, sizes: tuple[str, ...] | list[str]) -> str:
 
 
 def _pick_size(req: PlanRequest, table_size: str, present: list[str] | None) -> tuple[str, str, str]:
-    """The model size, how it was chosen, and a note for the reason (``{size}`` weights only).
-
-    Raises:
-        ConfigError: no weights for the requested size, or (``auto``) for any size.
-    """
+    """The model size, how it was chosen, and a note for the reason; ConfigError without weights."""
     if req.model_size != AUTO:
         if present is not None and req.model_size not in present:
             others = f"present: {', '.join(present)}" if present else "no size is present"
@@ -337,15 +233,7 @@ def _pick_size(req: PlanRequest, table_size: str, present: list[str] | None) -> 
 def resolve_plan(req: PlanRequest, train_images: int, *, sizes_present: list[str] | None = None) -> Plan:
     """Fill the ``auto`` values of ``req`` from the table's row for ``train_images`` and share the epochs.
 
-    Args:
-        req: the user's values.
-        train_images: training images the table's row is chosen for.
-        sizes_present: model sizes whose weights exist (``sizes_with_weights``); ``None``: not checked,
-            every size counts as present.
-
-    Raises:
-        ConfigError: an unknown strategy or model size, a negative count other than -1, no epochs, or
-            (``{size}`` weights) no weights for the requested size or for any size.
+    ``sizes_present``: sizes whose weights exist (``sizes_with_weights``); None: every size.
     """
     _check(req)
     rec = recommend(train_images)
@@ -431,8 +319,7 @@ def render_markdown(plan: Plan, request: PlanRequest) -> str:
         "|---|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
         "",
-        "`auto` (or -1) takes the table's value; an explicit value always wins. The table is in "
-        "`components/plan/core.py`.",
+        "`auto` (or -1) takes the table's value; an explicit value always wins (`components/plan/README.md`).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -459,26 +346,10 @@ def plan_training(
     overwrite: bool = False,
     resources: Mapping[str, Any] | None = None,
 ) -> PlanResult:
-    """Resolve the training plan for a split dataset and write ``plan.json`` and ``plan.md``.
+    """Resolve the training plan for a split dataset and write ``plan.json`` and ``plan.md`` into ``out_dir``.
 
-    Args:
-        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        out_dir: folder to write (replaced atomically); must not overlap the dataset.
-        request: the user's values; ``auto``/-1 ones come from the table.
-        overwrite: replace an ``out_dir`` that holds files this stage did not write.
-        resources: what the training tasks will run on (e.g. ``gpus``, ``accelerator``), recorded in
-            ``plan.json`` and shown in ``plan.md``.
-
-    Returns:
-        The plan and where it was written.
-
-    Raises:
-        ConfigError: an invalid request, an ``out_dir`` that overlaps the dataset, or one that holds
-            files this stage did not write (without ``overwrite``); weights that do not exist (for the
-            requested size, or for any size with ``auto``: the message says what to upload where); an
-            object store that is not configured.
-        DatasetError: a missing or malformed dataset.
-        StorageError: the object store holding the weights failed.
+    ``resources`` (``gpus``, ``nodes``, ``accelerator``...) is recorded in ``plan.json`` and shown in ``plan.md``.
+    ConfigError, DatasetError or StorageError for a bad request, ``out_dir``, dataset, weights or store.
     """
     _check(request)
     spec = load_dataset(Path(data_yaml))
@@ -504,11 +375,7 @@ def plan_training(
 
 
 def _preflight(plan: Plan, request: PlanRequest, spec: DatasetSpec) -> None:
-    """What ``train`` would refuse, refused here (CPU, not retried) before a GPU task starts.
-
-    The freeze depth is checked against the layers of the plan's weights when they are a checkpoint this
-    task can read (a local file, or one it downloads once from the object store).
-    """
+    """What ``train`` would refuse, refused here (CPU, not retried), freeze depth checked against the checkpoint."""
     layers = _layers(plan.weights) if plan.freeze and plan.epochs_frozen else None
     check_training_setup(
         freeze=plan.freeze, imgsz=request.imgsz, train_args=request.train_args, layers=layers, spec=spec

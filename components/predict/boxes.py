@@ -1,15 +1,7 @@
-"""Pre- and post-processing of a YOLO detection model in numpy: what Ultralytics' predictor does, without torch.
+"""Pre- and post-processing of a YOLO detection model in numpy: Ultralytics' predictor without torch.
 
-* ``letterbox``: Ultralytics' ``LetterBox(auto=False, center=True)`` for a fixed-shape export: scale by
-  ``min(h / h0, w / w0)``, each side rounded, resize as OpenCV's ``INTER_LINEAR`` does (half-pixel
-  centres, no antialiasing, edge clamped), pad with 114 split ``round(d - 0.1)`` / ``round(d + 0.1)``.
-* ``decode``: ``ultralytics.utils.nms.non_max_suppression`` for one image (best class per anchor, score
-  strictly above ``conf``, class-aware greedy NMS at ``iou``, at most ``max_det``), then
-  ``ultralytics.utils.ops.scale_boxes`` back to the original image and a clip to its borders.
-* ``end_to_end``: the rows of a model exported with ``nms=True`` (``x1 y1 x2 y2 score class``, NMS
-  already done), thresholded and scaled back the same way.
-
-The parity test (``tests/predict/test_parity.py``) holds these to Ultralytics' own prediction.
+``letterbox`` is ``LetterBox(auto=False)``, ``decode`` is ``non_max_suppression`` plus ``scale_boxes``;
+``tests/predict/test_parity.py`` holds them to Ultralytics' own prediction.
 """
 
 from __future__ import annotations
@@ -56,10 +48,7 @@ def _taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def resize_linear(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)`` for an HWC uint8 image.
-
-    OpenCV computes in 11-bit fixed point, this in float32: a pixel may differ by one grey level.
-    """
+    """``cv2.resize(..., INTER_LINEAR)`` for an HWC uint8 image (float32, so a pixel may differ by one level)."""
     h0, w0 = image.shape[:2]
     if (h0, w0) == (height, width):
         return image
@@ -85,11 +74,9 @@ def to_original(boxes: np.ndarray, lb: Letterbox) -> np.ndarray:
     """``x1 y1 x2 y2`` in model-input pixels mapped to the original image and clipped (``scale_boxes``)."""
     h0, w0 = lb.orig
     gain_y, gain_x = lb.scaled[0] / h0, lb.scaled[1] / w0
-    pad_x = round((lb.size[1] - lb.scaled[1]) / 2 - 0.1)
-    pad_y = round((lb.size[0] - lb.scaled[0]) / 2 - 0.1)
     out = boxes.astype(np.float32).copy()
-    out[:, [0, 2]] = ((out[:, [0, 2]] - pad_x) / gain_x).clip(0, w0)
-    out[:, [1, 3]] = ((out[:, [1, 3]] - pad_y) / gain_y).clip(0, h0)
+    out[:, [0, 2]] = ((out[:, [0, 2]] - lb.left) / gain_x).clip(0, w0)
+    out[:, [1, 3]] = ((out[:, [1, 3]] - lb.top) / gain_y).clip(0, h0)
     return out
 
 
@@ -113,16 +100,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 def decode(raw: np.ndarray, lb: Letterbox, *, conf: float, iou: float, max_det: int) -> np.ndarray:
-    """Detections ``(n, 6)``: ``x1 y1 x2 y2 score class`` in original-image pixels, best score first.
-
-    Args:
-        raw: one image's raw head output ``(4 + classes, anchors)``: ``cx cy w h`` in input pixels, then
-            the class scores.
-        lb: where the image lies in the model's input.
-        conf: keep scores strictly above this.
-        iou: NMS IoU threshold (per class).
-        max_det: keep at most this many.
-    """
+    """Detections ``(n, 6)`` (``x1 y1 x2 y2 score class``, original pixels, best first) of a raw ``(4 + nc, anchors)``."""
     scores_all = raw[4:]
     cls = scores_all.argmax(0)
     score = scores_all[cls, np.arange(raw.shape[1])]

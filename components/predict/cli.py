@@ -1,15 +1,8 @@
-"""Run a YOLO ONNX model on images, folders, videos or an s3:// prefix: drawn images, JSON, COCO results.
+"""Run a YOLO ONNX model (or a served one, --url) on images, videos or an s3:// prefix (see its README).
 
---model is a model.onnx, a folder holding one (an export output), DEST@production or DEST@VERSION
-(DEST a folder or s3://bucket/name; published files are sha256-checked against their manifest).
---url http://HOST/v2/models/NAME runs a served model instead (KServe v2 / Open Inference Protocol), with
-the same pre- and post-processing and outputs; --classes is required when the server does not name them.
-Writes OUT/images/ (boxes, names and scores drawn), OUT/labels/<name>.json, OUT/predictions.json
-(COCO results) and OUT/predict.json. ONNX Runtime only: no torch. The last line gives the throughput.
-
-Example:
+Examples:
   yolo-kfp predict --model runs/local/models/yolo-transfer@production --source photos/ --out runs/predict
-  yolo-kfp predict --url http://localhost:8080/v2/models/yolo-transfer --classes star,cross,ring \
+  yolo-kfp predict --url http://localhost:8080/v2/models/yolo-transfer --classes star,cross,ring \\
     --source photos/ --out runs/predict-served
 """
 
@@ -19,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from components._shared.cliutil import add_classes, add_imgsz, add_out, add_overwrite, add_source
 from components._shared.errors import ConfigError
 from components.predict.core import PredictConfig, predict
 from components.predict.remote import URL_FORM, is_url
@@ -56,35 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a served model, http(s)://HOST/v2/models/NAME (KServe v2); each request ends within "
         "$YOLO_KFP_PREDICT_CALL_LIMIT s (30), bearer token from $YOLO_KFP_PREDICT_TOKEN",
     )
-    parser.add_argument(
-        "--source",
-        required=True,
-        metavar="URI|PATH",
-        help="an image, a folder of images/videos, a video file or an s3:// prefix",
-    )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (replaced)")
+    add_source(parser, "an image, a folder of images/videos, a video file or an s3:// prefix")
+    add_out(parser)
     parser.add_argument("--conf", type=float, default=d.conf, metavar="X", help="keep scores above this")
     parser.add_argument("--iou", type=float, default=d.iou, metavar="X", help="NMS IoU threshold")
     parser.add_argument("--max-det", type=int, default=d.max_det, metavar="N", help="detections per image")
-    parser.add_argument(
-        "--classes",
-        default=None,
-        metavar="a,b,c|FILE",
-        help="class names, in order, the model must have (default: any; with --url: the names, "
+    add_classes(
+        parser,
+        "class names, in order, the model must have (default: any; with --url: the names, "
         "required when the server's metadata has none)",
     )
-    parser.add_argument(
-        "--imgsz",
-        type=int,
-        default=None,
-        metavar="N",
-        help="with --url: the input size when the server's metadata gives none (the version manifest's imgsz)",
+    add_imgsz(
+        parser,
+        None,
+        "with --url: the input size when the server's metadata gives none (the version manifest's imgsz)",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an --out folder holding files this stage did not write",
-    )
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:

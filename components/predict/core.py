@@ -1,16 +1,4 @@
-"""Run a published or exported YOLO ONNX model on images and videos: drawn images, JSON per image, COCO results.
-
-ONNX Runtime only (numpy, Pillow, onnxruntime): it runs in the data image, without torch. What it
-writes under ``out_dir`` (replaced atomically, manifest last)::
-
-    images/<name>        the image with boxes, class names and scores drawn
-    labels/<name>.json   {"image", "width", "height", "detections": [{"class", "name", "score", "box"}]}
-    predictions.json     COCO results for the whole set: [{"image_id", "category_id", "bbox", "score"}]
-    predict.json         model, classes, settings, images (id, name, size), skipped by reason, throughput
-
-An image that cannot be decoded is skipped and counted under its reason (``unreadable``, ``too_large``);
-a model or source that cannot be used at all is a one-line ``ConfigError``.
-"""
+"""Run a published, exported or served YOLO ONNX model on images and videos, without torch (``README.md``)."""
 
 from __future__ import annotations
 
@@ -24,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from components._shared.errors import ConfigError
 from components._shared.fsio import guard_out_dir, no_room_as_storage_error, staged_dir, write_json_atomic
+from components._shared.report import class_label, draw_boxes
 from components.predict.boxes import decode, end_to_end, letterbox
-from components.predict.draw import class_name, draw_detections
 from components.predict.model import DetectorBackend, load_detector, resolve_model
 from components.predict.remote import connect_remote, is_url
 from components.predict.sources import Source, Unreadable, frame_count, open_source, read_frames
@@ -43,12 +32,10 @@ class PredictConfig:
     """Options of ``predict``.
 
     Attributes:
-        conf: keep detections scoring strictly above this (Ultralytics' default).
-        iou: NMS IoU threshold (per class).
-        max_det: detections kept per image.
-        classes: the class names, in order, the model must have (None: any).
+        conf: keep detections scoring strictly above this. iou: NMS IoU threshold (per class).
+        max_det: detections kept per image. classes: the class names, in order, the model must have.
         overwrite: replace an ``out_dir`` holding files this stage did not write (never an input).
-        imgsz: a served model's input size when its metadata gives none (a URL only: a file carries it).
+        imgsz: a served model's input size when its metadata gives none (``--url`` only).
     """
 
     conf: float = 0.25
@@ -104,8 +91,8 @@ def check_classes(detector: DetectorBackend, expected: tuple[str, ...] | None, m
     if expected is None or tuple(expected) == detector.classes:
         return
     raise ConfigError(
-        f"--model {model}: its classes ({', '.join(detector.classes)}) differ from --classes "
-        f"({', '.join(expected)}); pass the model's classes in order, or the model trained on yours"
+        f"{'--url' if is_url(model) else '--model'} {model}: its classes ({', '.join(detector.classes)}) differ "
+        f"from --classes ({', '.join(expected)}); pass the model's classes in order, or the model trained on yours"
     )
 
 
@@ -116,19 +103,8 @@ def _local_inputs(*specs: str) -> list[Path]:
 def predict(model: str, source: str, out_dir: Path, cfg: PredictConfig = PredictConfig()) -> PredictResult:  # noqa: B008
     """Detect objects in every image and video frame of ``source`` with ``model``; draw and record them.
 
-    Args:
-        model: ``model.onnx``, a folder holding it, ``DEST@production`` or ``DEST@VERSION``
-            (``components.predict.model``); or a served model's ``http(s)://HOST/v2/models/NAME``
-            (``components.predict.remote``: the same pre- and post-processing, the server runs the model).
-        source: an image, a folder, a video or an ``s3://`` prefix (``components.predict.sources``).
-        out_dir: the folder to write (replaced atomically).
-        cfg: thresholds and the expected classes.
-
-    Raises:
-        ConfigError: bad thresholds, a missing or unusable model or source, classes that differ from
-            ``cfg.classes``, or an ``out_dir`` that is, contains or lies inside an input.
-        StorageError: a published file differs from its manifest, the store failed, or the disk is full.
-        InferenceServerError: the server at a URL could not be reached, failed or answered too late.
+    ``model`` and ``source`` take the forms in the README. Raises ConfigError (a bad option or input),
+    StorageError (a file differs, the store or disk failed) or InferenceServerError (a served model failed).
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -136,6 +112,7 @@ def predict(model: str, source: str, out_dir: Path, cfg: PredictConfig = Predict
     guard_out_dir(out_dir, _local_inputs(model, source), overwrite=cfg.overwrite)
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-predict-") as work:
         detector, origin, verified = _open_model(model, Path(work), cfg)
+        check_classes(detector, cfg.classes, model)
         src = open_source(source, Path(work))
         with no_room_as_storage_error(out_dir, "nothing was written"), staged_dir(out_dir) as tmp:
             counts = _run(detector, src, tmp, cfg)
@@ -173,9 +150,7 @@ def _open_model(model: str, work: Path, cfg: PredictConfig) -> tuple[DetectorBac
     if cfg.imgsz is not None:
         raise ConfigError(f"--imgsz {cfg.imgsz}: for --url only; --model {model} carries its own input size")
     model_file = resolve_model(model, work / "model")
-    detector = load_detector(model_file)
-    check_classes(detector, cfg.classes, model)
-    return detector, model_file.origin, model_file.verified
+    return load_detector(model_file), model_file.origin, model_file.verified
 
 
 def detect(detector: DetectorBackend, image: np.ndarray, cfg: PredictConfig) -> np.ndarray:
@@ -188,7 +163,6 @@ def detect(detector: DetectorBackend, image: np.ndarray, cfg: PredictConfig) -> 
 
 
 def _run(detector: DetectorBackend, src: Source, out: Path, cfg: PredictConfig) -> dict[str, Any]:
-    """Predict on every frame of ``src``, writing under ``out``; returns what ``predict.json`` records."""
     from tqdm import tqdm
 
     images: list[dict[str, Any]] = []
@@ -240,13 +214,14 @@ def _write_outputs(
     rel = Path(name)
     drawn = out / "images" / (rel if rel.suffix.lower() in DRAWN_SUFFIXES else rel.with_suffix(".jpg"))
     drawn.parent.mkdir(parents=True, exist_ok=True)
-    draw_detections(frame, dets, classes).save(drawn)
+    image = Image.fromarray(frame)
+    draw_boxes(image, dets[:, :4], dets[:, 5], classes, scores=dets[:, 4], side=None).save(drawn)
     label = out / "labels" / f"{name}.json"
     label.parent.mkdir(parents=True, exist_ok=True)
     detections = [
         {
             "class": int(c),
-            "name": class_name(classes, c),
+            "name": class_label(classes, c),
             "score": round(s, 5),
             "box": [round(v, 2) for v in (x1, y1, x2, y2)],
         }

@@ -1,19 +1,10 @@
-"""Which ONNX file ``predict --model`` names, read through the project's verified readers, and its session.
+"""Which ONNX file ``predict --model`` names (a file, a folder, ``DEST@production``, ``DEST@VERSION``) and its session.
 
-``--model`` forms:
-
-* ``path/to/model.onnx``: that file;
-* a folder holding ``model.onnx`` (an ``export`` output, a published version folder);
-* ``DEST@production``: the version ``DEST/production.json`` points to (``DEST`` a folder or
-  ``s3://bucket/name``), every file sha256-checked against its manifest (``fetch_production_model``);
-* ``DEST@VERSION``: that published version, sha256-checked against its manifest the same way.
-
-A path that exists is always read as a path, so a file or folder whose name holds ``@`` still works.
+Published models are read verified (``components._shared.production``); an existing path is always a path.
 """
 
 from __future__ import annotations
 
-import ast
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +12,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from components._shared.artifacts import class_names, metadata_literal
 from components._shared.errors import ConfigError
-from components._shared.production import download_verified, fetch_production_model, load_manifest
+from components._shared.production import (
+    download_verified,
+    fetch_production_model,
+    load_manifest,
+    manifest_files,
+)
 from components._shared.storage import backend_for
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 PRODUCTION_REF = "production"
-MAX_META_CHARS = 100_000  # bounded literal_eval: a crafted metadata string cannot exhaust memory
 
 
 @dataclass(frozen=True)
@@ -50,13 +46,7 @@ def _split_ref(spec: str) -> tuple[str, str] | None:
 
 
 def resolve_model(spec: str, work_dir: Path) -> ModelFile:
-    """The ONNX file ``spec`` names, downloaded and verified into ``work_dir`` when it is published.
-
-    Raises:
-        ConfigError: no such file or folder, a folder without ``model.onnx``, a version without a
-            manifest or without an ONNX model.
-        StorageError: a downloaded file differs from its manifest (sha256), or the store failed.
-    """
+    """The ONNX file ``spec`` names, downloaded and sha256-verified into ``work_dir`` when it is published."""
     path = Path(spec).expanduser()
     if path.exists():
         return _local_model(path, spec)
@@ -103,8 +93,7 @@ def _version_model(dest: str, version: str, spec: str, work_dir: Path) -> ModelF
     backend = backend_for(dest)
     out = Path(work_dir) / version
     manifest, _ = load_manifest(backend, version, out)
-    listed = {str(f.get("name")) for f in manifest["files"] if isinstance(f, dict)}
-    if MODEL_FILE not in listed:
+    if MODEL_FILE not in manifest_files(manifest):
         raise ConfigError(
             f"--model {spec}: version {version} lists no {MODEL_FILE}; publish an exported model"
         )
@@ -113,35 +102,11 @@ def _version_model(dest: str, version: str, spec: str, work_dir: Path) -> ModelF
     return ModelFile(path=files[MODEL_FILE], origin=spec, verified=True)
 
 
-def parse_literal(text: str, what: str, source: str) -> Any:
-    """A Python literal from ONNX metadata (``"{0: 'a'}"``, ``"[640, 640]"``), bounded in size."""
-    if len(text) > MAX_META_CHARS:
-        raise ConfigError(f"{source}: metadata {what!r} of {len(text)} characters; re-export the model")
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-        raise ConfigError(
-            f"{source}: unreadable metadata {what}={text[:60]!r} ({type(err).__name__}); re-export the model"
-        ) from None
-
-
-def class_names(meta: dict[str, str], source: str) -> tuple[str, ...]:
-    """Class names in index order from Ultralytics' ``names`` metadata (``"{0: 'a', 1: 'b'}"``)."""
-    if "names" not in meta:
-        raise ConfigError(f"{source}: the ONNX model carries no class names (names metadata); re-export it")
-    names = parse_literal(meta["names"], "names", source)
-    if isinstance(names, dict) and names and sorted(names) == list(range(len(names))):
-        return tuple(str(names[i]) for i in range(len(names)))
-    if isinstance(names, list | tuple) and names:
-        return tuple(str(n) for n in names)
-    raise ConfigError(f"{source}: class names {meta['names'][:60]!r} are not indexed 0..n-1; re-export it")
-
-
 def input_size(meta: dict[str, str], shape: list[Any], source: str) -> tuple[int, int]:
     """The model's input (height, width): the graph's fixed shape, else the ``imgsz`` metadata."""
     if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[2:]):
         return int(shape[2]), int(shape[3])
-    value = parse_literal(meta.get("imgsz", "None"), "imgsz", source)
+    value = metadata_literal(meta.get("imgsz", "None"), "imgsz", source)
     if isinstance(value, int) and value > 0:
         return value, value
     if (
@@ -154,7 +119,7 @@ def input_size(meta: dict[str, str], shape: list[Any], source: str) -> tuple[int
 
 
 def make_session(path: Path) -> Any:
-    """The ONNX Runtime session predict runs (the project's one session setup)."""
+    """The shared ONNX Runtime session (``components._shared.onnx_runtime``); ConfigError when it cannot load."""
     from components._shared.onnx_runtime import make_session as shared_session
 
     try:
@@ -215,12 +180,12 @@ def load_detector(model: ModelFile) -> Detector:
     session = make_session(model.path)
     meta = dict(session.get_modelmeta().custom_metadata_map)
     source = model.origin
-    classes = class_names(meta, source)
+    classes = class_names(meta.get("names"), source)
     inp = session.get_inputs()[0]
     out_shape = session.get_outputs()[0].shape
     # NMS in the graph: an nms=True export (its args say so; its end2end key stays False) or an
     # end-to-end head (YOLOv10/26); an export without either key is known by its output shape
-    args = parse_literal(meta["args"], "args", source) if "args" in meta else {}
+    args = metadata_literal(meta["args"], "args", source) if "args" in meta else {}
     nms_inside = isinstance(args, dict) and args.get("nms") is True
     shaped = len(out_shape) == 3 and out_shape[2] == 6 and out_shape[1] != 4 + len(classes)
     known = "end2end" in meta or "args" in meta

@@ -1,23 +1,4 @@
-"""A served model as predict's model backend: the Open Inference Protocol (KServe v2 REST) over HTTP.
-
-``predict --url http://HOST/v2/models/NAME`` reads the model's metadata (``GET /v2/models/NAME``: input
-and output names, shapes, data types) once, then sends each letterboxed image as one FP32 tensor
-(``POST /v2/models/NAME/infer``, JSON ``{"inputs": [{"name", "shape", "datatype", "data"}]}``) and
-decodes the first output exactly as the local backend does (``components.predict.boxes``). Both forms
-publish serves work: the end-to-end model (``triton/<model>``, output ``[batch, 300, 6]``) and the raw
-one (``<model>-raw``, ``[batch, 4 + classes, anchors]``); which one is read from the output's shape.
-
-Class names come from the metadata's ``parameters.names`` when the server sends them (Ultralytics'
-``{0: 'a', ...}`` string, a list, or an index map); else ``--classes`` gives them (KServe's and
-Triton's metadata carry none). A bearer token, when the endpoint wants one, comes from
-``$YOLO_KFP_PREDICT_TOKEN`` only, never from the URL.
-
-Every request is bounded by total time, not by silence (a server dripping one byte a second resets
-every read timeout): connect, send and the whole answer must end within ``call_limit_s()``
-(``$YOLO_KFP_PREDICT_CALL_LIMIT``, default 30 s), enforced on each socket read and send with the time
-left. A refused connection, an HTTP error status, a late or unreadable answer is one
-``InferenceServerError`` line naming the URL (credentials never shown: ``YoloKfpError`` redacts).
-"""
+"""A served model as predict's backend: the Open Inference Protocol (KServe v2 REST), bounded (``README.md``)."""
 
 from __future__ import annotations
 
@@ -34,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from components._shared.artifacts import class_names
 from components._shared.errors import ConfigError, YoloKfpError
 from components._shared.redact import has_userinfo
 from components._shared.storage.limits import env_seconds
-from components.predict.model import class_names
 
 CALL_LIMIT_S = 30.0  # total time of one request: connect, send, the whole answer
 ENV_CALL_LIMIT = "YOLO_KFP_PREDICT_CALL_LIMIT"
@@ -53,20 +34,13 @@ class InferenceServerError(YoloKfpError):
 
 
 def call_limit_s() -> float:
-    """The total-time limit of one request: ``$YOLO_KFP_PREDICT_CALL_LIMIT`` seconds, else ``CALL_LIMIT_S``.
-
-    Raises:
-        ConfigError: the variable is not a number > 0.
-    """
+    """The total-time limit of one request: ``$YOLO_KFP_PREDICT_CALL_LIMIT`` seconds, else ``CALL_LIMIT_S``."""
     return env_seconds(os.environ, ENV_CALL_LIMIT, CALL_LIMIT_S)
 
 
 def is_url(spec: str) -> bool:
     """True when ``spec`` names a served model (``http://`` or ``https://``) rather than a file."""
     return spec.strip().lower().startswith(("http://", "https://"))
-
-
-# ---------------------------------------------------------------- HTTP with a total-time deadline
 
 
 class _Deadline:
@@ -82,8 +56,6 @@ class _Deadline:
 
 
 class _DeadlineReader(io.RawIOBase):
-    """The socket's reads, each given only the time left of the request."""
-
     def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
         super().__init__()
         self._sock, self._deadline = sock, deadline
@@ -154,11 +126,7 @@ class Endpoint:
 
 
 def parse_url(url: str) -> Endpoint:
-    """The endpoint ``url`` names (``http(s)://HOST[:PORT][/PREFIX]/v2/models/NAME[/versions/V]``).
-
-    Raises:
-        ConfigError: not such a URL, or one carrying credentials (give a token in ``$YOLO_KFP_PREDICT_TOKEN``).
-    """
+    """The endpoint ``url`` names (``URL_FORM``); ConfigError for another form or one carrying credentials."""
     if has_userinfo(url):
         raise ConfigError(
             f"--url {url}: carries credentials; pass the URL alone and a bearer token in {ENV_TOKEN}"
@@ -187,12 +155,7 @@ def parse_url(url: str) -> Endpoint:
 
 
 def request_json(endpoint: Endpoint, method: str, path: str, body: Any = None) -> Any:
-    """``method path`` on the endpoint's server, the JSON answer parsed; all within ``call_limit_s()``.
-
-    Raises:
-        InferenceServerError: no connection, an HTTP status >= 400, an answer that is not JSON, or the
-            total-time limit passed (each names the URL).
-    """
+    """``method path`` on the server, its JSON answer parsed, within ``call_limit_s()`` (else InferenceServerError)."""
     limit = call_limit_s()
     deadline = _Deadline(limit)
     cls = _HTTPS if endpoint.https else _HTTP
@@ -249,9 +212,6 @@ def _read_all(response: http.client.HTTPResponse, where: str) -> bytes:
     return b"".join(chunks)
 
 
-# ---------------------------------------------------------------- the backend
-
-
 @dataclass(frozen=True)
 class RemoteDetector:
     """A served detection model: predict's backend seam (``run``, ``size``, ``classes``, ``end_to_end``)."""
@@ -264,11 +224,7 @@ class RemoteDetector:
     output_name: str
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """The model's output for a ``Nx3xHxW`` float32 batch, one ``POST .../infer``.
-
-        Raises:
-            InferenceServerError: the server failed, or answered a tensor of another form.
-        """
+        """The model's output for a ``Nx3xHxW`` float32 batch, one ``POST .../infer``."""
         body = {
             "inputs": [
                 {
@@ -327,17 +283,8 @@ def _output_tensor(answer: Any, name: str, where: str) -> np.ndarray:
 def connect_remote(url: str, classes: tuple[str, ...] | None, imgsz: int | None = None) -> RemoteDetector:
     """A ``RemoteDetector`` for the served model at ``url``, from its metadata (``GET /v2/models/NAME``).
 
-    Args:
-        url: ``http(s)://HOST[:PORT][/PREFIX]/v2/models/NAME``.
-        classes: ``--classes``: the names when the metadata has none; checked against them when it has.
-        imgsz: ``--imgsz``: the input size when the served input's height and width are dynamic (the
-            end-to-end export) and the metadata has no ``parameters.imgsz``.
-
-    Raises:
-        ConfigError: a malformed URL; metadata without class names and no ``classes``; classes that
-            differ from the metadata's or from the raw output's width; an input that is not FP32
-            ``[batch, 3, H, W]``; a dynamic size and no ``imgsz``, or one that differs from a fixed size.
-        InferenceServerError: the server could not be reached or answered an error.
+    ``classes`` names the classes when the metadata has none; ``imgsz`` sizes a dynamic input without
+    ``parameters.imgsz``. ConfigError for a bad URL, classes or input; InferenceServerError for the server.
     """
     endpoint = parse_url(url)
     meta = request_json(endpoint, "GET", endpoint.model_path)
@@ -356,11 +303,6 @@ def connect_remote(url: str, classes: tuple[str, ...] | None, imgsz: int | None 
         raise ConfigError(
             f"{where}: the server's model metadata carries no class names; pass --classes a,b,c "
             "(the model's classes, in order: production.json or the model's manifest lists them)"
-        )
-    if names is not None and classes is not None and tuple(classes) != names:
-        raise ConfigError(
-            f"{where}: its classes ({', '.join(names)}) differ from --classes ({', '.join(classes)}); "
-            "pass the model's classes in order"
         )
     chosen = names if names is not None else tuple(classes or ())
     return RemoteDetector(
@@ -401,19 +343,9 @@ def _tensors(meta: Any, key: str, where: str) -> list[dict[str, Any]]:
 
 
 def _metadata_classes(meta: dict[str, Any], where: str) -> tuple[str, ...] | None:
-    """Class names from ``parameters.names`` of the metadata, if the server sends them."""
     params = meta.get("parameters")
     value = params.get("names") if isinstance(params, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, dict):  # JSON keys are strings: {"0": "a", "1": "b"}
-        try:
-            value = {int(k): v for k, v in value.items()}
-        except ValueError:
-            raise ConfigError(
-                f"{where}: metadata class names {str(value)[:60]!r} are not indexed 0..n-1"
-            ) from None
-    return class_names({"names": value if isinstance(value, str) else repr(value)}, where)
+    return None if value is None else class_names(value, where)
 
 
 def _is_end_to_end(shape: Any, n_classes: int, where: str) -> bool:

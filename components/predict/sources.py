@@ -1,8 +1,4 @@
-"""What ``predict --source`` names: an image, a folder (images and videos, recursive), a video, an s3:// prefix.
-
-Images are decoded with Pillow (EXIF orientation applied, as OpenCV's reader does), videos with OpenCV
-when it is installed (the ``train`` extra); without it a video is refused in one line naming the extra.
-"""
+"""What ``predict --source`` names: an image, a folder (recursive), a video, an s3:// prefix (``README.md``)."""
 
 from __future__ import annotations
 
@@ -50,12 +46,7 @@ def _wanted(path: Path) -> bool:
 
 
 def open_source(spec: str, work_dir: Path) -> Source:
-    """The images and videos ``spec`` names (an ``s3://`` prefix is downloaded into ``work_dir`` first).
-
-    Raises:
-        ConfigError: nothing there, or no image or video in it.
-        StorageError: the object store failed.
-    """
+    """The images and videos ``spec`` names (an ``s3://`` prefix is downloaded into ``work_dir`` first)."""
     if scheme_of(spec) != "file" or spec.startswith("file://"):
         return _remote(spec, Path(work_dir) / "source")
     path = Path(spec).expanduser()
@@ -91,11 +82,7 @@ def _remote(spec: str, local: Path) -> Source:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file as an HWC RGB uint8 array.
-
-    Raises:
-        Unreadable: not an image Pillow can decode (truncated, corrupt, too large: a decompression bomb).
-    """
+    """An image file as an HWC RGB uint8 array (EXIF applied); ``Unreadable`` when Pillow cannot decode it."""
     from PIL import Image, ImageOps
 
     # Ultralytics, once imported in this process, wraps Image.open so that an unidentified file makes it

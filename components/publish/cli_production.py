@@ -1,8 +1,4 @@
-"""Show what is in production under DEST, and with --out write its metrics.json (a baseline to compare with).
-
-Prints {"production": <production.json or null>, "baseline": <FILE or null>}. The metrics come from the
-production version's files, each checked against its manifest; with nothing in production, FILE is not
-written and "baseline" is null (the first model has nothing to compare with).
+"""Show what is in production under DEST; --out writes its metrics.json, checked against its manifest.
 
 Example:
   yolo-kfp production --dest s3://models/helmet --out runs/production-metrics.json
@@ -13,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_out, print_summary
 from components._shared.production import production_baseline_metrics, read_production
 from components.publish.cli import add_dest_argument
 
@@ -23,9 +19,7 @@ HELP = "show the production model of DEST (and write its metrics.json with --out
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp production``."""
     add_dest_argument(parser)
-    parser.add_argument(
-        "--out", type=Path, default=None, metavar="FILE", help="write the production metrics.json here"
-    )
+    add_out(parser, "write the production metrics.json here", metavar="FILE", required=False)
 
 
 def show_production(dest: str, out: Path | None) -> int:

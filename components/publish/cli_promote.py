@@ -1,9 +1,4 @@
-"""Point DEST/production.json at an existing version, after checking every file against its manifest.
-
-The version must be complete (manifest.json written), its recorded gate must have passed and measured the
-model in production now (a version production served before is a rollback: exempt); the class list must
-match production's (else --allow-class-change). The previous pointer is kept in the history
-(compare-and-swap, as `publish --promote`), and the Triton repository DEST/triton/<model>/ follows.
+"""Point DEST/production.json at an existing version, checked as `publish --promote` checks it (see README).
 
 Example:
   yolo-kfp promote --dest s3://models/helmet --model-version 20250101T000000Z-1a2b3c4d
@@ -31,11 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def promote(dest: str, version: str, allow_class_change: bool, triton_model: str | None) -> int:
-    """Promote ``version`` of ``dest`` and print the new production pointer as JSON.
-
-    Raises:
-        ConfigError: ``version`` is not a complete version of ``dest``.
-    """
+    """Promote ``version`` of ``dest``, print the new production pointer as JSON; ConfigError if not complete."""
     versions = list_versions(dest)
     if version not in versions:
         raise ConfigError(

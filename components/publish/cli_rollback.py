@@ -1,10 +1,4 @@
-"""Point DEST/production.json back at the version that was in production before the current one.
-
-Without --model-version it takes the newest entry of production.json's history (the previous
-production version); with it, any complete version (the same as `yolo-kfp promote`: one production never
-served must have a gate measured against the current production). Every file is
-checked against the version's manifest first; the pointer moves by compare-and-swap and the current
-version goes to the history, so a second rollback returns to it.
+"""Point DEST/production.json back at the previous production version (or --model-version), checked as promote.
 
 Example:
   yolo-kfp rollback --dest s3://models/helmet
@@ -35,11 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def previous_version(dest: str) -> str:
-    """The version production pointed at before the current one.
-
-    Raises:
-        ConfigError: nothing is in production, or production has no earlier version.
-    """
+    """The version production pointed at before the current one; ConfigError when there is none."""
     pointer = read_production(dest)
     if pointer is None:
         raise ConfigError(f"{dest}: nothing is in production yet, so there is nothing to roll back to")

@@ -1,55 +1,4 @@
-"""Publish a model as an immutable, verified version and (on a passing gate) promote it to production.
-
-Layout under ``dest`` (``s3://bucket/name`` or a local folder, same layout in both):
-
-    claims/<version>.json       written FIRST, create-only: which writer owns the version name
-    <version>/model.onnx, best.pt, model_e2e.onnx, model.json, metrics.json, export.json   (those present)
-    <version>/<report>.html|.md|.png, <version>/reports/...                  reports
-    <version>/manifest.json     written LAST: name, size, sha256 of every file, classes, content digest
-    by-sha256/<content sha256>.json   the version holding exactly this content (re-publish = no-op)
-    production.json             pointer to the served version, with the previous pointers in ``history``
-    triton/<model>/config.pbtxt, labels-<N>.txt, <N>/model.onnx   Triton repository of the promoted
-                                versions; config.pbtxt serves production (``components/publish/triton.py``)
-
-``dest`` may use any scheme of the storage registry (``components._shared.storage``). ``version`` is
-``YYYYmmddTHHMMSSZ-<short dataset fingerprint>`` (UTC). A version without ``manifest.json`` is
-incomplete (the publish died half-way): it is never listed, served or promoted.
-
-What is uploaded from ``model_dir`` (the rule): the files named in ``PUBLISHED_FILES`` at the top
-level, top-level files with a suffix in ``REPORT_SUFFIXES``, and every file under ``reports/``.
-Anything else (``last.pt``, caches, ...) stays behind. The folder must hold a model
-(``components._shared.artifacts.model_file``: ``model.onnx``, else ``best.pt``); the manifest's
-``model`` names that file.
-
-Concurrency (several publishers on one ``dest``, with nobody watching):
-- Version objects are written once. The claim, every file and the manifest are create-only writes
-  (S3 ``If-None-Match: *``; local: exclusive hard link). Of two publishes of one version name exactly
-  one wins the claim; the other gets ``PublishConflict`` (one line) and writes nothing, so a manifest
-  always describes the stored files.
-- Re-publishing byte-identical content (same names, sizes and sha256) returns the version that already
-  holds it (found through ``by-sha256/``, its manifest checked first) and uploads nothing.
-- Promotion is a compare-and-swap of ``production.json`` on its ETag (S3 ``If-Match``; local: lock file
-  and sha256 compare), re-read and retried with a short jittered back-off when another promotion won;
-  ``history`` only grows at the front, never holds one promotion twice, and is capped at ``history``.
-  Promoting the version already in production changes nothing.
-- Serving hand-off (``components.publish.triton``): before that compare-and-swap the version's
-  model.onnx and labels are laid out create-only in the Triton repository (checked against the
-  manifest's sha256), production.json records them under ``triton``, and config.pbtxt is then
-  re-rendered from production.json until the pointer held still across the write.
-
-Promotion (``--promote``) only happens when the gate passed (``metrics.json`` ``gate.passed``, or
-``PublishConfig.gate_passed``), and refuses (``GateFailed``) a model whose class list differs from
-production's unless ``allow_class_change``. It is conditioned on what the gate measured: the gate
-records the production model it compared against (``gate.champion_version`` and
-``gate.champion_manifest_sha256``, both null when it had none), and the compare-and-swap refuses
-(``StaleGate``, one line; the version stays published, production unchanged) when production.json
-now names another version or manifest, or when the gate measured no production model while one
-exists now. ``promote_version`` (``yolo-kfp promote`` / ``rollback``) waives that condition only for
-a version production served before (in production.json's history): that is a rollback.
-``promote_version`` of an existing version first downloads and checks every file against its
-manifest. Readers of the production model (``components._shared.production.fetch_production_model``)
-verify each file's sha256 the same way.
-"""
+"""Publish a model as an immutable, verified version and promote it when the gate passed (``README.md``)."""
 
 from __future__ import annotations
 
@@ -69,10 +18,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from components._shared.artifacts import BEST_PT, MODEL_E2E_ONNX, MODEL_FILES, MODEL_ONNX, model_file
+from components._shared.artifacts import (
+    BEST_PT,
+    MODEL_E2E_ONNX,
+    MODEL_FILES,
+    MODEL_ONNX,
+    class_names,
+    model_file,
+)
 from components._shared.errors import ConfigError, DatasetError, GateFailed, StorageError, YoloKfpError
-from components._shared.fsio import link_or_copy
-from components._shared.production import MANIFEST, PRODUCTION, check_pointer, verify_version
+from components._shared.fsio import link_or_copy, overlap
+from components._shared.production import (
+    MANIFEST,
+    PRODUCTION,
+    check_pointer,
+    load_manifest,
+    manifest_files,
+    verify_version,
+)
 from components._shared.run_records import PUBLISH_RECORD, write_record
 from components._shared.storage import (
     Backend,
@@ -117,11 +80,10 @@ class StaleGate(GateFailed):
 
 @dataclass(frozen=True)
 class PublishConfig:
-    """Options of ``publish_model``.
+    """Options of ``publish_model`` (``components/publish/README.md``).
 
     Attributes:
-        fingerprint: dataset fingerprint; ``None`` reads ``dataset_fingerprint`` from model.json
-            (then metrics.json). Its first 12 characters end the version name.
+        fingerprint: dataset fingerprint; ``None`` reads ``dataset_fingerprint`` from model.json, then metrics.json.
         promote: point ``production.json`` at the new version when the gate passed.
         gate_passed: the gate verdict; ``None`` reads ``gate.passed`` from metrics.json.
         version: explicit version name (default: UTC timestamp + short fingerprint).
@@ -161,15 +123,8 @@ class PublishResult:
         return dict(self.__dict__)
 
 
-# ---------------------------------------------------------------- reading model_dir
-
-
 def collect_model_files(model_dir: Path) -> list[tuple[str, Path]]:
-    """The ``(name in the version, local path)`` pairs that the rule in the module docstring selects.
-
-    Raises:
-        DatasetError: ``model_dir`` is missing or holds neither model.onnx nor best.pt.
-    """
+    """The ``(name in the version, local path)`` pairs of the README's upload rule (DatasetError: no model)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise DatasetError(f"{model_dir}: model folder not found (it should hold model.onnx and/or best.pt)")
@@ -205,35 +160,17 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def resolve_fingerprint(model_dir: Path, cfg: PublishConfig) -> str | None:
+def resolve_fingerprint(cfg: PublishConfig, card: dict[str, Any], metrics: dict[str, Any]) -> str | None:
     """``cfg.fingerprint``, else ``dataset_fingerprint`` from model.json, then metrics.json."""
-    if cfg.fingerprint:
-        return cfg.fingerprint
-    for name in ("model.json", "metrics.json"):
-        fp = _read_json(Path(model_dir) / name).get("dataset_fingerprint")
-        if fp:
-            return str(fp)
-    return None
-
-
-def _names(value: Any) -> list[str] | None:
-    """Class names in index order from a list or an Ultralytics ``{index: name}`` mapping."""
-    if isinstance(value, list) and value:
-        return [str(v) for v in value]
-    if isinstance(value, dict) and value:
-        try:
-            return [str(value[k]) for k in sorted(value, key=int)]
-        except (TypeError, ValueError):
-            return None
-    return None
+    fp = cfg.fingerprint or card.get("dataset_fingerprint") or metrics.get("dataset_fingerprint")
+    return str(fp) if fp else None
 
 
 def model_classes(card: dict[str, Any], metrics: dict[str, Any]) -> list[str] | None:
     """The model's class names in order: model.json ``names`` (or its older ``classes``), else metrics.json."""
     for value in (card.get("names"), card.get("classes"), metrics.get("names")):
-        names = _names(value)
-        if names:
-            return names
+        with contextlib.suppress(ConfigError):
+            return list(class_names(value, "model.json"))
     return None
 
 
@@ -261,39 +198,17 @@ def content_digest(digests: dict[str, tuple[int, str]]) -> str:
 
 
 def check_dest(model_dir: Path, dest: str) -> None:
-    """Refuse a local ``dest`` that is, contains or lies inside the model folder (publishing would mix them).
-
-    Raises:
-        ConfigError: the two overlap.
-    """
+    """Refuse (ConfigError) a local ``dest`` that overlaps the model folder or lies in a published version."""
     if scheme_of(dest) != "file":
         return
     out = Path(backend_for(dest).uri).expanduser().resolve()
-    inp = Path(model_dir).expanduser().resolve()
-    where = ""
-    if out == inp:
-        where = "is"
-    elif out in inp.parents:
-        where = "contains"
-    elif inp in out.parents:
-        where = "lies inside"
+    where = overlap(out, Path(model_dir).expanduser().resolve())
     if where:
         raise ConfigError(
             f"--dest {dest} {where} the model folder {model_dir}: publish to a folder of its own "
             "(nothing was changed)"
         )
-
-
-def check_not_inside_a_version(dest: str) -> None:
-    """Refuse a local ``dest`` that is or lies inside a published version folder (versions never change).
-
-    Raises:
-        ConfigError: ``dest`` or a folder above it holds a yolo-kfp ``manifest.json``.
-    """
-    if scheme_of(dest) != "file":
-        return
-    here = Path(backend_for(dest).uri).expanduser().resolve()
-    for folder in (here, *here.parents):
+    for folder in (out, *out.parents):
         try:
             manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -320,38 +235,21 @@ def check_version_name(version: str) -> None:
         )
 
 
-# ---------------------------------------------------------------- publishing
-
-
 def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig()) -> PublishResult:
     """Claim a version, upload the files create-only, write the manifest last, maybe promote.
 
-    Args:
-        model_dir: folder with model.onnx / best.pt, model.json, metrics.json and reports.
-        dest: ``s3://bucket/name`` (MinIO from ``MINIO_*``) or a local folder (not the model folder).
-        cfg: fingerprint, promotion, version override, class-change permission.
-
-    Returns:
-        PublishResult; ``promoted`` says whether production.json now points at this version and
-        ``reused`` that identical content was already published (nothing was uploaded).
-
     Raises:
-        DatasetError: nothing to publish. ConfigError: ``dest`` overlaps the model folder.
-        PublishConflict: the version name exists already or another writer claimed it first.
-        GateFailed: promotion asked for a class list other than production's (without allow_class_change).
-        StaleGate: promotion asked, but the gate did not measure the model in production now (the
-            version stays published; production is unchanged).
-        StorageError: an upload failed after retries (the version then has no manifest: invisible), or
-            production.json is not a production pointer object.
+        DatasetError, ConfigError: nothing to publish, or ``dest`` overlaps the model folder.
+        PublishConflict, GateFailed, StaleGate: the name is taken, the classes differ, the gate is stale.
+        StorageError: an upload failed, or production.json is not a pointer.
     """
     start = time.monotonic()
     model_dir = Path(model_dir)
     check_dest(model_dir, dest)
-    check_not_inside_a_version(dest)
     files = collect_model_files(model_dir)
     metrics = _read_json(model_dir / "metrics.json")
     card = _read_json(model_dir / "model.json")
-    fingerprint = resolve_fingerprint(model_dir, cfg)
+    fingerprint = resolve_fingerprint(cfg, card, metrics)
     if not fingerprint:
         log.warning("no dataset fingerprint (pass --fingerprint or set dataset_fingerprint in model.json)")
     digests = {name: file_digests(path)[:2] for name, path in files}
@@ -375,7 +273,7 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
                     loc,
                     version,
                     manifest,
-                    manifest_sha or _stored_sha256(loc, f"{version}/{MANIFEST}"),
+                    manifest_sha or _stored_sha256(loc, version),
                     gate=metrics.get("gate"),
                     history=cfg.history,
                     allow_class_change=cfg.allow_class_change,
@@ -390,7 +288,7 @@ def publish_model(model_dir: Path, dest: str, cfg: PublishConfig = PublishConfig
     return PublishResult(
         dest=dest,
         version=version,
-        uri=_join(loc.uri, version) + "/",
+        uri=loc.uri_of(version) + "/",
         manifest_uri=manifest_uri,
         files=len(manifest.get("files", [])),
         bytes=sum(int(f.get("size", 0)) for f in manifest.get("files", [])),
@@ -414,7 +312,6 @@ def _publish_new(
     metrics: dict[str, Any],
     card: dict[str, Any],
 ) -> tuple[dict[str, Any], StoredFile]:
-    """Claim ``version``, upload every file create-only, then the manifest and the content index."""
     check_version_name(version)
     writer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     with _disk_errors(loc, "nothing was published"):
@@ -441,7 +338,7 @@ def _publish_new(
         try:
             manifest_file = loc.create_json(f"{version}/{MANIFEST}", manifest)
         except ObjectExistsError as err:
-            raise PublishConflict(f"{_join(loc.uri, version)}: {MANIFEST} exists already ({err})") from None
+            raise PublishConflict(f"{loc.uri_of(version)}: {MANIFEST} exists already ({err})") from None
     except OSError as err:  # the disk refused a write: take back what this claim wrote, then the claim
         _remove_unpublished(loc, version, [name for name, _ in files])
         raise _disk_error(err, loc, f"{version} was not published (its partial files are removed)") from err
@@ -464,7 +361,6 @@ def _disk_error(err: OSError, loc: Backend, outcome: str) -> StorageError:
 
 @contextlib.contextmanager
 def _disk_errors(loc: Backend, outcome: str) -> Iterator[None]:
-    """Raise ``_disk_error`` for an ``OSError`` inside the block; ``outcome`` says what was (not) done."""
     try:
         yield
     except OSError as err:
@@ -486,12 +382,8 @@ def _remove_unpublished(loc: Backend, version: str, names: list[str]) -> None:
 
 
 def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: str) -> None:
-    """Own the version name before writing anything under it (create-only ``claims/<version>.json``).
-
-    Raises:
-        PublishConflict: the version has files already, or another writer claimed it first.
-    """
-    where = _join(loc.uri, version)
+    """Own the version name before writing under it (create-only claim); PublishConflict when taken."""
+    where = loc.uri_of(version)
     if loc.list(f"{version}/"):
         raise PublishConflict(f"{where}: version exists already: publish under another --model-version")
     claim = {
@@ -511,26 +403,18 @@ def claim_version(loc: Backend, version: str, *, writer: str, content_sha256: st
 
 
 def _check_claim(loc: Backend, version: str, writer: str) -> None:
-    """Re-read the claim before the manifest: still ours, even on a store whose conditional write is not atomic.
-
-    Raises:
-        PublishConflict: another writer's claim replaced ours (both passed the create-only check).
-    """
+    """Re-read the claim before the manifest (a store's conditional write may not be atomic)."""
     claim = loc.get_json(f"{CLAIMS_DIR}/{version}.json")
     holder = claim.get("writer") if isinstance(claim, dict) else None
     if holder != writer:
         raise PublishConflict(
-            f"{_join(loc.uri, version)}: version exists already (claimed by {holder or 'another writer'} "
+            f"{loc.uri_of(version)}: version exists already (claimed by {holder or 'another writer'} "
             "at the same moment): publish under another --model-version"
         )
 
 
 def upload_version_files(loc: Backend, version: str, files: list[tuple[str, Path]]) -> list[dict[str, Any]]:
-    """Upload (and verify) every file under ``<version>/``, create-only; invisible until the manifest.
-
-    Raises:
-        PublishConflict: a file exists already (another writer is using the version name).
-    """
+    """Upload (and verify) every file under ``<version>/`` create-only; PublishConflict when one exists."""
     stored = []
     for name, path in files:
         if name in (MANIFEST, PRODUCTION):
@@ -538,7 +422,7 @@ def upload_version_files(loc: Backend, version: str, files: list[tuple[str, Path
         try:
             sf = loc.create_file(f"{version}/{name}", path)
         except ObjectExistsError as err:
-            raise PublishConflict(f"{_join(loc.uri, version)}: version exists already ({err})") from None
+            raise PublishConflict(f"{loc.uri_of(version)}: version exists already ({err})") from None
         log.info("uploaded %s (%d bytes, sha256 %s)", sf.uri, sf.size, sf.sha256[:12])
         stored.append({"name": name, "size": sf.size, "sha256": sf.sha256, "etag": sf.etag})
     return stored
@@ -555,13 +439,7 @@ def build_manifest(
     writer: str | None = None,
     content_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest document: the version's files with sizes and checksums, metrics, gate and classes.
-
-    Args:
-        model: the name of the model file among ``stored`` (``artifacts.model_file``), or None.
-        writer: the publisher that claimed the version.
-        content_sha256: ``content_digest`` of the files (what ``by-sha256/`` indexes).
-    """
+    """The manifest document: the version's files with sizes and sha256, metrics, gate and classes."""
     return {
         "format": MANIFEST_FORMAT,
         "version": version,
@@ -587,11 +465,7 @@ def find_published(
     if not version:
         return None
     manifest = loc.get_json(f"{version}/{MANIFEST}")
-    listed = {
-        str(f.get("name")): (f.get("size"), f.get("sha256"))
-        for f in (manifest or {}).get("files", [])
-        if isinstance(f, dict)
-    }
+    listed = {name: (f.get("size"), f.get("sha256")) for name, f in manifest_files(manifest).items()}
     if not isinstance(manifest, dict) or listed != digests:
         log.warning("%s: %s does not match its manifest: publishing a new version", loc.uri, version)
         return None
@@ -620,15 +494,9 @@ def _record_content(loc: Backend, content: str, version: str, manifest_sha256: s
         )
 
 
-def _stored_sha256(loc: Backend, rel: str) -> str:
+def _stored_sha256(loc: Backend, version: str) -> str:
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-manifest-") as tmp:
-        path = Path(tmp) / "manifest.json"
-        if not loc.get_file(rel, path):
-            raise ConfigError(f"{loc.uri_of(rel)}: missing: the version is incomplete; publish again")
-        return file_digests(path)[1]
-
-
-# ---------------------------------------------------------------- production pointer
+        return load_manifest(loc, version, Path(tmp))[1]
 
 
 def list_versions(dest: str) -> list[str]:
@@ -642,30 +510,13 @@ def promote_version(
     version: str,
     *,
     gate_passed: bool | None = None,
-    history: int = 20,
+    history: int = PublishConfig.history,
     allow_class_change: bool = False,
     triton_model: str | None = None,
 ) -> dict[str, Any]:
-    """Point ``production.json`` at an existing ``version`` after checking every file against its manifest.
+    """Point ``production.json`` at an existing, verified ``version``; returns the new (or unchanged) pointer.
 
-    Args:
-        dest: ``s3://bucket/name`` or a local folder.
-        version: a complete version under ``dest``.
-        gate_passed: the verdict; ``None`` uses the gate recorded in the version's manifest.
-        history: how many previous pointers to keep.
-        allow_class_change: promote even when production's class list differs.
-        triton_model: the model's name in the Triton repository (default: the last part of ``dest``).
-
-    Returns:
-        The new production pointer (the current one when ``version`` is already in production).
-
-    Raises:
-        ConfigError: the version has no manifest (incomplete).
-        StorageError: a file is missing or its sha256 differs from the manifest.
-        GateFailed: the gate did not pass, or the classes differ from production's.
-        StaleGate: the gate did not measure the model in production now, and the version was not in
-            production before (a rollback to one that was is allowed).
-        PublishConflict: production.json kept changing through every compare-and-swap attempt.
+    A version in production's history is a rollback and skips the stale-gate check.
     """
     loc = backend_for(dest)
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-promote-") as tmp:
@@ -674,7 +525,7 @@ def promote_version(
         passed = gate.get("passed") if gate_passed is None else gate_passed
         if not passed:
             raise GateFailed(
-                f"{_join(loc.uri, version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
+                f"{loc.uri_of(version)}: the gate did not pass ({gate.get('reason', 'no verdict')})"
             )
         with _disk_errors(loc, f"{version} was not promoted (production unchanged)"):
             return _promote(
@@ -704,21 +555,14 @@ def _promote(
     model_path: Path | None = None,
     triton_model: str | None = None,
 ) -> dict[str, Any]:
-    """Lay out the Triton version, compare-and-swap ``production.json`` (retry when another writer won),
-    then sync config.pbtxt with production.json.
-
-    ``gate`` is the version's gate block: every attempt checks that it measured the production model
-    it would replace (``check_gate_measured``; ``rollback_ok`` waives that for a version in
-    production's history). ``model_path`` is a local copy of the version's model.onnx (checked
-    against the manifest).
-    """
+    """Lay out the Triton version, compare-and-swap ``production.json`` (retrying), then sync config.pbtxt."""
     current = _read_pointer(loc)[0]
     if current is None or current.get("version") != version:  # refuse before laying anything out
         check_gate_measured(loc, version, gate, current, rollback_ok=rollback_ok)
     triton = _lay_out_triton(loc, version, manifest, model_path, triton_model)
     base = {
         "version": version,
-        "uri": _join(loc.uri, version) + "/",
+        "uri": loc.uri_of(version) + "/",
         "manifest": f"{version}/{MANIFEST}",
         "manifest_sha256": manifest_sha256,
         "model": f"{version}/{manifest['model']}" if manifest.get("model") else None,
@@ -773,11 +617,7 @@ def _read_pointer(loc: Backend) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def measured_production(gate: Any) -> tuple[str, str] | None:
-    """``(version, manifest sha256)`` of the production model the gate compared against; None for none.
-
-    A gate block without both (no champion, a champion given as a bare file, or a metrics.json from
-    before the gate recorded it) counts as having measured no production model.
-    """
+    """``(version, manifest sha256)`` of the production model the gate measured; None for none."""
     if not isinstance(gate, dict):
         return None
     version, sha = gate.get("champion_version"), gate.get("champion_manifest_sha256")
@@ -787,19 +627,7 @@ def measured_production(gate: Any) -> tuple[str, str] | None:
 def check_gate_measured(
     loc: Backend, version: str, gate: Any, current: dict[str, Any] | None, *, rollback_ok: bool = False
 ) -> None:
-    """Refuse a promotion whose gate did not measure the production model it would replace.
-
-    Args:
-        loc: the destination.
-        version: the version to promote.
-        gate: its gate block (metrics.json's, or the manifest's).
-        current: production.json now (None: nothing in production, any passing gate may promote).
-        rollback_ok: accept a version production served before (in ``current``'s history).
-
-    Raises:
-        StaleGate: production is not the version and manifest the gate measured, or the gate measured
-            none while one is in production (one line; nothing was changed).
-    """
+    """Refuse (StaleGate) a promotion whose gate did not measure the production model it replaces."""
     if current is None:
         return
     now = (str(current["version"]), str(current["manifest_sha256"]))
@@ -820,12 +648,11 @@ def check_gate_measured(
 def _lay_out_triton(
     loc: Backend, version: str, manifest: dict[str, Any], model_path: Path | None, name: str | None
 ) -> dict[str, Any] | None:
-    """The version's Triton folders, written before the pointer names them; None when it has no ONNX model.
+    """The version's Triton folders, written before the pointer names them; None without an ONNX model.
 
-    With ``model_e2e.onnx`` beside ``model_path`` (and in the manifest), the end-to-end model is the
-    served ``<model>`` and the raw one ``<model>-raw`` (``spec['raw']``); else the raw one is ``<model>``.
+    With ``model_e2e.onnx``, that is ``<model>`` and the raw one ``<model>-raw`` (``spec['raw']``).
     """
-    listed = {f.get("name"): f for f in manifest.get("files", []) if isinstance(f, dict)}
+    listed = manifest_files(manifest)
     entry = listed.get(MODEL_ONNX)
     if entry is None or model_path is None or not model_path.is_file():
         log.warning("%s has no %s: not laid out for Triton", version, MODEL_ONNX)
@@ -876,11 +703,7 @@ def check_classes(
     *,
     allow_class_change: bool,
 ) -> None:
-    """Refuse a promotion that would change production's class list, unless ``allow_class_change``.
-
-    Raises:
-        GateFailed: both lists are known and differ (names or order).
-    """
+    """Refuse (GateFailed) a promotion that changes production's class list, unless ``allow_class_change``."""
     old = current.get("classes") if current else None
     if not classes or not old or list(old) == list(classes):
         return
@@ -888,16 +711,9 @@ def check_classes(
         log.warning("%s changes the class list %s -> %s (allowed)", version, old, classes)
         return
     raise GateFailed(
-        f"{_join(loc.uri, version)} has classes {list(classes)} but production ({current.get('version')}) "
+        f"{loc.uri_of(version)} has classes {list(classes)} but production ({current.get('version')}) "
         f"has {list(old)}: promotion refused; pass --allow-class-change (allow_class_change) to replace them"
     )
-
-
-def _join(uri: str, rel: str) -> str:
-    return f"{uri.rstrip('/')}/{rel}"
-
-
-# ---------------------------------------------------------------- the pipeline task
 
 
 def run_publish_stage(
@@ -912,13 +728,9 @@ def run_publish_stage(
     allow_class_change: bool = False,
     record_to: str = "",
 ) -> PublishResult:
-    """Assemble the publish folder from the pipeline's artifacts, then ``publish_model``.
+    """The pipeline task: publish the export, weights and validation artifacts (plots under ``reports/``).
 
-    ``onnx_dir`` gives model.onnx, model_e2e.onnx, model.json, export.json and its plots; ``weights`` is best.pt (or a
-    folder holding it); ``validation_dir`` gives metrics.json at the top and its plots and reports
-    under ``reports/``. ``allow_class_change`` lets the promotion replace production's class list.
-    ``record_to`` (the run's record folder, ``components._shared.run_records``) receives
-    ``publish.json`` for the run summary.
+    ``record_to`` receives ``publish.json`` for the run summary.
     """
     onnx_dir, weights, validation_dir = Path(onnx_dir), Path(weights), Path(validation_dir)
     best = weights / BEST_PT if weights.is_dir() else weights

@@ -1,47 +1,4 @@
-"""The serving hand-off: a Triton model repository under the publish destination.
-
-Layout (next to the versions, ``s3://models/yolo-transfer`` -> ``s3://models/yolo-transfer/triton``):
-
-    triton/<model>/config.pbtxt          serves exactly the production version (rewritten on promotion)
-    triton/<model>/<N>/model.onnx        the production version's model.onnx, byte for byte; the only
-                                         version folder (earlier ones are removed on promotion)
-
-When the version has an end-to-end model (``model_e2e.onnx``: NMS inside, output
-``(batch, max_det, 6)``), that is ``<model>``, the model KServe serves, with ``max_batch_size`` its
-export batch (the graph's NMS loop is unrolled for it) and ``dynamic_batching``; the raw model is laid
-out beside it as ``<model>-raw`` (production.json: ``triton.raw``), pruned and verified the same way.
-
-``<model>`` is the last part of the destination (``yolo-transfer``), or ``PublishConfig.triton_model``;
-it is the name in KServe's v2 URLs (``/v2/models/<model>/infer``). Only the production version is
-kept: KServe's storage initializer downloads the whole ``storageUri`` prefix into every predictor pod,
-once, when the pod starts. So a promotion reaches running predictors only when they restart:
-``rollout_command`` is the one line that rolls them (publish logs it, the run summary prints it).
-Class names are in production.json and the ONNX metadata; Triton's ``label_filename`` applies to
-classification outputs only, so none is written for the raw detection tensor.
-
-``N`` (Triton wants a positive integer folder) is derived from the version name alone
-(``triton_version_number``): ``YYYYmmddTHHMMSSZ-...`` gives ``YYYYmmddHHMMSS`` (readable, grows with
-time); any other name gives ``1 + int(sha256(name)[:15], 16) % (10**13 - 1)`` (below every timestamp).
-Two versions mapping to one ``N`` with different models cannot both be laid out: the create-only
-write refuses the second (``PublishConflict``).
-
-The model's inputs and outputs (names, data types, shapes) are read from the ONNX file itself with a
-small protobuf reader (``onnx_io``): the publish task runs on the data image, which has no ``onnx``
-package. A first dimension that is symbolic on every input and output (a dynamic export) becomes
-Triton batching (``max_batch_size: TRITON_MAX_BATCH``, batch dimension left out of ``dims``); a fixed
-export gets ``max_batch_size: 0`` and its full shapes. Other symbolic dimensions become ``-1``. A
-batching model gets ``dynamic_batching`` (Triton merges concurrent requests into one batch).
-
-Promotion order (``components/publish/core.py``): the version folder and labels are written
-create-only and sha256-checked against the manifest BEFORE the compare-and-swap of production.json,
-whose ``triton`` entry records what to serve; then ``sync_config`` makes sure the production version's
-folder is there (copied again from its published version if a racing promotion removed it), renders
-config.pbtxt from production.json, writes it (an atomic replace: the storage backends' compare-and-swap
-covers JSON documents only), removes every other version folder and re-reads production.json,
-repeating until it did not change in between. So once every promotion has returned, the repository
-holds the version production.json names and nothing else, whatever the interleaving (the last writer
-always re-checked the pointer after its writes and removals).
-"""
+"""The Triton model repository under the publish destination, ``<dest>/triton`` (rules: ``README.md``)."""
 
 from __future__ import annotations
 
@@ -55,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from components._shared.errors import ConfigError, DatasetError, StorageError
-from components._shared.production import MANIFEST, PRODUCTION, check_pointer, read_production
+from components._shared.production import MANIFEST, PRODUCTION, check_pointer, manifest_files, read_production
 from components._shared.serving import rollout_command
 from components._shared.storage import Backend, ObjectExistsError, backend_for, file_digests
 
@@ -95,13 +52,7 @@ class TritonConflict(ConfigError):
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One graph input or output as the ONNX file declares it.
-
-    Attributes:
-        name: the tensor's name in the graph (what clients send and read).
-        data_type: the Triton data type (``TYPE_FP32``...).
-        dims: the shape; an ``int`` for a fixed dimension, a ``str`` for a symbolic one (``batch``).
-    """
+    """One graph input or output: name, Triton data type, dims (``str`` for a symbolic dimension)."""
 
     name: str
     data_type: str
@@ -114,9 +65,6 @@ class OnnxIO:
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
-
-
-# ---------------------------------------------------------------- reading the ONNX file
 
 
 def _varint(buf: memoryview, i: int) -> tuple[int, int]:
@@ -162,7 +110,6 @@ def _dim(buf: memoryview) -> int | str:
 
 
 def _value_info(buf: memoryview) -> tuple[str, int, tuple[int | str, ...]]:
-    """ValueInfoProto -> (name, ONNX elem_type, dims)."""
     name, elem, dims = "", 0, ()
     for number, field in _fields(buf):
         if number == 1:
@@ -180,14 +127,7 @@ def _value_info(buf: memoryview) -> tuple[str, int, tuple[int | str, ...]]:
 
 
 def onnx_io(path: Path) -> OnnxIO:
-    """Read the inputs and outputs of an ONNX model from its protobuf, without the ``onnx`` package.
-
-    Args:
-        path: the ``model.onnx`` file (external data, if any, is not read).
-
-    Raises:
-        DatasetError: the file is not an ONNX model, or a tensor has a type Triton cannot serve.
-    """
+    """The inputs (no initializers) and outputs of an ONNX model, read without ``onnx``; DatasetError if unreadable."""
     data = memoryview(Path(path).read_bytes())
     inputs: list[tuple[str, int, tuple[int | str, ...]]] = []
     outputs: list[tuple[str, int, tuple[int | str, ...]]] = []
@@ -212,11 +152,7 @@ def onnx_io(path: Path) -> OnnxIO:
 
 
 def onnx_metadata(path: Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX model (Ultralytics: names, imgsz, batch, args...), without ``onnx``.
-
-    Raises:
-        DatasetError: the file is not a readable protobuf.
-    """
+    """The ``metadata_props`` of an ONNX model (Ultralytics: names, imgsz, batch, args...), without ``onnx``."""
     data = memoryview(Path(path).read_bytes())
     meta: dict[str, str] = {}
     try:
@@ -250,11 +186,8 @@ def _specs(path: Path, items: list[tuple[str, int, tuple[int | str, ...]]]) -> t
     return tuple(out)
 
 
-# ---------------------------------------------------------------- the repository's content
-
-
 def triton_version_number(version: str) -> int:
-    """The Triton version folder (a positive integer) of a published version name; see the module doc."""
+    """The Triton version folder (a positive integer) of a published version name (README)."""
     stamp = _STAMP.match(version)
     if stamp:
         return int(stamp[1] + stamp[2])
@@ -273,15 +206,7 @@ def triton_model_name(dest_uri: str, override: str | None = None) -> str:
 def triton_spec(
     model_path: Path, *, model: str, version: str, model_sha256: str, source: str = MODEL_FILE
 ) -> dict[str, Any]:
-    """What production.json records under ``triton``: everything config.pbtxt is rendered from.
-
-    Args:
-        source: the file of the published version laid out as ``<N>/model.onnx`` (``model_e2e.onnx``
-            for the end-to-end model).
-
-    Raises:
-        DatasetError: ``model_path`` is not a readable ONNX model.
-    """
+    """What production.json records under ``triton``: all config.pbtxt is rendered from (``source``: the file laid out)."""
     io = onnx_io(model_path)
     e2e_batch = end_to_end_batch(model_path)
     tensors = (*io.inputs, *io.outputs)
@@ -316,8 +241,9 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_config(spec: dict[str, Any], *, version: str, promotion_id: str | None = None) -> str:
-    """config.pbtxt (protobuf text format) serving ``spec['version']`` only."""
+def render_config(spec: dict[str, Any], pointer: dict[str, Any]) -> str:
+    """config.pbtxt (protobuf text format) serving ``spec['version']`` only, for production.json ``pointer``."""
+    version, promotion_id = pointer["version"], pointer.get("promotion_id")
     lines = [
         f"# Written by yolo-kfp publish: serves production version {version} (promotion {promotion_id}).",
         "# Rewritten on every promotion from production.json; do not edit.",
@@ -341,19 +267,16 @@ def render_config(spec: dict[str, Any], *, version: str, promotion_id: str | Non
     return "\n".join(lines) + "\n"
 
 
-# ---------------------------------------------------------------- writing it
+def _folder(spec: dict[str, Any]) -> str:
+    return f"{spec['repository']}/{spec['model']}"
 
 
 def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path) -> None:
     """Write ``<N>/model.onnx`` create-only, checked against ``spec['model_sha256']``.
 
-    An object already holding the same bytes counts as written (a re-promotion, a retried task).
-
-    Raises:
-        TritonConflict: another version's model already owns the folder ``N``.
-        StorageError: the stored model's sha256 differs from the manifest's.
+    Raises TritonConflict when another version's model owns ``N``, StorageError when the sha256 differs.
     """
-    base = f"{spec['repository']}/{spec['model']}"
+    base = _folder(spec)
     rel = f"{base}/{spec['version']}/model.onnx"
     try:
         stored = loc.create_file(rel, model_path)
@@ -372,7 +295,7 @@ def lay_out_version(loc: Backend, spec: dict[str, Any], model_path: Path) -> Non
 
 def _ensure_served(loc: Backend, spec: dict[str, Any], version: str) -> None:
     """Put the production version's folder back from its published ``model.onnx`` if it is missing."""
-    base = f"{spec['repository']}/{spec['model']}"
+    base = _folder(spec)
     if loc.exists(f"{base}/{spec['version']}/model.onnx"):
         return
     with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
@@ -384,8 +307,7 @@ def _ensure_served(loc: Backend, spec: dict[str, Any], version: str) -> None:
 
 
 def _prune(loc: Backend, spec: dict[str, Any]) -> list[str]:
-    """Remove every version folder but the served one; return the folders removed."""
-    base = f"{spec['repository']}/{spec['model']}"
+    base = _folder(spec)
     keep = str(spec["version"])
     removed = []
     for name in loc.list(base + "/"):
@@ -400,12 +322,8 @@ def _prune(loc: Backend, spec: dict[str, Any]) -> list[str]:
 def sync_config(loc: Backend) -> dict[str, Any] | None:
     """Make the repository serve what production.json names, and only that; re-check the pointer after.
 
-    Returns:
-        production.json's ``triton`` entry now served, or None when production has none (nothing
-        promoted, or its model is not ONNX: config.pbtxt is then left as it was, with a warning).
-
-    Raises:
-        ConfigError: production.json kept changing through every attempt (run the promotion again).
+    Returns production.json's ``triton`` entry (None: none, config.pbtxt left as it was); ConfigError when
+    production.json kept changing through every attempt.
     """
     for _ in range(SYNC_ATTEMPTS):
         found = loc.get_json_etag(PRODUCTION)
@@ -424,13 +342,10 @@ def sync_config(loc: Backend) -> dict[str, Any] | None:
         configs = []
         for served in served_specs(spec):
             _ensure_served(loc, served, str(pointer["version"]))
-            text = render_config(
-                served, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id")
-            )
             with tempfile.TemporaryDirectory(prefix="yolo-kfp-triton-") as tmp:
                 path = Path(tmp) / CONFIG
-                path.write_text(text, encoding="utf-8")
-                configs.append(loc.put_file(f"{served['repository']}/{served['model']}/{CONFIG}", path))
+                path.write_text(render_config(served, pointer), encoding="utf-8")
+                configs.append(loc.put_file(f"{_folder(served)}/{CONFIG}", path))
             removed += _prune(loc, served)
         stored = configs[0]  # the main model's: what KServe's InferenceService names
         again = loc.get_json_etag(PRODUCTION)
@@ -446,24 +361,9 @@ def sync_config(loc: Backend) -> dict[str, Any] | None:
     )
 
 
-# ---------------------------------------------------------------- verified reader
-
-
 @dataclass(frozen=True)
 class TritonRepository:
-    """The production Triton model, downloaded and checked by ``verify_triton_repository``.
-
-    Attributes:
-        root: the local model repository (``<root>/<model>/config.pbtxt``...), what Triton would load.
-        model: the Triton model name.
-        version: the Triton version number served.
-        published_version: the production version's name.
-        config: ``<root>/<model>/config.pbtxt``.
-        model_path: ``<root>/<model>/<N>/model.onnx``.
-        classes: production's class names (what the served model's class indices mean).
-        raw_model: the raw model's Triton name (``<model>-raw``) when the main one is end-to-end.
-        raw_model_path: its ``<root>/<model>-raw/<N>/model.onnx``.
-    """
+    """The production Triton model(s), downloaded under ``root`` and checked by ``verify_triton_repository``."""
 
     root: Path
     model: str
@@ -477,19 +377,9 @@ class TritonRepository:
 
 
 def verify_triton_repository(dest: str, work_dir: Path) -> TritonRepository | None:
-    """Download the Triton repository and check it against production.json.
+    """Download the Triton repository into ``work_dir`` and check it against production.json (README).
 
-    It must hold the production version's folder and nothing else besides config.pbtxt (what KServe
-    copies into every predictor); config.pbtxt must be exactly what production.json's ``triton`` entry
-    renders to, and the model's sha256 must equal the manifest's entry of the file it was laid out from
-    (``model.onnx``; ``model_e2e.onnx`` for an end-to-end model, whose raw model ``<model>-raw`` is
-    checked the same way).
-
-    Returns:
-        The checked repository under ``work_dir``, or None when production has no Triton entry.
-
-    Raises:
-        StorageError: a file is missing, differs, or another version is still there (one line naming it).
+    None without a Triton entry; StorageError when a file is missing, differs, or another version remains.
     """
     loc = backend_for(dest)
     pointer = read_production(dest, backend=loc)
@@ -498,7 +388,7 @@ def verify_triton_repository(dest: str, work_dir: Path) -> TritonRepository | No
         return None
     root = Path(work_dir)
     manifest = loc.get_json(f"{pointer['version']}/{MANIFEST}") or {}
-    listed = {f.get("name"): f.get("sha256") for f in manifest.get("files", []) if isinstance(f, dict)}
+    listed = {name: f.get("sha256") for name, f in manifest_files(manifest).items()}
     paths = [_verify_model(loc, served, pointer, root, listed) for served in served_specs(spec)]
     return TritonRepository(
         root=root,
@@ -516,8 +406,7 @@ def verify_triton_repository(dest: str, work_dir: Path) -> TritonRepository | No
 def _verify_model(
     loc: Backend, spec: dict[str, Any], pointer: dict[str, Any], root: Path, listed: dict[Any, Any]
 ) -> Path:
-    """Download one served Triton model into ``root`` and check it (see ``verify_triton_repository``)."""
-    base = f"{spec['repository']}/{spec['model']}"
+    base = _folder(spec)
     model_rel = f"{spec['version']}/{MODEL_FILE}"
     stored = sorted(n[len(base) + 1 :] for n in loc.list(base + "/") if n.startswith(base + "/"))
     extra = [n for n in stored if n not in (CONFIG, model_rel)]
@@ -530,8 +419,7 @@ def _verify_model(
         if not loc.get_file(f"{base}/{name}", root / spec["model"] / name):
             raise StorageError(f"{loc.uri_of(base + '/' + name)}: missing from the Triton repository")
     model_dir = root / spec["model"]
-    expected = render_config(spec, version=str(pointer["version"]), promotion_id=pointer.get("promotion_id"))
-    if (model_dir / CONFIG).read_text(encoding="utf-8") != expected:
+    if (model_dir / CONFIG).read_text(encoding="utf-8") != render_config(spec, pointer):
         raise StorageError(
             f"{loc.uri_of(base + '/' + CONFIG)}: does not serve production {pointer['version']}"
         )

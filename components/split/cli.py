@@ -1,10 +1,4 @@
-"""Split a converted YOLO folder into train/val[/test] and write the Ultralytics dataset.yaml.
-
-Multi-label stratified and deterministic for a seed: every class found in at least 2 images (groups)
-lands in both train and val (and in test when --test > 0 and it is in at least 3). With --group REGEX,
-images whose stems share the regex's first capture group stay in one split (near-duplicates, video
-frames). OUT is a self-contained folder: dataset.yaml (path: .), train.txt, val.txt[, test.txt],
-images/ and labels/ (hard links), classes.txt and split.json.
+"""Split a converted YOLO folder into a train/val[/test] dataset: stratified, --group-aware, seeded (see README).
 
 Example:
   yolo-kfp split --converted runs/converted --out runs/dataset --val 0.2 --group '^(.+)_frame\\d+$'
@@ -15,11 +9,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from components._shared.cliutil import fraction, print_summary
+from components._shared.cliutil import add_out, add_overwrite, add_seed, fraction, print_summary
 from components.split.core import SplitConfig, split_dataset
 
 HELP = "converted YOLO folder -> stratified train/val[/test] dataset with dataset.yaml"
-DEPRECATED = {"--data": "--converted"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--converted", type=Path, required=True, metavar="DIR", help="the output folder of convert"
     )
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="dataset folder to write (replaced)"
-    )
+    add_out(parser, "dataset folder to write (replaced)")
     parser.add_argument(
         "--val",
         type=fraction,
@@ -45,18 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="test fraction, judged by the publishing gate; 0: none",
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed, metavar="N", help="split seed")
+    add_seed(parser, defaults.seed, "split seed")
     parser.add_argument(
         "--group",
         default=defaults.group,
         metavar="REGEX",
         help="keep images whose stems share the first capture group in one split, e.g. '^(.+)_\\d+$'",
     )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an --out folder holding files this stage did not write",
-    )
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,23 +1,7 @@
 """Converted YOLO folder -> self-contained train/val[/test] dataset (stratified, optionally grouped).
 
-The assignment is a pure function of the label sets, the group keys and the seed
-(``assign_splits``); it never depends on file-system order, ``PYTHONHASHSEED`` or worker counts.
-It runs in two phases:
-
-1. *Coverage*: every class found in at least 2 groups must appear in train and val (and in test when
-   ``test > 0`` and the class is in at least 3 groups), and every split must be non-empty. A depth-first
-   search places a few groups to satisfy these requirements: most constrained requirement first, all
-   candidates tried, so it finds a placement whenever one exists (within a step budget; beyond it the
-   first greedy placement is kept). Some label layouts admit none: three images labelled {a, b},
-   {b, c} and {a, c} cannot put every class in both train and val. Uncovered requirements are
-   reported (``find_uncovered``), logged and written to ``split.json``.
-2. *Fill*: the remaining groups are placed by iterative stratification (Sechidis et al., 2011):
-   the label with the fewest remaining groups first; each group goes to the split that most lacks
-   that label, ties broken by the split that most lacks images, then by the seeded generator.
-   Background images form a label of their own, so they are spread proportionally too.
-
-A group is one image, or with ``group`` (a regex) every image whose stem shares the regex's first
-capture group (``re.search``); stems that do not match are groups of their own.
+``assign_splits`` is the pure assignment (a coverage search, then iterative stratification);
+``split_dataset`` reads and writes the folders. Guarantees, options and outputs: ``README.md``.
 """
 
 from __future__ import annotations
@@ -29,19 +13,18 @@ import re
 import re._parser as sre_parse  # the standard library's own regex parser (no third-party dependency)
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components._shared.dataset import IMAGE_SUFFIXES
+from components._shared.dataset import IMAGE_SUFFIXES, label_path, read_label_file, read_list
 from components._shared.errors import ConfigError, DatasetError
 from components._shared.fsio import guard_out_dir, link_or_copy, staged_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 _ANY = -1  # pseudo-class held by every group: "this split must not be empty"
 _BACKGROUND = -2  # pseudo-label of background images in the fill phase
 _SEARCH_BUDGET = 50_000  # placements tried by the coverage search before it settles for greedy
@@ -54,9 +37,7 @@ class SplitConfig:
 
     Attributes:
         val: fraction of images for validation (picks the best epoch), in (0, 1).
-        test: fraction of images held out for the publishing gate, in [0, 1); 0 writes no test list.
-            With fewer than ``MIN_GROUPS_FOR_TEST`` images (groups) no test list is written either:
-            the gate then judges on val and says so (``split.json`` ``test_dropped``).
+        test: fraction held out for the gate, in [0, 1); none at 0 or below ``MIN_GROUPS_FOR_TEST`` groups.
         seed: seed of the generator; the same seed and labels give the same split.
         group: regex; images whose stems share its first capture group stay in one split.
         overwrite: replace an ``out_dir`` that holds files this stage did not write.
@@ -78,12 +59,7 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class SplitItem:
-    """One image as the split sees it.
-
-    Attributes:
-        name: image file name (``<stem><ext>``), unique in the dataset.
-        classes: the class id of every box in its label file (empty for a background image).
-    """
+    """One image as the split sees it: its unique file name and the class id of every box it holds."""
 
     name: str
     classes: tuple[int, ...] = ()
@@ -123,8 +99,7 @@ def validate_config(cfg: SplitConfig) -> re.Pattern[str] | None:
     """Check the ratios and the group regex; return the compiled regex (``None`` without grouping).
 
     Raises:
-        ConfigError: a ratio out of range, ``val + test >= 1``, or a regex that does not compile or
-            has no capture group.
+        ConfigError: a ratio out of range, ``val + test >= 1``, or a bad regex (README.md, "Errors").
     """
     if not 0.0 < cfg.val < 1.0:
         raise ConfigError(f"val={cfg.val} must be in (0, 1), e.g. --val 0.2 (Ultralytics needs a val split)")
@@ -154,11 +129,8 @@ _REPEATS = frozenset({sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT, sre_parse.POSS
 
 
 def _has_nested_repeat(parsed: sre_parse.SubPattern | list[Any], inside: bool = False) -> bool:
-    """True when a part that repeats more than once holds another such part (catastrophic backtracking).
-
-    Python's ``re`` cannot be interrupted, so a pattern like ``^(a+)+$`` is refused up front instead of
-    being timed: its matching time grows exponentially with the name's length.
-    """
+    """True when a part that repeats holds another such part (``^(a+)+$``: exponential time); ``re``
+    cannot be interrupted, so such a pattern is refused up front instead of being timed."""
     for op, arg in parsed:
         if op in _REPEATS:
             _, high, body = arg
@@ -209,10 +181,7 @@ def _build_groups(items: Sequence[SplitItem], pattern: re.Pattern[str] | None) -
 
 
 def coverage_requirements(class_groups: Mapping[int, int], splits: Sequence[str]) -> list[tuple[int, str]]:
-    """The (class, split) pairs the split must cover, given how many groups hold each class.
-
-    A class in >= 2 groups must be in train and val; in >= 3 groups also in test (when it exists).
-    """
+    """The (class, split) pairs to cover: a class in >= 2 groups in train and val, in >= 3 also in test."""
     reqs = []
     for c in sorted(class_groups):
         n = class_groups[c]
@@ -273,8 +242,8 @@ class _Coverage:
     def search(self, budget: int = _SEARCH_BUDGET) -> bool:
         """Exhaustive search, most constrained requirement first; True when all are met within ``budget``.
 
-        Complete: a requirement (c, s) that some full placement meets is met there by a group holding
-        c in s, and every free group holding c is tried in s before the search backs up.
+        Complete: a requirement (c, s) any placement meets is met by a group holding c in s, and every
+        free group holding c is tried in s before the search backs up.
         """
         stack: list[tuple[tuple[int, str], int, int]] = []  # (requirement, position tried, group placed)
         req, start = self._next_requirement(set()), 0
@@ -298,11 +267,7 @@ class _Coverage:
         return True
 
     def greedy(self) -> None:
-        """Meet what can be met without backtracking (first free candidate of each requirement).
-
-        Every split first gets one group (the "not empty" requirements), so that a layout no
-        placement can cover still yields non-empty splits; the class requirements come after.
-        """
+        """Meet what can be met without backtracking; each split gets a group first, so none is empty."""
         for gi in list(self.placed):
             self._unplace(gi)
         for c, split in self.reqs:
@@ -361,14 +326,7 @@ def _fill(
 
 
 def assign_splits(items: Sequence[SplitItem], cfg: SplitConfig) -> dict[str, list[str]]:
-    """Assign every image to exactly one split (pure: no files read or written).
-
-    Args:
-        items: the images with the class id of each of their boxes; names must be unique.
-        cfg: ratios, seed and optional group regex.
-
-    Returns:
-        split name -> sorted image names, for train, val and (when ``cfg.test > 0``) test.
+    """Assign every image to exactly one split: split name -> sorted image names (pure, no files).
 
     Raises:
         ConfigError: invalid ratios or group regex.
@@ -405,10 +363,7 @@ def assign_splits(items: Sequence[SplitItem], cfg: SplitConfig) -> dict[str, lis
 def find_uncovered(
     items: Sequence[SplitItem], splits: Mapping[str, Iterable[str]], cfg: SplitConfig
 ) -> list[tuple[int, str]]:
-    """The (class id, split) requirements a split leaves unmet (empty list: full coverage).
-
-    Independent of how the split was made, so tests use it to check ``assign_splits``.
-    """
+    """The (class id, split) requirements a split leaves unmet; independent of ``assign_splits`` (tests)."""
     pattern = validate_config(cfg)
     where = {name: s for s, names in splits.items() for name in names}
     class_groups: dict[int, set[str]] = {}
@@ -425,40 +380,15 @@ def _read_classes(data_dir: Path) -> tuple[str, ...]:
     path = data_dir / "classes.txt"
     if not path.is_file():
         raise DatasetError(f"{path}: not found; --converted must be the output folder of 'yolo-kfp convert'")
-    names = tuple(ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip())
+    names = tuple(read_list(path))
     if not names:
         raise DatasetError(f"{path}: no class names (one per line expected)")
     return names
 
 
-def _read_label(path: str, n_classes: int) -> tuple[int, ...] | None:
-    """Class ids of a YOLO label file; ``None`` when it is missing (a background image, as in Ultralytics)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return None
-    ids = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
-        try:
-            c = int(fields[0])
-        except ValueError:
-            c = -1
-        if not 0 <= c < n_classes:
-            raise DatasetError(
-                f"{path}: line {lineno}: class id {fields[0]!r} is not an integer in [0, {n_classes}) "
-                "(classes.txt); fix the label or re-run convert"
-            )
-        ids.append(c)
-    return tuple(ids)
-
-
 def read_converted(data_dir: Path) -> tuple[tuple[str, ...], list[SplitItem], int]:
     """Read a convert output folder: class names, one item per image, and how many labels were missing."""
-    images_dir, labels_dir = data_dir / "images", os.fspath(data_dir / "labels")
+    images_dir = data_dir / "images"
     if not images_dir.is_dir():
         raise DatasetError(
             f"{images_dir}: not found; --converted must be the output folder of 'yolo-kfp convert'"
@@ -476,9 +406,12 @@ def read_converted(data_dir: Path) -> tuple[tuple[str, ...], list[SplitItem], in
         if stem in stems:
             raise DatasetError(f"{images_dir}: {stems[stem]} and {name} share the label file {stem}.txt")
         stems[stem] = name
-        classes = _read_label(os.path.join(labels_dir, f"{stem}.txt"), len(names))
-        missing += classes is None
-        items.append(SplitItem(name, classes or ()))
+        label = label_path(os.path.join(images_dir, name))
+        boxes, errors = read_label_file(label, len(names)) or (None, [])
+        if errors:
+            raise DatasetError(f"{label}: {errors[0]}; fix the label (classes.txt) or re-run convert")
+        missing += boxes is None
+        items.append(SplitItem(name, tuple(box[0] for box in boxes or ())))
     if len(items) < 2:
         raise DatasetError(f"{images_dir}: {len(items)} image(s); a split needs at least 2")
     return names, items, missing
@@ -522,28 +455,13 @@ def _stem(name: str) -> str:
     return os.path.splitext(name)[0]
 
 
-def _link(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except FileNotFoundError:
-        raise
-    except OSError:
-        link_or_copy(Path(src), Path(dst))  # its fallback: a copy across file systems
-
-
 def tiny_dataset_rule(items: Sequence[SplitItem], cfg: SplitConfig) -> tuple[SplitConfig, str]:
-    """``cfg`` without a test split when there are fewer than ``MIN_GROUPS_FOR_TEST`` groups, and why.
-
-    A test split of one or two images would make the gate's verdict a coin toss; the gate judges on
-    val instead and its verdict says so.
-    """
+    """``cfg`` without a test split when there are fewer than ``MIN_GROUPS_FOR_TEST`` groups, and why."""
     if cfg.test <= 0:
         return cfg, ""
     n = len(_build_groups(items, validate_config(cfg)))
     if n >= MIN_GROUPS_FOR_TEST:
         return cfg, ""
-    from dataclasses import replace
-
     note = (
         f"{n} images (groups) < {MIN_GROUPS_FOR_TEST}: no test split; the gate judges on val "
         f"(val {cfg.val + cfg.test:g} instead of {cfg.val:g})"
@@ -564,10 +482,10 @@ def _write_dataset(
     src_images, src_labels = os.fspath(data_dir / "images"), os.fspath(data_dir / "labels")
     dst_images, dst_labels = os.fspath(tmp / "images"), os.fspath(tmp / "labels")
     for item in items:  # plain strings: pathlib costs more than the links themselves at 20k images
-        _link(os.path.join(src_images, item.name), os.path.join(dst_images, item.name))
+        link_or_copy(os.path.join(src_images, item.name), os.path.join(dst_images, item.name))
         label = f"{_stem(item.name)}.txt"
         try:
-            _link(os.path.join(src_labels, label), os.path.join(dst_labels, label))
+            link_or_copy(os.path.join(src_labels, label), os.path.join(dst_labels, label))
         except FileNotFoundError:
             open(os.path.join(dst_labels, label), "w").close()  # background image without a label file
     for split, members in splits.items():
@@ -581,20 +499,10 @@ def _write_dataset(
 
 
 def split_dataset(data_dir: Path, out_dir: Path, cfg: SplitConfig = SplitConfig()) -> SplitResult:  # noqa: B008
-    """Split a converted YOLO folder into a self-contained train/val[/test] dataset.
-
-    Args:
-        data_dir: output of ``convert``: ``images/``, ``labels/<stem>.txt``, ``classes.txt``.
-        out_dir: the dataset folder to write (replaced atomically): ``dataset.yaml``, list files,
-            ``images/`` and ``labels/`` hard links, ``classes.txt``, ``split.json``.
-        cfg: ratios, seed and optional group regex.
-
-    Returns:
-        Counts per split; ``uncovered`` lists "class->split" requirements no placement could meet.
+    """Split convert's output into a self-contained train/val[/test] dataset (README.md, "Output").
 
     Raises:
-        ConfigError: invalid ratios or regex, an ``out_dir`` that overlaps ``data_dir``, or one that
-            holds files this stage did not write (without ``overwrite``).
+        ConfigError: invalid ratios or regex, or ``out_dir`` overlaps ``data_dir`` or holds foreign files.
         DatasetError: not a convert output, a bad label line, or too few images.
     """
     t0 = time.perf_counter()

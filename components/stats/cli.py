@@ -1,7 +1,4 @@
-"""Describe a split dataset: class and split counts, box statistics and warnings.
-
-Reads dataset.yaml (the split stage's output) and writes OUT/stats.json, OUT/report.html
-(self-contained), OUT/report.md and OUT/plots/*.png. Image sizes come from the file headers only.
+"""Describe a split dataset: class and split counts, box statistics, warnings, an HTML report (see its README).
 
 Example:
   yolo-kfp stats --dataset runs/dataset/dataset.yaml --out runs/stats --imgsz 640
@@ -10,39 +7,19 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_dataset, add_imgsz, add_out, add_overwrite, print_summary
 from components.stats.core import StatsConfig, dataset_stats
 
 HELP = "dataset statistics, warnings and HTML report"
-DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``yolo-kfp stats``."""
-    parser.add_argument(
-        "--dataset",
-        type=Path,
-        required=True,
-        metavar="YAML|DIR",
-        help="dataset.yaml of the split stage, or its folder",
-    )
-    parser.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="report folder to write (replaced)"
-    )
-    parser.add_argument(
-        "--imgsz",
-        type=int,
-        default=StatsConfig().imgsz,
-        metavar="N",
-        help="training image size for the small/medium/large box counts",
-    )
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an --out folder holding files this stage did not write",
-    )
+    add_dataset(parser)
+    add_out(parser, "report folder to write (replaced)")
+    add_imgsz(parser, StatsConfig().imgsz, "training image size for the small/medium/large box counts")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,12 +1,6 @@
-"""Dataset statistics and warnings for a split dataset (the training plan is the ``plan`` stage's).
+"""Dataset statistics and warnings for a split dataset, from every label file and image header read once.
 
-Reads ``dataset.yaml`` (``load_dataset``), every label file once and only the header of every image
-(PIL ``Image.open(...).size``, no decoding), so it runs at thousands of images per second. Duplicate
-images are found by content: a cheap key (file size and a CRC of the first and last 16 KiB) first,
-then a full SHA-256 only for the files whose keys collide.
-
-Box sizes are judged at the training image size: Ultralytics letterboxes an image so that its longest
-side becomes ``imgsz``, then a box is small below 32x32 px of area, large from 96x96 px (COCO).
+What each number means: ``README.md``; the training plan is the ``plan`` stage's.
 """
 
 from __future__ import annotations
@@ -23,7 +17,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components._shared.dataset import TRAINER_MIN_SIDE, DatasetSpec, load_dataset, read_list
+from components._shared.dataset import (
+    JPEG_END,
+    JPEG_START,
+    TRAINER_MIN_SIDE,
+    DatasetSpec,
+    label_path,
+    load_dataset,
+    read_label_file,
+)
 from components._shared.errors import ConfigError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
 
@@ -32,11 +34,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SMALL_AREA = 32**2  # COCO thresholds, in pixels at the training image size
-LARGE_AREA = 96**2
+SIZE_THRESHOLDS = (32, 96)  # COCO: small below 32x32 px of area, large from 96x96, at the training size
+SMALL_AREA, LARGE_AREA = SIZE_THRESHOLDS[0] ** 2, SIZE_THRESHOLDS[1] ** 2
 IMBALANCE_RATIO = 10.0  # max/min instances per class above this: warn
 _QUICK_BYTES = 16 * 1024  # head and tail read for the duplicate pre-key
 _LIST_LIMIT = 200  # longest lists (duplicates, problems) kept in stats.json
+# stats.json ``problems`` key (also the warning's code) -> what its warning says about the items listed
+PROBLEMS = {
+    "overlap": "image(s) listed in more than one split",
+    "missing_images": "image(s) missing",
+    "unreadable_images": "image(s) unreadable",
+    "label_errors": "malformed label line(s)",
+    "too_small_images": f"image(s) with a side below {TRAINER_MIN_SIDE} px (the trainer drops them)",
+    "jpeg_without_end_marker": "JPEG(s) without end marker (the trainer re-saves or drops them)",
+}
 
 
 @dataclass(frozen=True)
@@ -104,17 +115,11 @@ class _Scan:
     box_img: list[int] = field(default_factory=list)
     box_cls: list[int] = field(default_factory=list)
     box_xywh: list[float] = field(default_factory=list)  # flat cx, cy, w, h
-    missing: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    label_errors: list[str] = field(default_factory=list)
-    # images Ultralytics' check_image drops (a side below 10 px) or re-saves / drops (JPEG without EOI)
-    too_small: list[str] = field(default_factory=list)
-    no_eoi: list[str] = field(default_factory=list)
+    problems: dict[str, list[str]] = field(default_factory=lambda: {code: [] for code in PROBLEMS})
 
 
 def _read_header(path: str) -> tuple[int, int, tuple[int, int], bool]:
-    """Image size from the header, the duplicate pre-key (size, CRC of head and tail), and whether the file
-    is a JPEG that does not end in the EOI marker, in one open."""
+    """Header size, duplicate pre-key (size, CRC of head and tail) and JPEG-without-EOI flag, in one open."""
     from PIL import Image
 
     with open(path, "rb") as fh:
@@ -129,51 +134,8 @@ def _read_header(path: str) -> tuple[int, int, tuple[int, int], bool]:
         fh.seek(0)
         with Image.open(fh) as im:
             w, h = im.size
-    no_eoi = head.startswith(b"\xff\xd8\xff") and not tail.endswith(b"\xff\xd9")
+    no_eoi = head.startswith(JPEG_START) and not tail.endswith(JPEG_END)
     return w, h, (size, crc), no_eoi
-
-
-def _parse_label(path: str, n_classes: int, scan: _Scan, index: int) -> None:
-    """Append the boxes of one label file (polygon lines become their bounding box)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return  # background image, as in Ultralytics
-    for lineno, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
-        try:
-            c = int(fields[0])
-            v = [float(x) for x in fields[1:]]
-        except ValueError:
-            v, c = [], -1
-        if len(v) > 4 and len(v) % 2 == 0:  # segment: x1 y1 x2 y2 ...
-            xs, ys = v[0::2], v[1::2]
-            v = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)]
-        if len(v) != 4 or not 0 <= c < n_classes:
-            if len(scan.label_errors) < _LIST_LIMIT:
-                scan.label_errors.append(f"{os.path.basename(path)}:{lineno}: {line.strip()[:60]!r}")
-            continue
-        scan.box_img.append(index)
-        scan.box_cls.append(c)
-        scan.box_xywh += v
-
-
-def _label_of(image: str) -> str:
-    """``label_path`` on plain strings (pathlib costs more than the file reads at 20k images)."""
-    marker = f"{os.sep}images{os.sep}"
-    i = image.rfind(marker)
-    if i >= 0:
-        image = f"{image[:i]}{os.sep}labels{os.sep}{image[i + len(marker) :]}"
-    return os.path.splitext(image)[0] + ".txt"
-
-
-def _list_entries(list_file: Path) -> list[str]:
-    """Absolute image paths of a split list, resolved like ``resolve_list_entry`` (``./`` = the list's folder)."""
-    base = os.fspath(list_file.parent)
-    return [os.path.join(base, e[2:] if e.startswith("./") else e) for e in read_list(list_file)]
 
 
 def _scan_image(scan: _Scan, image: str, rel: str, n_classes: int) -> None:
@@ -186,20 +148,27 @@ def _scan_image(scan: _Scan, image: str, rel: str, n_classes: int) -> None:
     key: tuple[int, int] | None
     try:
         w, h, key, no_eoi = _read_header(image)
+        # images Ultralytics' check_image drops (too small) or re-saves / drops (JPEG without EOI)
         if min(w, h) < TRAINER_MIN_SIDE:
-            scan.too_small.append(rel)
+            scan.problems["too_small_images"].append(rel)
         if no_eoi:
-            scan.no_eoi.append(rel)
+            scan.problems["jpeg_without_end_marker"].append(rel)
     except FileNotFoundError:
         w, h, key = math.nan, math.nan, None
-        scan.missing.append(rel)
+        scan.problems["missing_images"].append(rel)
     except (OSError, ValueError, SyntaxError) as err:  # PIL's errors for broken headers
         w, h, key = math.nan, math.nan, None
-        scan.unreadable.append(f"{rel} ({err.__class__.__name__})")
+        scan.problems["unreadable_images"].append(f"{rel} ({err.__class__.__name__})")
     scan.width.append(w)
     scan.height.append(h)
     scan.quick.append(key)
-    _parse_label(_label_of(image), n_classes, scan, i)
+    label = label_path(image)
+    boxes, errors = read_label_file(label, n_classes) or ([], [])
+    for c, *xywh in boxes:
+        scan.box_img.append(i)
+        scan.box_cls.append(c)
+        scan.box_xywh += xywh
+    scan.problems["label_errors"] += [f"{label.name}: {e}" for e in errors]
 
 
 @contextlib.contextmanager
@@ -221,9 +190,9 @@ def _scan(spec: DatasetSpec) -> tuple[_Scan, dict[str, list[int]]]:
     members: dict[str, list[int]] = {}
     root = os.fspath(spec.root) + os.sep
     with _no_pixel_limit():
-        for split, list_file in spec.splits.items():
+        for split in spec.splits:
             rows = members.setdefault(split, [])
-            for image in _list_entries(list_file):
+            for image in map(os.fspath, spec.images(split)):
                 if image not in index:
                     index[image] = len(scan.rel)
                     rel = image[len(root) :] if image.startswith(root) else os.path.relpath(image, root)
@@ -314,22 +283,14 @@ def _split_block(a: _Arrays, rows: Sequence[int], nc: int) -> tuple[dict[str, An
 
 
 def _bbox_stats(xywh: np.ndarray) -> dict[str, Any]:
-    """Mean, population std, min and max of normalised cx, cy, w, h over every box."""
+    """Mean, population std, min and max of normalised cx, cy, w, h over every box (None: no box)."""
     out: dict[str, Any] = {"boxes": int(len(xywh))}
     for j, name in enumerate(("cx", "cy", "w", "h")):
-        out[name] = _describe_column(xywh[:, j])
+        col = xywh[:, j]
+        out[name] = {
+            m: round(float(getattr(col, m)()), 6) if len(col) else None for m in ("mean", "std", "min", "max")
+        }
     return out
-
-
-def _describe_column(col: np.ndarray) -> dict[str, float | None]:
-    if not len(col):
-        return {"mean": None, "std": None, "min": None, "max": None}
-    return {
-        "mean": round(float(col.mean()), 6),
-        "std": round(float(col.std()), 6),
-        "min": round(float(col.min()), 6),
-        "max": round(float(col.max()), 6),
-    }
 
 
 def class_weights(instances: Sequence[int]) -> list[float]:
@@ -403,14 +364,7 @@ def _warnings(stats: Mapping[str, Any]) -> list[dict[str, str]]:
         first = dup["pairs"][0]
         msg = f"{dup['pairs_total']} duplicate image pair(s), {dup['cross_split']} across splits (e.g. {first['a']} = {first['b']})"
         out.append({"code": "duplicate_images", "message": msg})
-    for code, what in (
-        ("overlap", "image(s) listed in more than one split"),
-        ("missing_images", "image(s) missing"),
-        ("unreadable_images", "image(s) unreadable"),
-        ("label_errors", "malformed label line(s)"),
-        ("too_small_images", "image(s) with a side below 10 px (the trainer drops them)"),
-        ("jpeg_without_end_marker", "JPEG(s) without end marker (the trainer re-saves or drops them)"),
-    ):
+    for code, what in PROBLEMS.items():
         items = stats["problems"][code]
         if items:
             out.append(
@@ -437,16 +391,9 @@ def _describe(
     for split, rows in members.items():
         for i in rows:
             split_of.setdefault(i, []).append(split)
-    overlap = sorted(scan.rel[i] for i, s in split_of.items() if len(s) > 1)
+    scan.problems["overlap"] = sorted(scan.rel[i] for i, s in split_of.items() if len(s) > 1)
     problems: dict[str, Any] = {}
-    for code, items in (
-        ("overlap", overlap),
-        ("missing_images", scan.missing),
-        ("unreadable_images", scan.unreadable),
-        ("label_errors", scan.label_errors),
-        ("too_small_images", scan.too_small),
-        ("jpeg_without_end_marker", scan.no_eoi),
-    ):
+    for code, items in scan.problems.items():
         problems[code], problems[code + "_total"] = items[:_LIST_LIMIT], len(items)
     stats: dict[str, Any] = {
         "dataset": str(spec.yaml_path),
@@ -459,7 +406,11 @@ def _describe(
         "splits": splits,
         "classes": _class_table(spec.names, total, images, per_split),
         "bbox_stats": _bbox_stats(a.xywh),
-        "size_categories": {"imgsz": cfg.imgsz, "thresholds_px": [32, 96], **everything["sizes"]},
+        "size_categories": {
+            "imgsz": cfg.imgsz,
+            "thresholds_px": list(SIZE_THRESHOLDS),
+            **everything["sizes"],
+        },
         "duplicates": _duplicate_block(scan, split_of),
         "problems": problems,
     }
@@ -469,20 +420,10 @@ def _describe(
 
 
 def dataset_stats(data_yaml: Path, out_dir: Path, cfg: StatsConfig = StatsConfig()) -> StatsResult:  # noqa: B008
-    """Describe a split dataset: counts per class and split, box statistics, duplicates, warnings.
-
-    Args:
-        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        out_dir: folder to write (replaced atomically): ``stats.json``, ``report.html``, ``report.md``,
-            ``plots/class_histogram.png``, ``plots/box_sizes.png``, ``plots/box_centers.png``.
-        cfg: training image size for the small/medium/large box counts.
-
-    Returns:
-        Headline counts and warnings; everything else is in ``stats.json``.
+    """Describe a split dataset (README.md, "Output"); return the headline counts and warnings.
 
     Raises:
-        ConfigError: ``imgsz`` below 32, an ``out_dir`` that overlaps the dataset, or one that holds
-            files this stage did not write (without ``overwrite``).
+        ConfigError: ``imgsz`` below 32, or an ``out_dir`` that overlaps the dataset or holds foreign files.
         DatasetError: a missing or malformed dataset YAML or split list.
     """
     from components.stats.report import render_html, render_markdown, write_plots

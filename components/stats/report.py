@@ -1,9 +1,4 @@
-"""Plots (matplotlib, Agg, no pyplot state) and the HTML / Markdown reports of ``dataset_stats``.
-
-The HTML report is self-contained (the shared stylesheet inline, PNGs embedded as base64) because the
-Kubeflow UI shows it from a single artifact file. Generic helpers live in ``components._shared.report``;
-the recommended training plan is the plan stage's report, not this one.
-"""
+"""Plots (matplotlib Agg, no pyplot state) and the self-contained HTML / Markdown reports of dataset_stats."""
 
 from __future__ import annotations
 
@@ -11,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from components._shared.dataset import label_path, load_dataset
+from components._shared.dataset import label_path, load_dataset, read_label_file
 from components._shared.report import (
     draw_boxes,
     escape,
@@ -79,7 +74,7 @@ def _box_sizes(stats: Mapping[str, Any], xywh: np.ndarray, area: np.ndarray) -> 
         known = np.sqrt(area[~np.isnan(area)])
         if len(known):
             ax_px.hist(known, bins=50, color="#3b6ea5")
-            for edge in (32, 96):
+            for edge in stats["size_categories"]["thresholds_px"]:
                 ax_px.axvline(edge, color="#c75c5c", linestyle="--", linewidth=1)
     else:
         _no_data(ax_wh)
@@ -124,48 +119,15 @@ def write_plots(
     return out
 
 
-def read_boxes(label_file: Path, width: int, height: int) -> tuple[list[list[float]], list[int]]:
-    """The boxes of a YOLO label file in pixels (``x0, y0, x1, y1``) and their classes; bad lines skipped.
-
-    Polygon lines become their bounding box, as in the statistics.
-    """
-    try:
-        text = label_file.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
-        return [], []
-    boxes, classes = [], []
-    for line in text.splitlines():
-        fields = line.split()
-        try:
-            c, v = int(fields[0]), [float(x) for x in fields[1:]]
-        except (ValueError, IndexError):
-            continue
-        if len(v) > 4 and len(v) % 2 == 0:
-            xs, ys = v[0::2], v[1::2]
-            v = [(min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)]
-        if len(v) != 4:
-            continue
-        cx, cy, w, h = v
-        boxes.append(
-            [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
-        )
-        classes.append(c)
-    return boxes, classes
-
-
 def write_samples(
     path: Path, data_yaml: Path, names: Sequence[str], *, k: int = SAMPLE_IMAGES, seed: int = SAMPLE_SEED
 ) -> int:
-    """Draw ``k`` labelled images (the first with boxes in a ``seed``-ed shuffle of the sorted list) on one sheet.
-
-    Returns:
-        The number of images drawn (0: none has a box or can be read; no file is written).
-    """
+    """Draw the first ``k`` images with boxes of a seeded shuffle on one sheet; return how many (0: none)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     spec = load_dataset(data_yaml)
     images = [p for split in spec.splits for p in spec.images(split)]
-    panels = []
+    panels: list[Image.Image] = []
     for image in seeded_order(images, seed):
         if len(panels) == k:
             break
@@ -174,9 +136,12 @@ def write_samples(
                 width, height = ImageOps.exif_transpose(im).size
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
             continue
-        boxes, classes = read_boxes(label_path(image), width, height)
-        if not boxes:
+        labels = (read_label_file(label_path(image), len(names)) or ([], []))[0]
+        if not labels:
             continue
+        boxes = [[(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height]
+                 for _, cx, cy, w, h in labels]  # fmt: skip
+        classes = [box[0] for box in labels]
         try:
             rel = image.resolve().relative_to(spec.root.resolve()).as_posix()
         except ValueError:
@@ -188,40 +153,32 @@ def write_samples(
     return len(panels)
 
 
-def _split_rows(stats: Mapping[str, Any]) -> list[list[Any]]:
-    rows = []
-    for split, b in stats["splits"].items():
-        s = b["sizes"]
-        bpi = b["boxes_per_image"]
-        rows.append([split, b["images"], b["background"], b["instances"], bpi["mean"], bpi["max"],
-                     s["small"], s["medium"], s["large"]])  # fmt: skip
-    return rows
-
-
-def _class_rows(stats: Mapping[str, Any]) -> list[list[Any]]:
+def _tables(stats: Mapping[str, Any]) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The split, class and box tables of both reports: name -> (header, rows)."""
     splits = list(stats["splits"])
-    return [
-        [
-            c["id"],
-            c["name"],
-            c["instances"],
-            c["images"],
-            *(c["per_split"].get(s, 0) for s in splits),
-            c["weight"],
-        ]
-        for c in stats["classes"]
-    ]
-
-
-def _bbox_rows(stats: Mapping[str, Any]) -> list[list[Any]]:
+    split_rows = []
+    for split, b in stats["splits"].items():
+        s, bpi = b["sizes"], b["boxes_per_image"]
+        split_rows.append([split, b["images"], b["background"], b["instances"], bpi["mean"], bpi["max"],
+                           s["small"], s["medium"], s["large"]])  # fmt: skip
+    class_rows = [[c["id"], c["name"], c["instances"], c["images"], *(c["per_split"].get(s, 0) for s in splits),
+                   c["weight"]] for c in stats["classes"]]  # fmt: skip
     b = stats["bbox_stats"]
-    return [[k, *(("-" if b[k][m] is None else b[k][m]) for m in ("mean", "std", "min", "max"))]
-            for k in ("cx", "cy", "w", "h")]  # fmt: skip
+    stat_names = ["mean", "std", "min", "max"]
+    bbox_rows = [
+        [k, *(("-" if b[k][m] is None else b[k][m]) for m in stat_names)] for k in ("cx", "cy", "w", "h")
+    ]
+    return {
+        "splits": (["split", "images", "background", "instances", "boxes/image mean", "boxes/image max",
+                    "small", "medium", "large"], split_rows),
+        "classes": (["id", "name", "instances", "images", *splits, "weight"], class_rows),
+        "bbox": (["", *stat_names], bbox_rows),
+    }  # fmt: skip
 
 
 def render_html(stats: Mapping[str, Any], root: Path) -> str:
     """The self-contained HTML report; ``root`` is the folder the plot paths are relative to."""
-    splits = list(stats["splits"])
+    tables = _tables(stats)
     cards = [("images", stats["images"]), ("instances", stats["instances"]), ("classes", len(stats["names"])),
              ("background", stats["background_images"]), ("duplicate pairs", stats["duplicates"]["pairs_total"]),
              ("warnings", len(stats["warnings"]))]  # fmt: skip
@@ -231,6 +188,7 @@ def render_html(stats: Mapping[str, Any], root: Path) -> str:
         else '<p class="ok">No warnings.</p>'
     )
     sizes = stats["size_categories"]
+    small, large = sizes["thresholds_px"]
 
     def plot(name: str) -> str:
         return png_tag(root / stats["plots"][name], PLOTS[name], caption=PLOTS[name])
@@ -241,14 +199,12 @@ def render_html(stats: Mapping[str, Any], root: Path) -> str:
     parts = [
         html_cards(cards),
         "<h2>Warnings</h2>" + warnings,
-        "<h2>Splits</h2>" + table(["split", "images", "background", "instances", "boxes/image mean",
-                                   "boxes/image max", "small", "medium", "large"], _split_rows(stats)),
-        "<h2>Classes</h2>" + table(["id", "name", "instances", "images", *splits, "weight"], _class_rows(stats), left=2),
+        "<h2>Splits</h2>" + table(*tables["splits"]),
+        "<h2>Classes</h2>" + table(*tables["classes"], left=2),
         plot("class_histogram"),
-        "<h2>Boxes</h2><p>Normalised box statistics (<code>bbox_stats</code>):</p>"
-        + table(["", "mean", "std", "min", "max"], _bbox_rows(stats)),
-        f"<p>At imgsz {sizes['imgsz']} (longest side): {sizes['small']} small (&lt; 32²px), {sizes['medium']} medium, "
-        f"{sizes['large']} large (≥ 96²px), {sizes['unknown']} of unknown size.</p>",
+        "<h2>Boxes</h2><p>Normalised box statistics (<code>bbox_stats</code>):</p>" + table(*tables["bbox"]),
+        f"<p>At imgsz {sizes['imgsz']} (longest side): {sizes['small']} small (&lt; {small}²px), {sizes['medium']} medium, "
+        f"{sizes['large']} large (≥ {large}²px), {sizes['unknown']} of unknown size.</p>",
         plot("box_sizes"),
         plot("box_centers"),
     ]  # fmt: skip
@@ -267,7 +223,7 @@ def render_html(stats: Mapping[str, Any], root: Path) -> str:
 
 def render_markdown(stats: Mapping[str, Any]) -> str:
     """A short Markdown summary (for a README, a pull request or the terminal)."""
-    splits = list(stats["splits"])
+    tables = _tables(stats)
     lines = [
         "# Dataset statistics",
         "",
@@ -280,16 +236,15 @@ def render_markdown(stats: Mapping[str, Any]) -> str:
         "",
         "## Splits",
         "",
-        md_table(["split", "images", "background", "instances", "boxes/image mean", "boxes/image max",
-                  "small", "medium", "large"], _split_rows(stats)),
+        md_table(*tables["splits"]),
         "",
         "## Classes",
         "",
-        md_table(["id", "name", "instances", "images", *splits, "weight"], _class_rows(stats)),
+        md_table(*tables["classes"]),
         "",
         "## bbox_stats",
         "",
-        md_table(["", "mean", "std", "min", "max"], _bbox_rows(stats)),
+        md_table(*tables["bbox"]),
         "",
     ]  # fmt: skip
     return "\n".join(lines)

@@ -1,13 +1,4 @@
-"""The run summary: status, gate verdict, and the published version or why there is none.
-
-The pipeline's exit handler runs this after every other task, also when one failed. KFP does not let an
-exit task read the outputs of the tasks it guards, so the gate and publish tasks leave small records in
-the run's own folder of the object store (``<checkpoint_root>/<run_id>/``, where the training
-checkpoints live too): ``gate.json`` and ``publish.json``. A missing record means the run did not get
-that far. Each training stage leaves its doctor's findings beside its checkpoint
-(``<stage>/diagnosis.json``, ``components/train/doctor.py``) and its TensorBoard event files
-(``<stage>/tensorboard/``): the summary lists the findings and how to open the live curves.
-"""
+"""The run summary the exit handler builds from the run's records: status, gate verdict, published version."""
 
 from __future__ import annotations
 
@@ -23,18 +14,12 @@ from components._shared.serving import rollout_command
 
 log = logging.getLogger(__name__)
 
+Diagnoses = dict[str, list[dict[str, Any]]]  # {training stage: [doctor finding]}
+
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What the summary says.
-
-    Attributes:
-        state: the run's final state (``SUCCEEDED``, ``FAILED``, ``CANCELLED``, ...).
-        gate_passed: the gate's verdict, None when the run did not reach the gate.
-        published: the published version's URI, None when nothing was published.
-        outcome: one line: what happened to the model and why.
-        markdown: the page written.
-    """
+    """What the summary says: final state, gate verdict (None: not reached), published URI, outcome line, page."""
 
     state: str
     gate_passed: bool | None
@@ -49,41 +34,32 @@ class RunSummary:
         return d
 
 
-def _read_records(root: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str]:
+def _read_records(root: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None, Diagnoses, str]:
+    """The gate and publish records, each training stage's doctor findings, and a note when unreadable."""
     if not root:
-        return None, None, "no run records (checkpoint_root is empty)"
+        return None, None, {}, "no run records (checkpoint_root is empty)"
     from components._shared.storage import backend_for
 
+    diagnoses: Diagnoses = {}
     try:
         backend = backend_for(root)
-        return backend.get_json(GATE_RECORD), backend.get_json(PUBLISH_RECORD), ""
+        gate, publish = backend.get_json(GATE_RECORD), backend.get_json(PUBLISH_RECORD)
     except (YoloKfpError, OSError) as err:
-        return None, None, f"run records unreadable at {root}: {err}"
-
-
-def read_diagnoses(root: str) -> dict[str, list[dict[str, Any]]]:
-    """Each training stage's doctor findings under the run's folder: ``{stage: [{rule, epoch, ...}]}``.
-
-    A record that cannot be read is left out (the summary must be written whatever else failed).
-    """
-    if not root:
-        return {}
-    from components._shared.storage import backend_for
-
-    found: dict[str, list[dict[str, Any]]] = {}
-    try:
-        backend = backend_for(root)
+        return None, None, {}, f"run records unreadable at {root}: {err}"
+    try:  # a finding that cannot be read is left out: the summary is written whatever else failed
         for name in backend.list(""):
             stage, _, leaf = name.partition("/")
             if leaf == DIAGNOSIS_RECORD:
                 record = backend.get_json(name)
-                found[stage] = [d for d in record if isinstance(d, dict)] if isinstance(record, list) else []
+                diagnoses[stage] = (
+                    [d for d in record if isinstance(d, dict)] if isinstance(record, list) else []
+                )
     except (YoloKfpError, OSError) as err:
         log.warning("training diagnoses unreadable at %s: %s", root, err)
-    return found
+    return gate, publish, diagnoses, ""
 
 
-def doctor_lines(diagnoses: dict[str, list[dict[str, Any]]]) -> list[str]:
+def doctor_lines(diagnoses: Diagnoses) -> list[str]:
     """One line per finding (``<stage>: <rule> at epoch N: evidence -> remedy``), or that none fired."""
     lines = [
         f"{stage}: {d.get('rule')} at epoch {d.get('epoch')}: {d.get('evidence')} -> {d.get('remedy')}"
@@ -116,16 +92,11 @@ def _outcome(state: str, error: str, gate: dict[str, Any] | None, publish: dict[
 
 
 def summarize_run(state: str, error: str, run_id: str, root: str, out_path: Path) -> RunSummary:
-    """Write the run's summary page (Markdown) from its final state and its records.
+    """Write the run's summary page (Markdown) to ``out_path`` from its final state and its records.
 
-    Args:
-        state: the run's final state from KFP (``PipelineTaskFinalStatus.state``).
-        error: KFP's error message for a failed run ("" when none).
-        run_id: the pipeline job id.
-        root: the run's record folder (``record_root``); "" when the run keeps none.
-        out_path: the Markdown file to write.
+    ``state``, ``error``: KFP's ``PipelineTaskFinalStatus``; ``root``: the run's record folder ("" for none).
     """
-    gate, publish, note = _read_records(root)
+    gate, publish, diagnoses, note = _read_records(root)
     outcome = _outcome(state, error, gate, publish)
     lines = [
         f"# Run {run_id}: {state}",
@@ -154,7 +125,6 @@ def summarize_run(state: str, error: str, run_id: str, root: str, out_path: Path
         if publish.get("promoted"):
             # serving pods load the Triton repository when they start: the promotion needs a rollout
             lines.append(f"| roll out serving | `{rollout_command(str(publish.get('version')))}` |")
-    diagnoses = read_diagnoses(root)
     for line in doctor_lines(diagnoses):
         lines.append(f"| training doctor | {line} |")
     if diagnoses:

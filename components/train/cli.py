@@ -1,20 +1,13 @@
-"""Train YOLOv5 with the first N layers frozen (frozen stage) or all layers trainable (fine-tune stage).
+"""Train YOLO with the first N layers frozen (frozen stage) or all layers trainable (fine-tune stage).
 
-Writes OUT/best.pt, OUT/last.pt, OUT/results.csv, OUT/curves.png, OUT/report.html and, last,
-OUT/metrics.json (mAP, per-class AP, seconds per epoch, the frozen-layer proof). An interrupted run
-in the same OUT resumes from OUT/run/weights/last.pt. Weights are never downloaded: pass a local
-.pt, an architecture YAML (yolov5n.yaml: random weights) or an s3:// URI.
+An interrupted run in the same OUT resumes; weights are never downloaded (components/train/README.md).
 
 Examples:
   yolo-kfp train --dataset runs/dataset/dataset.yaml --weights pretrained.pt --out runs/frozen \\
       --freeze 10 --epochs 10 --imgsz 640 --batch 16 --lr0 0.01
   yolo-kfp train --dataset runs/dataset/dataset.yaml --weights runs/frozen/best.pt --out runs/finetune \\
-      --freeze 0 --epochs 10 --imgsz 640 --batch 16 --lr0 0.001 --warmup-epochs 1 \\
-      --train-arg mosaic=0.5 --train-arg optimizer=AdamW
+      --freeze 0 --epochs 10 --lr0 0.01 --warmup-epochs 0 --train-arg mosaic=0.5
   torchrun --nnodes 2 --nproc_per_node 4 ... --no-python yolo-kfp train --dataset ... --batch 64 ...
-
-Under torchrun every process runs this command and one DDP trains over all of them (--batch is the
-global batch); rank 0 alone writes OUT and prints the JSON summary.
 """
 
 from __future__ import annotations
@@ -22,82 +15,62 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from pathlib import Path
+from dataclasses import fields, replace
 from typing import Any
 
 import yaml
 
-from components._shared.cliutil import print_summary
+from components._shared.cliutil import add_dataset, add_out, add_weights, print_summary
 from components._shared.errors import ConfigError
 from components._yolo.ddp import world_from_env
 from components.train.core import OPTIMIZERS, TrainConfig, train_model
 
 HELP = "train YOLOv5 (frozen backbone or fine-tune), with metrics, curves and the frozen-layer proof"
-DEPRECATED = {"--data": "--dataset"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``yolo-kfp train``."""
+    """Flags of ``yolo-kfp train``: the paths, ``--config``, and one flag per ``TrainConfig`` option.
+
+    An option left out stays None: ``train_config`` takes ``--config``'s value or the default (shown in help).
+    """
     d = TrainConfig()
-    parser.add_argument(
-        "--dataset",
-        type=Path,
-        required=True,
-        metavar="YAML|DIR",
-        help="dataset.yaml of the split stage, or its folder",
+
+    def option(flag: str, text: str, **kwargs: Any) -> None:
+        dest = kwargs.pop("dest", flag[2:].replace("-", "_"))
+        shown = "" if "(default:" in text or "const" in kwargs else f" (default: {getattr(d, dest)})"
+        parser.add_argument(flag, dest=dest, default=None, help=text + shown, **kwargs)
+
+    add_dataset(parser)
+    add_weights(
+        parser, "initial weights: a .pt file, an s3:// URI, or an architecture YAML such as yolov5n.yaml"
     )
+    add_out(parser, "output folder")
     parser.add_argument(
-        "--weights",
-        required=True,
-        metavar="PATH|URI",
-        help="initial weights: a .pt file, an s3:// URI, or an architecture YAML such as yolov5n.yaml",
+        "--config",
+        metavar="JSON",
+        help="every option at once, as the JSON of a TrainConfig (metrics.json's config; what a TrainJob "
+        "node gets); the option flags below win over it",
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    parser.add_argument(
-        "--freeze",
-        type=int,
-        default=d.freeze,
-        metavar="N",
-        help="leading layers frozen: 10 is the backbone, 0 none",
-    )
-    parser.add_argument("--epochs", type=int, default=d.epochs, metavar="N", help="epochs")
-    parser.add_argument("--imgsz", type=int, default=d.imgsz, metavar="N", help="image size")
-    parser.add_argument(
-        "--batch",
-        type=int,
-        default=d.batch,
-        metavar="N",
-        help="batch size, global under torchrun; -1: auto on one GPU",
-    )
-    parser.add_argument("--lr0", type=float, default=d.lr0, metavar="X", help="initial learning rate")
-    parser.add_argument(
-        "--lrf", type=float, default=d.lrf, metavar="X", help="final learning rate as a fraction of lr0"
-    )
-    parser.add_argument(
-        "--warmup-epochs",
-        type=float,
-        default=d.warmup_epochs,
-        metavar="X",
-        help="warm-up epochs",
-    )
-    parser.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS, help="optimizer")
-    parser.add_argument(
-        "--device", default=d.device, metavar="DEVICE", help="auto (all GPUs, else CPU), cpu, 0 or 0,1"
-    )
-    parser.add_argument(
-        "--patience",
-        type=int,
-        default=d.patience,
-        metavar="N",
-        help="early-stopping patience in epochs",
-    )
-    parser.add_argument("--seed", type=int, default=d.seed, metavar="N", help="random seed")
-    parser.add_argument(
+    option("--freeze", "leading layers frozen: 10 is the backbone, 0 none", type=int, metavar="N")
+    option("--epochs", "epochs", type=int, metavar="N")
+    option("--imgsz", "image size", type=int, metavar="N")
+    option("--batch", "batch size, global under torchrun; -1: auto on one GPU", type=int, metavar="N")
+    option("--lr0", "initial learning rate", type=float, metavar="X")
+    option("--lrf", "final learning rate as a fraction of lr0", type=float, metavar="X")
+    option("--warmup-epochs", "warm-up epochs", type=float, metavar="X")
+    option("--optimizer", "optimizer", choices=OPTIMIZERS)
+    option("--momentum", "SGD momentum / Adam beta1", type=float, metavar="X")
+    option("--cos-lr", "cosine learning-rate schedule", action=argparse.BooleanOptionalAction)
+    option("--cache", "cache decoded images in RAM", action=argparse.BooleanOptionalAction)
+    option("--amp", "mixed precision on CUDA", action=argparse.BooleanOptionalAction)
+    option("--device", "auto (all GPUs, else CPU), cpu, 0 or 0,1", metavar="DEVICE")
+    option("--patience", "early-stopping patience in epochs", type=int, metavar="N")
+    option("--seed", "random seed", type=int, metavar="N")
+    option(
         "--workers",
+        "data-loader workers per process (default: the CPUs this process may use, minus one, at most 8)",
         type=int,
-        default=d.workers,
         metavar="N",
-        help="data-loader workers per process (default: the CPUs this process may use, minus one, at most 8)",
     )
     parser.add_argument(
         "--train-arg",
@@ -106,25 +79,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a further Ultralytics training argument, e.g. mosaic=0.5 (repeatable; the value is read as YAML)",
     )
-    parser.add_argument(
-        "--stage-name", default=d.stage_name, metavar="NAME", help="name in reports: frozen or finetune"
+    option("--stage-name", "name in reports: frozen or finetune", metavar="NAME")
+    option(
+        "--no-resume",
+        "start fresh even if OUT holds an unfinished run",
+        dest="resume",
+        action="store_const",
+        const=False,
     )
-    parser.add_argument(
-        "--no-resume", action="store_true", help="start fresh even if OUT holds an unfinished run"
-    )
-    parser.add_argument(
+    option(
         "--overwrite",
-        action="store_true",
-        help="train into an --out folder holding files this stage did not write",
+        "train into an --out folder holding files this stage did not write",
+        action="store_const",
+        const=True,
     )
 
 
 def parse_train_args(items: list[str]) -> dict[str, Any]:
-    """``["mosaic=0.5", "cos_lr=true"]`` -> ``{"mosaic": 0.5, "cos_lr": True}`` (values read as YAML scalars).
-
-    Raises:
-        ConfigError: an item without ``=`` or an unreadable value.
-    """
+    """``["mosaic=0.5", "cos_lr=true"]`` -> ``{"mosaic": 0.5, "cos_lr": True}``; ConfigError if malformed."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -139,27 +111,18 @@ def parse_train_args(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` of the command line: ``--config`` (else the defaults), then each option flag given."""
+    base = TrainConfig.from_json(args.config) if args.config else TrainConfig()
+    given = {
+        f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None
+    }
+    return replace(base, **given, train_args={**base.train_args, **parse_train_args(args.train_arg)})
+
+
 def run(args: argparse.Namespace) -> int:
-    """Translate the flags into ``TrainConfig``, train, and print the result as JSON."""
-    cfg = TrainConfig(
-        freeze=args.freeze,
-        epochs=args.epochs,
-        imgsz=args.imgsz,
-        batch=args.batch,
-        lr0=args.lr0,
-        lrf=args.lrf,
-        optimizer=args.optimizer,
-        warmup_epochs=args.warmup_epochs,
-        device=args.device,
-        patience=args.patience,
-        seed=args.seed,
-        workers=args.workers,
-        stage_name=args.stage_name,
-        resume=not args.no_resume,
-        overwrite=args.overwrite,
-        train_args=parse_train_args(args.train_arg),
-    )
-    result = train_model(args.dataset, args.weights, args.out, cfg)
+    """Train with the command line's ``TrainConfig`` and print the result as JSON."""
+    result = train_model(args.dataset, args.weights, args.out, train_config(args))
     if world_from_env().is_main:  # under torchrun one summary, from the rank that wrote OUT
         with contextlib.redirect_stdout(sys.__stdout__):  # a DDP worker's sys.stdout is stderr (patches)
             print_summary(result)

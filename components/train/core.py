@@ -1,51 +1,12 @@
-"""Train YOLOv5 (Ultralytics' ``u`` form) with the first N layers frozen, and prove the freezing happened.
+"""Train a YOLO detector with the first N layers frozen, and prove they stayed bit-identical.
 
-One verb serves both training stages of the pipeline: the *frozen* stage (``freeze=BACKBONE_LAYERS``:
-the backbone ``model.0``-``model.9``, defined in ``components/_yolo/layers.py``) from pretrained
-weights, and the *fine-tune* stage (``freeze=0``, a lower learning rate) from the frozen stage's
-``best.pt``. Ultralytics is reached only through ``components._yolo``.
-
-Output folder::
-
-    best.pt, last.pt   Ultralytics checkpoints (fp16, optimizer stripped)
-    results.csv        one row per epoch (losses, P, R, mAP, learning rates)
-    curves.png         losses, mAP and learning rate per epoch (our plot; the KFP UI has none); when
-                       the weights came from an earlier stage's output folder (the fine-tune stage
-                       starts from the frozen stage's), its epochs come first and a line marks where
-                       this stage starts ("unfreeze"): one curve across both stages
-    report.html        self-contained report (curves embedded), for the KFP UI
-    metrics.json       written last: mAP, P, R, per-class AP, seconds per epoch, frozen proof, config
-    run/               the trainer's working folder (args.yaml, results.csv, train_record.json);
-                       ``run/weights/last.pt`` is what an interrupted run resumes from
-    .state/            the resolved dataset YAML and the weights the run started from
-
-Frozen proof: after a run with ``freeze=N > 0`` every parameter and BatchNorm buffer under
-``model.0.`` .. ``model.{N-1}.`` must be bit-identical to the input weights, in the trainer's model
-right after it was built, in the final fp32 model and its EMA, and (at their fp16 precision) in
-``best.pt`` and ``last.pt``. Anything else raises ``FrozenLayersChanged``: a trainer upgrade that lets
-BatchNorm statistics drift again (ultralytics#9391) is caught here.
-
-Any Ultralytics detection checkpoint can start a run (YOLOv5u, YOLOv8, YOLO11): its real architecture,
-read from the checkpoint, is reported as ``architecture`` in ``metrics.json``, ``TrainResult`` and the
-model card. ``TrainConfig.train_args`` passes further Ultralytics training arguments (augmentation,
-optimizer, cache, ...): each key must be one of Ultralytics' own (``ultralytics.cfg.DEFAULT_CFG_DICT``)
-and none of those the pipeline owns (``PIPELINE_OWNED_ARGS``, refused with the parameter to use instead).
-Data-loader ``workers`` follow the CPUs the process may use (affinity and cgroup quota) unless given.
-
-Under torchrun (``WORLD_SIZE`` > 1: ``torchrun --nnodes N --nproc_per_node G yolo-kfp train ...``) every
-process runs this verb and trains one Ultralytics DDP over the whole world (nccl on GPUs, gloo on the
-CPU; ``components/_yolo/ddp.py``). ``batch`` is then the global batch, a multiple of the world size.
-Rank 0 alone checks and writes ``out_dir`` (checkpoints, reports, ``metrics.json``, uploads through
-``on_checkpoint``) and decides whether to resume; it sends the ``last.pt`` to resume from to the other
-ranks, which train in a rank-private temp folder (deleted afterwards) and return rank 0's result. Every
-rank proves the frozen layers on its own model; ``metrics.json`` lists the verdicts (``frozen_ranks``)
-and the ``world_size``.
+``train_model`` serves both training stages and ``yolo-kfp train`` (alone or under torchrun); outputs,
+the frozen proof, resume and DDP: ``components/train/README.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import logging
@@ -55,9 +16,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from components._shared.artifacts import BEST_PT, LAST_PT
 from components._shared.dataset import (
@@ -77,7 +38,6 @@ from components._shared.fsio import (
     write_json_atomic,
     write_text_atomic,
 )
-from components._shared.report import escape, figure, html_page, html_table, png_tag, save_png
 from components._shared.weights import ResolvedWeights, resolve_weights
 from components._yolo.ddp import World, process_group, run_on_main, world_from_env
 from components._yolo.layers import BACKBONE_LAYERS, prefixes
@@ -89,12 +49,17 @@ from components._yolo.preflight import (
     check_training_setup,
     parse_device,
 )
-from components._yolo.results import LR_PREFIX, METRICS, TRAIN_LOSSES, VAL_LOSSES
+from components._yolo.results import (
+    EPOCH,
+    RESULTS_CSV,
+    epoch_seconds,
+    last_metrics,
+    read_results,
+    results_csv_text,
+)
 from components.train.live import LiveMonitor, LogsHook
+from components.train.report import previous_stage, write_report
 from components.train.tensorboard import LOG_DIR
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +74,18 @@ STAGE_FILE = "stage.json"  # the weights a run started from; a resume must come 
 OUTPUT_FILES = (
     BEST_PT,
     LAST_PT,
-    "results.csv",
+    RESULTS_CSV,
     ".results.csv.tmp",
     "curves.png",
     "report.html",
     "metrics.json",
     "frozen_check.json",
 )
+
+# The run page's scalars (KFP Metrics); the last three are None where the proof measured no such thing.
+SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "epochs", "seconds_per_epoch", "freeze",
+                "trainable_params", "frozen_params", "frozen_verified", "backbone_max_abs_change",
+                "backbone_max_abs_change_fp32")  # fmt: skip
 
 CheckpointHook = Callable[[Path, int], None]
 
@@ -129,35 +99,29 @@ class FrozenLayersChanged(YoloKfpError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Options of ``train_model`` (defaults: the frozen stage on a GPU).
+    """Options of ``train_model`` (defaults: the frozen stage on a GPU); ``components/train/README.md``.
 
     Attributes:
         freeze: leading layers to freeze; ``BACKBONE_LAYERS`` (10) = the YOLOv5 backbone, 0 = train everything.
         epochs: epochs to train in total (a resumed run ends at the same number).
         imgsz: training image size (pixels, multiple of 32).
-        batch: batch size; -1 lets Ultralytics pick one for a single GPU.
-        lr0: initial learning rate (the fine-tune stage passes about 10x lower).
+        batch: batch size (global under torchrun); -1 lets Ultralytics pick one for a single GPU.
+        lr0: initial learning rate (the plan gives the fine-tune stage the same one unless told otherwise).
         lrf: final learning rate as a fraction of ``lr0``.
         optimizer: explicit optimizer (Ultralytics' ``auto`` would ignore ``lr0``).
         momentum: SGD momentum / Adam beta1.
-        warmup_epochs: warm-up epochs (short for the fine-tune stage).
+        warmup_epochs: warm-up epochs (the pipeline's fine-tune stage uses 0).
         device: ``auto`` (every visible GPU, DDP when more than one; else the CPU), ``cpu``, ``0``, ``0,1``.
         patience: epochs without improvement before stopping early.
         seed: random seed (deterministic training).
-        workers: data-loader workers per process; None: from the CPUs the process may use
-            (``default_workers``: affinity and cgroup quota, minus one, at most ``MAX_WORKERS``).
-            Ultralytics uses 0 on the CPU whatever is asked.
+        workers: data-loader workers per process; None: ``default_workers`` (Ultralytics uses 0 on the CPU).
         stage_name: name of this stage in reports (``frozen``, ``finetune``).
         cos_lr: cosine learning-rate schedule instead of linear.
         cache: cache decoded images in RAM.
         amp: mixed precision on CUDA (checked locally first).
         resume: continue ``out_dir/run/weights/last.pt`` when it is an unfinished run of this config.
-        overwrite: train into an ``out_dir`` that holds files this stage did not write (they are kept;
-            same-named ones are replaced).
-        train_args: further Ultralytics training arguments (``{"mosaic": 0.5, "optimizer": "AdamW"}``):
-            keys of ``ultralytics.cfg.DEFAULT_CFG_DICT`` outside ``PIPELINE_OWNED_ARGS``; they win over
-            the fields above of the same name (``lrf``, ``optimizer``, ``momentum``, ``patience``,
-            ``workers``, ``cos_lr``, ``cache``, ``amp``).
+        overwrite: train into an ``out_dir`` holding foreign files (kept; same names replaced).
+        train_args: further Ultralytics arguments (``{"mosaic": 0.5}``); they win over the fields above.
     """
 
     freeze: int = BACKBONE_LAYERS
@@ -182,71 +146,134 @@ class TrainConfig:
     train_args: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (for metrics.json)."""
+        """Plain dict (``metrics.json``'s ``config``)."""
         return asdict(self)
+
+    def to_json(self) -> str:
+        """One line of JSON that ``from_json`` reads back (``yolo-kfp train --config``)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """The config of a JSON object of its fields (``to_json``'s, ``metrics.json``'s ``config``).
+
+        Raises:
+            ConfigError: not a JSON object, an unknown field or a value of the wrong type.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise ConfigError(f"--config: not JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"--config: expected a JSON object of TrainConfig fields, not {type(data).__name__}"
+            )
+        default = cls().to_dict()
+        unknown = sorted(set(data) - set(default))
+        if unknown:
+            raise ConfigError(f"--config: unknown field(s) {', '.join(unknown)}; known: {', '.join(default)}")
+        bad = [f"{k}={v!r}" for k, v in data.items() if not _same_kind(v, default[k])]
+        if bad:
+            raise ConfigError(f"--config: wrong type for {', '.join(bad)} (defaults: {cls().to_json()})")
+        return cls(**data)
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` may stand for a field whose default is ``default`` (None: an optional int)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if default is None:
+        return value is None or isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What ``train_model`` wrote; every number is also in ``out_dir/metrics.json``."""
+    """What ``train_model`` wrote into ``out_dir``: ``to_json()`` is its ``metrics.json``."""
 
     out_dir: Path
-    best: Path
-    last: Path
-    metrics_json: Path
-    report_html: Path
-    stage_name: str
-    names: tuple[str, ...]
-    imgsz: int
-    epochs: int
-    epochs_this_run: int
-    resumed_from_epoch: int | None
-    map50: float
-    map50_95: float
-    precision: float
-    recall: float
-    seconds_per_epoch: float
-    seconds: float
-    device: str
-    freeze: int
-    total_params: int
-    trainable_params: int
-    frozen_params: int
-    frozen_verified: bool | None
-    backbone_changed: bool | None
-    backbone_max_abs_change: float | None
-    backbone_max_abs_change_fp32: float | None = None
+    stage: str
     architecture: str = ""
+    map50: float = 0.0
+    map50_95: float = 0.0
+    precision: float = 0.0
+    recall: float = 0.0
+    per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
+    epochs: int = 0
+    epochs_this_run: int = 0
+    resumed_from_epoch: int | None = None
+    seconds_per_epoch: float = 0.0
+    epoch_seconds: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "none"
+    workers: int = 0
+    freeze: int = 0
+    total_params: int = 0
+    trainable_params: int = 0
+    frozen_params: int = 0
+    frozen_verified: bool | None = None
+    frozen_checks: dict[str, Any] | None = None
+    frozen_ranks: list[dict[str, Any]] | None = None
     world_size: int = 1
+    backbone_changed: bool | None = None
+    backbone_max_abs_change: float | None = None
+    backbone_max_abs_change_fp32: float | None = None
+    names: tuple[str, ...] = ()
+    weights: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    diagnosis: list[dict[str, Any]] = field(default_factory=list)
+    tensorboard: str = ""
+    previous_stage: dict[str, Any] | None = None  # absent from metrics.json when None
+
+    @classmethod
+    def read(cls, out_dir: Path) -> TrainResult:
+        """The result whose ``metrics.json`` is in ``out_dir`` (what a TrainJob's rank 0 wrote)."""
+        data = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+        known = {f.name for f in fields(cls)} - {"out_dir"}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(out_dir=out_dir, **{**values, "names": tuple(values.get("names", ()))})
+
+    @property
+    def best(self) -> Path:
+        """``best.pt``."""
+        return self.out_dir / BEST_PT
+
+    @property
+    def last(self) -> Path:
+        """``last.pt`` (a skipped stage has only ``best.pt``)."""
+        last = self.out_dir / LAST_PT
+        return last if last.is_file() else self.best
+
+    @property
+    def metrics_json(self) -> Path:
+        """``metrics.json``."""
+        return self.out_dir / "metrics.json"
+
+    @property
+    def report_html(self) -> Path:
+        """``report.html``."""
+        return self.out_dir / "report.html"
+
+    def to_json(self) -> dict[str, Any]:
+        """``metrics.json``: every field but ``out_dir`` (``previous_stage`` only when there was one)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "out_dir"}
+        data["names"] = list(self.names)
+        if self.previous_stage is None:
+            del data["previous_stage"]
+        return data
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (paths as strings)."""
-        d = asdict(self)
-        for k in ("out_dir", "best", "last", "metrics_json", "report_html"):
-            d[k] = str(d[k])
-        d["names"] = list(self.names)
-        return d
+        """The CLI's JSON summary: ``metrics.json`` plus where the files are, ``stage_name`` and ``imgsz``."""
+        paths = {k: str(getattr(self, k)) for k in ("out_dir", "best", "last", "metrics_json", "report_html")}
+        return {**self.to_json(), **paths, "stage_name": self.stage, "imgsz": self.config.get("imgsz")}
 
     def summary(self) -> dict[str, float]:
-        """Scalars for the run page (KFP ``Metrics``)."""
-        values: dict[str, float] = {
-            "map50": self.map50,
-            "map50_95": self.map50_95,
-            "precision": self.precision,
-            "recall": self.recall,
-            "epochs": self.epochs,
-            "seconds_per_epoch": self.seconds_per_epoch,
-            "freeze": self.freeze,
-            "trainable_params": self.trainable_params,
-            "frozen_params": self.frozen_params,
-        }
-        if self.frozen_verified is not None:
-            values["frozen_verified"] = float(self.frozen_verified)
-        if self.backbone_max_abs_change is not None:
-            values["backbone_max_abs_change"] = self.backbone_max_abs_change
-        if self.backbone_max_abs_change_fp32 is not None:
-            values["backbone_max_abs_change_fp32"] = self.backbone_max_abs_change_fp32
-        return {k: float(v) for k, v in values.items()}
+        """Scalars for the run page (KFP ``Metrics``); the proof's numbers only where they apply."""
+        values = {k: getattr(self, k) for k in SUMMARY_KEYS}
+        return {k: float(v) for k, v in values.items() if v is not None}
 
     def card(self) -> dict[str, Any]:
         """Metadata for the weights artifact (KFP ``Model``); ``names`` are the class names in index order."""
@@ -254,10 +281,10 @@ class TrainResult:
             "framework": "pytorch",
             "format": "ultralytics-checkpoint",
             "architecture": self.architecture,
-            "stage": self.stage_name,
+            "stage": self.stage,
             "names": list(self.names),
             "classes": list(self.names),
-            "imgsz": self.imgsz,
+            "imgsz": self.config.get("imgsz"),
             "epochs": self.epochs,
             "freeze": self.freeze,
             "map50": round(self.map50, 5),
@@ -278,14 +305,7 @@ def resolve_device(device: str) -> str:
 
 
 def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """CPUs this process may use: its affinity, capped by the cgroup v2 CPU quota when one is set.
-
-    A Kubernetes CPU limit shows up as the quota in ``cpu.max`` (``200000 100000``: 2 CPUs); a fractional
-    quota is rounded down, to at least 1.
-
-    Args:
-        cpu_max: the cgroup's ``cpu.max`` file (absent, unreadable or ``max ...``: no quota).
-    """
+    """CPUs this process may use: its affinity, capped by the cgroup v2 quota (a Kubernetes CPU limit)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -300,26 +320,16 @@ def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
 
 
 def default_workers(processes: int = 1, *, cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """Data-loader workers per training process: its share of ``usable_cpus`` minus one, in [0, ``MAX_WORKERS``].
-
-    Args:
-        processes: training processes sharing the CPUs (one per GPU under DDP).
-        cpu_max: the cgroup's ``cpu.max`` file.
-    """
+    """Data-loader workers per process: its share of ``usable_cpus`` minus one, at most ``MAX_WORKERS``."""
     share = usable_cpus(cpu_max) // max(1, processes)
     return max(0, min(MAX_WORKERS, share - 1))
 
 
 def check_train_args(args: Mapping[str, Any], known: Collection[str] | None = None) -> dict[str, Any]:
-    """Check extra Ultralytics training arguments; returns them type-checked by Ultralytics.
-
-    Args:
-        args: ``{key: value}``.
-        known: the accepted keys; None: Ultralytics' own (``ultralytics.cfg.DEFAULT_CFG_DICT``).
+    """``args`` checked as extra Ultralytics training arguments (``known``: the accepted keys, None: all).
 
     Raises:
-        ConfigError: a key the pipeline owns (the message names the parameter to use instead), a key
-            Ultralytics does not know (with the closest one), or a value of the wrong type or range.
+        ConfigError: a key the pipeline owns or Ultralytics lacks, or a value of the wrong type or range.
     """
     if not args:
         return {}
@@ -368,29 +378,15 @@ def train_model(
 
     Args:
         data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        weights: ``.pt`` checkpoint path, ``s3://`` URI (storage registry), or an
-            architecture YAML such as ``yolov5n.yaml`` (random initial weights).
-        out_dir: output folder; ``out_dir/run`` holds the resumable training state.
-        cfg: training options.
-        on_checkpoint: called as ``on_checkpoint(last_pt, finished_epochs)`` after every epoch's
-            ``last.pt`` is saved (e.g. to upload it for preemption recovery).
-        resume_from: a ``last.pt`` saved by an interrupted run of this stage (e.g. downloaded after a
-            pod was preempted); it is copied into ``out_dir/run/weights/`` and continued.
-        on_logs: called as ``on_logs(log_dir, diagnosis)`` after every epoch, once the TensorBoard
-            event file in ``out_dir/run/tensorboard/`` is rewritten and the doctor has examined the
-            curve (``components.train.live``); e.g. to upload them beside the checkpoint.
-
-    Returns:
-        Metrics, timings and the frozen-layer proof.
+        weights: a ``.pt``, an ``s3://`` URI or an architecture YAML (``yolov5n.yaml``: random weights).
+        on_checkpoint: ``(last_pt, finished_epochs)`` after every epoch's ``last.pt`` is saved.
+        resume_from: a ``last.pt`` of an interrupted run of this stage (copied in and continued).
+        on_logs: ``(log_dir, diagnosis)`` after every epoch's TensorBoard file and doctor's findings.
 
     Raises:
-        ConfigError: bad options, missing weights, ``freeze`` beyond the model's layers, or an ``out_dir``
-            that is, contains or lies inside an input (or holds foreign files, without ``overwrite``).
-        UnsafeCheckpoint: the weights or a checkpoint to resume reference globals outside the allowlist.
-        DatasetError: a missing or malformed dataset YAML, or an empty train or val list.
+        ConfigError, UnsafeCheckpoint, DatasetError: bad options, weights, ``out_dir`` or dataset.
         FrozenLayersChanged: a frozen parameter or BatchNorm buffer changed (or was not loaded).
-        StorageError: the file system refused a write for lack of room (full disk, quota); the checkpoints
-            in ``out_dir/run`` are those of the last epoch saved whole (never a truncated file).
+        StorageError: no room to write; ``out_dir/run`` keeps the last epoch saved whole.
     """
     t0 = time.perf_counter()
     _check_config(cfg)
@@ -418,7 +414,7 @@ def train_model(
 
 
 def _check_device(device: str) -> None:
-    """The CUDA GPUs ``device`` names must exist here: one line instead of Ultralytics' traceback."""
+    """Refuse CUDA GPUs this machine lacks: one line instead of Ultralytics' traceback."""
     wanted = parse_device(device, "--device")
     if not wanted:
         return
@@ -456,10 +452,7 @@ def _prepare_out(
 
 
 def _guard_out(out_dir: Path, spec: DatasetSpec, weights: str, overwrite: bool) -> None:
-    """Refuse an ``--out`` that is, contains or lies inside the dataset or the weights file, or holds foreign files.
-
-    ``run/`` and ``.state/`` are train's own (an interrupted run leaves only those, and must resume).
-    """
+    """Refuse an ``--out`` overlapping an input, or holding foreign files (``run/``, ``.state/`` are ours)."""
     local = Path(str(weights)).expanduser()
     inputs = [spec.root, spec.yaml_path, local if local.suffix == ".pt" and local.exists() else None]
     guard_out_dir(out_dir, inputs, overwrite=True)  # overlapping an input is refused even with --overwrite
@@ -473,7 +466,7 @@ def _guard_out(out_dir: Path, spec: DatasetSpec, weights: str, overwrite: bool) 
 
 
 def _write_marker(out_dir: Path) -> None:
-    """List the files train wrote into ``out_dir`` (``OUTPUT_MARKER``): a re-run into it is then allowed."""
+    """List train's files in ``OUTPUT_MARKER``: a re-run into ``out_dir`` is then allowed."""
     if not out_dir.is_dir():
         return
     own = (f"{RUN_DIR}/", f"{STATE_DIR}/")
@@ -500,10 +493,7 @@ def _train_into(
     t0: float,
     world: World,
 ) -> TrainResult:
-    """The body of ``train_model`` once the inputs and the output folder are checked (``out_dir``: this rank's).
-
-    ``hooks`` are rank 0's ``(on_checkpoint, on_logs)``; None on the other ranks.
-    """
+    """``train_model`` after the checks (``out_dir``: this rank's; ``hooks``: rank 0's, else None)."""
     on_checkpoint, on_logs = hooks or (None, None)
     resolved = resolve_weights(weights, out_dir / STATE_DIR / "fetched")
 
@@ -589,7 +579,7 @@ def _train_into(
 
 
 def _share_resume_point(world: World, run_dir: Path, resume_ckpt: Path | None) -> Path | None:
-    """Rank 0's resume decision on every rank: the others receive its ``last.pt`` (and initial state)."""
+    """Rank 0's resume decision on every rank (the others receive its ``last.pt`` and initial state)."""
     if not world.distributed:
         return resume_ckpt
     from components._yolo.ddp import share_files
@@ -616,13 +606,7 @@ def _initial_model(resolved: ResolvedWeights, nc: int) -> tuple[Any, int]:
 
 
 def _overrides(cfg: TrainConfig, device: str, *, processes: int | None = None) -> dict[str, Any]:
-    """Ultralytics' training arguments for ``cfg`` on ``device`` (``train_args`` last: they win).
-
-    Args:
-        cfg: the training options.
-        device: the resolved device string.
-        processes: training processes on this node (torchrun's local world); default: one per listed GPU.
-    """
+    """Ultralytics' arguments for ``cfg``; ``processes`` share the CPUs (default: one per GPU)."""
     workers = cfg.workers
     if workers is None:
         if processes is None:
@@ -651,12 +635,7 @@ def _overrides(cfg: TrainConfig, device: str, *, processes: int | None = None) -
 
 
 def dataset_identity(spec: DatasetSpec) -> dict[str, Any]:
-    """What a checkpoint must have been trained on to be resumed: ``{"names": [...], "fingerprint": sha256}``.
-
-    The fingerprint covers the class names, the train and val lists and the bytes of every listed
-    image's label file: a re-split or relabelled dataset changes it. Pixels are not read (a start must
-    stay cheap); a label file that is missing counts as such.
-    """
+    """What a checkpoint must have been trained on to be resumed: ``{"names", "fingerprint"}``."""
     digest = hashlib.sha256(json.dumps(list(spec.names)).encode("utf-8"))
     for split in ("train", "val"):
         lst = spec.splits.get(split)
@@ -670,12 +649,9 @@ def dataset_identity(spec: DatasetSpec) -> dict[str, Any]:
 
 
 def dataset_mismatch(found: Mapping[str, Any] | None, expected: Mapping[str, Any]) -> str | None:
-    """How the dataset a checkpoint was trained on differs from ``expected`` (None: same, or not recorded).
+    """How the checkpoint's dataset ``found`` differs from ``expected`` (None: same, or not recorded).
 
-    Args:
-        found: the checkpoint's record (``dataset_identity``'s keys; ``names`` alone for a checkpoint
-            that carries only its class names).
-        expected: ``dataset_identity`` of the dataset given now.
+    ``found`` has ``dataset_identity``'s keys, or ``names`` alone for a checkpoint that carries only those.
     """
     if not found:
         return None
@@ -703,12 +679,7 @@ def _resume_point(
     resume_from: Path | None,
     identity: Mapping[str, Any],
 ) -> Path | None:
-    """The ``last.pt`` to continue, or None for a fresh run (with the reason logged).
-
-    Raises:
-        ConfigError: the checkpoint to resume was trained on another dataset (other classes or another
-            fingerprint); ``overwrite`` (or ``resume=False``) discards a local one and starts fresh.
-    """
+    """The ``last.pt`` to continue, or None for a fresh run; ConfigError for another dataset's checkpoint."""
     from components._yolo.model import checkpoint_progress, copy_checkpoint
 
     last = run_dir / "weights" / LAST_PT
@@ -725,7 +696,7 @@ def _resume_point(
             log.warning("resume_from %s is not a resumable checkpoint; ignoring it", resume_from)
         elif local is None or local["epoch"] < incoming["epoch"]:
             copy_checkpoint(Path(resume_from), last)
-            _restore_results_csv(run_dir / "results.csv", incoming["train_results"])
+            _restore_results_csv(run_dir / RESULTS_CSV, incoming["train_results"])
     if not (cfg.resume and last.is_file()):
         return None
     progress = checkpoint_progress(last)
@@ -757,13 +728,12 @@ def _resume_point(
         return None
     # Ultralytics appends an epoch's row to results.csv before it saves last.pt: a kill in between
     # leaves a row the checkpoint never saw. The rows stored inside the checkpoint are the ones to keep.
-    _restore_results_csv(run_dir / "results.csv", progress["train_results"], replace=True)
+    _restore_results_csv(run_dir / RESULTS_CSV, progress["train_results"], replace=True)
     log.info("resuming %s after epoch %d of %d", last, progress["epoch"], cfg.epochs)
     return last
 
 
 def _read_stage(path: Path) -> dict[str, Any]:
-    """``.state/stage.json`` (what the run in ``run/`` started from), ``{}`` when absent or unreadable."""
     try:
         stage = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -772,19 +742,10 @@ def _read_stage(path: Path) -> dict[str, Any]:
 
 
 def _restore_results_csv(path: Path, columns: Mapping[str, Sequence[Any]], *, replace: bool = False) -> None:
-    """Rebuild results.csv from the copy Ultralytics keeps inside each checkpoint.
-
-    Without ``replace`` only a missing file is rebuilt (a new pod, an empty disk); with it the file is
-    rewritten so that it holds exactly the checkpoint's epochs (a resume after a kill).
-    """
+    """Rebuild results.csv from the checkpoint's copy: if missing (new pod), or with ``replace`` (a kill)."""
     if (path.is_file() and not replace) or not columns:
         return
-    keys = list(columns)
-    rows = zip(*(columns[k] for k in keys), strict=False)
-    lines = [",".join(keys)] + [
-        ",".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in r) for r in rows
-    ]
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    write_text_atomic(path, results_csv_text(columns))
 
 
 def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -> dict[str, Any]:
@@ -837,7 +798,9 @@ def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -
     }
     if failed:
         write_json_atomic(out_dir / "frozen_check.json", proof)
-        first = next((c["mismatched"][:2] for c in checks.values() if c and c.get("mismatched")), [])
+        first: list[str] = next(
+            (c["mismatched"][:2] for c in checks.values() if c and c.get("mismatched")), []
+        )
         raise FrozenLayersChanged(
             f"freeze={freeze}: frozen layers changed or were not loaded ({'; '.join(failed)}; e.g. {first}); "
             f"details in {out_dir / 'frozen_check.json'} - check the Ultralytics version ({ULTRALYTICS_VERSION})"
@@ -846,40 +809,12 @@ def _prove(run: Any, reference: Mapping[str, Any], freeze: int, out_dir: Path) -
 
 
 def _rank_proof(verdict: Mapping[str, Any]) -> dict[str, Any]:
-    """One rank's frozen-layer verdict (its own model after training): ``{rank, verified, failed, checks}``."""
+    """One rank's frozen-layer verdict on its own model: ``{rank, verified, failed, checks}``."""
     checks = {k: verdict.get(k) for k in ("start_vs_input", "live_vs_start", "ema_vs_start")}
     failed = [name for name, c in checks.items() if not (c and c.get("identical"))]
     if verdict.get("watched_requires_grad"):
         failed.append("requires_grad left on")
     return {"rank": int(verdict.get("rank", 0)), "verified": not failed, "failed": failed, "checks": checks}
-
-
-def read_results(path: Path) -> list[dict[str, float]]:
-    """Rows of an Ultralytics results.csv as floats (column names stripped of padding)."""
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    out = []
-    for row in rows:
-        parsed = {}
-        for k, v in row.items():
-            try:
-                parsed[k.strip()] = float(v)
-            except (TypeError, ValueError):
-                continue
-        out.append(parsed)
-    return out
-
-
-def epoch_seconds(rows: Sequence[Mapping[str, float]]) -> list[float]:
-    """Wall seconds of each epoch (train + val) from the cumulative ``time`` column (resets on resume)."""
-    out, prev = [], 0.0
-    for row in rows:
-        t = row.get("time", 0.0)
-        out.append(t - prev if t >= prev else t)
-        prev = t
-    return out
 
 
 def _finish(
@@ -900,57 +835,52 @@ def _finish(
     for src, dst in ((run.best, out_dir / BEST_PT), (run.last, out_dir / LAST_PT)):
         os.replace(src, dst)
     shutil.copyfile(run.results_csv, out_dir / ".results.csv.tmp")
-    os.replace(out_dir / ".results.csv.tmp", out_dir / "results.csv")
-    rows = read_results(out_dir / "results.csv")
+    os.replace(out_dir / ".results.csv.tmp", out_dir / RESULTS_CSV)
+    rows = read_results(out_dir / RESULTS_CSV)
     per_epoch = epoch_seconds(rows)
     record = run.record
-    final = record.get("final") or _metrics_from_rows(rows)
+    final: dict[str, Any] = record.get("final") or last_metrics(rows)
     total, frozen_params = param_counts(load_model(out_dir / BEST_PT)[0], prefixes(cfg.freeze))
-    metrics: dict[str, Any] = {
-        "stage": cfg.stage_name,
-        "architecture": facts["architecture"],
-        "map50": final.get("map50", 0.0),
-        "map50_95": final.get("map50_95", 0.0),
-        "precision": final.get("precision", 0.0),
-        "recall": final.get("recall", 0.0),
-        "per_class": final.get("per_class", {}),
-        "epochs": int(rows[-1]["epoch"]) if rows else 0,
-        "epochs_this_run": int(record.get("epochs_run", 0)),
-        "resumed_from_epoch": record.get("start_epoch") if record.get("resumed") else None,
-        "seconds_per_epoch": round(sum(per_epoch) / len(per_epoch), 3) if per_epoch else 0.0,
-        "epoch_seconds": [round(s, 3) for s in per_epoch],
-        "seconds": round(seconds, 3),
-        "device": device,
-        "workers": facts["workers"],
-        "freeze": cfg.freeze,
-        "total_params": total,
-        "trainable_params": int(record.get("trainable_params", 0)),
-        "frozen_params": frozen_params,
-        "frozen_verified": proof.get("frozen_verified"),
-        "frozen_checks": proof.get("frozen_checks"),
-        "frozen_ranks": proof.get("frozen_ranks"),
-        "world_size": int(record.get("world_size", 1)),
-        "backbone_changed": proof.get("backbone_changed"),
-        "backbone_max_abs_change": proof.get("backbone_max_abs_change"),
-        "backbone_max_abs_change_fp32": proof.get("backbone_max_abs_change_fp32"),
-        "names": list(names),
-        "weights": resolved.to_dict(),
-        "config": cfg.to_dict(),
-        "versions": versions(),
-    }
     monitor = facts.get("monitor")
-    metrics["diagnosis"] = monitor.final_diagnosis(rows) if monitor is not None else []
-    metrics["tensorboard"] = str(out_dir / RUN_DIR / LOG_DIR)
     previous = previous_stage(resolved.path) if resolved.is_checkpoint else None
-    if previous is not None:
-        metrics["previous_stage"] = previous.to_dict()
-    title = f"{cfg.stage_name}: freeze={cfg.freeze}"
-    if previous is not None:
-        title = f"{previous.stage} (freeze={previous.freeze}) then {title}"
-    write_curves(rows, out_dir / "curves.png", title=title, previous=previous, freeze=cfg.freeze)
-    write_text_atomic(out_dir / "report.html", render_report(metrics, out_dir / "curves.png"))
-    write_json_atomic(out_dir / "metrics.json", metrics)
-    result = _result(metrics, out_dir, cfg)
+    result = TrainResult(
+        out_dir=out_dir,
+        stage=cfg.stage_name,
+        architecture=facts["architecture"],
+        map50=float(final.get("map50", 0.0)),
+        map50_95=float(final.get("map50_95", 0.0)),
+        precision=float(final.get("precision", 0.0)),
+        recall=float(final.get("recall", 0.0)),
+        per_class=final.get("per_class", {}),
+        epochs=int(rows[-1][EPOCH]) if rows else 0,
+        epochs_this_run=int(record.get("epochs_run", 0)),
+        resumed_from_epoch=record.get("start_epoch") if record.get("resumed") else None,
+        seconds_per_epoch=round(sum(per_epoch) / len(per_epoch), 3) if per_epoch else 0.0,
+        epoch_seconds=[round(s, 3) for s in per_epoch],
+        seconds=round(seconds, 3),
+        device=device,
+        workers=facts["workers"],
+        freeze=cfg.freeze,
+        total_params=total,
+        trainable_params=int(record.get("trainable_params", 0)),
+        frozen_params=frozen_params,
+        frozen_verified=proof.get("frozen_verified"),
+        frozen_checks=proof.get("frozen_checks"),
+        frozen_ranks=proof.get("frozen_ranks"),
+        world_size=int(record.get("world_size", 1)),
+        backbone_changed=proof.get("backbone_changed"),
+        backbone_max_abs_change=proof.get("backbone_max_abs_change"),
+        backbone_max_abs_change_fp32=proof.get("backbone_max_abs_change_fp32"),
+        names=tuple(names),
+        weights=resolved.to_dict(),
+        config=cfg.to_dict(),
+        versions=versions(),
+        diagnosis=monitor.final_diagnosis(rows) if monitor is not None else [],
+        tensorboard=str(out_dir / RUN_DIR / LOG_DIR),
+        previous_stage=previous.to_dict() if previous is not None else None,
+    )
+    write_report(result.to_json(), rows, out_dir, previous)
+    write_json_atomic(result.metrics_json, result.to_json())
     log.info(
         "train[%s]: %d epochs, mAP50-95 %.4f, mAP50 %.4f, %.2f s/epoch, %s in %.1fs -> %s",
         cfg.stage_name,
@@ -966,210 +896,3 @@ def _finish(
         out_dir,
     )
     return result
-
-
-def _metrics_from_rows(rows: Sequence[Mapping[str, float]]) -> dict[str, Any]:
-    last = rows[-1] if rows else {}
-    return {
-        "map50": last.get("metrics/mAP50(B)", 0.0),
-        "map50_95": last.get("metrics/mAP50-95(B)", 0.0),
-        "precision": last.get("metrics/precision(B)", 0.0),
-        "recall": last.get("metrics/recall(B)", 0.0),
-    }
-
-
-def _result(m: Mapping[str, Any], out_dir: Path, cfg: TrainConfig) -> TrainResult:
-    return TrainResult(
-        out_dir=out_dir,
-        best=out_dir / BEST_PT,
-        last=out_dir / LAST_PT,
-        metrics_json=out_dir / "metrics.json",
-        report_html=out_dir / "report.html",
-        stage_name=cfg.stage_name,
-        names=tuple(m["names"]),
-        imgsz=cfg.imgsz,
-        epochs=m["epochs"],
-        epochs_this_run=m["epochs_this_run"],
-        resumed_from_epoch=m["resumed_from_epoch"],
-        map50=float(m["map50"]),
-        map50_95=float(m["map50_95"]),
-        precision=float(m["precision"]),
-        recall=float(m["recall"]),
-        seconds_per_epoch=float(m["seconds_per_epoch"]),
-        seconds=float(m["seconds"]),
-        device=m["device"],
-        freeze=cfg.freeze,
-        total_params=int(m["total_params"]),
-        trainable_params=int(m["trainable_params"]),
-        frozen_params=int(m["frozen_params"]),
-        frozen_verified=m["frozen_verified"],
-        backbone_changed=m["backbone_changed"],
-        backbone_max_abs_change=m["backbone_max_abs_change"],
-        backbone_max_abs_change_fp32=m["backbone_max_abs_change_fp32"],
-        architecture=m["architecture"],
-        world_size=m["world_size"],
-    )
-
-
-CURVE_GROUPS = {
-    "loss": (*TRAIN_LOSSES, *VAL_LOSSES),
-    "metrics": (METRICS[2], METRICS[3], METRICS[0], METRICS[1]),  # mAP50, mAP50-95, P, R
-    "learning rate": tuple(f"{LR_PREFIX}{i}" for i in range(3)),
-}
-
-
-@dataclass(frozen=True)
-class PreviousStage:
-    """The training stage whose output folder held this stage's initial weights."""
-
-    stage: str
-    freeze: int
-    rows: tuple[Mapping[str, float], ...]
-    results_csv: Path
-
-    @property
-    def epochs(self) -> int:
-        """Epochs the earlier stage trained."""
-        return len(self.rows)
-
-    def to_dict(self) -> dict[str, Any]:
-        """For ``metrics.json`` (without the rows: they are in its ``results.csv``)."""
-        return {"stage": self.stage, "freeze": self.freeze, "epochs": self.epochs,
-                "results_csv": str(self.results_csv)}  # fmt: skip
-
-
-def previous_stage(weights: Path | None) -> PreviousStage | None:
-    """The training stage that wrote ``weights`` (its folder holds our ``results.csv`` and ``metrics.json``).
-
-    In the pipeline the fine-tune stage's initial weights are the frozen stage's ``best.pt``, inside
-    the frozen stage's output folder; a pass-through (skipped) stage, downloaded weights or a bare
-    checkpoint give None.
-    """
-    if weights is None:
-        return None
-    folder = Path(weights).parent
-    try:
-        info = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    rows = read_results(folder / "results.csv")
-    if not isinstance(info, dict) or info.get("skipped") or "stage" not in info or not rows:
-        return None
-    return PreviousStage(str(info["stage"]), int(info.get("freeze", 0)), tuple(rows), folder / "results.csv")
-
-
-def write_curves(
-    rows: Sequence[Mapping[str, float]],
-    path: Path,
-    title: str,
-    *,
-    previous: PreviousStage | None = None,
-    freeze: int = 0,
-) -> Figure:
-    """Plot losses, mAP/P/R and learning rates per epoch from results.csv rows into one PNG (figure returned).
-
-    With ``previous``, its rows are epochs 1..E and this stage's continue from E+1, with a vertical line
-    between them: "unfreeze" when the earlier stage froze more layers than this one (``freeze``).
-    """
-    from matplotlib.ticker import MaxNLocator
-
-    fig = figure(13, 3.8)
-    axes = fig.subplots(1, 3)
-    before = list(previous.rows) if previous is not None else []
-    offset = len(before)
-    everything = before + list(rows)
-    epochs = [i + 1 for i in range(offset)] + [offset + r.get("epoch", i + 1) for i, r in enumerate(rows)]
-    boundary = offset + 0.5
-    label = ""
-    if previous is not None:
-        label = "unfreeze" if previous.freeze > freeze else f"{previous.stage} -> next stage"
-    for ax, (group, keys) in zip(axes, CURVE_GROUPS.items(), strict=True):
-        for key in keys:
-            if everything and any(key in r for r in everything):
-                style = "--" if key.startswith("val/") else "-"
-                ax.plot(
-                    epochs, [r.get(key, math.nan) for r in everything], style, marker="o", ms=3, label=key
-                )
-        ax.set(title=group, xlabel="epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if group == "metrics":
-            ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        if previous is not None:
-            ax.axvline(boundary, color="#c75c5c", linestyle=":", linewidth=1.5)
-            ax.annotate(label, (boundary, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                        textcoords="offset points", color="#c75c5c", fontsize=8)  # fmt: skip
-        if ax.lines:
-            ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(title)
-    save_png(fig, path)
-    return fig
-
-
-def _curves_note(m: Mapping[str, Any]) -> str:
-    prev = m.get("previous_stage")
-    if not prev:
-        return ""
-    return (
-        f"<p>Epochs 1-{prev['epochs']}: stage {escape(prev['stage'])} (freeze={escape(prev['freeze'])}, read "
-        f"from its results.csv); from epoch {prev['epochs'] + 1}: this stage (freeze={escape(m['freeze'])}). "
-        "The dotted line marks the switch"
-        + (" (unfreeze)." if prev["freeze"] > m["freeze"] else ".")
-        + "</p>"
-    )
-
-
-def _doctor_section(m: Mapping[str, Any]) -> str:
-    """The training doctor's findings, and where the live curves are (TensorBoard)."""
-    found = m.get("diagnosis") or []
-    rows = [(d["rule"], d["epoch"], d["evidence"], d["remedy"]) for d in found]
-    verdict = (
-        html_table(["rule", "epoch", "evidence", "remedy"], rows) if rows else "<p>No symptom found.</p>"
-    )
-    live = (
-        f"<p>Live view: the TensorBoard event files are in <code>{escape(m.get('tensorboard', ''))}</code> "
-        "(<code>tensorboard --logdir</code> on it); in a pipeline run they are synced every epoch to "
-        "<code>&lt;checkpoint_root&gt;/&lt;run id&gt;/&lt;stage&gt;/tensorboard/</code>, which "
-        "<code>yolo-kfp tensorboard --run RUN_ID</code> serves in Kubeflow while the run trains.</p>"
-    )
-    return "<h2>Training doctor</h2>" + verdict + live
-
-
-def render_report(m: Mapping[str, Any], curves: Path) -> str:
-    """The training report: headline numbers, frozen proof, per-class AP, curves, configuration."""
-    head = [
-        ("architecture", m["architecture"]),
-        ("mAP50-95", m["map50_95"]),
-        ("mAP50", m["map50"]),
-        ("precision", m["precision"]),
-        ("recall", m["recall"]),
-        ("epochs", m["epochs"]),
-        ("seconds per epoch", m["seconds_per_epoch"]),
-        ("device", m["device"]),
-        ("freeze (layers)", m["freeze"]),
-        (
-            "parameters total / trainable / frozen",
-            f"{m['total_params']} / {m['trainable_params']} / {m['frozen_params']}",
-        ),
-    ]
-    if m.get("frozen_verified") is not None:
-        head.append(("frozen layers bit-identical to the input", "yes" if m["frozen_verified"] else "NO"))
-    if m.get("backbone_max_abs_change") is not None:
-        head.append(("backbone max abs change vs input (best.pt)", m["backbone_max_abs_change"]))
-        head.append(("backbone max abs change vs input (final fp32)", m["backbone_max_abs_change_fp32"]))
-    if m.get("resumed_from_epoch") is not None:
-        head.append(("resumed after epoch", m["resumed_from_epoch"]))
-    per_class = [(n, c["ap50"], c["ap50_95"], c.get("instances", "")) for n, c in m["per_class"].items()]
-    cfg_rows = sorted(m["config"].items())
-    body = (
-        html_table(["", "value"], head)
-        + "<h2>Per class (best.pt on val)</h2>"
-        + html_table(["class", "AP50", "AP50-95", "instances"], per_class)
-        + "<h2>Per epoch</h2>"
-        + _curves_note(m)
-        + png_tag(curves, "training curves")
-        + _doctor_section(m)
-        + "<h2>Configuration</h2>"
-        + html_table(["option", "value"], cfg_rows + [("weights", m["weights"]["spec"])])
-    )
-    return html_page(f"Training report: {m['stage']}", body)

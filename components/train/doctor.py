@@ -1,13 +1,6 @@
-"""The training doctor: the monitoring table of the transfer-learning guide, as checks on the curves so far.
+"""The training doctor: the transfer-learning guide's monitoring table, as checks on ``results.csv`` rows.
 
-After every epoch each rule reads the per-epoch rows of ``results.csv`` (and the per-class precision
-of that epoch's validation) and says whether its symptom shows; what fires is logged as one line with
-the guide's remedy and recorded in ``metrics.json`` (``diagnosis``), the training report and the run
-summary. The doctor only reads: it never changes the run.
-
-Every number a rule uses is in ``LIMITS``, each with where it comes from: the guide's own numbers
-(issue 29 quotes its table) or, where the guide gives none ("violent swings", "stuck", "flat"), ours,
-with the reason. Pure functions over rows: no torch, no Ultralytics.
+Every number a rule uses is in ``LIMITS`` with its source; rules and remedies: ``components/train/README.md``.
 """
 
 from __future__ import annotations
@@ -108,14 +101,7 @@ class ClassScore:
 
 @dataclass(frozen=True)
 class Context:
-    """What the rules may read besides the rows.
-
-    Attributes:
-        class_scores: per-class precision of each epoch's validation, keyed by epoch (may miss epochs:
-            after a resume only the epochs of this process are known).
-        weights_names: the class names of the weights the stage started from (empty: unknown or none).
-        dataset_names: the dataset's class names, in index order.
-    """
+    """What the rules may read besides the rows (``class_scores`` by epoch; after a resume: ours only)."""
 
     class_scores: Mapping[int, Mapping[str, ClassScore]] = field(default_factory=dict)
     weights_names: Sequence[str] = ()
@@ -272,12 +258,7 @@ def examine(rows: Sequence[Row], ctx: Context | None = None) -> list[Finding]:
 
 
 class Doctor:
-    """Examines the curve after every epoch; keeps each rule's first firing.
-
-    Args:
-        ctx: what the rules read besides the rows.
-        report: called with each new finding (e.g. to log its line).
-    """
+    """Examines the curve after every epoch; keeps each rule's first firing and hands it to ``report``."""
 
     def __init__(self, ctx: Context | None = None, report: Callable[[Finding], None] | None = None) -> None:
         self.ctx = ctx or Context()

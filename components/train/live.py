@@ -1,11 +1,6 @@
 """What a training stage shows while it runs: TensorBoard event files and the doctor, after every epoch.
 
-``LiveMonitor`` is the trainer's per-epoch hook (``components._yolo.train``'s ``on_epoch``). It reads
-``results.csv`` (the trainer has just appended the epoch's row), rewrites the event file under
-``run/tensorboard/``, lets the doctor examine the curve so far (each new finding is one log line with
-the remedy) and hands the log folder and the diagnosis to ``on_logs`` (the pipeline's checkpoint sync
-uploads them to ``<checkpoint_root>/<run_id>/<stage>/tensorboard/`` and ``diagnosis.json``). It only
-watches: a failure here is logged and training goes on.
+``LiveMonitor`` is the trainer's ``on_epoch`` hook; it only watches (README.md, "Watching a training").
 """
 
 from __future__ import annotations
@@ -15,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from components._yolo.results import RESULTS_CSV, read_results
 from components.train.doctor import ClassScore, Context, Doctor, Finding
 from components.train.tensorboard import LOG_DIR, write_events
 
@@ -27,12 +23,7 @@ class LiveMonitor:
     """The per-epoch hook of one training stage.
 
     Args:
-        run_dir: the trainer's folder (``results.csv``; the log folder goes in it).
-        stage: the stage name (names the event file, prefixes the log lines).
-        freeze: frozen leading layers (the phase scalars).
         started_at: the stage's start (seconds since the epoch), kept across resumes.
-        weights_names: class names of the weights the stage started from (empty: none).
-        dataset_names: the dataset's class names.
         on_logs: called with the log folder and the diagnosis after every epoch (e.g. an upload).
     """
 
@@ -68,13 +59,11 @@ class LiveMonitor:
             )
 
     def _after_epoch(self, epoch: int, per_class: Mapping[str, Mapping[str, Any]]) -> None:
-        from components.train.core import read_results
-
         self.class_scores[epoch] = {
             str(name): ClassScore(float(c.get("precision", 0.0)), int(c.get("instances", 0)))
             for name, c in per_class.items()
         }
-        rows = read_results(self.run_dir / "results.csv")
+        rows = read_results(self.run_dir / RESULTS_CSV)
         write_events(self.log_dir, self.stage, rows, freeze=self.freeze, start=self.started_at)
         self.doctor.after_epoch(rows)
         if self.on_logs is not None:

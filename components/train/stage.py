@@ -1,15 +1,10 @@
-"""The training image's pipeline tasks: fetch the pretrained weights, and one training stage.
+"""What ``component.py`` calls: fetch the weights, and run one training stage (in the pod or as a TrainJob).
 
-These are what ``components/train/component.py`` calls: they turn KFP artifact folders into the
-arguments of ``train_model`` and add what only a pipeline run needs (pass-through of a 0-epoch
-stage, checkpoints under ``checkpoint_root/<run-id>/<stage>/`` that survive a preempted pod).
-``run_distributed_stage`` trains the same stage on several nodes through a Kubeflow Trainer TrainJob
-(``components/train/trainjob.py``), its inputs and outputs on the run workspace.
+It adds what only a pipeline run needs (0-epoch pass-through, checkpoint sync, TrainJob); see README.md.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -18,10 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components._shared.artifacts import ARCH_FILE, BEST_PT, weights_in
-from components._shared.dataset import load_dataset
+from components._shared.dataset import follow_manifest, load_dataset
 from components._shared.errors import ConfigError
 from components._shared.fsio import (
     link_or_copy,
@@ -45,11 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def fetch_weights(spec: str, out_dir: Path) -> dict[str, Any]:
-    """Resolve ``spec`` (path, ``s3://`` URI or architecture YAML) into the folder ``out_dir``.
-
-    Returns:
-        Metadata for the model artifact (what the weights are and where they came from).
-    """
+    """Resolve ``spec`` (path, ``s3://`` URI or architecture YAML) into ``out_dir``; returns its metadata."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = resolve_weights(spec, out_dir / ".fetched")
@@ -77,10 +66,8 @@ def run_training_stage(
 ) -> TrainResult:
     """Train one stage of the pipeline (``cfg.epochs == 0``: pass ``init_weights`` through unchanged).
 
-    With ``checkpoint_root`` (``s3://bucket/prefix`` or a folder) and ``run_id``, ``last.pt``, the TensorBoard
-    event files (``tensorboard/``) and the doctor's ``diagnosis.json`` are mirrored to
-    ``<root>/<run_id>/<stage>/`` after every epoch, and a retried task (preempted pod) resumes from it,
-    ending with exactly ``cfg.epochs`` epochs.
+    With ``checkpoint_root`` and ``run_id`` the stage is mirrored to ``<root>/<run_id>/<stage>/`` every epoch
+    and a retried task resumes from it (README.md, "Resume and checkpoints").
     """
     out_dir = Path(out_dir)
     spec = weights_in(Path(init_weights))
@@ -112,39 +99,30 @@ def run_training_stage(
 def _pass_through(init_weights: Path, spec: str, out_dir: Path, cfg: TrainConfig) -> TrainResult:
     """A skipped stage (strategy ``full`` or ``frozen``): copy the weights, say so in the reports."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for item in init_weights.iterdir() if init_weights.is_dir() else [init_weights]:
-        if item.is_file() and (item.suffix in (".pt", ".yaml", ".yml") or item.name == ARCH_FILE):
-            link_or_copy(item, out_dir / (BEST_PT if item.suffix == ".pt" else item.name))
+    for item in _weight_files(init_weights):
+        link_or_copy(item, out_dir / (BEST_PT if item.suffix == ".pt" else item.name))
     note = (
         f"stage '{cfg.stage_name}' skipped: 0 epochs planned (strategy), weights passed through from {spec}"
     )
     write_text_atomic(
         out_dir / "report.html", html_page(f"Training report: {cfg.stage_name}", f"<p>{escape(note)}</p>")
     )
-    metrics = {
-        "stage_name": cfg.stage_name,
-        "skipped": True,
-        "epochs": 0,
-        "reason": note,
-        "config": cfg.to_dict(),
-    }
     architecture = _architecture(out_dir)
-    metrics["architecture"] = architecture
+    metrics = {"stage_name": cfg.stage_name, "skipped": True, "epochs": 0, "reason": note,
+               "config": cfg.to_dict(), "architecture": architecture}  # fmt: skip
     write_json_atomic(out_dir / "metrics.json", metrics)
     log.info(note)
-    best = out_dir / BEST_PT
-    return TrainResult(
-        out_dir=out_dir, best=best, last=best, metrics_json=out_dir / "metrics.json",
-        report_html=out_dir / "report.html", stage_name=cfg.stage_name, names=(), imgsz=cfg.imgsz, epochs=0,
-        epochs_this_run=0, resumed_from_epoch=None, map50=0.0, map50_95=0.0, precision=0.0, recall=0.0,
-        seconds_per_epoch=0.0, seconds=0.0, device="none", freeze=cfg.freeze, total_params=0,
-        trainable_params=0, frozen_params=0, frozen_verified=None, backbone_changed=None,
-        backbone_max_abs_change=None, architecture=architecture,
-    )  # fmt: skip
+    return TrainResult(out_dir, cfg.stage_name, architecture, freeze=cfg.freeze, config=cfg.to_dict())
+
+
+def _weight_files(init_weights: Path) -> list[Path]:
+    """The weights or architecture files of a model artifact (a folder or one file)."""
+    items = init_weights.iterdir() if init_weights.is_dir() else [init_weights]
+    return [p for p in items if p.is_file() and (p.suffix in (".pt", ".yaml", ".yml") or p.name == ARCH_FILE)]
 
 
 def _architecture(weights_dir: Path) -> str:
-    """The architecture of the weights a skipped stage passes through (checkpoint or architecture file)."""
+    """The architecture of the weights a skipped stage passes through."""
     from components._yolo.model import UNKNOWN_ARCH, architecture_name, checkpoint_architecture
 
     if (weights_dir / BEST_PT).is_file():
@@ -159,36 +137,6 @@ def _architecture(weights_dir: Path) -> str:
 # ---------------------------------------------------------------- several nodes: a Kubeflow Trainer TrainJob
 
 JOBS_DIR = "trainjobs"  # <workspace>/trainjobs/<trainjob name>/{init,dataset,out}
-_CLI_FLAGS = {  # TrainConfig field -> `yolo-kfp train` flag
-    "freeze": "--freeze", "epochs": "--epochs", "imgsz": "--imgsz", "batch": "--batch", "lr0": "--lr0",
-    "lrf": "--lrf", "optimizer": "--optimizer", "warmup_epochs": "--warmup-epochs", "device": "--device",
-    "patience": "--patience", "seed": "--seed", "workers": "--workers", "stage_name": "--stage-name",
-}  # fmt: skip
-_AS_TRAIN_ARGS = ("momentum", "cos_lr", "cache", "amp")  # Ultralytics keys without a flag of their own
-
-
-def train_argv(cfg: TrainConfig, data: Path, weights: str, out: Path) -> list[str]:
-    """The ``yolo-kfp train`` flags that train ``cfg`` (what every TrainJob node runs under torchrun)."""
-    argv = ["--dataset", str(data), "--weights", weights, "--out", str(out)]
-    for name, flag in _CLI_FLAGS.items():
-        value = getattr(cfg, name)
-        if value is not None:
-            argv += [flag, str(value)]
-    default = TrainConfig()
-    extra = {k: getattr(cfg, k) for k in _AS_TRAIN_ARGS if getattr(cfg, k) != getattr(default, k)}
-    for key, value in {**extra, **cfg.train_args}.items():
-        argv += ["--train-arg", f"{key}={_yaml_value(value)}"]
-    if not cfg.resume:
-        argv.append("--no-resume")
-    if cfg.overwrite:
-        argv.append("--overwrite")
-    return argv
-
-
-def _yaml_value(value: Any) -> str:
-    """``value`` as the one-line YAML that ``--train-arg`` reads back to the same value."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip()
-    return text.removesuffix("...").strip()
 
 
 def run_distributed_stage(
@@ -208,43 +156,29 @@ def run_distributed_stage(
     poll_s: float = 10.0,
     timeout_s: float | None = None,
 ) -> TrainResult:
-    """Train one stage on ``nodes`` nodes with a Kubeflow Trainer TrainJob; outputs as ``run_training_stage``.
-
-    The dataset (in place when it already lies in the workspace), the initial weights and the output
-    folder live under ``<workspace_path>/trainjobs/<name>/``, which every node mounts; rank 0 writes
-    the outputs there and they are copied into ``out_dir``. A retried task follows (or re-creates) the
-    same TrainJob, and ``yolo-kfp train`` resumes from the output folder on the workspace.
+    """Train one stage on ``nodes`` (>= 2) nodes with a Kubeflow Trainer TrainJob; as ``run_training_stage``.
 
     Args:
-        nodes: training nodes (at least 2).
         workspace_path: the run workspace as this task sees it (``dsl.WORKSPACE_PATH_PLACEHOLDER``).
-        run_id: the pipeline run (names the TrainJob and labels it).
-        image: the train image the nodes run.
         task_config: KFP's ``TaskConfig`` of this task (resources, env, volumes, scheduling) or None.
-        gpus_per_node: ``accelerator`` GPUs of each node; 0: as many as the task's own resources ask for
-            (the launcher of a multi-node run asks for none: see ``plan.core.launcher_gpus``).
-        accelerator: the GPUs' Kubernetes resource name.
+        gpus_per_node: ``accelerator`` GPUs of each node; 0: as many as the task's own resources ask for.
         client: a ``KubeClient``; None: the cluster this pod runs in.
-        poll_s: seconds between status polls.
-        timeout_s: give up (and delete the TrainJob) after this long; None: no limit.
 
     Raises:
-        ConfigError: fewer than 2 nodes, no workspace, or the workspace volume cannot be found.
-        TrainJobError: the TrainJob failed (one line; rank 0's log is in the task's log).
-        TrainJobCancelled: the task got SIGTERM; the TrainJob was deleted.
+        ConfigError: fewer than 2 nodes, or no workspace volume.
+        TrainJobError, TrainJobCancelled: the TrainJob failed or the task got SIGTERM (it is deleted).
     """
     from components.train.trainjob import (
         KubeClient,
         TrainJobSpec,
         render_trainjob,
         run_trainjob,
+        train_argv,
         trainjob_name,
     )
 
-    out_dir = Path(out_dir)
     if cfg.epochs == 0:
-        check_train_args(cfg.train_args)
-        return _pass_through(Path(init_weights), weights_in(Path(init_weights)), out_dir, cfg)
+        return run_training_stage(dataset_dir, init_weights, out_dir, cfg)
     if nodes < 2:
         raise ConfigError(
             f"nodes={nodes}: a TrainJob is for 2 nodes or more; nodes=1 trains in the task's pod"
@@ -258,13 +192,11 @@ def run_distributed_stage(
     client = client or KubeClient.in_cluster()
     name = trainjob_name(run_id or "local", cfg.stage_name)
     job_dir = workspace / JOBS_DIR / name
-    from components._shared.dataset import follow_manifest
-
     # the Dataset artifact is a manifest pointing into the workspace: hand the nodes the real folder
     data, weights = _stage_inputs(follow_manifest(Path(dataset_dir)), Path(init_weights), workspace, job_dir)
     spec = TrainJobSpec(
         name=name,
-        train_args=tuple(train_argv(cfg, data, weights, job_dir / "out")),
+        train_args=train_argv(cfg, data, weights, job_dir / "out"),
         image=image,
         nodes=nodes,
         namespace=client.namespace,
@@ -276,7 +208,7 @@ def run_distributed_stage(
     manifest = render_trainjob(spec)
     write_json_atomic(job_dir / "trainjob.json", manifest)  # what ran, next to its outputs
     run_trainjob(client, manifest, poll_s=poll_s, timeout_s=timeout_s)
-    return _collect(job_dir / "out", out_dir, cfg)
+    return _collect(job_dir / "out", Path(out_dir))
 
 
 def _check_workspace(workspace_path: str) -> Path:
@@ -298,19 +230,18 @@ def _stage_inputs(dataset_dir: Path, init_weights: Path, workspace: Path, job_di
             os.replace(data.with_name(".dataset.tmp"), data)
     init = job_dir / "init"
     init.mkdir(parents=True, exist_ok=True)
-    for item in init_weights.iterdir() if init_weights.is_dir() else [init_weights]:
-        if item.is_file() and (item.suffix in (".pt", ".yaml", ".yml") or item.name == ARCH_FILE):
-            shutil.copyfile(item, init / item.name)
+    for item in _weight_files(init_weights):
+        shutil.copyfile(item, init / item.name)
     return data, weights_in(init)
 
 
 def _task_settings(task_config: Any, workspace: Path, client: Any) -> dict[str, Any]:
     """TrainJobSpec fields from KFP's TaskConfig, and the workspace volume when TaskConfig lacks it."""
-    from components.train.trainjob import workspace_of_pod
+    from components.train.trainjob import mounted_over, workspace_of_pod
 
     get = lambda key: getattr(task_config, key, None) or None  # noqa: E731 - TaskConfig fields may be None
     mounts: Sequence[Mapping[str, Any]] = get("volume_mounts") or ()
-    covered = any(_inside(workspace, m.get("mountPath", "")) for m in mounts)
+    covered = any(mounted_over(workspace, m.get("mountPath", "")) for m in mounts)
     settings: dict[str, Any] = {
         "resources": get("resources"),
         "env": tuple(get("env") or ()),
@@ -330,13 +261,9 @@ def _task_settings(task_config: Any, workspace: Path, client: Any) -> dict[str, 
     return settings
 
 
-def _inside(path: Path, mount: str) -> bool:
-    return bool(mount) and (path == Path(mount) or Path(mount) in path.parents)
-
-
-def _collect(job_out: Path, out_dir: Path, cfg: TrainConfig) -> TrainResult:
+def _collect(job_out: Path, out_dir: Path) -> TrainResult:
     """Copy rank 0's outputs from the workspace into the task's output folder; read its metrics.json."""
-    from components.train.core import OUTPUT_FILES, _result
+    from components.train.core import OUTPUT_FILES
 
     if not (job_out / "metrics.json").is_file():
         raise ConfigError(f"{job_out}/metrics.json missing: the TrainJob completed without rank 0's outputs")
@@ -344,5 +271,4 @@ def _collect(job_out: Path, out_dir: Path, cfg: TrainConfig) -> TrainResult:
     for name in OUTPUT_FILES:
         if (job_out / name).is_file() and not name.startswith("."):
             shutil.copyfile(job_out / name, out_dir / name)
-    metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
-    return _result(metrics, out_dir, cfg)
+    return TrainResult.read(out_dir)

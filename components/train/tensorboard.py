@@ -1,16 +1,8 @@
-"""TensorBoard event files of a training stage, written with no TensorBoard (or TensorFlow) installed.
+"""TensorBoard event files of a training stage, written without ``tensorboard`` (the image lacks it).
 
-The training image does not ship ``tensorboard`` (torch's ``SummaryWriter`` imports it), so the few
-bytes a scalar needs are written here: a TFRecord file (length, masked CRC-32C, payload, masked CRC-32C)
-of ``Event`` protos (``wall_time`` 1, ``step`` 2, ``file_version`` 3, ``summary`` 5 holding
-``Summary.Value {tag 1, simple_value 2}``), as ``tensorboard/compat/proto/event.proto`` and
-``summary.proto`` define them and ``tensorboard/summary/writer/record_writer.py`` frames them.
-``tests/train/test_tensorboard_events.py`` reads the files back with TensorBoard's own reader.
-
-The file is rewritten whole from ``results.csv`` after every epoch (temp name, then rename), named
-by the stage's start and with wall times taken from the rows: the bytes of earlier epochs never change, so a
-TensorBoard that is tailing the file (or its copy in the object store) reads on from where it was,
-and a resumed run continues the same file.
+A TFRecord file (length, masked CRC-32C, payload, masked CRC-32C) of ``Event`` protos (``wall_time`` 1,
+``step`` 2, ``file_version`` 3, ``summary`` 5 of ``Summary.Value {tag 1, simple_value 2}``), as
+``tensorboard/compat/proto/event.proto``, ``summary.proto`` and ``summary/writer/record_writer.py`` do.
 """
 
 from __future__ import annotations
@@ -31,11 +23,7 @@ SCALAR_COLUMNS = (*TRAIN_LOSSES, *VAL_LOSSES, *METRICS)  # plus lr/pg<i> and the
 
 
 def event_file_name(stage: str, start: float) -> str:
-    """The stage's event file (TensorBoard reads every file whose name holds ``tfevents``).
-
-    A retried pod that lost ``.state`` starts a new file (another ``start``) holding every epoch again;
-    TensorBoard drops the older file's points at the steps the newer one repeats.
-    """
+    """The stage's event file (TensorBoard reads every file whose name holds ``tfevents``)."""
     return f"events.out.tfevents.{int(start):010d}.yolo-kfp.{stage}"
 
 
@@ -109,15 +97,9 @@ def epoch_scalars(row: Mapping[str, float], freeze: int) -> dict[str, float]:
 def write_events(
     folder: Path, stage: str, rows: Sequence[Mapping[str, float]], *, freeze: int, start: float
 ) -> Path:
-    """(Re)write the stage's event file in ``folder`` from its ``results.csv`` rows; returns the file.
+    """(Re)write the stage's event file in ``folder`` from every epoch's row so far; returns the file.
 
-    Args:
-        folder: the log folder (created).
-        stage: the stage name (names the file).
-        rows: every epoch so far (``components.train.core.read_results``).
-        freeze: frozen leading layers in this stage (the phase scalars).
-        start: the run's start, seconds since the epoch; an epoch's wall time is ``start`` plus its
-            cumulative ``time`` column, so rewriting the file never changes the bytes already written.
+    An epoch's wall time is ``start`` plus its ``time`` column: a rewrite never changes earlier bytes.
     """
     data = _event(start, 0, version=True)
     for i, row in enumerate(rows, 1):

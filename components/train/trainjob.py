@@ -1,18 +1,6 @@
-"""Multi-node training on Kubeflow Trainer v2: render a ``TrainJob``, run it, follow it, clean it up.
+"""Multi-node training on Kubeflow Trainer v2: render a ``TrainJob`` (pure), run it, follow it, clean it up.
 
-With ``nodes > 1`` the training task does not train itself: it creates a ``TrainJob``
-(``trainer.kubeflow.org/v1alpha1``) that runs the same ``yolo-kfp train`` under ``torchrun`` on every node
-of the ``ClusterTrainingRuntime`` ``torch-distributed`` (which injects the rendezvous variables
-``PET_NNODES``, ``PET_NPROC_PER_NODE``, ``PET_NODE_RANK``, ``PET_MASTER_ADDR``, ``PET_MASTER_PORT``), streams
-its conditions and rank 0's log into the task's log, and deletes it when it fails or the task is
-cancelled (SIGTERM). Inputs and outputs travel on the run workspace PVC, mounted in every node.
-
-Two halves, kept apart so the rendering is testable without a cluster:
-
-- ``render_trainjob(TrainJobSpec) -> dict``: pure; the manifest follows the Trainer v2.3.0 CRD exactly
-  (pod-level settings go through ``spec.runtimePatches``, keyed by the manager ``yolo-kfp``).
-- ``KubeClient`` (plain HTTPS with the pod's service-account token; any base URL, e.g. a loopback fake)
-  and ``run_trainjob(client, manifest)``: create, follow to ``Complete``/``Failed``, delete on failure.
+How a multi-node stage runs: ``components/train/README.md``.
 """
 
 from __future__ import annotations
@@ -33,9 +21,12 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components._shared.errors import ConfigError, YoloKfpError
+
+if TYPE_CHECKING:
+    from components.train.core import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -90,30 +81,16 @@ class Workspace:
 
 @dataclass(frozen=True)
 class TrainJobSpec:
-    """Everything a TrainJob of the train stage is made of.
+    """Everything a TrainJob of the train stage is made of (pod fields: the trainer nodes').
 
     Attributes:
         name: TrainJob name (``trainjob_name``): lower-case RFC 1035 label, at most 40 characters.
-        train_args: the flags after ``yolo-kfp train`` (paths as the nodes see them).
-        image: the train image (``components._shared.images``).
-        nodes: training nodes (``trainer.numNodes``).
+        train_args: the arguments after ``yolo-kfp train`` (``train_argv``).
         gpus_per_node: accelerators per node; also the processes per node (1 on CPU-only nodes).
-        accelerator: the accelerator's resource name (``nvidia.com/gpu``, ``amd.com/gpu``, ...).
-        cpu: CPU request per node.
-        memory: memory request and limit per node.
-        resources: a whole ``resources`` block (the task's, from KFP's TaskConfig); wins over ``cpu``
-            and ``memory``; its GPUs are replaced by ``gpus_per_node`` when that is set, else read from it.
-        namespace: where the TrainJob is created (None: left to the client).
-        workspace: the run workspace PVC to mount in every node.
-        volumes: further pod volumes (the task's, from TaskConfig) and their ``volume_mounts``.
-        env: further environment variables of the trainer container.
+        resources: the task's whole block (TaskConfig): wins over ``cpu``/``memory``; ``gpus_per_node`` wins.
         minio_secret: the object store Secret whose keys become optional env vars ("" for none).
-        tolerations: pod tolerations; None: tolerate ``accelerator`` taints when there are GPUs.
-        node_selector: pod node selector.
-        affinity: pod affinity.
-        labels: extra labels of the TrainJob and its pods (e.g. the pipeline run).
+        tolerations: None: tolerate ``accelerator`` taints when there are GPUs.
         shm_size: size of the in-memory ``/dev/shm`` (data-loader workers and NCCL); "" for none.
-        runtime: the ClusterTrainingRuntime to run on.
     """
 
     name: str
@@ -139,11 +116,13 @@ class TrainJobSpec:
     runtime: str = RUNTIME
 
 
-def trainjob_name(run_id: str, stage: str) -> str:
-    """A stable TrainJob name for one stage of one run: a retried task finds the job it started.
+def train_argv(cfg: TrainConfig, dataset: Path | str, weights: str, out: Path | str) -> tuple[str, ...]:
+    """The arguments of ``yolo-kfp train`` on every node: ``cfg`` as one JSON, the paths as the nodes see them."""
+    return ("--config", cfg.to_json(), "--dataset", str(dataset), "--weights", weights, "--out", str(out))
 
-    ``yolo-<stage>-<10 hex of sha1(run_id)>``, cut to 40 characters (JobSet derives pod names from it).
-    """
+
+def trainjob_name(run_id: str, stage: str) -> str:
+    """``yolo-<stage>-<sha1(run_id)[:10]>``, <= 40 characters: a retried task finds the job it started."""
     digest = hashlib.sha1(run_id.encode("utf-8")).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9-]+", "-", stage.lower()).strip("-") or "train"
     return f"yolo-{slug[: _MAX_NAME - 16].strip('-')}-{digest}"
@@ -259,11 +238,7 @@ def _pod_patch(spec: TrainJobSpec, labels: Mapping[str, str]) -> dict[str, Any]:
 
 
 def render_trainjob(spec: TrainJobSpec) -> dict[str, Any]:
-    """The ``TrainJob`` manifest of ``spec`` (valid against the Kubeflow Trainer v2.3.0 CRD).
-
-    Raises:
-        ConfigError: an invalid name, fewer than 1 node, negative GPUs or no image.
-    """
+    """The ``TrainJob`` manifest of ``spec`` (Kubeflow Trainer v2.3.0 CRD); ConfigError if invalid."""
     _check(spec)
     resources, procs = _resources(spec)
     labels = {
@@ -308,9 +283,7 @@ class KubeClient:
 
     Args:
         server: API base URL (``https://10.0.0.1:443``; ``http://127.0.0.1:PORT`` for a fake).
-        namespace: the namespace of the TrainJobs.
         token_file: bearer token file, read at every call (projected tokens rotate); None: no token.
-        ca_file: CA bundle of the API server; None: the system's.
         timeout: seconds per call (log streams: per read).
     """
 
@@ -331,11 +304,7 @@ class KubeClient:
 
     @classmethod
     def in_cluster(cls, sa_dir: Path = SA_DIR) -> KubeClient:
-        """The API server and namespace of the pod this runs in, with its service account.
-
-        Raises:
-            ConfigError: not running in a Kubernetes pod with a mounted service-account token.
-        """
+        """The client of the pod this runs in (its service account); ConfigError outside such a pod."""
         host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
         if not host or not port or not (sa_dir / "token").is_file():
             raise ConfigError(
@@ -438,12 +407,13 @@ def _api_error(method: str, path: str, err: urllib.error.HTTPError) -> KubeApiEr
     return KubeApiError(msg, err.code)
 
 
-def workspace_of_pod(client: KubeClient, pod_name: str, path: Path) -> Workspace:
-    """The PVC mounted at (or above) ``path`` in the pod ``pod_name`` (this task's own pod).
+def mounted_over(path: Path, mount: str) -> bool:
+    """Whether a volume mounted at ``mount`` holds ``path``."""
+    return bool(mount) and (Path(path) == Path(mount) or Path(mount) in Path(path).parents)
 
-    Raises:
-        ConfigError: no pod name, or no PersistentVolumeClaim is mounted over ``path`` in that pod.
-    """
+
+def workspace_of_pod(client: KubeClient, pod_name: str, path: Path) -> Workspace:
+    """The PVC mounted at (or above) ``path`` in this task's pod ``pod_name``; ConfigError if none."""
     if pod_name:
         spec = client.get_pod(pod_name).get("spec") or {}
         claims = {
@@ -453,9 +423,9 @@ def workspace_of_pod(client: KubeClient, pod_name: str, path: Path) -> Workspace
         }
         for container in spec.get("containers") or []:
             for mount in container.get("volumeMounts") or []:
-                where = Path(mount.get("mountPath", "/nonexistent"))
-                if mount.get("name") in claims and (where == Path(path) or where in Path(path).parents):
-                    return Workspace(claims[mount["name"]], str(where), mount["name"])
+                where = mount.get("mountPath", "")
+                if mount.get("name") in claims and mounted_over(path, where):
+                    return Workspace(claims[mount["name"]], str(Path(where)), mount["name"])
     raise ConfigError(
         f"no PersistentVolumeClaim is mounted over the workspace {path} in pod {pod_name or '(unknown)'}: "
         "the TrainJob nodes could not share it (give the pipeline a dsl.WorkspaceConfig)"
@@ -503,7 +473,7 @@ class _RankZeroLog(threading.Thread):
 
 
 def _rank_zero(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    started = [p for p in pods if (p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")]
+    started = [p for p in pods if (p.get("status") or {}).get("phase") in _STARTED]
     return min(started, key=lambda p: p["metadata"]["name"], default=None)  # <job>-node-0-0-<suffix> first
 
 
@@ -547,17 +517,10 @@ def follow_trainjob(
     timeout_s: float | None = None,
     pending_s: float | None = PENDING_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Poll the TrainJob until it completes, logging new conditions, pod phases and rank 0's log.
-
-    Args:
-        pending_s: give up when no pod has started this long after following began (None: wait).
-
-    Returns:
-        The completed TrainJob.
+    """Poll the TrainJob until it completes (returned), logging new conditions, pod phases and rank 0's log.
 
     Raises:
-        TrainJobError: it failed (reason and message in one line), vanished, ran past ``timeout_s``,
-            or none of its pods started within ``pending_s`` (``why_pending`` says why).
+        TrainJobError: it failed, vanished, ran past ``timeout_s``, or no pod started within ``pending_s``.
     """
     start, seen, phases, started = time.monotonic(), set(), "", False
     streamer: _RankZeroLog | None = None
@@ -614,17 +577,10 @@ def run_trainjob(
     timeout_s: float | None = None,
     pending_s: float | None = PENDING_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Create the TrainJob (or adopt the one a previous attempt of this task created) and follow it.
-
-    The TrainJob is deleted when it fails, times out, waits past ``pending_s`` for its pods to start, or
-    the task is cancelled (SIGTERM); a completed one is kept for its logs (its pods hold no resources).
-
-    Returns:
-        The completed TrainJob.
+    """Create the TrainJob (or adopt a previous attempt's), follow it, return it; a completed one is kept.
 
     Raises:
-        TrainJobError: the API refused the TrainJob, or it failed, vanished or timed out.
-        TrainJobCancelled: SIGTERM arrived while it ran.
+        TrainJobError, TrainJobCancelled: refused, failed, vanished, timed out or SIGTERM (then deleted).
     """
     name = manifest["metadata"]["name"]
     trainer = manifest["spec"]["trainer"]

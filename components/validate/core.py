@@ -1,36 +1,12 @@
-"""Validate a PyTorch (``best.pt``) or ONNX (``model.onnx``) detector on one split and decide the gate.
-
-Output folder (replaced atomically)::
-
-    metrics.json           written last: map50, map50_95, precision, recall, per_class, gate, ...
-    confusion_matrix.json  labels (classes + background) and counts, rows = true class, columns =
-                           predicted class (KFP ``ClassificationMetrics.log_confusion_matrix`` order)
-    confusion_matrix.png   the same counts, drawn with matplotlib
-    pr_curve.png           precision-recall curve per class at IoU 0.5
-    confidence_curves.png  F1, precision and recall against confidence; the best-F1 threshold marked
-    predictions/           a seeded sample of the split's images: labels beside predictions (PNG each)
-    report.html            self-contained (plots embedded), for the KFP UI
-
-The report shows the model at work: predictions drawn beside the labels on a fixed sample of images
-(``samples`` chosen by a ``sample_seed``-ed shuffle of the sorted split list, so runs compare), the
-confidence curves with the best-F1 threshold (``best_f1_conf`` in ``metrics.json``, the deployment
-threshold to start from), and AP by COCO object size (``ap_by_size``: computed here from the
-validator's boxes, ``components/validate/sizes.py`` says how).
-
-The class contract comes first: a model whose class names (or their order) differ from the
-dataset's is refused, since every per-class number would be mislabelled. With a champion (the
-production model) both are measured here, on the same split at the same settings, and the gate
-(``components/validate/gate.py``) compares them: threshold, champion, per class. The default split
-is ``auto``: ``test`` when the dataset has one (it never picked a checkpoint), else ``val``, and the
-verdict says which. A failed gate is a result, not an error.
-"""
+"""Validate a ``.pt`` or ``.onnx`` detector and the champion on one split, and decide the gate (``README.md``)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +14,9 @@ from components._shared.artifacts import MODEL_E2E_ONNX
 from components._shared.dataset import load_dataset, resolve_dataset_yaml
 from components._shared.errors import ConfigError, DatasetError, YoloKfpError
 from components._shared.fsio import guard_out_dir, staged_dir, write_json_atomic, write_text_atomic
-from components._shared.report import (
-    draw_boxes,
-    escape,
-    figure,
-    html_page,
-    html_table,
-    png_tag,
-    save_image_png,
-    save_png,
-    seeded_order,
-    side_by_side,
-)
+from components._shared.report import seeded_order
 from components.validate.gate import Champion, Gate, GatePolicy, decide_gate
+from components.validate.report import draw_plots, draw_predictions, render_report
 from components.validate.sizes import ap_by_size
 
 log = logging.getLogger(__name__)
@@ -74,14 +40,10 @@ class ValidateConfig:
         device: ``auto`` (first GPU, else CPU), ``cpu``, ``0``.
         conf: confidence threshold for the mAP computation (low, as usual for mAP).
         iou: NMS IoU threshold.
-        min_map50_95: the gate's absolute threshold.
+        gate: the gate's threshold and tolerances.
         champion: the production model (``.onnx`` or ``.pt``) to measure on the same split; None for none.
         champion_version: its name in the verdict (default: the file name).
-        champion_manifest_sha256: the sha256 of its version's manifest when it is the production
-            model of a destination (recorded in the gate, checked by promotion); None otherwise.
-        champion_tolerance: how far below the champion the challenger may be.
-        class_tolerance: the largest per-class AP50-95 drop allowed against the champion.
-        allow_class_change: pass the champion check when the champion's classes differ.
+        champion_manifest_sha256: its manifest's sha256 when it is a production model (checked by promotion).
         overwrite: replace an ``out_dir`` that holds files this stage did not write.
         samples: images of the split drawn with their labels and predictions in the report (0: none).
         sample_seed: seed of the shuffle (of the sorted split list) that picks them.
@@ -93,34 +55,30 @@ class ValidateConfig:
     device: str = "auto"
     conf: float = 0.001
     iou: float = 0.7
-    min_map50_95: float = 0.0
+    gate: GatePolicy = field(default_factory=GatePolicy)
     champion: Path | None = None
     champion_version: str | None = None
     champion_manifest_sha256: str | None = None
-    champion_tolerance: float = 0.0
-    class_tolerance: float = 0.05
-    allow_class_change: bool = False
     overwrite: bool = False
     samples: int = 6
     sample_seed: int = 0
 
-    def policy(self) -> GatePolicy:
-        """The gate's policy from these options."""
-        return GatePolicy(
-            self.min_map50_95, self.champion_tolerance, self.class_tolerance, self.allow_class_change
-        )
+    def to_dict(self) -> dict[str, Any]:
+        """Flat and JSON-ready (``metrics.json`` ``config``): the gate's fields under their flag names."""
+        d = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        gate = d.pop("gate")
+        d["min_map50_95"] = gate.pop("threshold")
+        return d | gate
 
 
 @dataclass(frozen=True)
 class ValidateResult:
-    """What ``validate_model`` wrote; every number is also in ``out_dir/metrics.json``."""
+    """What ``validate_model`` measured; ``metrics()`` is what ``out_dir/metrics.json`` holds."""
 
     out_dir: Path
-    metrics_json: Path
-    report_html: Path
-    confusion_json: Path
     weights: Path
-    model_format: str
+    model_format: str  # pytorch or onnx
+    names: tuple[str, ...]
     split: str
     images: int
     instances: int
@@ -128,7 +86,17 @@ class ValidateResult:
     map50_95: float
     precision: float
     recall: float
+    per_class: Mapping[str, Mapping[str, Any]]
+    best_f1_conf: float | None
+    best_f1: Mapping[str, float] | None
     gate: Gate
+    champion: Champion | None
+    device: str | None
+    speed_ms_per_image: Mapping[str, float]
+    config: ValidateConfig
+    ap_by_size: Sequence[Mapping[str, Any]]
+    end_to_end: Mapping[str, Any] | None
+    predictions: Sequence[Mapping[str, Any]]
     seconds: float
 
     @property
@@ -136,12 +104,31 @@ class ValidateResult:
         """Plain output for ``dsl.If``."""
         return self.gate.passed
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (paths as strings)."""
+    @property
+    def metrics_json(self) -> Path:
+        """``out_dir/metrics.json``."""
+        return self.out_dir / "metrics.json"
+
+    def metrics(self) -> dict[str, Any]:
+        """JSON-ready ``metrics.json``: every field but ``out_dir`` (``model_format`` as ``format``)."""
         d = asdict(self)
-        for k in ("out_dir", "metrics_json", "report_html", "confusion_json", "weights"):
-            d[k] = str(d[k])
-        return d
+        del d["out_dir"]
+        d["format"] = d.pop("model_format")
+        return d | {"weights": str(self.weights), "names": list(self.names), "config": self.config.to_dict()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI's summary: the headline numbers, the gate and the output paths (the rest: ``metrics()``)."""
+        m = self.metrics()
+        keys = ("weights", "split", "images", "instances", "map50", "map50_95", "precision", "recall", "gate",
+                "seconds")  # fmt: skip
+        files = {"metrics_json": "metrics.json", "report_html": "report.html",
+                 "confusion_json": "confusion_matrix.json"}  # fmt: skip
+        paths = {k: str(self.out_dir / name) for k, name in files.items()}
+        return (
+            {k: m[k] for k in keys}
+            | paths
+            | {"out_dir": str(self.out_dir), "model_format": self.model_format}
+        )
 
     def summary(self) -> dict[str, float]:
         """Scalars for the run page (KFP ``Metrics``): the challenger, the champion and each gate check."""
@@ -161,11 +148,7 @@ class ValidateResult:
 
 
 def resolve_split(spec: Any, split: str) -> str:
-    """``auto`` -> ``test`` when the dataset has a test list, else ``val``; a named split must exist.
-
-    Raises:
-        DatasetError: the split is not in the dataset, or its list names no image.
-    """
+    """``auto`` -> ``test`` when the dataset has one, else ``val``; DatasetError for a missing or empty split."""
     if split == "auto":
         split = "test" if "test" in spec.splits else "val"
     if split not in spec.splits:
@@ -180,11 +163,7 @@ def resolve_split(spec: Any, split: str) -> str:
 
 
 def check_classes(weights: Path, names: Sequence[str], spec: Any) -> None:
-    """The class contract: the model's names, in order, are the dataset's.
-
-    Raises:
-        ConfigError: one line naming both lists.
-    """
+    """The class contract: the model's names, in order, are the dataset's (else ConfigError)."""
     if tuple(names) != tuple(spec.names):
         raise ConfigError(
             f"{weights}: model classes [{', '.join(names)}] differ from {spec.yaml_path} classes "
@@ -200,12 +179,13 @@ def _check(weights: Path, cfg: ValidateConfig) -> None:
             raise ConfigError(f"{flag} {path}: expected a .pt checkpoint or a .onnx model")
         if not path.is_file():
             raise ConfigError(f"{flag} {path}: file not found")
-    if cfg.champion_tolerance < 0 or cfg.class_tolerance < 0:
+    gate = cfg.gate
+    if gate.champion_tolerance < 0 or gate.class_tolerance < 0:
         raise ConfigError(
-            f"champion_tolerance {cfg.champion_tolerance} / class_tolerance {cfg.class_tolerance}: must be >= 0"
+            f"champion_tolerance {gate.champion_tolerance} / class_tolerance {gate.class_tolerance}: must be >= 0"
         )
-    if not 0.0 <= cfg.min_map50_95 <= 1.0:
-        raise ConfigError(f"--min-map50-95 {cfg.min_map50_95}: must be in [0, 1]")
+    if not 0.0 <= gate.threshold <= 1.0:
+        raise ConfigError(f"--min-map50-95 {gate.threshold}: must be in [0, 1]")
     if cfg.imgsz < 32 or cfg.batch < 1:
         raise ConfigError(f"--imgsz {cfg.imgsz} / --batch {cfg.batch}: need imgsz >= 32 and batch >= 1")
     if cfg.samples < 0:
@@ -231,20 +211,8 @@ def validate_model(
 ) -> ValidateResult:
     """Measure a model (and the champion) on one split, plot the results, and decide the gate.
 
-    Args:
-        weights: ``best.pt`` or ``model.onnx`` (exported by ``yolo-kfp export``: names and image size
-            are read from its metadata).
-        data_yaml: the split stage's ``dataset.yaml`` (or its folder).
-        out_dir: folder to write (replaced atomically).
-        cfg: split, sizes, thresholds and the champion.
-
-    Returns:
-        Metrics and the gate verdict (a failed gate is not an error).
-
-    Raises:
-        ConfigError: missing or unsupported weights, a model whose classes differ from the dataset's,
-            a bad threshold, or an ``out_dir`` overlapping an input or holding foreign files.
-        DatasetError: a missing dataset YAML, a split it does not have, or an empty split list.
+    ``weights``: ``best.pt`` or an exported ``model.onnx``. A failed gate is not an error; ConfigError for bad
+    weights, classes, thresholds or ``out_dir``, DatasetError for a bad dataset or split.
     """
     t0 = time.perf_counter()
     weights, out_dir = Path(weights), Path(out_dir)
@@ -252,68 +220,63 @@ def validate_model(
     spec = load_dataset(Path(data_yaml))
     guard_out_dir(out_dir, [weights, spec.root, cfg.champion], overwrite=cfg.overwrite)
     split = resolve_split(spec, cfg.split)
-    device = single_device(cfg.device)
 
     from components._yolo.model import model_names  # heavy: torch + ultralytics (safe loading)
-    from components._yolo.validate import validate
 
     check_classes(weights, model_names(weights), spec)
     with staged_dir(out_dir) as tmp:
-        work = tmp / ".work"
-        work.mkdir()
-        data_resolved = resolve_dataset_yaml(spec.yaml_path, work)
-        measure = dict(data_yaml=data_resolved, split=split, imgsz=cfg.imgsz, batch=cfg.batch, device=device,
-                       conf=cfg.conf, iou=cfg.iou)  # fmt: skip
         sample = sorted(seeded_order(spec.images(split), cfg.sample_seed)[: cfg.samples])
-        raw = validate(weights=weights, save_dir=work / "val", samples=sample, **measure)
-        end_to_end = _check_end_to_end(weights, validate, work, measure)
-        champion = None
-        if cfg.champion is not None:
-            champion = _measure_champion(cfg, model_names(cfg.champion), spec, validate, work, measure)
-        gate = decide_gate(raw["map50_95"], raw["per_class"], champion, cfg.policy(), split)
-        metrics = _metrics(raw, weights, spec.images(split), cfg, gate, split, champion)
-        metrics["ap_by_size"] = ap_by_size(raw["records"], spec.names)
-        metrics["end_to_end"] = end_to_end
-        metrics["predictions"] = draw_predictions(sample, raw["samples"], spec, tmp / "predictions")
-        confusion = confusion_for_kfp(raw["confusion_matrix"])
-        write_json_atomic(tmp / "confusion_matrix.json", confusion)
-        plot_confusion(confusion, tmp / "confusion_matrix.png")
-        plot_pr_curve(raw["pr_curve"], raw["per_class"], tmp / "pr_curve.png")
-        plot_confidence_curves(raw["conf_curves"], raw["best_f1"], tmp / "confidence_curves.png")
-        write_text_atomic(tmp / "report.html", render_report(metrics, tmp))
-        import shutil
-
-        shutil.rmtree(work)
-        metrics["seconds"] = round(time.perf_counter() - t0, 3)
-        write_json_atomic(tmp / "metrics.json", metrics)
-    result = _result(metrics, out_dir, weights, gate)
-    log.info(
-        "validate: %s on %s/%s: mAP50-95 %.4f, mAP50 %.4f, P %.3f, R %.3f; gate %s (%s) in %.1fs",
-        weights.name,
-        spec.yaml_path.parent.name,
-        split,
-        result.map50_95,
-        result.map50,
-        result.precision,
-        result.recall,
-        "PASSED" if gate.passed else "FAILED",
-        gate.reason,
-        result.seconds,
-    )
+        raw, end_to_end, champion = _measure(weights, spec, split, sample, cfg, tmp / ".work")
+        gate = decide_gate(raw["map50_95"], raw["per_class"], champion, cfg.gate, split)
+        predictions = draw_predictions(sample, raw["samples"], spec, tmp / "predictions")
+        write_json_atomic(tmp / "confusion_matrix.json", raw["confusion_matrix"])
+        draw_plots(raw, tmp)
+        shutil.rmtree(tmp / ".work")
+        per_class = raw["per_class"]
+        best = {k: round(v, 4) for k, v in raw["best_f1"].items()} if raw.get("best_f1") else None
+        result = ValidateResult(
+            out_dir=out_dir, weights=weights, model_format="onnx" if weights.suffix.lower() == ".onnx" else "pytorch",
+            names=tuple(per_class), split=split, images=len(spec.images(split)),
+            instances=sum(int(c.get("instances", 0)) for c in per_class.values()),
+            map50=raw["map50"], map50_95=raw["map50_95"], precision=raw["precision"], recall=raw["recall"],
+            per_class=per_class, best_f1_conf=best["conf"] if best else None, best_f1=best, gate=gate,
+            champion=champion, device=raw.get("device"), speed_ms_per_image=raw.get("speed_ms", {}), config=cfg,
+            ap_by_size=ap_by_size(raw["records"], spec.names), end_to_end=end_to_end, predictions=predictions,
+            seconds=round(time.perf_counter() - t0, 3),
+        )  # fmt: skip
+        write_text_atomic(tmp / "report.html", render_report(result, tmp))
+        write_json_atomic(tmp / "metrics.json", result.metrics())
+    log.info("validate: %s on %s/%s: mAP50-95 %.4f, mAP50 %.4f, P %.3f, R %.3f; gate %s (%s) in %.1fs",
+             weights.name, spec.yaml_path.parent.name, split, result.map50_95, result.map50, result.precision,
+             result.recall, "PASSED" if result.gate_passed else "FAILED", result.gate.reason, result.seconds)  # fmt: skip
     return result
+
+
+def _measure(
+    weights: Path, spec: Any, split: str, sample: Sequence[Path], cfg: ValidateConfig, work: Path
+) -> tuple[dict[str, Any], dict[str, Any] | None, Champion | None]:
+    """The challenger (with the boxes of ``sample``), its end-to-end twin and the champion, on ``split``."""
+    from components._yolo.model import model_names
+    from components._yolo.validate import validate
+
+    work.mkdir()
+    measure = dict(data_yaml=resolve_dataset_yaml(spec.yaml_path, work), split=split, imgsz=cfg.imgsz,
+                   batch=cfg.batch, device=single_device(cfg.device), conf=cfg.conf, iou=cfg.iou)  # fmt: skip
+    raw = validate(weights=weights, save_dir=work / "val", samples=sample, **measure)
+    end_to_end = _check_end_to_end(weights, validate, work, measure)
+    champion = None
+    if cfg.champion is not None:
+        champion = _measure_champion(cfg, model_names(cfg.champion), spec, validate, work, measure)
+    return raw, end_to_end, champion
 
 
 def _check_end_to_end(
     weights: Path, validate: Any, work: Path, measure: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Measure ``model_e2e.onnx`` beside an ONNX ``weights``; refuse it when its mAP50-95 differs from the raw one's.
+    """Measure ``model_e2e.onnx`` beside an ONNX ``weights``; EndToEndMismatch when its mAP50-95 differs.
 
-    What KServe serves is the end-to-end model, what the gate judges the raw one: they must agree. Both
-    are measured with best-class NMS (what the end-to-end graph does; the raw model's reported mAP uses
-    Ultralytics' multi-label NMS, which scores differently on the same network).
-
-    Raises:
-        EndToEndMismatch: the two differ by more than ``END_TO_END_TOLERANCE``.
+    KServe serves the end-to-end model, the gate judges the raw one: they must agree. Both are measured
+    with best-class NMS (the graph's; Ultralytics' multi-label NMS scores the same network differently).
     """
     from components._yolo.validate import single_label_nms
 
@@ -377,315 +340,4 @@ def _measure_champion(
         per_class=raw["per_class"],
         imgsz=raw.get("imgsz", measure["imgsz"]),
         manifest_sha256=sha,
-    )
-
-
-def _metrics(
-    raw: Mapping[str, Any],
-    weights: Path,
-    images: Sequence[Path],
-    cfg: ValidateConfig,
-    gate: Gate,
-    split: str,
-    champion: Champion | None,
-) -> dict[str, Any]:
-    per_class = raw["per_class"]
-    return {
-        "weights": str(weights),
-        "format": "onnx" if weights.suffix.lower() == ".onnx" else "pytorch",
-        "names": list(per_class),
-        "split": split,
-        "images": len(images),
-        "instances": sum(int(c.get("instances", 0)) for c in per_class.values()),
-        "map50": raw["map50"],
-        "map50_95": raw["map50_95"],
-        "precision": raw["precision"],
-        "recall": raw["recall"],
-        "per_class": per_class,
-        "best_f1_conf": round(raw["best_f1"]["conf"], 4) if raw.get("best_f1") else None,
-        "best_f1": {k: round(v, 4) for k, v in raw["best_f1"].items()} if raw.get("best_f1") else None,
-        "gate": gate.to_dict(),
-        "champion": champion.to_dict() if champion else None,
-        "device": raw.get("device"),
-        "speed_ms_per_image": raw.get("speed_ms", {}),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
-    }
-
-
-def confusion_for_kfp(cm: Mapping[str, Any]) -> dict[str, Any]:
-    """Ultralytics' matrix (rows predicted, columns true) transposed to rows true, columns predicted."""
-    m = cm["matrix"]
-    n = len(m)
-    return {
-        "labels": list(cm["labels"]),
-        "matrix": [[int(m[p][t]) for p in range(n)] for t in range(n)],
-        "rows": "true class",
-        "columns": "predicted class",
-        "conf": cm.get("conf"),
-        "iou": cm.get("iou"),
-    }
-
-
-def plot_confusion(confusion: Mapping[str, Any], path: Path) -> None:
-    """Counts with the true class on the y axis and the prediction on the x axis."""
-    labels, m = confusion["labels"], confusion["matrix"]
-    n = len(labels)
-    size = min(max(4.0, 0.6 * n + 2), 24)
-    fig = figure(size, size * 0.85)
-    ax = fig.subplots()
-    im = ax.imshow(m, cmap="Blues")
-    vmax = max((max(r) for r in m), default=0)
-    if n <= 30:
-        for t in range(n):
-            for p in range(n):
-                if m[t][p]:
-                    color = "white" if m[t][p] > vmax / 2 else "black"
-                    ax.text(p, t, str(m[t][p]), ha="center", va="center", fontsize=8, color=color)
-    ax.set_xticks(range(n), labels, rotation=90)
-    ax.set_yticks(range(n), labels)
-    ax.set(xlabel="predicted", ylabel="true")
-    conf, iou = confusion.get("conf"), confusion.get("iou")
-    ax.set_title(f"Confusion matrix\n(conf > {conf}, IoU > {iou})", fontsize=10)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    save_png(fig, path)
-
-
-def plot_pr_curve(pr: Mapping[str, Any], per_class: Mapping[str, Mapping[str, float]], path: Path) -> None:
-    """Precision against recall per class (IoU 0.5) and their mean."""
-    fig = figure(7, 5)
-    ax = fig.subplots()
-    recall, curves = pr["recall"], pr["precision"]
-    for name, precision in curves.items():
-        ax.plot(
-            recall, precision, linewidth=1, label=f"{name} {per_class.get(name, {}).get('ap50', 0.0):.3f}"
-        )
-    if curves:
-        mean = [sum(col) / len(col) for col in zip(*curves.values(), strict=True)]
-        ax.plot(recall, mean, color="black", linewidth=2.5, label="all classes")
-    else:
-        ax.text(0.5, 0.5, "no labelled objects", ha="center", va="center", transform=ax.transAxes)
-    ax.set(
-        xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall (IoU 0.5)"
-    )
-    ax.grid(alpha=0.3)
-    if len(curves) <= 20:
-        ax.legend(fontsize=7, frameon=False, loc="lower left")
-    save_png(fig, path)
-
-
-def plot_confidence_curves(curves: Mapping[str, Any], best: Mapping[str, float] | None, path: Path) -> None:
-    """F1, precision and recall against the confidence threshold, per class and their mean; best F1 marked."""
-    fig = figure(13, 4)
-    axes = fig.subplots(1, 3)
-    conf = curves["conf"]
-    for ax, key in zip(axes, ("f1", "precision", "recall"), strict=True):
-        per_class = curves[key]
-        if len(per_class) <= 20:
-            for name, values in per_class.items():
-                ax.plot(conf, values, linewidth=1, alpha=0.8, label=name)
-        if per_class:
-            mean = [sum(col) / len(col) for col in zip(*per_class.values(), strict=True)]
-            ax.plot(conf, mean, color="black", linewidth=2.5, label="all classes")
-        else:
-            ax.text(0.5, 0.5, "no labelled objects", ha="center", va="center", transform=ax.transAxes)
-        if best is not None:
-            ax.axvline(best["conf"], color="#c75c5c", linestyle="--", linewidth=1.2)
-            ax.plot([best["conf"]], [best[key]], "o", color="#c75c5c")
-        label = "F1" if key == "f1" else key
-        ax.set(
-            xlabel="confidence threshold",
-            ylabel=label,
-            xlim=(0, 1),
-            ylim=(0, 1.02),
-            title=f"{label} vs confidence",
-        )
-        ax.grid(alpha=0.3)
-    if best is not None:
-        axes[0].annotate(f"best F1 {best['f1']:.3f}\nat conf {best['conf']:.3f}", (best["conf"], best["f1"]),
-                         xytext=(8, 10 if best["f1"] < 0.7 else -30), textcoords="offset points", fontsize=9,
-                         color="#c75c5c")  # fmt: skip
-    if axes[0].lines and len(curves["f1"]) <= 20:
-        axes[0].legend(fontsize=7, frameon=False, loc="upper right")
-    save_png(fig, path)
-
-
-def draw_predictions(
-    images: Sequence[Path], boxes: Mapping[str, Mapping[str, Any]], spec: Any, folder: Path
-) -> list[dict[str, Any]]:
-    """One PNG per sample image: its labels (left) beside the model's predictions (right).
-
-    Args:
-        images: the sample, in report order.
-        boxes: resolved image path -> ``gt_boxes``, ``gt_cls``, ``boxes``, ``conf``, ``cls`` in the
-            image's pixels (``components._yolo.validate``); an image the validator skipped is left out.
-        spec: the dataset (class names, root for the captions).
-        folder: where the PNGs go (``NN_<image stem>.png``).
-
-    Returns:
-        Per drawn image: ``image`` (relative to the dataset root), ``png`` (relative to ``folder``'s
-        parent), ``labels`` and ``predictions`` (counts).
-    """
-    from components._yolo.validate import SAMPLE_CONF
-
-    drawn = []
-    for i, image in enumerate(images):
-        b = boxes.get(str(Path(image).resolve()))
-        if b is None:
-            continue
-        truth = draw_boxes(image, b["gt_boxes"], b["gt_cls"], spec.names,
-                           title=f"ground truth: {len(b['gt_cls'])} object(s)")  # fmt: skip
-        pred = draw_boxes(image, b["boxes"], b["cls"], spec.names, scores=b["conf"],
-                          title=f"predictions: {len(b['cls'])} at confidence >= {SAMPLE_CONF}")  # fmt: skip
-        png = folder / f"{i:02d}_{Path(image).stem}.png"
-        save_image_png(side_by_side([truth, pred]), png)
-        try:
-            name = Path(image).resolve().relative_to(spec.root.resolve()).as_posix()
-        except ValueError:
-            name = Path(image).name
-        drawn.append({"image": name, "png": f"{folder.name}/{png.name}", "labels": len(b["gt_cls"]),
-                      "predictions": len(b["cls"])})  # fmt: skip
-    return drawn
-
-
-def _size_rows(m: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    rows = []
-    for r in m.get("ap_by_size", []):
-        lo, hi = r["area_px"]
-        area = f"≥ {lo:g}" if hi is None else f"{lo:g} – {hi:g}"
-        rows.append((r["size"], area, r["instances"], r["predictions"],
-                     "-" if r["ap50"] is None else r["ap50"], "-" if r["ap50_95"] is None else r["ap50_95"]))  # fmt: skip
-    return rows
-
-
-def _model_sections(m: Mapping[str, Any], folder: Path) -> str:
-    """AP by size, the confidence curves with the best-F1 threshold, and the drawn predictions."""
-    best = m.get("best_f1")
-    threshold = (
-        f"<p class='plan'>Best F1 {best['f1']:.3f} at confidence threshold <b>{best['conf']:.3f}</b> "
-        f"(precision {best['precision']:.3f}, recall {best['recall']:.3f}, class means): "
-        "a deployment threshold to start from.</p>"
-        if best
-        else "<p>No labelled objects: no best-F1 threshold.</p>"
-    )
-    imgsz = m.get("config", {}).get("imgsz")
-    sizes = (
-        "<h2>AP by object size</h2>"
-        f"<p>COCO size ranges by box area in pixels at the evaluated image size ({escape(imgsz)}, longest "
-        "side); AP averaged over classes with labels in the range; labels outside a range are ignored "
-        "there, as in pycocotools. The <i>all</i> row uses the same matching, so it differs slightly from "
-        "Ultralytics' mAP above.</p>"
-        + html_table(
-            [
-                "size",
-                "area (px²)",
-                "labels",
-                f"predictions (conf ≥ {m['config'].get('conf')})",
-                "AP50",
-                "AP50-95",
-            ],
-            _size_rows(m),
-            left=2,
-        )
-    )
-    figures = "".join(
-        png_tag(
-            folder / d["png"],
-            f"labels and predictions on {d['image']}",
-            caption=f"{d['image']}: {d['labels']} labelled, {d['predictions']} predicted",
-        )  # fmt: skip
-        for d in m.get("predictions", [])
-    )
-    shown = (
-        f"<p>A fixed sample of the {escape(m['split'])} split (seed {escape(m['config'].get('sample_seed'))}): "
-        "labels on the left, predictions with class and confidence on the right.</p>"
-        f"<div class='samples'>{figures}</div>"
-        if figures
-        else "<p>No sample image drawn.</p>"
-    )
-    return (
-        sizes
-        + "<h2>Confidence threshold</h2>"
-        + threshold
-        + png_tag(folder / "confidence_curves.png", "F1, precision and recall against confidence")
-        + "<h2>Predictions on sample images</h2>"
-        + shown
-    )
-
-
-def render_report(m: Mapping[str, Any], folder: Path) -> str:
-    """The validation report: the gate's checks, challenger beside champion, per class, plots."""
-    gate, champ = m["gate"], m.get("champion") or {}
-    verdict, css = ("PASSED", "ok") if gate["passed"] else ("FAILED", "bad")
-    checks = "".join(
-        f"<li class='{'ok' if c['passed'] else 'bad'}'><b>{escape(c['name'])}</b>: {escape(c['detail'])}</li>"
-        for c in gate.get("checks", [])
-    )
-    compared = bool(champ.get("compared"))
-    who = f"champion ({escape(champ.get('version', ''))})" if champ else "champion"
-
-    def side(label: str, ours: Any, theirs: Any) -> tuple[Any, ...]:
-        delta = ours - theirs if isinstance(ours, float) and isinstance(theirs, float) else "-"
-        return (label, ours, theirs if theirs is not None else "-", delta)
-
-    head = [
-        side("mAP50-95", m["map50_95"], champ.get("map50_95") if compared else None),
-        side("mAP50", m["map50"], champ.get("map50") if compared else None),
-        ("precision", m["precision"], "-", "-"),
-        ("recall", m["recall"], "-", "-"),
-        ("best-F1 confidence", m["best_f1_conf"] if m.get("best_f1_conf") is not None else "-", "-", "-"),
-        ("images / instances", f"{m['images']} / {m['instances']}", "", ""),
-        ("model", f"{Path(m['weights']).name} ({m['format']})", champ.get("version", "none"), ""),
-        ("split", m["split"], m["split"] if compared else "-", ""),
-    ]
-    theirs = champ.get("per_class", {}) if compared else {}
-    rows = []
-    for n, c in m["per_class"].items():
-        before = theirs.get(n, {}).get("ap50_95")
-        delta = c["ap50_95"] - before if before is not None else "-"
-        rows.append((n, c["ap50"], c["ap50_95"], before if before is not None else "-", delta,
-                     c["precision"], c["recall"], c["instances"], c["images"]))  # fmt: skip
-    body = (
-        f"<p class='{css}'><b>Gate {verdict}</b> (split {escape(m['split'])})</p><ul>{checks}</ul>"
-        + html_table(["", "challenger", who, "difference"], head)
-        + "<h2>Per class</h2>"
-        + html_table(
-            [
-                "class",
-                "AP50",
-                "AP50-95",
-                "champion AP50-95",
-                "difference",
-                "precision",
-                "recall",
-                "instances",
-                "images",
-            ],
-            rows,
-        )  # fmt: skip
-        + _model_sections(m, folder)
-        + "<h2>Confusion matrix</h2>"
-        + png_tag(folder / "confusion_matrix.png", "confusion matrix")
-        + "<h2>Precision-recall</h2>"
-        + png_tag(folder / "pr_curve.png", "precision-recall curve")
-    )
-    return html_page(f"Validation report: {Path(m['weights']).name} on {m['split']}", body)
-
-
-def _result(m: Mapping[str, Any], out_dir: Path, weights: Path, gate: Gate) -> ValidateResult:
-    return ValidateResult(
-        out_dir=out_dir,
-        metrics_json=out_dir / "metrics.json",
-        report_html=out_dir / "report.html",
-        confusion_json=out_dir / "confusion_matrix.json",
-        weights=weights,
-        model_format=m["format"],
-        split=m["split"],
-        images=m["images"],
-        instances=m["instances"],
-        map50=float(m["map50"]),
-        map50_95=float(m["map50_95"]),
-        precision=float(m["precision"]),
-        recall=float(m["recall"]),
-        gate=gate,
-        seconds=float(m["seconds"]),
     )

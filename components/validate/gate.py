@@ -1,17 +1,4 @@
-"""The publishing gate: a challenger against a threshold and against the champion, on the same data.
-
-The champion is the model in production, evaluated in the same run, on the same split, by the same
-code as the challenger (never a number remembered from another run's data). The gate passes only
-when all three checks pass:
-
-    threshold   challenger mAP50-95 >= ``threshold``
-    champion    challenger mAP50-95 >= champion mAP50-95 - ``champion_tolerance``
-    per_class   no class's AP50-95 drops by more than ``class_tolerance`` below the champion's
-
-Without a production model (the first run) only the threshold decides, and the verdict says so. A
-production model with other classes (names or order) is not compared: promotion then needs
-``allow_class_change``. Pure: no I/O, no torch.
-"""
+"""The publishing gate (pure: no I/O, no torch): a challenger against a threshold and the champion."""
 
 from __future__ import annotations
 
@@ -39,18 +26,10 @@ class GatePolicy:
 
 @dataclass(frozen=True)
 class Champion:
-    """The production model as measured in this run (or why it was not measured).
+    """The production model as measured on the challenger's split (no metrics when ``compared`` is False).
 
-    Attributes:
-        version: its published version (or its file name).
-        names: its class names, in index order.
-        compared: False when its classes differ from the dataset's (then no metrics).
-        map50_95: its mAP50-95 on the challenger's split (None when not compared).
-        per_class: its per-class metrics on that split (``{name: {"ap50_95": ...}}``).
-        imgsz: the image size it was evaluated at.
-        manifest_sha256: the sha256 of its version's manifest when it was read from a production
-            pointer (None for a bare model file): with ``version``, what promotion checks is still
-            in production.
+    ``manifest_sha256`` (None for a bare model file) and ``version`` are what promotion checks is still
+    in production.
     """
 
     version: str
@@ -61,13 +40,6 @@ class Champion:
     per_class: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     imgsz: int | None = None
     manifest_sha256: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for metrics.json."""
-        d = asdict(self)
-        d["names"] = list(self.names)
-        d["per_class"] = dict(self.per_class)
-        return d
 
 
 @dataclass(frozen=True)
@@ -83,9 +55,8 @@ class GateCheck:
 class Gate:
     """The publishing decision, its three checks, and what it compared.
 
-    ``champion_version`` and ``champion_manifest_sha256`` name the production model the verdict was
-    measured against (both None: none); promotion refuses the verdict once production.json names
-    another one (``components/publish/core.py``, ``check_gate_measured``).
+    ``champion_version`` and ``champion_manifest_sha256`` (None: none) name the production model measured;
+    promotion refuses the verdict once production.json names another (``check_gate_measured``).
     """
 
     passed: bool
@@ -127,7 +98,7 @@ def decide_gate(
     policy: GatePolicy,
     split: str,
 ) -> Gate:
-    """Decide the gate for a challenger measured on ``split`` (see the module docstring)."""
+    """Decide the gate for a challenger measured on ``split`` (the checks: ``components/validate/README.md``)."""
     checks = [
         GateCheck(
             "threshold",

@@ -1,23 +1,4 @@
-"""AP by object size (COCO small / medium / large), computed from the validator's boxes with numpy.
-
-Ultralytics reports COCO's size breakdown only through pycocotools on COCO-format JSON; this module
-computes it from what ``components._yolo.validate`` records per image: labels and predictions (box,
-confidence, class) in the pixels of the evaluated, letterboxed input. An object's size is its box area
-there, so it is the area at the evaluated image size (the longest side ``imgsz``), the scale the stats
-stage counts small / medium / large at. The evaluation follows ``pycocotools.cocoeval``:
-
-* for a size range, labels outside it are *ignored*: they count neither as objects to find nor, when a
-  prediction matches one, as a false positive (that prediction is ignored too);
-* predictions, by descending confidence per image and class, take the best-IoU unmatched label at
-  each IoU threshold 0.50:0.05:0.95, preferring labels that are not ignored;
-* an unmatched prediction whose own area is outside the range is ignored;
-* AP is the 101-point interpolated precision (COCO), per class and threshold, averaged over the
-  classes that have labels in the range.
-
-Differences from pycocotools: boxes, not masks; no crowd labels; no 100-detections-per-image cap (the
-validator's ``max_det`` applies). The ``all`` row is the same computation without a size limit, so it
-sits close to, but is not identical with, Ultralytics' mAP (other matching and interpolation).
-"""
+"""AP by COCO object size (small / medium / large) in numpy, as ``pycocotools.cocoeval`` (``README.md``)."""
 
 from __future__ import annotations
 
@@ -57,9 +38,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _match(iou: np.ndarray, gt_ignored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """COCO greedy matching of score-sorted predictions (rows) to labels (columns) at every threshold.
 
-    Returns:
-        ``matched`` and ``ignored``, each ``(n_pred, n_thresholds)``: matched to a label, and matched
-        to an ignored label.
+    Returns ``(n_pred, n_thresholds)`` flags: matched to a label, and matched to an ignored label.
     """
     n_pred, n_gt = iou.shape
     t = len(IOU_THRESHOLDS)
@@ -101,15 +80,9 @@ def _interpolated_ap(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> float:
 def ap_by_size(records: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
     """AP50 and AP50-95 for all objects and per COCO size range, with the label count of each range.
 
-    Args:
-        records: one per image: ``gt_boxes`` (M, 4) xyxy, ``gt_cls`` (M,), ``boxes`` (N, 4) xyxy,
-            ``conf`` (N,), ``cls`` (N,), all in evaluated-input pixels.
-        names: class names (for the number of classes).
-
-    Returns:
-        One row per range (``all``, ``small``, ``medium``, ``large``): ``size``, ``area_px`` ([low,
-        high), high None for no limit), ``instances`` (labels in the range), ``predictions`` (those
-        not ignored at IoU 0.5), ``ap50`` and ``ap50_95`` (None when the range has no label).
+    ``records``: per image ``gt_boxes`` (M, 4) and ``boxes`` (N, 4) xyxy, ``gt_cls``, ``conf``, ``cls``. Rows
+    ``all``, ``small``, ``medium``, ``large``: ``area_px`` [low, high or None), ``instances``, ``predictions``
+    (not ignored at IoU 0.5), ``ap50`` and ``ap50_95`` (None without labels).
     """
     rows = []
     for size, (lo, hi) in SIZE_RANGES.items():

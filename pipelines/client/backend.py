@@ -1,12 +1,4 @@
-"""Know the KFP backend: read its release from the health probe and check it against what the pipeline needs.
-
-The API server answers ``GET /apis/v2beta1/healthz`` with ``{"commit_sha", "tag_name", "multi_user"}``
-(``tag_name`` is its release, e.g. ``2.5.0``). ``components._shared.versions.BACKEND_FEATURES`` says which
-feature of the compiled pipeline needs which release: an older backend than ``BACKEND_MIN`` runs the
-pipeline wrongly (training on the CPU, no retries...), so submit and schedule refuse it; a feature that
-only degrades (``required=False``) is logged as a warning. A backend that does not say its release
-(``unknown``, a development build, kfp's kubeconfig proxy that drops the field) is a warning too.
-"""
+"""Check the KFP backend's release against ``BACKEND_FEATURES`` (docs/kubeflow.md, "Which KFP backend")."""
 
 from __future__ import annotations
 
@@ -29,30 +21,20 @@ class BackendTooOld(KfpApiError):
 
 @dataclass(frozen=True)
 class BackendCheck:
-    """What the backend said about itself and what that means for the pipeline.
-
-    Attributes:
-        version: the backend's ``tag_name`` (``None`` when it did not say).
-        degraded: features that work less well on it (each logged as a warning).
-    """
+    """The backend's release (None: not reported) and the features it degrades."""
 
     version: str | None
     degraded: tuple[str, ...] = ()
 
 
 def backend_version(health: Mapping[str, Any] | None) -> str | None:
-    """The release in a healthz answer (``tag_name``), or ``None`` when absent or not a release number."""
+    """The release in a healthz answer (``tag_name``), or None when absent or not a release number."""
     tag = str((health or {}).get("tag_name") or "").strip()
     return tag if _RELEASE.fullmatch(tag) else None
 
 
 def check_backend(health: Mapping[str, Any] | None, where: str = "KFP") -> BackendCheck:
-    """Refuse a backend older than ``BACKEND_MIN``; warn for degraded features or an unknown release.
-
-    Raises:
-        BackendTooOld: the backend's release is below ``BACKEND_MIN`` (names both and the first
-            feature it lacks).
-    """
+    """Refuse (BackendTooOld) a backend older than ``BACKEND_MIN``; warn for degraded features or an unknown release."""
     version = backend_version(health)
     if version is None:
         found = (health or {}).get("tag_name")

@@ -1,23 +1,4 @@
-"""Connect to the KFP API: host and token, a bounded health probe, one-line errors.
-
-Host from ``--host``/``KFP_HOST``; inside a pod without one, KFP's in-cluster service
-``http://ml-pipeline.<kfp-namespace>.svc.cluster.local:8888``; elsewhere kfp's own kubeconfig
-API-server proxy. Token from ``--existing-token``/``KFP_TOKEN``, else the projected ServiceAccount
-token at ``KF_PIPELINES_SA_TOKEN_PATH`` (audience ``pipelines.kubeflow.org``).
-
-Before ``kfp.Client`` is built, one plain HTTP GET of ``<host>/apis/v2beta1/healthz`` with a timeout,
-no proxy from the environment and no redirects checks the host and the token: an unreachable host, a
-refused token or a URL that is not KFP fails in seconds with one line, instead of kfp's 5 health
-retries 5 s apart. Every later API failure goes through ``api_errors`` and becomes one line too. The
-probe's answer also carries the backend's release (``tag_name``), which ``backend.check_backend`` reads.
-
-Every network wait is bounded by total time, not by silence: a read timeout alone is reset by each
-byte, so a host that answers one byte every few seconds would keep ``submit`` or ``runs`` alive for
-hours. The probe, the construction of ``kfp.Client`` (kfp probes health there too) and every call of
-the client ``connect`` returns (``BoundedClient``: upload, run creation, listing...) must finish within
-``call_limit_s()`` (``$YOLO_KFP_KFP_CALL_LIMIT``, default 30 s) or fail with one line naming the host
-and the limit. A call past its limit is abandoned in its daemon thread; the CLI exits right after.
-"""
+"""Connect to the KFP API: host and token, a bounded health probe and calls, one-line errors."""
 
 from __future__ import annotations
 
@@ -75,23 +56,14 @@ class KfpTimeout(KfpApiError):
 
 
 def call_limit_s() -> float:
-    """The total-time limit of one KFP API call: ``$YOLO_KFP_KFP_CALL_LIMIT`` seconds, else ``CALL_LIMIT_S``.
-
-    Raises:
-        ConfigError: the variable is not a number > 0.
-    """
+    """The total-time limit of one KFP API call: ``$YOLO_KFP_KFP_CALL_LIMIT`` seconds, else ``CALL_LIMIT_S``."""
     return env_seconds(os.environ, ENV_CALL_LIMIT, CALL_LIMIT_S)
 
 
 def within_limit(call: Callable[[], T], *, limit_s: float, where: str, what: str) -> T:
     """``call()``'s result, or ``KfpTimeout`` once ``limit_s`` seconds have passed in total.
 
-    The call runs in a daemon thread so that the wait is bounded whatever the socket does (a byte every
-    few seconds resets every read timeout); a call past its limit is abandoned, and its exception, if it
-    ends, is never seen. Exceptions of a call that ends in time are raised here unchanged.
-
-    Raises:
-        KfpTimeout: the call did not finish within ``limit_s`` (names ``where``, ``what`` and the limit).
+    The call runs in a daemon thread, so the wait is bounded whatever the socket does (then it is abandoned).
     """
     outcome: dict[str, Any] = {}
 
@@ -115,16 +87,7 @@ def within_limit(call: Callable[[], T], *, limit_s: float, where: str, what: str
 
 
 class BoundedClient:
-    """A ``kfp.Client`` whose every method call ends within a total-time limit (``within_limit``).
-
-    A wrapper, not a subclass: it forwards public attributes only, so a kfp upgrade cannot break it
-    through kfp's internals (tests/delivery/test_delivery_client_api.py).
-
-    Attributes:
-        kfp_client: the wrapped client.
-        api_where: the host, for messages.
-        api_limit_s: the total-time limit of each call.
-    """
+    """A ``kfp.Client`` wrapper (public attributes only) whose every call ends within ``api_limit_s``."""
 
     def __init__(self, kfp_client: kfp.Client, api_where: str, api_limit_s: float) -> None:
         self.kfp_client, self.api_where, self.api_limit_s = kfp_client, api_where, api_limit_s
@@ -156,15 +119,7 @@ class Connection:
 
 
 def resolve_connection(host: str | None, token: str | None, kfp_namespace: str = "kubeflow") -> Connection:
-    """Fill host and token from the environment: flag > ``KFP_HOST``/``KFP_TOKEN`` > SA token file.
-
-    The SA token file is ``$KF_PIPELINES_SA_TOKEN_PATH`` or kfp's default path; it is read only when it
-    exists (in a pod with the projected token volume). A host without a scheme gets ``https://``, as
-    ``kfp.Client`` would give it.
-
-    Raises:
-        ConfigError: the host is not a URL or carries credentials (``check_host``).
-    """
+    """Fill host and token: flag > ``KFP_HOST``/``KFP_TOKEN`` > SA token file; a bare host gets ``https://``."""
     host = host or os.environ.get("KFP_HOST") or None
     token = token or os.environ.get("KFP_TOKEN") or None
     if not token:
@@ -180,12 +135,7 @@ def resolve_connection(host: str | None, token: str | None, kfp_namespace: str =
 
 
 def check_host(host: str) -> str:
-    """``host`` when it is an ``http(s)://`` URL with a host name, a valid port and no credentials.
-
-    Raises:
-        ConfigError: a malformed URL (``http://[::1``, a port over 65535, no host, spaces), or one that
-            carries user-info (shown as ``***``: KFP takes a bearer token, never a password in the URL).
-    """
+    """``host`` when it is an ``http(s)://`` URL with a host name, a valid port and no credentials (ConfigError)."""
     if has_userinfo(host):
         raise ConfigError(
             f"--host/KFP_HOST {redact(host)!r} carries credentials: pass the host alone and the token "
@@ -202,20 +152,12 @@ def check_host(host: str) -> str:
 
 
 def connect(conn: Connection) -> kfp.Client:
-    """Return a ``kfp.Client`` for ``conn`` once the API has answered a health probe.
-
-    Raises:
-        KfpApiError: host unreachable, credentials refused, or not a KFP API.
-    """
+    """A ``kfp.Client`` for ``conn`` once the API has answered a health probe; KfpApiError otherwise."""
     return connect_with_health(conn)[0]
 
 
 def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
-    """``connect``, also returning the health answer (``tag_name`` = the backend's release, when known).
-
-    Raises:
-        KfpApiError: host unreachable, credentials refused, or not a KFP API.
-    """
+    """``connect``, also returning the health answer (``tag_name`` = the backend's release, when known)."""
     import kfp
 
     host = conn.host or _in_cluster_host(conn.kfp_namespace)
@@ -252,7 +194,6 @@ def connect_with_health(conn: Connection) -> tuple[kfp.Client, dict[str, Any]]:
 
 
 def _in_cluster_host(kfp_namespace: str) -> str | None:
-    """KFP's in-cluster service when running in a pod (the same address ``kfp.Client`` would use)."""
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return IN_CLUSTER_HOST.format(namespace=kfp_namespace)
     return None
@@ -268,15 +209,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def probe_health(
     host: str, token: str | None, where: str, *, limit_s: float = CALL_LIMIT_S
 ) -> dict[str, Any]:
-    """GET ``<host>/apis/v2beta1/healthz`` once (timeout, no env proxy, no redirects); return its JSON.
-
-    Connect and each read have ``HEALTH_TIMEOUT_S``; the whole probe has ``limit_s`` in total.
-
-    Raises:
-        KfpApiError: unreachable (names the fix), 401/403/redirect (names the credentials to use),
-            404 (the URL is not the KFP API).
-        KfpTimeout: the answer did not arrive in full within ``limit_s``.
-    """
+    """GET ``<host>/apis/v2beta1/healthz`` once (no proxy, no redirects) within ``limit_s``; else one KfpApiError."""
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"

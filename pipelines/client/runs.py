@@ -34,11 +34,7 @@ class RunSummary:
 def list_recent_runs(
     client: kfp.Client, *, limit: int = 10, experiment: str | None = None, namespace: str | None = None
 ) -> list[RunSummary]:
-    """The last ``limit`` runs (newest first) with state, duration and published model.
-
-    Raises:
-        KfpApiError: ``experiment`` names no experiment, or the API refused the call.
-    """
+    """The last ``limit`` runs (newest first) with state, duration and published model."""
     with api_errors("KFP"):
         experiment_id = ensure_experiment(client, experiment, namespace, create=False) if experiment else None
         resp = client.list_runs(
@@ -77,14 +73,7 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def published_model(run: Any) -> str:
-    """What the run published, from the run details the KFP REST API returns.
-
-    KFP's v2beta1 run API exposes task states and artifact ids, not output parameters (those live
-    in ML Metadata), so the published version string is not available here. We report the publish
-    task's outcome: ``published`` (task succeeded), ``not published`` (skipped/failed publish task),
-    or ``-`` (no publish task yet: gate refused, run still going, or details unavailable). The
-    version itself is on the run page in the UI and in ``s3://models/<name>/production.json``.
-    """
+    """``published``, ``not published`` or ``-``, from the publish task's state (the run API has no outputs)."""
     details = getattr(run, "run_details", None)
     for task in getattr(details, "task_details", None) or []:
         if "publish" in (task.display_name or "").lower():

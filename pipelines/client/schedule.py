@@ -1,8 +1,4 @@
-"""Schedule retraining: create or replace a KFP recurring run of a pipeline version.
-
-KFP's cron has six fields, seconds first; ``to_kfp_cron`` converts the usual five. KFP has no update
-call for recurring runs, so replacing one means creating the new one, then deleting the old ones.
-"""
+"""Schedule retraining: create or replace a KFP recurring run of a pipeline version."""
 
 from __future__ import annotations
 
@@ -32,13 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def to_kfp_cron(expr: str) -> str:
-    """KFP's cron has six fields, seconds first: prepend ``0`` to the usual five-field form.
-
-    ``"0 3 * * 1"`` (Mondays 03:00) becomes ``"0 0 3 * * 1"``; six fields pass unchanged.
-
-    Raises:
-        ConfigError: not five or six fields, or characters cron does not use.
-    """
+    """KFP's six-field cron (seconds first) of a five-field one (``0 3 * * 1`` -> ``0 0 3 * * 1``)."""
     fields = expr.split()
     if len(fields) not in (5, 6):
         raise ConfigError(
@@ -82,15 +72,9 @@ def schedule(
     namespace: str | None = None,
     host: str | None = None,
 ) -> ScheduleResult:
-    """Create (or replace) the recurring run ``name`` of version ``version_name``.
+    """Create (or replace) the recurring run ``name`` of version ``version_name`` (max concurrency 1, no catch-up).
 
-    The new recurring run (max concurrency 1, no catch-up) is created first, then every older
-    recurring run with the same name in the experiment is deleted, so a failed create never leaves
-    the pipeline unscheduled.
-
-    Raises:
-        ConfigError: ``cron`` is not five or six cron fields.
-        KfpApiError: the API refused a call or answered something unusable.
+    The new one is created before older ones of that name are deleted: a failed create leaves the old schedule.
     """
     kfp_cron = to_kfp_cron(cron)
     with api_errors(host or "KFP"):

@@ -1,14 +1,4 @@
-"""Submit the pipeline: pick the package for the images, name the version, upload if new, start a run.
-
-The package: ``--package``/``$YOLO_KFP_PACKAGE`` when given (its images must be the ones asked for), else
-the pipeline compiled on the fly for ``--image-registry``/``--image-tag`` (``$IMAGE_REGISTRY``,
-``$IMAGE_TAG``), else the committed YAML. No image may be ``:latest``. The version is named after the
-image tag.
-
-Idempotent: a version name that exists is not uploaded again when its pipeline spec is the same, so a
-second submit of the same tag only starts a run; a different spec under an existing name is refused
-(KFP versions are immutable: use a new tag). The experiment is created when missing.
-"""
+"""Submit the pipeline: package for the images, version name, upload if new, run (docs/kubeflow.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +19,7 @@ import yaml
 from components._shared import images
 from components._shared.errors import ConfigError
 from pipelines.client.connect import KfpApiError, api_errors, kfp_output_to_log
-from pipelines.compile import COMPILED, check_package_images, compile_pipeline
+from pipelines.compile import COMPILED, check_package_images, compile_pipeline, read_package
 from pipelines.config import PIPELINE_NAME, check_not_secret, load_params, read_params_file
 
 if TYPE_CHECKING:
@@ -48,13 +38,7 @@ class VersionConflict(ConfigError):
 
 @dataclass(frozen=True)
 class Package:
-    """The compiled pipeline to upload and the images it runs.
-
-    Attributes:
-        path: the compiled pipeline YAML.
-        images: the images asked for (every task runs one of them); ``None`` when none were asked for.
-        compiled: whether it was compiled for this submit (a temporary file).
-    """
+    """The compiled pipeline to upload, the images asked for (or None) and whether it was compiled here."""
 
     path: Path
     images: images.ImageSet | None
@@ -62,29 +46,19 @@ class Package:
 
 
 def prepare_package(package: Path | None, registry: str | None, tag: str | None, workdir: Path) -> Package:
-    """The package to upload for the images asked for (flags, else ``$IMAGE_REGISTRY``/``$IMAGE_TAG``).
+    """The package: ``package``/``$YOLO_KFP_PACKAGE``, else compiled for the images asked for, else the committed YAML.
 
-    - ``package`` (or ``$YOLO_KFP_PACKAGE``) given: used as is; with images asked for, each of its tasks
-      must run one of them.
-    - none given, images asked for: the pipeline is compiled for them into ``workdir``.
-    - neither: the committed ``pipelines/compiled/yolo_transfer.yaml``.
-
-    Raises:
-        ConfigError: ``latest``, a package whose images differ from the ones asked for, a missing or
-            foreign package.
-        CompileError: compiling failed.
+    ConfigError for ``latest``, other images or a missing or foreign package; CompileError when compiling failed.
     """
     env_package = os.environ.get("YOLO_KFP_PACKAGE", "").strip()
     given = Path(package) if package else (Path(env_package) if env_package else None)
     wanted = images.resolve(registry, tag) if images.requested(registry, tag) else None
     if given is not None:
-        pipeline_parameters(given)  # missing or foreign file: the usual message first
         check_package_images(given, wanted)
         return Package(given, wanted)
     if wanted is not None:
         out = compile_pipeline(Path(workdir) / "yolo_transfer.yaml", registry=wanted.registry, tag=wanted.tag)
         return Package(out, wanted, compiled=True)
-    pipeline_parameters(COMPILED)
     check_package_images(COMPILED, None)
     return Package(COMPILED, None)
 
@@ -92,15 +66,9 @@ def prepare_package(package: Path | None, registry: str | None, tag: str | None,
 def resolve_version_name(
     explicit: str | None, package: Path = DEFAULT_PACKAGE, image_tag: str | None = None
 ) -> str:
-    """Version name: the image tag asked for, else ``explicit`` > ``$GIT_SHA`` > ``$GITHUB_SHA`` (7 chars)
-    > ``git rev-parse --short=7 HEAD``.
+    """Version name: the image tag, else ``explicit`` > ``$GIT_SHA`` > ``$GITHUB_SHA`` > ``git rev-parse --short=7``.
 
-    With ``image_tag`` the version is named after it, and an ``explicit`` name must be the same. A
-    git-derived name gets ``-dirty-<sha256 of the package>`` when the package has uncommitted changes, so
-    an edited pipeline is never mistaken for the committed version of the same SHA.
-
-    Raises:
-        ConfigError: ``explicit`` differs from ``image_tag``, or no name given and none can be derived.
+    A git name of an uncommitted package gets ``-dirty-<sha256>``; ConfigError when none can be derived.
     """
     if image_tag:
         if explicit and explicit.strip() and explicit.strip() != image_tag:
@@ -143,40 +111,12 @@ def _check_version_name(name: str) -> str:
 
 
 def pipeline_parameters(package: Path) -> dict[str, Any]:
-    """The pipeline's input parameters (name -> spec) from a compiled KFP IR YAML.
-
-    Raises:
-        ConfigError: the file is missing or not a compiled KFP pipeline.
-    """
-    package = Path(package)
-    if not package.is_file():
-        raise ConfigError(
-            f"{package}: compiled pipeline not found; run `yolo-kfp compile` or pass --package FILE"
-        )
-    try:
-        doc = next(yaml.safe_load_all(package.read_text(encoding="utf-8")), None)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{package}: not valid YAML ({err.__class__.__name__})") from err
-    if not isinstance(doc, dict) or "pipelineInfo" not in doc or "root" not in doc:
-        raise ConfigError(
-            f"{package}: not a compiled KFP pipeline (no pipelineInfo/root); run `yolo-kfp compile`"
-        )
-    return dict(doc["root"].get("inputDefinitions", {}).get("parameters", {}))
+    """The pipeline's input parameters (name -> spec) of a compiled KFP IR YAML; ConfigError when missing or foreign."""
+    return dict(read_package(package)["root"].get("inputDefinitions", {}).get("parameters", {}))
 
 
 def load_run_parameters(path: Path | None, package: Path) -> dict[str, Any]:
-    """The parameters a run is started with: the ones ``path`` sets, each declared by ``package``.
-
-    ``pipelines.config`` reads the file and checks it (``read_params_file``, ``check_not_secret``,
-    ``load_params``: a mapping of known, non-secret names with values of the parameter's type;
-    secrets come only from the Kubernetes Secret yolo-kfp-minio). What is specific to a run: only the
-    names the file sets are sent (the package's defaults stand for the rest), each must be declared by
-    the compiled package, and each value is a flat primitive (a mapping only for a struct parameter
-    such as ``node_selector``).
-
-    Raises:
-        ConfigError: what ``load_params`` refuses, a nested value, a name the package does not declare.
-    """
+    """Only the parameters the file ``path`` sets, each declared by ``package`` and flat (ConfigError)."""
     if path is None:
         return {}
     data = read_params_file(path)
@@ -242,17 +182,8 @@ def ensure_pipeline_version(
     namespace: str | None = None,
     pipeline_name: str = PIPELINE_NAME,
 ) -> PipelineVersionRef:
-    """Upload ``package`` as version ``version_name`` of ``pipeline_name`` unless that version exists.
-
-    Idempotent: the same version name never creates a second version. An existing version is reused
-    when its pipeline spec is the package's (or the server does not return it: a warning), and refused
-    otherwise. The first upload of a new pipeline also creates KFP's default version (named like the
-    pipeline).
-
-    Raises:
-        VersionConflict: the version exists with another pipeline spec.
-    """
-    pipeline_parameters(package)  # fail early on a missing or foreign file
+    """Upload ``package`` as version ``version_name`` unless it exists; VersionConflict when with another spec."""
+    read_package(package)  # fail early on a missing or foreign file
     with kfp_output_to_log():
         pipeline_id = find_pipeline_id(client, pipeline_name, namespace)
         if pipeline_id is None:
@@ -285,11 +216,7 @@ def ensure_pipeline_version(
 
 
 def same_pipeline_spec(package: Path, server_spec: Any) -> bool | None:
-    """Whether the server's spec of a version (``pipeline_spec`` of the API) is the package's.
-
-    KFP returns the pipeline spec alone, or ``{"pipeline_spec": ..., "platform_spec": ...}`` when the
-    YAML has a platform document; numbers come back as JSON numbers. ``None``: the server sent no spec.
-    """
+    """Whether the server's spec of a version is the package's (None: the server sent none)."""
     if not isinstance(server_spec, dict) or not server_spec:
         return None
     docs = [d for d in yaml.safe_load_all(Path(package).read_text(encoding="utf-8")) if d]
@@ -305,7 +232,7 @@ def same_pipeline_spec(package: Path, server_spec: Any) -> bool | None:
 
 
 def _canonical(value: Any) -> Any:
-    """JSON-comparable form: whole floats as ints (a protobuf Struct keeps every number as a double)."""
+    """Whole floats as ints: a protobuf Struct keeps every number as a double."""
     if isinstance(value, dict):
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -316,11 +243,7 @@ def _canonical(value: Any) -> Any:
 
 
 def ensure_experiment(client: kfp.Client, name: str, namespace: str | None, create: bool = True) -> str:
-    """ID of the experiment ``name`` (created when missing and ``create``).
-
-    Raises:
-        KfpApiError: the experiment does not exist and ``create`` is false.
-    """
+    """ID of the experiment ``name``, created when missing and ``create`` (else KfpApiError)."""
     resp = client.list_experiments(filter=eq_filter("display_name", name), namespace=namespace, page_size=100)
     matches = [e for e in resp.experiments or [] if e.display_name == name]
     if len(matches) > 1:
@@ -369,22 +292,9 @@ def submit(
     skip_if_run_exists: bool = False,
     host: str | None = None,
 ) -> SubmitResult:
-    """Upload ``package`` as ``version_name`` (if new) and start a run of it in ``experiment``.
+    """Upload ``package`` as ``version_name`` (if new) and start a run of it in ``experiment`` (created when missing).
 
-    Args:
-        client: a connected ``kfp.Client`` (see ``pipelines.client.connect.connect``).
-        package: compiled pipeline YAML.
-        version_name: pipeline version name (the git SHA by default, see ``resolve_version_name``).
-        experiment: experiment display name; created when missing.
-        params: pipeline parameters (already checked, see ``load_run_parameters``).
-        run_name: run display name; default ``yolo-transfer <version> <UTC time>``.
-        namespace: Kubeflow profile namespace (multi-user); ``None`` for single-user KFP.
-        skip_if_run_exists: start no run when the experiment already has one of this version
-            (GitOps re-syncs of the same commit do not retrain).
-        host: UI base URL for the run link.
-
-    Raises:
-        KfpApiError: the API refused a call or answered something unusable.
+    ``params`` must be checked already (``load_run_parameters``); KfpApiError when the API refused a call.
     """
     with api_errors(host or "KFP"):
         ref = ensure_pipeline_version(client, package, version_name, namespace)

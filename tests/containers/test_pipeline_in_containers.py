@@ -28,14 +28,14 @@ def test_the_compiled_pipeline_runs_in_its_images_and_publishes(
     (loopback, host network): 8 data tasks and 5 train tasks each in its own container, the gate passes
     and publish promotes the model in S3, manifest last."""
     from kfp import components, local
+    from moto_s3 import S3Admin
 
-    from components._shared.storage import Storage
     from components.make_sample.core import SampleConfig, make_sample
     from pipelines.local_run import SAMPLE_WEIGHTS
 
     for key, value in s3_container_env.items():
         monkeypatch.setenv(key, value)
-    s3 = Storage.from_env()
+    s3 = S3Admin()
     for bucket in ("datasets", "models", "runs"):
         s3.ensure_bucket(bucket)
     make_sample(shared_dir / "voc", SampleConfig(images=40, seed=1, task="B", imgsz=96))
@@ -90,7 +90,8 @@ def test_predict_runs_in_the_data_image_without_torch(
 ) -> None:
     """It runs ``yolo-kfp predict`` from the data image (ONNX Runtime; no torch there) on the sample
     checkpoint's export, published to moto S3, reading it back as production (sha256-checked)."""
-    from components._shared.storage import Storage
+    from moto_s3 import S3Admin
+
     from components.export.core import ExportConfig, export_onnx
     from components.make_sample.core import SampleConfig, make_sample
     from components.publish.core import PublishConfig, publish_model
@@ -102,7 +103,7 @@ def test_predict_runs_in_the_data_image_without_torch(
     assert proc.returncode != 0 and "No module named 'torch'" in proc.stderr
     for key, value in s3_container_env.items():
         monkeypatch.setenv(key, value)
-    Storage.from_env().ensure_bucket("models")
+    S3Admin().ensure_bucket("models")
     model = shared_dir / "model"
     export_onnx(SAMPLE_WEIGHTS, model, ExportConfig(imgsz=96, parity_count=1, latency_runs=1))
     (model / "metrics.json").write_text(

@@ -38,7 +38,7 @@ def test_foreign_files_need_overwrite_and_names_are_recorded(frozen_run: TinyRun
     with pytest.raises(ConfigError, match=r"holds 1 file\(s\) this stage did not write"):
         export_onnx(weights, out, TINY)
     result = export_onnx(weights, out, ExportConfig(**{**TINY.__dict__, "overwrite": True}))
-    card = json.loads(result.model_json.read_text())
+    card = json.loads((result.out_dir / "model.json").read_text())
     assert card["names"] == list(NAMES) == card["classes"]
     assert model_names(result.onnx_path) == NAMES == model_names(weights)
     assert weights.is_file()

@@ -12,7 +12,8 @@ from _tiny import NAMES, TinyRun
 
 from components._shared.errors import ConfigError
 from components._shared.fsio import OUTPUT_MARKER
-from components.export.core import ExportConfig, ExportResult, compare_detections, export_onnx, sha256
+from components._shared.storage.base import sha256_file
+from components.export.core import ExportConfig, ExportResult, compare_detections, export_onnx
 
 TINY = {"imgsz": 64, "latency_runs": 3}
 
@@ -51,7 +52,7 @@ def test_onnx_runtime_outputs_match_pytorch_on_real_images(
     ref = predict_raw(model, x)
     assert ours.shape == ref.shape == (1, 4 + len(NAMES), 84)
     assert np.abs(ours - ref).max() < 1e-3
-    assert exported.max_abs_diff < 1e-3
+    assert exported.report["parity"]["max_abs_diff"] < 1e-3
 
 
 @pytest.mark.slow
@@ -74,8 +75,8 @@ def test_model_card_describes_the_model(exported: ExportResult, frozen_run: Tiny
     assert card["classes"] == list(NAMES) and card["imgsz"] == 64 and card["opset"] == 17
     assert card["inputs"] == [{"name": "images", "shape": [1, 3, 64, 64], "dtype": "float32"}]
     assert card["outputs"][0]["name"] == "output0" and card["outputs"][0]["shape"] == [1, 6, 84]
-    assert card["sha256"] == sha256(exported.onnx_path)
-    assert card["source_weights"]["sha256"] == sha256(exported.out_dir.parent / "best.pt")
+    assert card["sha256"] == sha256_file(exported.onnx_path)
+    assert card["source_weights"]["sha256"] == sha256_file(exported.out_dir.parent / "best.pt")
     assert card["metrics"] is None  # no metrics.json beside this copy of best.pt
     written = sorted(
         p.name for p in exported.out_dir.iterdir() if p.name != OUTPUT_MARKER
@@ -105,7 +106,7 @@ def test_dynamic_export_with_synthetic_images_and_training_metrics(
     )
     card = json.loads((tmp_path / "onnx" / "model.json").read_text())
     assert card["inputs"][0]["shape"] == ["batch", 3, "height", "width"]
-    assert result.parity_source == "synthetic" and result.max_abs_diff < 1e-3
+    assert result.report["parity"]["source"] == "synthetic" and result.report["parity"]["max_abs_diff"] < 1e-3
     assert (
         card["metrics"]["map50_95"]
         == json.loads((frozen_run.out_dir / "metrics.json").read_text())["map50_95"]

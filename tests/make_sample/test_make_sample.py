@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from _readme import assert_readme_defaults
 
 from components._shared.errors import ConfigError
 from components.convert.core import ConvertConfig, convert_voc
@@ -102,6 +103,11 @@ def test_bad_settings_raise_config_error(tmp_path: Path, cfg: SampleConfig, matc
     with pytest.raises(ConfigError, match=match):
         make_sample(tmp_path / "out", cfg)
     assert not (tmp_path / "out").exists()
+
+
+def test_readme_shows_the_defaults_of_sample_config() -> None:
+    """It keeps README.md's usage line ([--images 60] ...) and SampleConfig(...) line equal to the defaults."""
+    assert_readme_defaults("make_sample", SampleConfig, ["--out", "o"])
 
 
 def test_cli_writes_task_a_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

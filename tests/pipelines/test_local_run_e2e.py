@@ -88,7 +88,7 @@ def test_local_run_reads_and_publishes_through_s3(
     fingerprint = ingest_out["parameterValues"]["fingerprint"]
     assert len(fingerprint) == 64 and version.endswith("-" + fingerprint[:12])
     assert manifest["dataset_fingerprint"] == fingerprint
-    keys = [o.key for o in s3.list_objects("runs", "ckpt/")]
+    keys = [o.name for o in s3.list_objects("runs", "ckpt/")]
     assert any(k.endswith("/frozen/checkpoint.json") for k in keys)
     assert any(k.endswith("/finetune/last.pt") for k in keys)
 

@@ -10,12 +10,11 @@ import pytest
 import yaml
 
 from components._shared.errors import ConfigError
-from components._shared.storage import Storage
 from components.plan.core import FROM_CHECKPOINT, NEAREST, PlanRequest, plan_training, resolve_plan
 from pipelines.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from moto_s3 import bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
+from moto_s3 import S3Admin, bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
 
 ALL = ("yolov5nu.pt", "yolov5su.pt", "yolov5mu.pt", "yolov5lu.pt", "yolov5xu.pt")
 
@@ -110,7 +109,7 @@ def test_builtin_architectures_always_count_as_present(tmp_path: Path) -> None:
     assert (plan.plan.weights, plan.plan.sizes_present) == ("yolov5s.yaml", list("nsmlx"))
 
 
-def test_sizes_are_looked_up_in_the_object_store(s3: Storage, bucket: str, tmp_path: Path) -> None:  # noqa: F811
+def test_sizes_are_looked_up_in_the_object_store(s3: S3Admin, bucket: str, tmp_path: Path) -> None:  # noqa: F811
     """It stats s3:// objects through MINIO_*: with yolov5nu.pt and yolov5lu.pt uploaded, 120 images get n."""
     blob = tmp_path / "blob.pt"
     blob.write_bytes(b"stand-in")
@@ -122,7 +121,7 @@ def test_sizes_are_looked_up_in_the_object_store(s3: Storage, bucket: str, tmp_p
     assert plan.chosen["model_size"] == NEAREST
 
 
-def test_a_missing_bucket_asks_for_the_upload(s3: Storage, tmp_path: Path) -> None:  # noqa: F811
+def test_a_missing_bucket_asks_for_the_upload(s3: S3Admin, tmp_path: Path) -> None:  # noqa: F811
     """It treats a bucket that does not exist yet as no weights: one line saying what to upload where."""
     request = PlanRequest(weights="s3://models-not-made/pretrained/yolov5{size}u.pt")
     with pytest.raises(

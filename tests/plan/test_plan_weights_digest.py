@@ -14,12 +14,11 @@ import pytest
 import yaml
 
 from components._shared.errors import ConfigError
-from components._shared.storage import Storage
 from components._shared.weights import weights_digest
 from components.plan.core import PlanRequest, plan_training
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from moto_s3 import bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
+from moto_s3 import S3Admin, bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
 
 
 def _dataset(root: Path) -> Path:
@@ -42,7 +41,7 @@ def test_a_local_file_rewritten_in_place_gets_a_new_token(tmp_path: Path) -> Non
 
 
 def test_an_object_uploaded_again_under_the_same_uri_gets_a_new_token(
-    s3: Storage,  # noqa: F811
+    s3: S3Admin,  # noqa: F811
     bucket: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:

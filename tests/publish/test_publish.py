@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from gating import gate_against
-from moto_s3 import SECRET, FaultProxy
+from moto_s3 import SECRET, FaultProxy, S3Admin
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
 from components._shared.production import production_baseline_metrics, read_production
-from components._shared.storage import Storage, backend_for
+from components._shared.storage import backend_for
 from components.publish.core import (
     PublishConfig,
     collect_model_files,
@@ -146,7 +146,7 @@ def test_interrupted_publish_is_invisible_and_never_promoted(dest: str, tmp_path
 
 
 def test_manifest_upload_failure_leaves_production_alone(
-    s3: Storage, bucket: str, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: S3Admin, bucket: str, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """It fails with one StorageError when the manifest PUT keeps failing; the version stays invisible."""
     dest = f"s3://{bucket}/helmet"

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from gating import gate_against, race
+from moto_s3 import S3Admin
 
 from components._shared.errors import ConfigError, GateFailed, StorageError
 from components._shared.production import fetch_production_model, read_production
-from components._shared.storage import Storage, backend_for
+from components._shared.storage import backend_for
 from components.publish.core import (
     PublishConfig,
     PublishConflict,
@@ -132,7 +133,7 @@ def test_republishing_identical_content_returns_the_existing_version(root: str, 
     assert read_production(dest)["history"] == []
 
 
-def test_tampered_file_is_refused_by_every_reader(s3: Storage, bucket: str, tmp_path: Path) -> None:
+def test_tampered_file_is_refused_by_every_reader(s3: S3Admin, bucket: str, tmp_path: Path) -> None:
     """It refuses, in one line, a production model whose stored model.onnx no longer matches the manifest."""
     dest = f"s3://{bucket}/helmet"
     model = _model_dir(tmp_path / "m")

@@ -55,7 +55,7 @@ def test_ap_by_size_ignores_objects_and_predictions_outside_the_range() -> None:
 
 def test_combined_training_curve_marks_the_unfreeze_epoch(tmp_path: Path) -> None:
     """It plots the frozen stage's epochs 1..3, then the fine-tune's as 4..5, with an 'unfreeze' line at 3.5."""
-    from components.train.core import PreviousStage, previous_stage, render_report, write_curves
+    from components.train.report import PreviousStage, previous_stage, render_report, write_curves
 
     keys = ("epoch", "train/box_loss", "val/box_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "lr/pg0")
 

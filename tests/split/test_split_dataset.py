@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,8 +12,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _readme import assert_readme_defaults
 
-from components._shared.dataset import label_path, load_dataset, resolve_dataset_yaml
+from components._shared.dataset import (
+    label_path,
+    load_dataset,
+    parse_label_line,
+    read_label_file,
+    resolve_dataset_yaml,
+)
 from components._shared.errors import ConfigError, DatasetError
 from components.split.core import SplitConfig, SplitItem, assign_splits, split_dataset
 from pipelines.cli import main
@@ -151,6 +159,37 @@ def test_unusable_input_is_refused_with_the_file_named(tmp_path: Path, make_conv
     two = make_converted(tmp_path / "two", {"x1": [0], "x2": [0]})
     with pytest.raises(DatasetError, match="1 groups cannot fill 2 splits"):
         split_dataset(two, tmp_path / "ds", SplitConfig(test=0.1, group=r"^(x)"))
+    coords = make_converted(tmp_path / "coords", {"x": [0], "y": [0]})
+    (coords / "labels" / "y.txt").write_text("0 0.5 0.5 0.1 0.1\n0 0.5 wide 0.1 0.1\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"y\.txt: line 2: values '0.5 wide 0.1 0.1' are not all numbers"):
+        split_dataset(coords, tmp_path / "ds", SplitConfig())
+
+
+def test_label_lines_are_read_as_ultralytics_reads_them(tmp_path: Path) -> None:
+    """It reads a box, a polygon as its bounding box and a blank line as nothing, names why any other
+    line is no box, and finds a label file by the last /images/ of the image's path."""
+    assert parse_label_line("2 0.5 0.25 0.1 0.2", 3) == (2, 0.5, 0.25, 0.1, 0.2)
+    assert parse_label_line("1 0.1 0.2 0.5 0.2 0.3 0.6", 3) == pytest.approx((1, 0.3, 0.4, 0.4, 0.4))
+    assert parse_label_line("  \t", 3) is None
+    for line, why in [("3 0.5 0.5 0.1 0.1", "class id '3' is not an integer in [0, 3)"),
+                      ("a 0.5 0.5 0.1 0.1", "class id 'a'"), ("0 0.5 0.5 0.1", "3 values after the class id"),
+                      ("0 0.5 0.5 0.1 x", "values '0.5 0.5 0.1 x' are not all numbers")]:  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(why)):
+            parse_label_line(line, 3)
+    label = tmp_path / "a.txt"
+    label.write_text("0 0.5 0.5 0.1 0.1\n\n7 0.5 0.5 0.1 0.1\n", encoding="utf-8")
+    assert read_label_file(label, 3) == (
+        [(0, 0.5, 0.5, 0.1, 0.1)],
+        ["line 3: class id '7' is not an integer in [0, 3)"],
+    )
+    assert read_label_file(tmp_path / "missing.txt", 3) is None
+    assert label_path("/d/images/x/images/a.b.jpg") == Path("/d/images/x/labels/a.b.txt")
+    assert label_path(Path("/d/img/a.png")) == Path("/d/img/a.txt")
+
+
+def test_readme_shows_the_defaults_of_split_config() -> None:
+    """It keeps README.md's usage line ([--val 0.15] ...) and SplitConfig(...) line equal to the defaults."""
+    assert_readme_defaults("split", SplitConfig, ["--converted", "c", "--out", "o"])
 
 
 def test_output_folder_may_not_replace_the_input(converted: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _readme import assert_readme_defaults
 from PIL import Image
 
 from components._shared.errors import ConfigError, DatasetError
@@ -128,6 +129,10 @@ def test_imbalance_and_broken_files_are_warned(tmp_path: Path) -> None:
     assert "11:1" in codes["imbalance"]
     assert stats["problems"]["missing_images"] == ["images/gone.png"]
     assert stats["problems"]["label_errors_total"] == 2 and "label_errors" in codes
+    assert stats["problems"]["label_errors"] == [
+        "b.txt: line 2: class id '7' is not an integer in [0, 2)",
+        "b.txt: line 3: class id 'not' is not an integer in [0, 2)",
+    ]
     assert stats["size_categories"]["medium"] == 12  # 64 px images scale 10x: 64x64 px boxes
 
 
@@ -187,6 +192,11 @@ def test_unusable_input_and_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is the input"):
         dataset_stats(data, tmp_path / "ds", StatsConfig())
     assert data.is_file()
+
+
+def test_readme_shows_the_defaults_of_stats_config() -> None:
+    """It keeps README.md's usage line ([--imgsz 640]) and StatsConfig(...) line equal to the defaults."""
+    assert_readme_defaults("stats", StatsConfig, ["--dataset", "d", "--out", "o"])
 
 
 def test_cli_writes_the_report_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from components._shared.storage import RetryPolicy, Storage, StorageSettings
+from components._shared.storage.base import Entry, StoredFile
+from components._shared.storage.limits import RetryPolicy
+from components._shared.storage.s3 import S3Backend, StorageSettings
 
 SECRET = "s3cr3t-never-print-me"
 ACCESS = "yolo-kfp-test"
@@ -119,7 +121,44 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
 
-# ---------------------------------------------------------------- fixtures (imported by conftest.py)
+class S3Admin:
+    """Bucket-level set-up and checks for tests, through ``S3Backend`` (stages never create buckets).
+
+    Args:
+        settings: the endpoint; ``MINIO_*`` when omitted.
+        retry: the back-off of every backend it opens (fast by default).
+    """
+
+    def __init__(self, settings: StorageSettings | None = None, retry: RetryPolicy = FAST_RETRY) -> None:
+        self.settings = settings or StorageSettings.from_env()
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"S3Admin({self.endpoint!r})"
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings.url
+
+    def at(self, bucket: str, prefix: str = "") -> S3Backend:
+        """The backend of ``s3://bucket/prefix`` on this endpoint."""
+        return S3Backend(f"s3://{bucket}/{prefix}", settings=self.settings, retry=self.retry)
+
+    def ensure_bucket(self, bucket: str) -> None:
+        self.at(bucket).ensure_bucket()
+
+    def upload_file(self, path: object, bucket: str, key: str) -> StoredFile:
+        return self.at(bucket).put_file(key, path)  # type: ignore[arg-type]
+
+    def get_json(self, bucket: str, key: str) -> object:
+        return self.at(bucket).get_json(key)
+
+    def list_objects(self, bucket: str, prefix: str = "") -> list[Entry]:
+        """Every object under ``prefix``; ``Entry.name`` is the key."""
+        return self.at(bucket).list_entries(prefix)
+
+    def remove_object(self, bucket: str, key: str) -> None:
+        self.at(bucket).delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -149,20 +188,19 @@ def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def s3(s3_env: str) -> Storage:
-    """Our storage client, configured from the environment like every stage."""
-    return Storage.from_env(retry=FAST_RETRY)
+def s3(s3_env: str) -> S3Admin:
+    """Bucket-level calls on moto, configured from the environment like every stage."""
+    return S3Admin()
 
 
 @pytest.fixture
-def bucket(s3: Storage) -> str:
+def bucket(s3: S3Admin) -> str:
     """A fresh bucket, created through our own storage code."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     s3.ensure_bucket(name)
     return name
 
 
-def storage_for(endpoint: str, **kwargs: object) -> Storage:
-    """A client for another endpoint (proxy, closed port) with the test credentials and fast retries."""
-    settings = StorageSettings(endpoint, ACCESS, SECRET, secure=False, **kwargs)  # type: ignore[arg-type]
-    return Storage(settings, retry=FAST_RETRY)
+def storage_for(endpoint: str, **kwargs: object) -> S3Admin:
+    """Calls on another endpoint (proxy, closed port) with the test credentials and fast retries."""
+    return S3Admin(StorageSettings(endpoint, ACCESS, SECRET, secure=False, **kwargs))  # type: ignore[arg-type]

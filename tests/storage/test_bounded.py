@@ -17,29 +17,21 @@ from loopback_servers import HostileServer
 from moto_s3 import ACCESS, SECRET
 
 from components._shared.errors import ConfigError, StorageError
-from components._shared.storage import (
-    EndpointUnavailableError,
-    ObjectInfo,
-    RetryPolicy,
-    Storage,
-    StorageSettings,
-)
-from components._shared.storage import limits as limits_mod
-from components._shared.storage.limits import TransferLimits
+from components._shared.storage import EndpointUnavailableError, Entry
+from components._shared.storage.limits import RetryPolicy, TransferLimits
+from components._shared.storage.s3 import S3Backend, StorageSettings
 
 REPO = Path(__file__).resolve().parents[2]
-DOCUMENTED_IN = [REPO / "components" / "ingest" / "README.md", Path(limits_mod.__file__)]
+DOCUMENTED_IN = [REPO / "components" / "ingest" / "README.md"]
 ROW = re.compile(
     r"^\|[^|]*\|\s*`(?P<var>YOLO_KFP_[A-Z0-9_]+)`\s*\|[^|]*\|\s*(?P<value>[\d.]+)\s*(?P<unit>s|B/s)?\s"
 )
 
 
-def _client(endpoint: str, limits: TransferLimits, retry: RetryPolicy) -> Storage:
-    return Storage(
-        StorageSettings(endpoint, ACCESS, SECRET, secure=False, region="us-east-1"),
-        retry=retry,
-        limits=limits,
-    )
+def _client(endpoint: str, limits: TransferLimits, retry: RetryPolicy) -> S3Backend:
+    """The objects under ``s3://data/`` on ``endpoint``."""
+    settings = StorageSettings(endpoint, ACCESS, SECRET, secure=False, region="us-east-1")
+    return S3Backend("s3://data/", settings=settings, retry=retry, limits=limits)
 
 
 def _documented(path: Path) -> dict[str, float]:
@@ -99,7 +91,7 @@ def test_endpoint_that_never_answers_fails_within_the_budget(caplog: pytest.LogC
         client = _client(server.endpoint, lim, retry)
         start = time.monotonic()
         with pytest.raises(EndpointUnavailableError) as info:
-            client.list_objects("data", "voc/")
+            client.list("voc/")
         seconds = time.monotonic() - start
     msg = str(info.value)
     assert "no answer within the read timeout of 1s (YOLO_KFP_S3_READ_TIMEOUT)" in msg and "\n" not in msg
@@ -117,7 +109,7 @@ def test_endpoint_that_drips_bytes_fails_as_stalled() -> None:
         with pytest.raises(
             EndpointUnavailableError, match=r"after 1 attempt\(s\).*stalled: \d+ bytes in the last 2s"
         ):
-            client.get_json("data", "voc/ingest.json")
+            client.get_json("voc/ingest.json")
         seconds = time.monotonic() - start
     assert lim.speed_window_s <= seconds < lim.speed_window_s + 1.5
     assert 0 < server.bytes_sent < 20
@@ -129,8 +121,8 @@ def test_download_stall_removes_its_temp_file(tmp_path: Path) -> None:
     with HostileServer("drip", drip_every_s=0.25) as server:
         client = _client(server.endpoint, lim, RetryPolicy(deadline_s=0.5))
         with pytest.raises(EndpointUnavailableError, match="stalled"):
-            client.download_objects(
-                [(ObjectInfo("data", "a.jpg", 4096, "x"), tmp_path / "d" / "a.jpg")], progress=False
+            client.get_files(
+                [(Entry("a.jpg", 4096, "x", "s3://data/a.jpg"), tmp_path / "d" / "a.jpg")], progress=False
             )
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
@@ -144,7 +136,7 @@ def test_upload_to_an_endpoint_that_stops_reading_is_bounded(tmp_path: Path) -> 
         client = _client(server.endpoint, lim, RetryPolicy(deadline_s=0.5))
         start = time.monotonic()
         with pytest.raises(EndpointUnavailableError, match="upload s3://data/big.bin failed after 1 attempt"):
-            client.upload_file(big, "data", "big.bin")
+            client.put_file("big.bin", big)
     assert time.monotonic() - start < 10
 
 
@@ -154,11 +146,11 @@ def test_a_reply_that_is_not_s3_is_one_line_not_a_traceback(tmp_path: Path) -> N
         client = _client(server.endpoint, TransferLimits(), RetryPolicy(deadline_s=0.5))
         # Without MINIO_REGION every first call asks for the bucket's location, and gets the page too.
         settings = StorageSettings(server.endpoint, ACCESS, SECRET, secure=False)
-        asks_region = Storage(settings, retry=RetryPolicy(deadline_s=0.5))
+        asks_region = S3Backend("s3://data/", settings=settings, retry=RetryPolicy(deadline_s=0.5))
         calls = {
-            "list": lambda: client.list_objects("data", "voc/"),
-            "stat": lambda: asks_region.stat_object("data", "k"),
-            "read": lambda: asks_region.get_json("data", "k.json"),
+            "list": lambda: client.list("voc/"),
+            "stat": lambda: asks_region.stat("k"),
+            "read": lambda: asks_region.get_json("k.json"),
         }
         for op, call in calls.items():
             with pytest.raises(StorageError, match=f"{op} s3://data/.*not an S3 answer") as info:
@@ -174,7 +166,7 @@ def test_default_limits_never_answering_endpoint_ends_within_the_documented_boun
         client = _client(server.endpoint, lim, retry)
         start = time.monotonic()
         with pytest.raises(EndpointUnavailableError, match="no answer within the read timeout"):
-            client.list_objects("data", "voc/")
+            client.list("voc/")
         seconds = time.monotonic() - start
     print(f"\nsilent endpoint, default limits: failed after {seconds:.1f}s, {server.connections} attempts")
     assert lim.read_timeout_s <= seconds <= retry.deadline_s + lim.connect_timeout_s + lim.read_timeout_s

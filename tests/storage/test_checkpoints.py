@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from moto_s3 import SECRET, FaultProxy
+from moto_s3 import SECRET, FaultProxy, S3Admin
 
 from components._shared.errors import ConfigError, StorageError
-from components._shared.storage import Storage, backend_for
+from components._shared.storage import backend_for
 from components.train.checkpoints import CheckpointSync
 
 
@@ -72,7 +72,7 @@ def test_every_must_be_positive() -> None:
 
 
 def test_checkpoint_json_is_written_after_last_pt(
-    s3: Storage, bucket: str, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    s3: S3Admin, bucket: str, moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     """It uploads last.pt first: when checkpoint.json cannot be written, last.pt is still the newest."""

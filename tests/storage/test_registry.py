@@ -12,23 +12,21 @@ import threading
 from pathlib import Path
 
 import pytest
-from moto_s3 import SECRET
+from moto_s3 import SECRET, S3Admin
 
 from components._shared.errors import ConfigError
 from components._shared.storage import (
     BACKENDS,
     Backend,
-    LocalBackend,
     ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
-    S3Backend,
-    Storage,
     backend_for,
     scheme_of,
     split_uri,
-    supported_schemes,
 )
+from components._shared.storage.local import LocalBackend
+from components._shared.storage.s3 import S3Backend
 from components._shared.weights import resolve_weights
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,13 +37,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """An empty root on moto or in a local folder."""
     if request.param == "file":
         return backend_for(tmp_path / "root")
-    bucket = request.getfixturevalue("bucket")
-    return backend_for(f"s3://{bucket}/root", storage=request.getfixturevalue("s3"))
+    return backend_for(f"s3://{request.getfixturevalue('bucket')}/root")
 
 
 def test_registry_maps_schemes_to_backend_modules() -> None:
     """It lists s3 and file, and opens each URI with the backend of its scheme."""
-    assert supported_schemes() == ("s3", "file") and set(BACKENDS) == {"s3", "file"}
+    assert tuple(BACKENDS) == ("s3", "file")
     assert [scheme_of(u) for u in ("s3://b/k", "S3://b/k", "/tmp/x", "rel/x", "file:///x", "gs://b")] == [
         "s3",
         "s3",
@@ -58,11 +55,26 @@ def test_registry_maps_schemes_to_backend_modules() -> None:
     assert backend_for("file:///tmp/x").uri == "/tmp/x"
 
 
-def test_s3_backend_is_opened_from_the_uri(s3: Storage, bucket: str) -> None:
-    """It roots an S3 backend at the URI's prefix (with a trailing slash) through the given client."""
-    b = backend_for(f"s3://{bucket}/runs/x", storage=s3)
+def test_s3_backend_is_opened_from_the_uri(s3: S3Admin, bucket: str) -> None:
+    """It roots an S3 backend at the URI's prefix (with a trailing slash), with the options given."""
+    b = backend_for(f"s3://{bucket}/runs/x", workers=3)
     assert isinstance(b, S3Backend) and b.uri == f"s3://{bucket}/runs/x/" and b.endpoint == s3.endpoint
-    assert b.uri_of("a/b.json") == f"s3://{bucket}/runs/x/a/b.json"
+    assert b.uri_of("a/b.json") == f"s3://{bucket}/runs/x/a/b.json" and b.workers == 3
+    sub = b.child("v1")
+    assert sub.uri == f"s3://{bucket}/runs/x/v1/" and sub._client is b._client and b.uri.endswith("x/")
+
+
+def test_importing_the_registry_imports_no_backend() -> None:
+    """It imports neither backend module nor the minio client until a scheme is used (a fresh process)."""
+    code = (
+        "import sys, components._shared.storage as s, components._shared.weights\n"
+        "loaded = [m for m in sys.modules if m == 'minio' or m.startswith(('minio.', s.__name__ + '.s3', s.__name__ + '.local'))]\n"
+        "assert not loaded, loaded\n"
+        "s.backend_for('/tmp/x')\n"
+        "assert 'components._shared.storage.local' in sys.modules and 'minio' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("uri", ["gs://x/y.pt", "http+unix://sock/x"])
@@ -208,7 +220,7 @@ FRESH_RESOLVE = textwrap.dedent(
 
 
 def test_resolve_weights_fetches_s3_in_a_fresh_process_without_the_train_package(
-    s3: Storage, bucket: str, tmp_path: Path
+    s3: S3Admin, bucket: str, tmp_path: Path
 ) -> None:
     """It downloads s3:// weights through the registry alone: nothing from components.train is imported."""
     (tmp_path / "w.pt").write_bytes(b"weights")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from moto_s3 import ACCESS, SECRET, FaultProxy, closed_port, storage_for
+from moto_s3 import ACCESS, SECRET, FaultProxy, S3Admin, closed_port, storage_for
 
 from components._shared.errors import ConfigError, StorageError
 from components._shared.storage import (
@@ -18,24 +18,22 @@ from components._shared.storage import (
     BucketNotFoundError,
     CredentialsError,
     EndpointUnavailableError,
-    LocalBackend,
     ObjectNotFoundError,
-    RetryPolicy,
-    Storage,
-    StorageSettings,
     backend_for,
     file_digests,
-    is_s3_uri,
-    parse_s3_uri,
     safe_relpath,
+    scheme_of,
 )
+from components._shared.storage.limits import RetryPolicy
+from components._shared.storage.local import LocalBackend
+from components._shared.storage.s3 import S3Backend, StorageSettings, parse_s3_uri
 
 
 def test_parse_s3_uri_splits_bucket_and_key() -> None:
     """It splits bucket and key, allows a bare bucket and refuses anything else."""
     assert parse_s3_uri("s3://data/voc/helmet/") == ("data", "voc/helmet/")
     assert parse_s3_uri("s3://data") == ("data", "")
-    assert is_s3_uri("s3://x/y") and not is_s3_uri("/tmp/x") and not is_s3_uri(Path("s3:/x"))
+    assert scheme_of("s3://x/y") == "s3" and scheme_of("/tmp/x") != "s3" and scheme_of(Path("s3:/x")) != "s3"
     for bad in ("http://data/x", "s3://", "s3:///key", "data/x"):
         with pytest.raises(ConfigError, match="expected s3://bucket/key"):
             parse_s3_uri(bad)
@@ -46,7 +44,7 @@ def test_settings_come_from_minio_env_and_hide_the_secret() -> None:
     env = {"MINIO_ENDPOINT": "minio:9000", "MINIO_ACCESS_KEY": ACCESS, "MINIO_SECRET_KEY": SECRET}
     s = StorageSettings.from_env(env)
     assert (s.endpoint, s.secure, s.region) == ("minio:9000", True, None)
-    assert SECRET not in repr(s) and SECRET not in repr(Storage(s))
+    assert SECRET not in repr(s) and SECRET not in repr(S3Backend("s3://b", settings=s))
     s = StorageSettings.from_env({**env, "MINIO_ENDPOINT": "http://minio:9000/", "MINIO_REGION": "eu-1"})
     assert (s.endpoint, s.secure, s.region) == ("minio:9000", False, "eu-1")
     assert StorageSettings.from_env({**env, "MINIO_SECURE": "false"}).secure is False
@@ -74,31 +72,33 @@ def test_default_retry_budget_is_bounded() -> None:
     assert all(policy.delay(n) <= policy.max_delay_s for n in range(1, 10))
 
 
-def test_upload_is_verified_and_records_sha256(s3: Storage, bucket: str, tmp_path: Path) -> None:
+def test_upload_is_verified_and_records_sha256(s3: S3Admin, bucket: str, tmp_path: Path) -> None:
     """It uploads single-part and multipart files, checks them, and records size and sha256."""
+    b = s3.at(bucket)
     small, big = tmp_path / "small.bin", tmp_path / "big.bin"
     small.write_bytes(os.urandom(1000))
     big.write_bytes(os.urandom(6 * 1024 * 1024))  # over minio's 5 MiB part size: multipart ETag
     for path in (small, big):
-        stored = s3.upload_file(path, bucket, f"up/{path.name}")
+        stored = b.put_file(f"up/{path.name}", path)
         size, sha, _ = file_digests(path)
         assert (stored.size, stored.sha256) == (size, sha)
-        assert s3.stat_object(bucket, f"up/{path.name}").size == size
-    assert "-" in s3.stat_object(bucket, "up/big.bin").etag
+        assert b.stat(f"up/{path.name}").size == size
+    assert "-" in b.stat("up/big.bin").etag
 
 
-def test_list_and_parallel_download_round_trip(s3: Storage, bucket: str, tmp_path: Path) -> None:
+def test_list_and_parallel_download_round_trip(s3: S3Admin, bucket: str, tmp_path: Path) -> None:
     """It lists keys with ETag and size and downloads them in parallel byte for byte."""
+    b = s3.at(bucket)
     src = tmp_path / "src"
     src.mkdir()
     for i in range(12):
         (src / f"f{i:02d}.bin").write_bytes(os.urandom(100 + i))
-        s3.upload_file(src / f"f{i:02d}.bin", bucket, f"tree/f{i:02d}.bin")
-    objs = s3.list_objects(bucket, "tree/")
-    assert [o.key for o in objs] == [f"tree/f{i:02d}.bin" for i in range(12)]
+        b.put_file(f"tree/f{i:02d}.bin", src / f"f{i:02d}.bin")
+    objs = b.list_entries("tree/")
+    assert [o.name for o in objs] == [f"tree/f{i:02d}.bin" for i in range(12)]
     assert all(len(o.etag) == 32 and o.size == 100 + i for i, o in enumerate(objs))
     out = tmp_path / "out"
-    total = s3.download_objects([(o, out / Path(o.key).name) for o in objs], progress=False)
+    total = b.get_files([(o, out / Path(o.name).name) for o in objs], progress=False)
     assert total == sum(100 + i for i in range(12))
     assert all((out / p.name).read_bytes() == p.read_bytes() for p in src.iterdir())
     umask = os.umask(0)
@@ -106,25 +106,25 @@ def test_list_and_parallel_download_round_trip(s3: Storage, bucket: str, tmp_pat
     assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o666 & ~umask}  # not mkstemp's 0600
 
 
-def test_json_objects_round_trip(s3: Storage, bucket: str) -> None:
+def test_json_objects_round_trip(s3: S3Admin, bucket: str) -> None:
     """It writes and reads small JSON documents."""
-    s3.put_json({"epoch": 3, "name": "é"}, bucket, "a/b.json")
+    s3.at(bucket).put_json("a/b.json", {"epoch": 3, "name": "é"})
     assert s3.get_json(bucket, "a/b.json") == {"epoch": 3, "name": "é"}
 
 
-def test_missing_object_and_bucket_have_their_own_messages(s3: Storage, bucket: str) -> None:
+def test_missing_object_and_bucket_have_their_own_messages(s3: S3Admin, bucket: str) -> None:
     """It says 'not found' for a key and 'does not exist' for a bucket, naming the endpoint, without retrying."""
     start = time.monotonic()
     with pytest.raises(
         ObjectNotFoundError, match=rf"{s3.endpoint}: object s3://{bucket}/nope.json not found"
     ):
-        s3.get_json(bucket, "nope.json")
+        s3.at(bucket).stat("nope.json")
     with pytest.raises(BucketNotFoundError, match=r"bucket 'no-such-bucket-x' does not exist"):
         s3.list_objects("no-such-bucket-x", "p/")
     assert time.monotonic() - start < 1.0  # never retried
 
 
-def test_wrong_credentials_and_denied_access_have_their_own_messages(s3: Storage, bucket: str) -> None:
+def test_wrong_credentials_and_denied_access_have_their_own_messages(s3: S3Admin, bucket: str) -> None:
     """It tells an unknown key, a wrong secret and a missing permission apart; the secret is never shown."""
     from moto.core import DEFAULT_ACCOUNT_ID, enable_iam_authentication
     from moto.iam.models import iam_backends
@@ -140,7 +140,7 @@ def test_wrong_credentials_and_denied_access_have_their_own_messages(s3: Storage
     ]
     with enable_iam_authentication():
         for access, secret, error, message in cases:
-            client = Storage(StorageSettings(s3.settings.endpoint, access, secret, secure=False))
+            client = S3Admin(StorageSettings(s3.settings.endpoint, access, secret, secure=False))
             start = time.monotonic()
             with pytest.raises(error) as info:
                 client.list_objects(bucket, "x/")
@@ -163,9 +163,9 @@ def test_endpoint_down_fails_in_bounded_time_with_one_message(caplog: pytest.Log
     assert len([r for r in caplog.records if "retry" in r.getMessage()]) == 2
 
 
-def test_transient_slowdown_is_retried_then_succeeds(s3: Storage, bucket: str, moto_endpoint: str) -> None:
+def test_transient_slowdown_is_retried_then_succeeds(s3: S3Admin, bucket: str, moto_endpoint: str) -> None:
     """It rides out two 503 SlowDown answers and completes the request."""
-    s3.put_json({"ok": True}, bucket, "r.json")
+    s3.at(bucket).put_json("r.json", {"ok": True})
     with FaultProxy(moto_endpoint) as proxy:
         client = storage_for(proxy.endpoint, region="us-east-1")
         proxy.fail_first = 2
@@ -208,7 +208,7 @@ def test_object_names_that_could_escape_are_refused(name: str) -> None:
 
 
 def test_secret_never_appears_in_logs_or_errors(
-    s3: Storage,
+    s3: S3Admin,
     bucket: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -216,11 +216,11 @@ def test_secret_never_appears_in_logs_or_errors(
 ) -> None:
     """It keeps the secret key out of every log record, error and repr across successes and failures."""
     caplog.set_level(logging.DEBUG)
-    texts = [repr(s3), repr(s3.settings), repr(backend_for(f"s3://{bucket}/x", storage=s3))]
+    texts = [repr(s3), repr(s3.settings), repr(backend_for(f"s3://{bucket}/x"))]
     (tmp_path / "f").write_text("x")
     s3.upload_file(tmp_path / "f", bucket, "f")
     for call in (
-        lambda: s3.get_json(bucket, "missing"),
+        lambda: s3.at(bucket).stat("missing"),
         lambda: s3.list_objects("missing-bucket-q", ""),
         lambda: storage_for(f"127.0.0.1:{closed_port()}").list_objects(bucket, ""),
     ):
@@ -235,18 +235,19 @@ def test_secret_never_appears_in_logs_or_errors(
 
 
 def test_download_that_does_not_match_the_listing_is_refused(
-    s3: Storage, bucket: str, tmp_path: Path
+    s3: S3Admin, bucket: str, tmp_path: Path
 ) -> None:
     """It checks size and MD5 (single-part ETag) and leaves no file behind when they disagree."""
     from dataclasses import replace
 
+    b = s3.at(bucket)
     (tmp_path / "a").write_bytes(b"abc")
-    s3.upload_file(tmp_path / "a", bucket, "a")
-    info = s3.stat_object(bucket, "a")
+    b.put_file("a", tmp_path / "a")
+    info = b.stat("a")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "a").write_bytes(b"previous")
     for stale in (replace(info, etag="0" * 32), replace(info, size=4)):
         with pytest.raises(StorageError, match="is corrupt"):
-            s3.download_object(stale, tmp_path / "out" / "a")
+            b.get_files([(stale, tmp_path / "out" / "a")], progress=False)
         assert [p.name for p in (tmp_path / "out").iterdir()] == ["a"]  # no temp file left
         assert (tmp_path / "out" / "a").read_bytes() == b"previous"  # and the old file untouched

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from _tiny import make_checkpoint, make_dataset
 
-from components.train.core import read_results
+from components._yolo.results import read_results
 
 pytestmark = pytest.mark.slow
 

@@ -21,12 +21,14 @@ from pathlib import Path
 import pytest
 from _tiny import TINY_TRAIN, make_checkpoint, make_dataset
 
-from components._shared.storage import S3Backend, Storage, backend_for
+from components._shared.storage import backend_for
+from components._shared.storage.s3 import S3Backend
+from components._yolo.results import read_results
 from components.train.checkpoints import INFO, CheckpointSync
-from components.train.core import TrainConfig, read_results
+from components.train.core import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from moto_s3 import moto_endpoint, s3, s3_env  # noqa: E402, F401
+from moto_s3 import S3Admin, moto_endpoint, s3, s3_env  # noqa: E402, F401
 
 pytestmark = pytest.mark.slow
 
@@ -89,13 +91,13 @@ def kill_after_first_checkpoint(proc: subprocess.Popen[bytes], ckpt: S3Backend, 
 
 
 @pytest.fixture
-def checkpoints(s3: Storage) -> S3Backend:  # noqa: F811 (the imported fixture)
+def checkpoints(s3: S3Admin) -> S3Backend:  # noqa: F811 (the imported fixture)
     """``s3://runs/checkpoints/run-x/frozen/`` on moto, empty (the moto server lives for the session)."""
     s3.ensure_bucket(BUCKET)
-    loc = backend_for(STAGE_URI, storage=s3)
+    loc = backend_for(STAGE_URI)
     assert isinstance(loc, S3Backend)
     for obj in s3.list_objects(BUCKET, loc.prefix):
-        s3.remove_object(BUCKET, obj.key)
+        s3.remove_object(BUCKET, obj.name)
     return loc
 
 
@@ -134,7 +136,7 @@ def test_preempted_stage_resumes_from_the_s3_checkpoint_on_an_empty_disk(
     assert metrics["epochs_this_run"] == CFG.epochs - ckpt_epoch
     assert metrics["frozen_verified"] is True
 
-    final = CheckpointSync(STAGE_URI, storage=checkpoints.storage)
+    final = CheckpointSync(STAGE_URI)
     assert final.restore(tmp_path / "final" / "last.pt") is True
     assert final.restored_epoch == CFG.epochs  # checkpoint.json says 3 and matches last.pt's checksum
     print(

@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from _tiny import make_dataset
 
-from components._shared.storage import Storage
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "storage"))
-from moto_s3 import SECRET, bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
+from moto_s3 import SECRET, S3Admin, bucket, moto_endpoint, s3, s3_env  # noqa: E402, F401
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +27,7 @@ PRETRAINED = REPO / "pipelines" / "sample" / "pretrained_task_a.pt"
 YOLO_KFP = Path(sys.executable).parent / "yolo-kfp"
 
 
-def test_cli_trains_from_s3_weights(s3: Storage, bucket: str, tmp_path: Path) -> None:  # noqa: F811
+def test_cli_trains_from_s3_weights(s3: S3Admin, bucket: str, tmp_path: Path) -> None:  # noqa: F811
     """It downloads the checkpoint from s3:// through MINIO_*, trains 1 frozen epoch and records the URI."""
     if not YOLO_KFP.is_file():
         pytest.skip(f"{YOLO_KFP} not installed (run make install)")

@@ -128,3 +128,30 @@ def test_cli_refuses_an_owned_train_arg_in_one_line(
     assert main([*argv, "--train-arg", "epochs=3"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'epochs' is set by the pipeline" in err
+
+
+def test_result_is_its_metrics_json_and_reads_back(tmp_path: Path) -> None:
+    """It writes metrics.json from the one TrainResult (no out_dir, no empty previous_stage) and reads it back."""
+    from components._shared.fsio import write_json_atomic
+    from components.train.core import TrainResult
+
+    result = TrainResult(tmp_path, "frozen", "yolov5nu", map50=0.5, names=("a", "b"), frozen_verified=True,
+                         config=TrainConfig(imgsz=64).to_dict())  # fmt: skip
+    data = result.to_json()
+    assert list(data)[:3] == ["stage", "architecture", "map50"] and data["names"] == ["a", "b"]
+    assert "out_dir" not in data and "previous_stage" not in data
+    write_json_atomic(result.metrics_json, data)
+    assert TrainResult.read(tmp_path) == result
+    assert result.to_dict()["stage_name"] == "frozen" and result.card()["imgsz"] == 64
+    summary = result.summary()
+    assert summary["frozen_verified"] == 1.0 and "backbone_max_abs_change" not in summary
+
+
+def test_last_row_gives_the_metrics_when_the_record_has_none() -> None:
+    """It reads mAP, precision and recall of the last results.csv row by Ultralytics' column names."""
+    from components._yolo.results import MAP50, MAP50_95, PRECISION, RECALL, epoch_seconds, last_metrics
+
+    rows = [{MAP50: 0.1, "time": 5.0}, {MAP50: 0.4, MAP50_95: 0.2, PRECISION: 0.6, RECALL: 0.3, "time": 12.0}]
+    assert last_metrics(rows) == {"map50": 0.4, "map50_95": 0.2, "precision": 0.6, "recall": 0.3}
+    assert last_metrics([]) == {"map50": 0.0, "map50_95": 0.0, "precision": 0.0, "recall": 0.0}
+    assert epoch_seconds(rows) == [5.0, 7.0]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from _tiny import TINY_TRAIN, TinyRun
 
-from components.train.core import TrainConfig, read_results, train_model
+from components._yolo.results import read_results
+from components.train.core import TrainConfig, train_model
 
 pytestmark = pytest.mark.slow
 

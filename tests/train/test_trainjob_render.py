@@ -14,7 +14,6 @@ from _crd import TRAINJOB_CRD, crd_validator, errors
 from components._shared.errors import ConfigError
 from components.train import cli as train_cli
 from components.train.core import TrainConfig
-from components.train.stage import train_argv
 from components.train.trainjob import (
     API_VERSION,
     MINIO_KEYS,
@@ -22,6 +21,7 @@ from components.train.trainjob import (
     Workspace,
     gpus_in,
     render_trainjob,
+    train_argv,
     trainjob_name,
 )
 from pipelines.cli import main
@@ -202,19 +202,54 @@ def test_trainjob_name_is_stable_per_run_and_stage_and_short():
 
 
 def test_train_argv_reads_back_as_the_same_config():
-    """It passes every TrainConfig setting to `yolo-kfp train` (train_args as YAML) without loss."""
+    """It passes the whole TrainConfig to `yolo-kfp train` as one JSON argument, read back without loss."""
     cfg = TrainConfig(
         freeze=10, epochs=7, imgsz=320, batch=64, lr0=0.005, warmup_epochs=0.5, seed=3, stage_name="frozen",
-        cos_lr=True, train_args={"mosaic": 0.5, "optimizer": "AdamW", "close_mosaic": 0, "hsv_h": "0.1"},
+        cos_lr=True, momentum=0.9, cache=True, amp=False, resume=False,
+        train_args={"mosaic": 0.5, "optimizer": "AdamW", "close_mosaic": 0, "hsv_h": "0.1"},
     )  # fmt: skip
     argv = train_argv(cfg, Path("/ws/d"), "/ws/init/best.pt", Path("/ws/out"))
     parser = argparse.ArgumentParser()
     train_cli.add_arguments(parser)
     args = parser.parse_args(argv)
-    assert (args.freeze, args.epochs, args.imgsz, args.batch, args.lr0) == (10, 7, 320, 64, 0.005)
-    assert (args.warmup_epochs, args.seed, args.stage_name, args.device) == (0.5, 3, "frozen", "auto")
-    assert train_cli.parse_train_args(args.train_arg) == {"cos_lr": True, **cfg.train_args}
+    read = train_cli.train_config(args)
+    assert read == cfg and TrainConfig.from_json(cfg.to_json()) == cfg
+    assert (read.freeze, read.epochs, read.imgsz, read.batch, read.lr0) == (10, 7, 320, 64, 0.005)
+    assert (read.warmup_epochs, read.seed, read.stage_name, read.device) == (0.5, 3, "frozen", "auto")
+    assert (read.cos_lr, read.momentum, read.cache, read.amp) == (True, 0.9, True, False)
+    assert read.train_args == cfg.train_args and "--train-arg" not in argv  # no option smuggled as a string
     assert str(args.dataset) == "/ws/d" and str(args.out) == "/ws/out"
+
+
+def test_cli_flags_win_over_the_config_json():
+    """It takes --config first, then each option flag given on the command line, --train-arg added."""
+    parser = argparse.ArgumentParser()
+    train_cli.add_arguments(parser)
+    base = TrainConfig(epochs=7, lr0=0.002, cos_lr=True, train_args={"hsv_h": 0.1})
+    args = parser.parse_args([*ARGS, "--config", base.to_json(), "--epochs", "3", "--no-cos-lr",
+                              "--train-arg", "mosaic=0.5"])  # fmt: skip
+    cfg = train_cli.train_config(args)
+    assert (cfg.epochs, cfg.lr0, cfg.cos_lr) == (3, 0.002, False)
+    assert cfg.train_args == {"hsv_h": 0.1, "mosaic": 0.5}
+    assert train_cli.train_config(parser.parse_args(list(ARGS))) == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"epoch": 3}', "unknown field(s) epoch"),
+        ('{"epochs": "3"}', "wrong type for epochs='3'"),
+        ('{"amp": 1}', "wrong type for amp=1"),
+    ],
+)
+def test_config_json_is_refused_in_one_line(text: str, message: str):
+    """It refuses a --config that is not a JSON object of TrainConfig fields of the right types."""
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        TrainConfig.from_json(text)
+    assert "\n" not in str(err.value)
+    assert TrainConfig.from_json('{"lr0": 1, "workers": 2}') == TrainConfig(lr0=1, workers=2)
 
 
 def test_render_trainjob_cli_prints_a_valid_trainjob(validator, capsys: pytest.CaptureFixture[str]):
@@ -230,14 +265,10 @@ def test_render_trainjob_cli_prints_a_valid_trainjob(validator, capsys: pytest.C
     trainer = job["spec"]["trainer"]
     assert (trainer["numNodes"], trainer["numProcPerNode"]) == (4, 8)
     args = trainer["args"]
-    for flag, value in [
-        ("--epochs", "30"),
-        ("--freeze", "10"),
-        ("--train-arg", "mosaic=0.5"),
-        ("--out", "/kfp-workspace/out"),
-    ]:
-        assert args[args.index(flag) + 1] == value
-    assert "--no-resume" in args and "--nodes" not in args
+    cfg = TrainConfig.from_json(args[args.index("--config") + 1])
+    assert (cfg.epochs, cfg.freeze, cfg.train_args) == (30, 10, {"mosaic": 0.5})
+    assert args[args.index("--out") + 1] == "/kfp-workspace/out"
+    assert cfg.resume is False and "--nodes" not in args
     assert job["metadata"]["namespace"] == "yolo-kfp"
     assert job["metadata"]["labels"]["yolo-kfp/stage"] == "frozen"
 

@@ -71,7 +71,7 @@ def test_gate_passes_at_zero_and_blocks_at_one(
         frozen_run.out_dir / "best.pt",
         frozen_run.data_yaml,
         tmp_path / "v",
-        ValidateConfig(min_map50_95=1.0, **TINY),
+        ValidateConfig(gate=GatePolicy(threshold=1.0), **TINY),
     )
     assert blocked.gate_passed is False and "< threshold 1.0000" in blocked.gate.reason
     assert json.loads((tmp_path / "v" / "metrics.json").read_text())["gate"]["passed"] is False
@@ -118,7 +118,7 @@ def test_a_champion_with_other_classes_is_not_compared(frozen_run: TinyRun, tmp_
         not blocked.gate_passed
         and "has other classes [pretrain0, pretrain1, pretrain2]" in blocked.gate.reason
     )
-    allowed = ValidateConfig(champion=other, allow_class_change=True, **TINY)
+    allowed = ValidateConfig(champion=other, gate=GatePolicy(allow_class_change=True), **TINY)
     assert validate_model(weights, frozen_run.data_yaml, tmp_path / "b", allowed).gate_passed
 
 
@@ -197,7 +197,9 @@ def test_missing_split_unknown_weights_and_empty_lists_are_refused(tiny_data: Pa
     with pytest.raises(ConfigError, match=r"\.pt checkpoint or a \.onnx"):
         validate_model(tmp_path / "model.txt", tiny_data, tmp_path / "o")
     with pytest.raises(ConfigError, match="must be >= 0"):
-        validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(class_tolerance=-1))
+        validate_model(
+            weights, tiny_data, tmp_path / "o", ValidateConfig(gate=GatePolicy(class_tolerance=-1))
+        )
     (tiny_data.parent / "val.txt").write_text("\n")
     with pytest.raises(DatasetError, match=r"val.txt: the val list names no image"):
         validate_model(weights, tiny_data, tmp_path / "o", ValidateConfig(split="auto"))

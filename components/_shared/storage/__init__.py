@@ -1,22 +1,7 @@
-"""Storage: one registry from URI scheme to backend; a new backend is one module and one line here.
+"""Storage: a registry from URI scheme to lazily imported backend (``BACKENDS``); ``backend_for(uri)`` opens one.
 
-    s3://bucket/prefix/...    components/_shared/storage/s3.py     (MinIO/S3 from MINIO_*, retries)
-    /path, file:///path       components/_shared/storage/local.py  (local folder, same layout)
-
-``backend_for(uri)`` opens the objects under a URI through the ``Backend`` interface
-(``components/_shared/storage/base.py``): stat, list, download, upload, small JSON, delete, each
-verified and atomic per object, plus create-only writes and compare-and-swap of small JSON
-documents (``ObjectExistsError`` / ``PreconditionFailedError`` when another writer won).
-``BACKENDS`` below is the whole list: nothing registers itself as
-a side effect of an import, and each ``"module:Class"`` is imported when its scheme is first used
-(the two built-in modules are also re-exported here; they import only the standard library until a
-MinIO client is made).
-
-To add one (say ``gs://``): write ``gs.py`` with a class that implements ``Backend`` and has a
-``from_uri(uri, **options)`` classmethod, and add ``"gs": "components._shared.storage.gs:GsBackend"``.
-
-The MinIO client and its error types are re-exported here (``from components._shared.storage import
-Storage, parse_s3_uri``) for callers that need bucket-level calls.
+To add a backend (say ``gs://``): a class implementing ``base.Backend`` whose constructor takes
+``(uri, **options)``, and one ``"module:Class"`` line in ``BACKENDS``.
 """
 
 from __future__ import annotations
@@ -31,7 +16,11 @@ from typing import Any
 
 from components._shared.errors import ConfigError
 from components._shared.storage.base import (
+    AccessDeniedError,
     Backend,
+    BucketNotFoundError,
+    CredentialsError,
+    EndpointUnavailableError,
     Entry,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -40,21 +29,6 @@ from components._shared.storage.base import (
     file_digests,
     safe_relpath,
     sha256_file,
-)
-from components._shared.storage.local import LocalBackend
-from components._shared.storage.s3 import (
-    AccessDeniedError,
-    BucketNotFoundError,
-    CredentialsError,
-    EndpointUnavailableError,
-    ObjectInfo,
-    RetryPolicy,
-    S3Backend,
-    Storage,
-    StorageSettings,
-    is_s3_uri,
-    parse_s3_uri,
-    storage_configured,
 )
 
 LOCAL = "file"
@@ -75,28 +49,18 @@ __all__ = [
     "CredentialsError",
     "EndpointUnavailableError",
     "Entry",
-    "LocalBackend",
     "ObjectExistsError",
-    "ObjectInfo",
     "ObjectNotFoundError",
     "PreconditionFailedError",
-    "RetryPolicy",
-    "S3Backend",
-    "Storage",
-    "StorageSettings",
     "StoredFile",
-    "backend_class",
     "backend_for",
     "describe_supported",
     "file_digests",
-    "is_s3_uri",
-    "parse_s3_uri",
+    "local_path",
     "safe_relpath",
     "scheme_of",
     "sha256_file",
     "split_uri",
-    "storage_configured",
-    "supported_schemes",
 ]
 
 
@@ -106,9 +70,11 @@ def scheme_of(uri: str | os.PathLike[str]) -> str:
     return m.group("scheme").lower() if m else LOCAL
 
 
-def supported_schemes() -> tuple[str, ...]:
-    """The registered schemes, in registry order (``("s3", "file")``)."""
-    return tuple(BACKENDS)
+def local_path(uri: str | os.PathLike[str]) -> Path:
+    """The path a plain path or a ``file://`` URI names (``~`` expanded)."""
+    text = os.fspath(uri)
+    m = _SCHEME.match(text)
+    return Path(text[m.end() :] if m else text).expanduser()
 
 
 def describe_supported() -> str:
@@ -116,48 +82,26 @@ def describe_supported() -> str:
     return ", ".join(f"{s}://" for s in BACKENDS) + " or a local path"
 
 
-def backend_class(scheme: str) -> type[Backend]:
-    """Import and return the backend class registered for ``scheme``.
-
-    Raises:
-        ConfigError: no backend is registered for it.
-    """
-    target = BACKENDS.get(scheme.lower())
-    if target is None:
-        raise ConfigError(f"no storage backend for '{scheme}://' (supported: {describe_supported()})")
-    module, _, name = target.partition(":")
-    cls: type[Backend] = getattr(importlib.import_module(module), name)
-    return cls
-
-
 def backend_for(uri: str | os.PathLike[str], **options: Any) -> Backend:
-    """The objects under ``uri``, through the backend registered for its scheme.
+    """The objects under ``uri`` through its scheme's backend (``options``: its constructor's).
 
-    Args:
-        uri: ``s3://bucket/prefix``, ``file:///folder`` or a local folder path.
-        **options: passed to the backend's ``from_uri`` (S3: ``storage=``, ``workers=``).
-
-    Raises:
-        ConfigError: unknown scheme (the message lists the supported ones), or a malformed URI.
+    Raises ConfigError for an unknown scheme or a malformed URI.
     """
     scheme = scheme_of(uri)
-    try:
-        cls = backend_class(scheme)
-    except ConfigError:
+    target = BACKENDS.get(scheme)
+    if target is None:
         raise ConfigError(
             f"{os.fspath(uri)}: unsupported URI scheme '{scheme}://' (supported: {describe_supported()})"
-        ) from None
-    backend: Backend = cls.from_uri(os.fspath(uri), **options)  # type: ignore[attr-defined]
+        )
+    module, _, name = target.partition(":")
+    backend: Backend = getattr(importlib.import_module(module), name)(os.fspath(uri), **options)
     return backend
 
 
 def split_uri(uri: str | os.PathLike[str]) -> tuple[str, str]:
-    """Split an object's URI into its parent's URI and its name: ``s3://b/m/best.pt`` -> ``(s3://b/m/, best.pt)``.
+    """``s3://b/m/best.pt`` -> ``(s3://b/m/, best.pt)``, for ``backend_for(parent).get_file(name, dest)``.
 
-    ``backend_for(parent).get_file(name, dest)`` then fetches the object, whatever the scheme.
-
-    Raises:
-        ConfigError: the URI names a folder (ends with ``/``) or a bucket, not an object.
+    Raises ConfigError when the URI names a folder (ends with ``/``) or a bucket, not an object.
     """
     text = os.fspath(uri)
     m = _SCHEME.match(text)
@@ -167,7 +111,7 @@ def split_uri(uri: str | os.PathLike[str]) -> tuple[str, str]:
         if not root or not name:
             raise ConfigError(f"{text}: names a folder or a bucket, not an object (expected .../name)")
         return f"{text[: m.end()]}{root}/{parent + '/' if parent else ''}", name
-    path = Path(text[m.end() :] if m else text).expanduser()
+    path = local_path(text)
     if not path.name or text.endswith(("/", os.sep)):
         raise ConfigError(f"{text}: names a folder, not a file")
     return str(path.parent), path.name

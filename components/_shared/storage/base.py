@@ -1,12 +1,8 @@
-"""What every storage backend shares: the ``Backend`` interface, its value types and file helpers.
-
-A backend is a folder-like place holding objects by relative, ``/``-separated name: an ``s3://``
-prefix, a local folder. It is opened for a URI by ``components._shared.storage.backend_for`` and
-every name given to it is checked by ``safe_relpath`` (no absolute names, no ``..``).
-"""
+"""The storage ``Backend`` interface (objects by ``/``-separated name under one root), its errors, helpers."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import json
@@ -15,7 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from components._shared.errors import StorageError
 
@@ -37,6 +33,22 @@ class ObjectNotFoundError(StorageError):
     """The object named in the URI does not exist."""
 
 
+class BucketNotFoundError(StorageError):
+    """The bucket named in the URI does not exist."""
+
+
+class CredentialsError(StorageError):
+    """The endpoint rejected the access key or the signature (wrong MINIO_ACCESS_KEY / MINIO_SECRET_KEY)."""
+
+
+class AccessDeniedError(StorageError):
+    """The credentials are valid but have no permission for the bucket or object."""
+
+
+class EndpointUnavailableError(StorageError):
+    """Transient failures (refused, timeouts, stalls, 5xx, throttling) persisted through every retry."""
+
+
 class PreconditionFailedError(StorageError):
     """A conditional write lost: the object changed since it was read (compare-and-swap) or exists already."""
 
@@ -47,16 +59,7 @@ class ObjectExistsError(PreconditionFailedError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One object of a backend.
-
-    Attributes:
-        name: its name relative to the backend's root (``a/b.json``).
-        size: bytes.
-        etag: a token that changes whenever the object is rewritten (S3: the ETag, quotes stripped;
-            local: modification time and size). Compare-and-swap uses the token of ``get_json_etag``
-            (S3: the same ETag; local: the content's sha256).
-        uri: its full URI (for messages and reports).
-    """
+    """One object; ``etag`` changes whenever it is rewritten (S3: the ETag unquoted; local: mtime and size)."""
 
     name: str
     size: int
@@ -78,113 +81,99 @@ class StoredFile:
         return {"uri": self.uri, "size": self.size, "sha256": self.sha256, "etag": self.etag}
 
 
-class Backend(Protocol):
+class Backend(abc.ABC):
     """The operations ingest, weights, checkpoints and publish need, on objects under one root URI.
 
-    Writes are atomic per object (a reader sees the old or the new content, never a partial one) and
-    verified (size and checksum). Reading a missing object: ``stat`` raises ``ObjectNotFoundError``,
-    ``get_file`` returns False and ``get_json`` None.
-
-    Conditional writes (what makes publishing safe with concurrent writers):
-        ``create_file`` / ``create_json`` write only when the object does not exist yet (S3
-            ``If-None-Match: *``; local: hard link of a verified temp file, which fails when the name
-            exists). Another writer's object raises ``ObjectExistsError``; an object already holding
-            exactly these bytes counts as written (a retried request whose first try landed).
-        ``get_json_etag`` reads a small JSON document with its version token, and ``replace_json``
-            writes it only when that token still holds (S3 ``If-Match``; local: an ``fcntl`` lock
-            file and a sha256 compare, then rename); ``etag=None`` means "create if absent". A lost
-            race raises ``PreconditionFailedError``: read again and retry.
-
-    Attributes:
-        scheme: the URI scheme this backend serves (``s3``, ``file``).
-        uri: the root, as given (``s3://bucket/prefix/``, ``/abs/folder``).
-        endpoint: where the objects live, for messages (``http://minio:9000``, ``local disk``).
+    Writes are atomic per object and verified (size and checksum). Conditional writes make publishing safe
+    with concurrent writers: ``create_*`` write only a free name (S3 ``If-None-Match: *``; local: a hard
+    link) and raise ``ObjectExistsError`` for another writer's object (the same bytes count as written: a
+    retry whose first try landed); ``replace_json`` writes only while ``get_json_etag``'s token holds (S3
+    ``If-Match``; local: ``fcntl`` lock and sha256) and raises ``PreconditionFailedError`` otherwise.
     """
 
     scheme: ClassVar[str]
     uri: str
-    endpoint: str
+    endpoint: str  # where the objects live, for messages: ``http://minio:9000``, ``local disk``
 
+    @abc.abstractmethod
     def uri_of(self, rel: str) -> str:
         """The full URI of ``rel`` under the root."""
-        ...
 
+    @abc.abstractmethod
     def child(self, rel: str) -> Backend:
         """A backend rooted at ``rel`` under this one."""
-        ...
 
+    @abc.abstractmethod
     def stat(self, rel: str) -> Entry:
         """Size and version token of one object; ``ObjectNotFoundError`` when it is missing."""
-        ...
 
     def exists(self, rel: str) -> bool:
         """True when the object exists."""
-        ...
+        try:
+            self.stat(rel)
+        except ObjectNotFoundError:
+            return False
+        return True
 
     def list(self, rel_prefix: str = "") -> list[str]:
         """Names of every object under ``rel_prefix`` (recursive), sorted."""
-        ...
+        return [e.name for e in self.list_entries(rel_prefix)]
 
+    @abc.abstractmethod
     def list_entries(self, rel_prefix: str = "") -> list[Entry]:
         """Every object under ``rel_prefix`` (recursive) with size and version token, sorted by name."""
-        ...
 
     def get_file(self, rel: str, dest: Path) -> bool:
         """Download one object to ``dest`` atomically; False when it does not exist."""
-        ...
+        try:
+            entry = self.stat(rel)
+        except ObjectNotFoundError:
+            return False
+        self.get_files([(entry, Path(dest))], progress=False)
+        return True
 
+    @abc.abstractmethod
     def get_files(
         self, items: Sequence[tuple[Entry, Path]], *, desc: str = "download", progress: bool = True
     ) -> int:
-        """Download many listed objects (in parallel where the backend can); returns the bytes written."""
-        ...
+        """Download listed objects (in parallel where the backend can), each checked against its entry; returns the bytes written."""
 
     def get_json(self, rel: str) -> Any | None:
         """Read and parse a small JSON object; None when it does not exist."""
-        ...
+        found = self.get_json_etag(rel)
+        return found[0] if found else None
 
+    @abc.abstractmethod
     def put_file(self, rel: str, path: Path) -> StoredFile:
         """Upload a file as ``rel`` and verify it."""
-        ...
 
+    @abc.abstractmethod
     def put_json(self, rel: str, obj: Any) -> StoredFile:
         """Write a small JSON document (indented, sorted keys)."""
-        ...
 
+    @abc.abstractmethod
     def delete(self, rel: str) -> None:
         """Remove one object (no error when it is already gone)."""
-        ...
 
+    @abc.abstractmethod
     def create_file(self, rel: str, path: Path) -> StoredFile:
         """Upload a file as ``rel`` only if no object has that name; ``ObjectExistsError`` otherwise."""
-        ...
 
+    @abc.abstractmethod
     def create_json(self, rel: str, obj: Any) -> StoredFile:
         """Write a small JSON document only if ``rel`` does not exist; ``ObjectExistsError`` otherwise."""
-        ...
 
+    @abc.abstractmethod
     def get_json_etag(self, rel: str) -> tuple[Any, str] | None:
         """A small JSON document and the version token ``replace_json`` checks; None when missing."""
-        ...
 
+    @abc.abstractmethod
     def replace_json(self, rel: str, obj: Any, *, etag: str | None) -> StoredFile:
-        """Compare-and-swap: write only if ``rel`` still has ``etag`` (None: only if it is absent).
-
-        Raises:
-            PreconditionFailedError: another writer changed (or created) it since it was read.
-        """
-        ...
-
-
-# ---------------------------------------------------------------- helpers shared by the backends
+        """Compare-and-swap: write only if ``rel`` still has ``etag`` (None: absent); else PreconditionFailedError."""
 
 
 def safe_relpath(rel: str, *, what: str) -> str:
-    """Check a relative object name: no absolute path, no ``..``, no empty parts; returns it normalised.
-
-    Raises:
-        StorageError: the name could escape its folder.
-    """
+    """``rel`` normalised; StorageError when it could escape its folder (absolute, ``..``, empty part)."""
     parts = rel.replace("\\", "/").split("/")
     if rel.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or "\x00" in rel:
         raise StorageError(f"{what}: unsafe object name {rel!r} (absolute, empty part or '..')")
@@ -194,6 +183,19 @@ def safe_relpath(rel: str, *, what: str) -> str:
 def json_bytes(obj: Any) -> bytes:
     """The stored form of a JSON document: indented, sorted keys, trailing newline."""
     return (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def parse_json(data: bytes, where: str) -> Any:
+    """Parse a stored JSON document; ``StorageError`` naming ``where`` when it is not valid JSON."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise StorageError(f"{where} is not valid JSON ({err})") from err
+
+
+def stored_bytes(uri: str, data: bytes, etag: str | None = None) -> StoredFile:
+    """The ``StoredFile`` of ``data`` written to ``uri``."""
+    return StoredFile(uri=uri, size=len(data), sha256=hashlib.sha256(data).hexdigest(), etag=etag)
 
 
 def file_digests(path: Path) -> tuple[int, str, str]:
@@ -227,16 +229,22 @@ def content_type(name: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_dest(dest: Path) -> Iterator[Path]:
-    """Yield a temp path beside ``dest``; rename it over ``dest`` on success, remove it on error."""
+def temp_beside(dest: Path) -> Iterator[Path]:
+    """A temp file in ``dest``'s folder, readable like other outputs; removed when the block ends unless renamed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     try:
-        yield Path(tmp)
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, dest)
-    except BaseException:
+        yield Path(tmp)
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
+
+
+@contextlib.contextmanager
+def atomic_dest(dest: Path) -> Iterator[Path]:
+    """Yield a temp path beside ``dest``; rename it over ``dest`` on success, remove it on error."""
+    with temp_beside(dest) as tmp:
+        yield tmp
+        os.replace(tmp, dest)

@@ -1,31 +1,8 @@
-"""Bounds of every S3 call: connect and read timeouts, a minimum transfer speed and a retry budget.
+"""Bounds of every S3 call: connect and read timeouts, a minimum transfer speed, retries within a budget.
 
-Every request the MinIO client makes goes through the urllib3 pool built by ``bounded_pool_manager``,
-which enforces these limits on the socket itself (headers and bodies, both directions), so no call
-can hang: an endpoint that refuses, never answers, or answers one byte at a time fails with one
-``EndpointUnavailableError`` line naming the endpoint, the object and the limit that was hit.
-
-Defaults (the numbers below are checked against the code by ``tests/storage/test_bounded.py``;
-the same table is in ``components/ingest/README.md``). Environment variables override them, and
-``yolo-kfp ingest`` flags override the environment:
-
-| setting | environment variable | ingest flag | default | what it bounds |
-|---|---|---|---|---|
-| connect timeout | `YOLO_KFP_S3_CONNECT_TIMEOUT` | `--connect-timeout` | 5 s | TCP (and TLS) connect of one request |
-| read timeout | `YOLO_KFP_S3_READ_TIMEOUT` | `--read-timeout` | 15 s | time to the first byte of an answer, and the longest silence between two reads or sends |
-| minimum speed | `YOLO_KFP_S3_MIN_SPEED` | `--min-speed` | 1024 B/s | a request moving fewer bytes than this per second, averaged over the speed window, fails as stalled (0: off) |
-| speed window | `YOLO_KFP_S3_SPEED_WINDOW` | | 60 s | the window of the minimum speed; a request younger than this is never stalled |
-| retry budget | `YOLO_KFP_S3_RETRY_BUDGET` | `--retry-budget` | 20 s | no retry starts later than this after the call began |
-| attempts | `YOLO_KFP_STORAGE_ATTEMPTS` | | 4 | tries of one call (transient failures only) |
-| first back-off | `YOLO_KFP_STORAGE_BACKOFF_S` | | 0.5 s | delay before the first retry, doubled per retry, capped at 4 s, jittered |
-
-What that means for one call with the defaults (measured in ``tests/storage/test_bounded.py``):
-an endpoint that refuses connections fails after 4 attempts and at most 3.5 s of back-off; one that
-accepts and never answers fails after 2 attempts of one read timeout each (about 31 s; never more
-than retry budget + connect timeout + read timeout = 40 s); one that drips a byte every few seconds
-fails as stalled when the speed window has passed (about 60 s; at most speed window + read timeout =
-75 s) and is not retried, the budget being spent. A transfer that keeps moving at least the minimum
-speed is never cut, however long it takes; a stalled one is retried only within the retry budget.
+``bounded_pool_manager``'s connections enforce ``TransferLimits`` on the socket itself, so no call can
+hang. Defaults, variables and worst cases: ``components/ingest/README.md`` (held to it by
+``tests/storage/test_bounded.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +13,7 @@ import functools
 import http.client
 import io
 import os
+import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -55,16 +33,14 @@ ENV_READ_TIMEOUT = "YOLO_KFP_S3_READ_TIMEOUT"
 ENV_MIN_SPEED = "YOLO_KFP_S3_MIN_SPEED"
 ENV_SPEED_WINDOW = "YOLO_KFP_S3_SPEED_WINDOW"
 ENV_RETRY_BUDGET = "YOLO_KFP_S3_RETRY_BUDGET"
+ENV_ATTEMPTS = "YOLO_KFP_STORAGE_ATTEMPTS"
+ENV_BACKOFF = "YOLO_KFP_STORAGE_BACKOFF_S"
 
 _SEND_BLOCK = 64 * 1024  # request bodies are sent in blocks so that a slow reader is noticed between them
 
 
 def env_seconds(environ: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
-    """A duration in seconds from ``environ[name]`` (``default`` when unset or empty).
-
-    Raises:
-        ConfigError: the value is not a number, or not > 0 (>= 0 with ``allow_zero``).
-    """
+    """Seconds from ``environ[name]`` (``default`` when unset); ConfigError unless > 0 (>= 0 if allowed)."""
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -79,13 +55,11 @@ def env_seconds(environ: Mapping[str, str], name: str, default: float, *, allow_
 
 @dataclass(frozen=True)
 class TransferLimits:
-    """Per-request bounds enforced on the socket (see the module docstring for what each one means).
+    """Per-request bounds enforced on the socket.
 
     Attributes:
-        connect_timeout_s: TCP/TLS connect timeout.
         read_timeout_s: time to first byte, and the longest silence between two socket reads or sends.
         min_speed_bps: minimum average bytes per second over ``speed_window_s`` (0 disables the rule).
-        speed_window_s: the averaging window of the minimum speed.
     """
 
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
@@ -104,11 +78,7 @@ class TransferLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TransferLimits:
-        """Defaults overridden by ``YOLO_KFP_S3_CONNECT_TIMEOUT`` / ``_READ_TIMEOUT`` / ``_MIN_SPEED`` / ``_SPEED_WINDOW``.
-
-        Raises:
-            ConfigError: a variable is not a valid number.
-        """
+        """Defaults overridden by ``YOLO_KFP_S3_CONNECT_TIMEOUT`` / ``_READ_TIMEOUT`` / ``_MIN_SPEED`` / ``_SPEED_WINDOW``."""
         env = os.environ if environ is None else environ
         speed_raw = env.get(ENV_MIN_SPEED, "").strip()
         try:
@@ -132,6 +102,44 @@ class TransferLimits:
         return f"connect {self.connect_timeout_s:g}s, read {self.read_timeout_s:g}s, {speed}"
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential back-off: ``attempts`` tries, delays ``base * 2**n`` (capped, jittered).
+
+    ``deadline_s`` is the retry budget: no retry starts when its back-off would end later than this
+    after the call began (the attempt in flight is bounded by ``TransferLimits``).
+    """
+
+    attempts: int = 4
+    base_delay_s: float = 0.5
+    max_delay_s: float = 4.0
+    deadline_s: float = DEFAULT_RETRY_BUDGET_S
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
+        """Defaults overridden by ``YOLO_KFP_STORAGE_ATTEMPTS`` / ``_BACKOFF_S`` and ``YOLO_KFP_S3_RETRY_BUDGET``."""
+        env = os.environ if environ is None else environ
+        try:
+            attempts = int(env.get(ENV_ATTEMPTS, cls.attempts))
+            base = float(env.get(ENV_BACKOFF, cls.base_delay_s))
+        except ValueError as err:
+            raise ConfigError(f"{ENV_ATTEMPTS}/_BACKOFF_S must be numbers ({err})") from err
+        if attempts < 1 or base < 0:
+            raise ConfigError(f"{ENV_ATTEMPTS} must be >= 1 and {ENV_BACKOFF} >= 0")
+        budget = env_seconds(env, ENV_RETRY_BUDGET, DEFAULT_RETRY_BUDGET_S, allow_zero=True)
+        return cls(attempts=attempts, base_delay_s=base, deadline_s=budget)
+
+    def delay(self, failed_attempts: int) -> float:
+        """Back-off before the next try after ``failed_attempts`` failures (jittered, at most max_delay_s)."""
+        nominal = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
+        return nominal * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+
+    def worst_case_sleep_s(self) -> float:
+        """Upper bound of the total back-off of one call (what a dead endpoint costs at most in sleeps)."""
+        total = sum(min(self.max_delay_s, self.base_delay_s * 2 ** (n - 1)) for n in range(1, self.attempts))
+        return min(total, self.deadline_s)
+
+
 class TransferStalled(OSError):
     """A request moved fewer bytes than the minimum speed over the speed window (raised on the socket)."""
 
@@ -139,8 +147,6 @@ class TransferStalled(OSError):
 class TransferCancelled(OSError):
     """The batch this request belongs to was cancelled (another transfer failed, or the process is stopping)."""
 
-
-# ---------------------------------------------------------------- cancellation of a batch of transfers
 
 _scope = threading.local()
 
@@ -160,9 +166,6 @@ def cancelled() -> bool:
     """True when the current thread's cancel scope has been cancelled."""
     event: threading.Event | None = getattr(_scope, "event", None)
     return bool(event and event.is_set())
-
-
-# ---------------------------------------------------------------- the watchdog on the socket
 
 
 class _Progress:
@@ -205,8 +208,6 @@ class _Progress:
 
 
 class _WatchedReader(io.RawIOBase):
-    """The socket's raw reader, checking the request's progress before every read."""
-
     def __init__(self, raw: io.RawIOBase, progress: _Progress) -> None:
         super().__init__()
         self._raw, self._progress = raw, progress
@@ -274,8 +275,12 @@ class _WatchedConnection:
             progress.add(len(block))
 
 
-def bounded_pool_manager(limits: TransferLimits, *, maxsize: int, ca_certs: str) -> Any:
-    """A urllib3 ``PoolManager`` (no urllib3 retries) whose connections enforce ``limits`` on every request."""
+def bounded_pool_manager(limits: TransferLimits, *, maxsize: int) -> Any:
+    """A urllib3 ``PoolManager`` whose connections enforce ``limits``.
+
+    urllib3's own retries are off (``RetryPolicy`` owns the budget); TLS uses ``SSL_CERT_FILE``, else certifi.
+    """
+    import certifi
     import urllib3
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
@@ -286,7 +291,7 @@ def bounded_pool_manager(limits: TransferLimits, *, maxsize: int, ca_certs: str)
         maxsize=maxsize,
         retries=False,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=ca_certs,
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
     )
     manager.pool_classes_by_scheme = {
         "http": type("BoundedHTTPPool", (urllib3.HTTPConnectionPool,), {"ConnectionCls": http_conn}),

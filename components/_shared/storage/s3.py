@@ -1,72 +1,60 @@
-"""The ``s3://`` backend: MinIO client, bounded retries, verified transfers.
-
-Configuration comes only from the environment (on the cluster: a Kubernetes Secret mounted with
-``kfp-kubernetes`` ``use_secret_as_env``; never pipeline parameters):
-
-    MINIO_ENDPOINT     host:port (an ``http://`` / ``https://`` prefix is accepted and sets the default
-                       of MINIO_SECURE)
-    MINIO_ACCESS_KEY   access key; MINIO_SECRET_KEY its secret (both or neither: anonymous access)
-    MINIO_SECURE       true (default) / false
-    MINIO_REGION       optional; saves one GetBucketLocation request per bucket
-
-Every call is bounded (``components/_shared/storage/limits.py`` has the table of defaults and the
-``YOLO_KFP_S3_*`` / ``YOLO_KFP_STORAGE_*`` variables that override them): a connect timeout, a
-time-to-first-byte (read) timeout, a minimum transfer speed watched on the socket, a number of
-attempts and a retry budget after which no retry starts. Connection refused, timeouts, stalls, HTTP
-5xx and throttling (SlowDown) are retried; wrong credentials, access denied, a missing bucket or
-object are not, and each has its own one-line ``StorageError`` subclass naming the endpoint and the
-object. The secret key is kept out of every message, log line and ``repr``.
-
-``S3Backend`` is the ``s3://`` entry of the scheme registry (``components._shared.storage``): the
-``Backend`` interface over the objects under one ``s3://bucket/prefix/``; ``Storage`` is the client
-under it, also used directly where a caller needs bucket-level calls (tests, set-up).
-"""
+"""The ``s3://`` backend (MinIO or any S3, ``MINIO_*``): bounded retried calls, one-line errors without secrets."""
 
 from __future__ import annotations
 
-import contextlib
+import base64
+import copy
 import hashlib
-import io
-import json
 import logging
 import os
-import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
+from xml.etree.ElementTree import ParseError
+
+import urllib3.exceptions as u3
+from minio import Minio
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from tqdm import tqdm
 
 from components._shared.errors import ConfigError, StorageError
+from components._shared.storage import scheme_of
 from components._shared.storage.base import (
     CHUNK,
-    FILE_MODE,
+    AccessDeniedError,
+    Backend,
+    BucketNotFoundError,
+    CredentialsError,
+    EndpointUnavailableError,
     Entry,
     ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
     StoredFile,
+    atomic_dest,
+    content_type,
     file_digests,
     json_bytes,
+    parse_json,
     safe_relpath,
+    stored_bytes,
 )
-from components._shared.storage.base import content_type as _content_type
 from components._shared.storage.limits import (
-    DEFAULT_RETRY_BUDGET_S,
     ENV_CONNECT_TIMEOUT,
     ENV_READ_TIMEOUT,
-    ENV_RETRY_BUDGET,
+    RetryPolicy,
     TransferCancelled,
     TransferLimits,
     TransferStalled,
     bounded_pool_manager,
     cancel_scope,
     cancelled,
-    env_seconds,
 )
 
 log = logging.getLogger(__name__)
@@ -89,6 +77,7 @@ _TRANSIENT_CODES = frozenset(
         "InternalError",
         "ServiceUnavailable",
         "XMinioServerNotInitialized",
+        "ConditionalRequestConflict",  # HTTP 409: another conditional write to the key is in flight
     }
 )
 _PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
@@ -101,37 +90,36 @@ def _etag_is_md5(etag: str, headers: Any) -> bool:
     return bool(_PLAIN_MD5.match(etag or "")) and not any(headers and headers.get(h) for h in _SSE_HEADERS)
 
 
-class CredentialsError(StorageError):
-    """The endpoint rejected the access key or the signature (wrong MINIO_ACCESS_KEY / MINIO_SECRET_KEY)."""
+def _clean_etag(etag: str | None) -> str:
+    return (etag or "").strip().strip('"')
 
 
-class AccessDeniedError(StorageError):
-    """The credentials are valid but have no permission for the bucket or object."""
+def _cause(err: BaseException, kind: type[E]) -> E | None:
+    """``err`` or the first exception of type ``kind`` it wraps (urllib3 wraps socket errors in its own)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [err]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return e
+        todo += [
+            a for a in (*getattr(e, "args", ()), e.__cause__, e.__context__) if isinstance(a, BaseException)
+        ]
+    return None
 
 
-class BucketNotFoundError(StorageError):
-    """The bucket named in the URI does not exist."""
-
-
-class EndpointUnavailableError(StorageError):
-    """Transient failures (refused, timeouts, 5xx, throttling) persisted through every retry."""
-
-
-# ---------------------------------------------------------------- URIs and settings
-
-
-def is_s3_uri(value: str | os.PathLike[str]) -> bool:
-    """True for ``s3://...`` strings (anything else is a local path)."""
-    return isinstance(value, str) and value.startswith("s3://")
+def _short(err: BaseException) -> str:
+    """A one-line reason without object reprs (``<urllib3.connection... at 0x..>``)."""
+    text = re.sub(r"<[^>]*>:?\s*", "", str(err)) or err.__class__.__name__
+    return " ".join(text.split())[:300]
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/key`` into ``(bucket, key)``; the key may be empty (the whole bucket).
-
-    Raises:
-        ConfigError: the string is not an ``s3://bucket[/key]`` URI, or it carries credentials.
-    """
-    if not is_s3_uri(uri):
+    """``s3://bucket/key`` -> ``(bucket, key)`` (key may be empty); ConfigError for another form or credentials."""
+    if not isinstance(uri, str) or scheme_of(uri) != "s3":
         raise ConfigError(f"{uri!r} is not an S3 URI: expected s3://bucket/key")
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or "/" in bucket:
@@ -165,10 +153,9 @@ class StorageSettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> StorageSettings:
-        """Read ``MINIO_*`` from the environment.
+        """Read MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_SECURE and MINIO_REGION.
 
-        Raises:
-            ConfigError: MINIO_ENDPOINT is missing or carries credentials, or only one of the two keys is set.
+        Raises ConfigError when MINIO_ENDPOINT is missing or has credentials, or only one key is set.
         """
         env = dict(os.environ if environ is None else environ)
         endpoint = env.get("MINIO_ENDPOINT", "").strip()
@@ -209,139 +196,29 @@ class StorageSettings:
         return f"{'https' if self.secure else 'http'}://{self.endpoint}"
 
 
-def storage_configured(environ: dict[str, str] | None = None) -> bool:
-    """True when ``MINIO_ENDPOINT`` is set (the local run then reads/publishes through S3)."""
-    env = os.environ if environ is None else environ
-    return bool(env.get("MINIO_ENDPOINT", "").strip())
+class S3Backend(Backend):
+    """The ``Backend`` interface over the objects under ``s3://bucket/prefix/``; thread-safe.
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential back-off: ``attempts`` tries, delays ``base * 2**n`` (capped, jittered).
-
-    ``deadline_s`` is the retry budget: no retry starts when its back-off would end later than this
-    after the call began (the attempt in flight is bounded by the ``TransferLimits`` of the client).
+    ``settings``, ``retry`` and ``limits`` default to their ``from_env()``; ``workers`` download in parallel.
     """
 
-    attempts: int = 4
-    base_delay_s: float = 0.5
-    max_delay_s: float = 4.0
-    deadline_s: float = DEFAULT_RETRY_BUDGET_S
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> RetryPolicy:
-        """Defaults, overridden by ``YOLO_KFP_STORAGE_ATTEMPTS`` / ``_BACKOFF_S`` and ``YOLO_KFP_S3_RETRY_BUDGET``."""
-        env = os.environ if environ is None else environ
-        try:
-            attempts = int(env.get("YOLO_KFP_STORAGE_ATTEMPTS", cls.attempts))
-            base = float(env.get("YOLO_KFP_STORAGE_BACKOFF_S", cls.base_delay_s))
-        except ValueError as err:
-            raise ConfigError(f"YOLO_KFP_STORAGE_ATTEMPTS/_BACKOFF_S must be numbers ({err})") from err
-        if attempts < 1 or base < 0:
-            raise ConfigError("YOLO_KFP_STORAGE_ATTEMPTS must be >= 1 and YOLO_KFP_STORAGE_BACKOFF_S >= 0")
-        budget = env_seconds(env, ENV_RETRY_BUDGET, DEFAULT_RETRY_BUDGET_S, allow_zero=True)
-        return cls(attempts=attempts, base_delay_s=base, deadline_s=budget)
-
-    def delay(self, failed_attempts: int) -> float:
-        """Back-off before the next try after ``failed_attempts`` failures (jittered, at most max_delay_s)."""
-        nominal = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
-        return nominal * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
-
-    def worst_case_sleep_s(self) -> float:
-        """Upper bound of the total back-off of one call (what a dead endpoint costs at most in sleeps)."""
-        total = sum(min(self.max_delay_s, self.base_delay_s * 2 ** (n - 1)) for n in range(1, self.attempts))
-        return min(total, self.deadline_s)
-
-
-# ---------------------------------------------------------------- objects and hashing
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One listed object: bucket, key, size in bytes and ETag (quotes stripped)."""
-
-    bucket: str
-    key: str
-    size: int
-    etag: str
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-
-def _clean_etag(etag: str | None) -> str:
-    return (etag or "").strip().strip('"')
-
-
-def _cause(err: BaseException, kind: type[E]) -> E | None:
-    """``err`` or the first exception of type ``kind`` it wraps (urllib3 wraps socket errors in its own)."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [err]
-    while todo:
-        e = todo.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, kind):
-            return e
-        todo += [
-            a for a in (*getattr(e, "args", ()), e.__cause__, e.__context__) if isinstance(a, BaseException)
-        ]
-    return None
-
-
-def _short(err: BaseException) -> str:
-    """A one-line reason without object reprs (``<urllib3.connection... at 0x..>``)."""
-    text = re.sub(r"<[^>]*>:?\s*", "", str(err)) or err.__class__.__name__
-    return " ".join(text.split())[:300]
-
-
-# ---------------------------------------------------------------- the client
-
-
-class Storage:
-    """The MinIO client with retries and verified transfers; thread-safe (downloads run in a pool).
-
-    Args:
-        settings: connection settings; ``StorageSettings.from_env()`` when omitted.
-        retry: back-off policy; ``RetryPolicy.from_env()`` when omitted.
-        workers: parallel transfers in ``download_objects``.
-        limits: timeouts and minimum speed of every request; ``TransferLimits.from_env()`` when omitted.
-        connect_timeout_s: overrides ``limits.connect_timeout_s``.
-        read_timeout_s: overrides ``limits.read_timeout_s``.
-    """
+    scheme: ClassVar[str] = "s3"
 
     def __init__(
         self,
-        settings: StorageSettings | None = None,
+        uri: str,
         *,
+        settings: StorageSettings | None = None,
         retry: RetryPolicy | None = None,
-        workers: int = 8,
         limits: TransferLimits | None = None,
-        connect_timeout_s: float | None = None,
-        read_timeout_s: float | None = None,
+        workers: int = 8,
     ) -> None:
-        import dataclasses
-
-        import certifi
-        from minio import Minio
-
-        self.settings = settings or StorageSettings.from_env()
+        self._root(*parse_s3_uri(uri))
+        self.settings = s = settings or StorageSettings.from_env()
         self.retry = retry or RetryPolicy.from_env()
+        self.limits = limits or TransferLimits.from_env()
         self.workers = max(1, int(workers))
-        limits = limits or TransferLimits.from_env()
-        overrides = {"connect_timeout_s": connect_timeout_s, "read_timeout_s": read_timeout_s}
-        self.limits = dataclasses.replace(limits, **{k: v for k, v in overrides.items() if v is not None})
-        # urllib3's own retries are off: this class owns the retry budget, so a dead endpoint ends in
-        # bounded time with one message instead of minutes of hidden retries; the pool's connections
-        # watch every request's progress (limits.py), so a trickling endpoint cannot hang a call either.
-        http = bounded_pool_manager(
-            self.limits,
-            maxsize=max(10, self.workers),
-            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        )
-        s = self.settings
+        http = bounded_pool_manager(self.limits, maxsize=max(10, self.workers))
         try:
             self._client = Minio(
                 s.endpoint,
@@ -354,24 +231,38 @@ class Storage:
         except ValueError as err:
             raise ConfigError(f"MINIO_ENDPOINT={s.endpoint!r} is not usable: {_short(err)}") from err
 
-    @classmethod
-    def from_env(cls, **kwargs: Any) -> Storage:
-        """A client configured from ``MINIO_*`` (see the module docstring)."""
-        return cls(StorageSettings.from_env(), **kwargs)
+    def _root(self, bucket: str, prefix: str) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.uri = f"s3://{bucket}/{self.prefix}"
 
     def __repr__(self) -> str:
-        return f"Storage(endpoint={self.settings.url!r}, workers={self.workers})"
+        return f"S3Backend({self.uri!r}, endpoint={self.endpoint!r})"
 
     @property
     def endpoint(self) -> str:
-        """The endpoint URL used in messages (never with credentials)."""
+        """The endpoint URL (no credentials)."""
         return self.settings.url
 
-    # ------------------------------------------------------------ retries and error mapping
+    def _key(self, rel: str) -> str:
+        return self.prefix + safe_relpath(rel, what=self.uri)
 
-    def _call(self, op: str, bucket: str, key: str | None, fn: Callable[[], T]) -> T:
+    def _entry(self, key: str, size: int | None, etag: str | None) -> Entry:
+        uri = f"s3://{self.bucket}/{key}"
+        return Entry(name=key[len(self.prefix) :], size=int(size or 0), etag=_clean_etag(etag), uri=uri)
+
+    def uri_of(self, rel: str) -> str:
+        return f"s3://{self.bucket}/{self._key(rel)}"
+
+    def child(self, rel: str) -> S3Backend:
+        """The objects under ``prefix/rel/``, through the same client."""
+        sub = copy.copy(self)
+        sub._root(self.bucket, self._key(rel))
+        return sub
+
+    def _call(self, op: str, key: str | None, fn: Callable[[], T]) -> T:
         """Run ``fn`` with bounded retries on transient failures; map the rest to one-line errors."""
-        what = f"s3://{bucket}/{key}" if key is not None else f"s3://{bucket}"
+        what = f"s3://{self.bucket}/{key}" if key is not None else f"s3://{self.bucket}"
         start = time.monotonic()
         failed = 0
         while True:
@@ -382,7 +273,7 @@ class Storage:
                     raise StorageError(f"{self.endpoint}: {op} {what}: cancelled") from err
                 reason = self._transient_reason(err)
                 if reason is None:
-                    raise self._permanent_error(err, op, bucket, what) from err
+                    raise self._permanent_error(err, op, what) from err
                 failed += 1
                 elapsed = time.monotonic() - start
                 delay = self.retry.delay(failed)
@@ -404,10 +295,6 @@ class Storage:
                 time.sleep(delay)
 
     def _transient_reason(self, err: BaseException) -> str | None:
-        """A short reason when ``err`` is worth retrying, else None."""
-        import urllib3.exceptions as u3
-        from minio.error import InvalidResponseError, S3Error, ServerError
-
         stall = _cause(err, TransferStalled)
         if stall is not None:
             return str(stall)
@@ -435,13 +322,7 @@ class Storage:
             return _short(err)
         return None
 
-    def _permanent_error(self, err: Exception, op: str, bucket: str, what: str) -> Exception:
-        from http.client import HTTPException
-        from xml.etree.ElementTree import ParseError
-
-        import urllib3.exceptions as u3
-        from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
-
+    def _permanent_error(self, err: Exception, op: str, what: str) -> Exception:
         ep = self.endpoint
         if isinstance(err, S3Error):
             code = err.code or "Error"
@@ -456,10 +337,14 @@ class Storage:
                 )
             if code == "NoSuchBucket":
                 return BucketNotFoundError(
-                    f"{ep}: bucket '{bucket}' does not exist ({op} {what}): create it or fix the URI"
+                    f"{ep}: bucket '{self.bucket}' does not exist ({op} {what}): create it or fix the URI"
                 )
             if code in ("NoSuchKey", "NoSuchObject"):
                 return ObjectNotFoundError(f"{ep}: object {what} not found: check the URI")
+            if code == "PreconditionFailed":  # HTTP 412 to If-None-Match / If-Match
+                return PreconditionFailedError(
+                    f"{ep}: {op} {what}: precondition failed (another writer changed or created it)"
+                )
             return StorageError(f"{ep}: {op} {what} failed: {code}: {_short(Exception(err.message or ''))}")
         if isinstance(err, u3.SSLError):
             return StorageError(
@@ -480,133 +365,87 @@ class Storage:
             return StorageError(f"{ep}: {op} {what} failed: not an S3 answer ({_short(err)})")
         return err
 
-    # ------------------------------------------------------------ buckets and listings
-
-    def ensure_bucket(self, bucket: str) -> None:
-        """Create ``bucket`` when it does not exist (set-up and tests; stages never create buckets)."""
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (set-up and tests; stages never create buckets)."""
 
         def create() -> None:
-            if not self._client.bucket_exists(bucket):
-                self._client.make_bucket(bucket)
+            if not self._client.bucket_exists(self.bucket):
+                self._client.make_bucket(self.bucket)
 
-        self._call("create bucket", bucket, None, create)
+        self._call("create bucket", None, create)
 
-    def list_objects(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
-        """Every object under ``prefix`` (recursive; folder markers left out), sorted by key.
+    def stat(self, rel: str) -> Entry:
+        key = self._key(rel)
+        st = self._call("stat", key, lambda: self._client.stat_object(self.bucket, key))
+        return self._entry(key, st.size, st.etag)
 
-        A missing bucket raises ``BucketNotFoundError``; an empty listing is returned as ``[]``.
-        """
+    def list_entries(self, rel_prefix: str = "") -> list[Entry]:
+        """Folder markers are left out; a missing bucket raises ``BucketNotFoundError``."""
+        prefix = self.prefix + rel_prefix
 
-        def listing() -> list[ObjectInfo]:
-            out = []
-            for obj in self._client.list_objects(bucket, prefix=prefix or None, recursive=True):
-                if obj.is_dir or obj.object_name.endswith("/"):
-                    continue
-                out.append(ObjectInfo(bucket, obj.object_name, int(obj.size or 0), _clean_etag(obj.etag)))
-            return sorted(out, key=lambda o: o.key)
+        def listing() -> list[Entry]:
+            found = self._client.list_objects(self.bucket, prefix=prefix or None, recursive=True)
+            entries = [
+                self._entry(o.object_name, o.size, o.etag)
+                for o in found
+                if not (o.is_dir or o.object_name.endswith("/"))
+            ]
+            return sorted(entries, key=lambda e: e.name)
 
-        return self._call("list", bucket, prefix, listing)
+        return self._call("list", prefix, listing)
 
-    def stat_object(self, bucket: str, key: str) -> ObjectInfo:
-        """Size and ETag of one object; ``ObjectNotFoundError`` when it is missing."""
-
-        def stat() -> ObjectInfo:
-            st = self._client.stat_object(bucket, key)
-            return ObjectInfo(bucket, key, int(st.size or 0), _clean_etag(st.etag))
-
-        return self._call("stat", bucket, key, stat)
-
-    def object_exists(self, bucket: str, key: str) -> bool:
-        """True when the object exists (a missing bucket still raises ``BucketNotFoundError``)."""
-        try:
-            self.stat_object(bucket, key)
-        except ObjectNotFoundError:
-            return False
-        return True
-
-    def remove_object(self, bucket: str, key: str) -> None:
-        """Delete one object (no error when it is already gone)."""
-        self._call("delete", bucket, key, lambda: self._client.remove_object(bucket, key))
-
-    # ------------------------------------------------------------ downloads
-
-    def download_object(
-        self, obj: ObjectInfo, dest: Path, *, on_bytes: Callable[[int], None] | None = None
-    ) -> int:
-        """Download one object to ``dest`` atomically; verify size (and MD5 for single-part ETags).
-
-        Returns:
-            The number of bytes written.
-        """
-        dest = Path(dest)
+    def _download(self, entry: Entry, dest: Path, on_bytes: Callable[[int], None] | None = None) -> int:
+        """Stream one object into a temp file beside ``dest``, check size (and MD5 of a single-part ETag), rename."""
+        key = self.prefix + entry.name
 
         def download() -> int:
-            dest.parent.mkdir(parents=True, exist_ok=True)  # inside the call: a local error is one line too
-            return self._stream_to(obj, dest, on_bytes)
+            md5, size = hashlib.md5(usedforsecurity=False), 0
+            try:
+                with atomic_dest(dest) as tmp, open(tmp, "wb") as fh:
+                    resp = self._client.get_object(self.bucket, key)
+                    check_md5 = _etag_is_md5(entry.etag, resp.headers)
+                    try:
+                        for chunk in resp.stream(CHUNK):
+                            fh.write(chunk)
+                            md5.update(chunk)
+                            size += len(chunk)
+                            if on_bytes:
+                                on_bytes(len(chunk))
+                    finally:
+                        resp.close()
+                        resp.release_conn()
+                    got = md5.hexdigest() if check_md5 else None
+                    if size != entry.size or (got is not None and got != entry.etag):
+                        raise StorageError(
+                            f"{self.endpoint}: download of {entry.uri} is corrupt: got {size} bytes md5 {got}, "
+                            f"expected {entry.size} bytes ETag {entry.etag} (the object changed during the download?)"
+                        )
+            except BaseException:
+                if on_bytes and size:
+                    on_bytes(-size)  # a retried download counts its bytes once
+                raise
+            return size
 
-        return self._call("download", obj.bucket, obj.key, download)
+        return self._call("download", key, download)
 
-    def _stream_to(self, obj: ObjectInfo, dest: Path, on_bytes: Callable[[int], None] | None) -> int:
-        """Stream into a temp file beside ``dest``; verify it, then rename it over ``dest``."""
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                resp = self._client.get_object(obj.bucket, obj.key)
-                check_md5 = _etag_is_md5(obj.etag, resp.headers)
-                try:
-                    for chunk in resp.stream(CHUNK):
-                        fh.write(chunk)
-                        md5.update(chunk)
-                        size += len(chunk)
-                        if on_bytes:
-                            on_bytes(len(chunk))
-                finally:
-                    resp.close()
-                    resp.release_conn()
-            self._verify_download(obj, size, md5.hexdigest() if check_md5 else None)
-            os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, dest)
-        except BaseException:
-            if on_bytes and size:
-                on_bytes(-size)  # a retried download counts its bytes once
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return size
-
-    def _verify_download(self, obj: ObjectInfo, size: int, md5: str | None) -> None:
-        if size != obj.size or (md5 is not None and md5 != obj.etag):
-            raise StorageError(
-                f"{self.endpoint}: download of {obj.uri} is corrupt: got {size} bytes md5 {md5}, "
-                f"expected {obj.size} bytes ETag {obj.etag} (the object changed during the download?)"
-            )
-
-    def download_objects(
-        self, items: Sequence[tuple[ObjectInfo, Path]], *, desc: str = "download", progress: bool = True
+    def get_files(
+        self, items: Sequence[tuple[Entry, Path]], *, desc: str = "download", progress: bool = True
     ) -> int:
-        """Download many objects in parallel (``self.workers`` threads) with a tqdm byte counter.
+        """Download listed objects with ``workers`` threads and a tqdm byte counter; returns the bytes written.
 
-        When one download fails (or the caller is interrupted: KeyboardInterrupt, SystemExit from a
-        SIGTERM handler) the others stop at their next socket read and this returns only once every
-        worker has ended, so the caller can remove the destination folder knowing nothing writes to it.
-
-        Returns:
-            Total bytes written.
+        When one fails (or the caller is interrupted) the others stop at their next socket read, and this
+        returns only once every worker has ended: nothing writes to the destination afterwards.
         """
-        from tqdm import tqdm
-
-        total = sum(o.size for o, _ in items)
         lock = threading.Lock()
         stop = threading.Event()
 
-        def one(obj: ObjectInfo, dest: Path, count: Callable[[int], None]) -> int:
+        def one(entry: Entry, dest: Path, count: Callable[[int], None]) -> int:
             if stop.is_set():
-                raise StorageError(f"{self.endpoint}: download {obj.uri}: cancelled")
+                raise StorageError(f"{self.endpoint}: download {entry.uri}: cancelled")
             with cancel_scope(stop):
-                return self.download_object(obj, dest, on_bytes=count)
+                return self._download(entry, Path(dest), on_bytes=count)
 
+        total = sum(e.size for e, _ in items)
         with tqdm(
             total=total, unit="B", unit_scale=True, desc=desc, disable=not progress, mininterval=1.0
         ) as bar:
@@ -616,7 +455,7 @@ class Storage:
                     bar.update(n)
 
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="s3-get") as pool:
-                futures = [pool.submit(one, o, d, count) for o, d in items]
+                futures = [pool.submit(one, e, d, count) for e, d in items]
                 try:
                     return sum(f.result() for f in futures)
                 except BaseException:
@@ -625,235 +464,11 @@ class Storage:
                         f.cancel()
                     raise
 
-    # ------------------------------------------------------------ uploads and JSON
-
-    def upload_file(
-        self, path: Path, bucket: str, key: str, *, content_type: str | None = None
-    ) -> StoredFile:
-        """Upload a file and verify it: size by ``stat``, MD5 against a single-part ETag; sha256 recorded.
-
-        The sha256 is also stored as object metadata (``x-amz-meta-sha256``) for later checks.
-        """
-        path = Path(path)
-        size, sha, md5 = file_digests(path)
-        ctype = content_type or _content_type(path.name)
-
-        def put() -> str:
-            self._client.fput_object(bucket, key, str(path), content_type=ctype, metadata={"sha256": sha})
-            st = self._client.stat_object(bucket, key)
-            etag = _clean_etag(st.etag)
-            if int(st.size or 0) != size or (_etag_is_md5(etag, st.metadata) and etag != md5):
-                raise StorageError(
-                    f"{self.endpoint}: upload of {path} to s3://{bucket}/{key} failed verification: "
-                    f"stored {st.size} bytes ETag {etag}, local {size} bytes md5 {md5}"
-                )
-            return etag
-
-        etag = self._call("upload", bucket, key, put)
-        return StoredFile(uri=f"s3://{bucket}/{key}", size=size, sha256=sha, etag=etag)
-
-    def put_bytes(self, data: bytes, bucket: str, key: str, *, content_type: str) -> StoredFile:
-        """Upload a small in-memory object (single PUT) and verify its ETag."""
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        sha = hashlib.sha256(data).hexdigest()
-
-        def put() -> str:
-            res = self._client.put_object(
-                bucket, key, io.BytesIO(data), len(data), content_type=content_type, metadata={"sha256": sha}
-            )
-            etag = _clean_etag(res.etag)
-            if _etag_is_md5(etag, getattr(res, "http_headers", None)) and etag != md5:
-                raise StorageError(
-                    f"{self.endpoint}: upload of s3://{bucket}/{key} failed verification (ETag)"
-                )
-            return etag
-
-        etag = self._call("upload", bucket, key, put)
-        return StoredFile(uri=f"s3://{bucket}/{key}", size=len(data), sha256=sha, etag=etag)
-
-    def put_json(self, obj: Any, bucket: str, key: str) -> StoredFile:
-        """Write a small JSON document (indented, sorted keys)."""
-        return self.put_bytes(json_bytes(obj), bucket, key, content_type="application/json")
-
-    def get_bytes(self, bucket: str, key: str) -> bytes:
-        """Read a small object into memory; ``ObjectNotFoundError`` when missing."""
-
-        def get() -> bytes:
-            resp = self._client.get_object(bucket, key)
-            try:
-                return resp.read()
-            finally:
-                resp.close()
-                resp.release_conn()
-
-        return self._call("read", bucket, key, get)
-
-    def get_json(self, bucket: str, key: str) -> Any:
-        """Read and parse a JSON object; ``ObjectNotFoundError`` when missing, ``StorageError`` when invalid."""
-        data = self.get_bytes(bucket, key)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise StorageError(f"{self.endpoint}: s3://{bucket}/{key} is not valid JSON ({err})") from err
-
-
-# ---------------------------------------------------------------- the backend: objects under s3://bucket/prefix/
-
-
-class S3Backend:
-    """The ``Backend`` interface over the objects under ``s3://bucket/prefix/``.
-
-    Args:
-        storage: the client (``Storage.from_env()`` in ``from_uri`` unless given).
-        bucket: the bucket.
-        prefix: the key prefix of the root (a trailing ``/`` is added).
-    """
-
-    scheme: ClassVar[str] = "s3"
-
-    def __init__(self, storage: Storage, bucket: str, prefix: str) -> None:
-        self.storage, self.bucket = storage, bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.uri = f"s3://{bucket}/{self.prefix}"
-
-    @classmethod
-    def from_uri(cls, uri: str, *, storage: Storage | None = None, workers: int | None = None) -> S3Backend:
-        """The objects under ``uri`` (``s3://bucket[/prefix]``), through ``storage`` or a client from ``MINIO_*``.
-
-        Args:
-            uri: ``s3://bucket[/prefix]``.
-            storage: an explicit client (tests, set-up); default ``Storage.from_env()``.
-            workers: parallel transfers of the default client (``get_files``).
-        """
-        bucket, key = parse_s3_uri(uri)
-        if storage is None:
-            storage = Storage.from_env(**({"workers": workers} if workers else {}))
-        return cls(storage, bucket, key)
-
-    def __repr__(self) -> str:
-        return f"S3Backend({self.uri!r})"
-
-    @property
-    def endpoint(self) -> str:
-        """The endpoint URL (no credentials)."""
-        return self.storage.endpoint
-
-    def _key(self, rel: str) -> str:
-        return self.prefix + safe_relpath(rel, what=self.uri)
-
-    def _entry(self, info: ObjectInfo) -> Entry:
-        return Entry(name=info.key[len(self.prefix) :], size=info.size, etag=info.etag, uri=info.uri)
-
-    def uri_of(self, rel: str) -> str:
-        """``s3://bucket/prefix/rel``."""
-        return f"s3://{self.bucket}/{self._key(rel)}"
-
-    def child(self, rel: str) -> S3Backend:
-        """The objects under ``prefix/rel/``."""
-        return S3Backend(self.storage, self.bucket, self._key(rel))
-
-    def stat(self, rel: str) -> Entry:
-        """Size and ETag of one object; ``ObjectNotFoundError`` when it is missing."""
-        return self._entry(self.storage.stat_object(self.bucket, self._key(rel)))
-
-    def exists(self, rel: str) -> bool:
-        """True when the object exists (a missing bucket still raises ``BucketNotFoundError``)."""
-        return self.storage.object_exists(self.bucket, self._key(rel))
-
-    def list(self, rel_prefix: str = "") -> list[str]:
-        """Names of every object under ``rel_prefix``, sorted."""
-        return [e.name for e in self.list_entries(rel_prefix)]
-
-    def list_entries(self, rel_prefix: str = "") -> list[Entry]:
-        """Every object under ``rel_prefix`` with size and ETag, sorted by name."""
-        return [self._entry(o) for o in self.storage.list_objects(self.bucket, self.prefix + rel_prefix)]
-
-    def get_file(self, rel: str, dest: Path) -> bool:
-        """Download one object to ``dest`` (verified, atomic); False when it does not exist."""
-        try:
-            info = self.storage.stat_object(self.bucket, self._key(rel))
-        except ObjectNotFoundError:
-            return False
-        self.storage.download_object(info, dest)
-        return True
-
-    def get_files(
-        self, items: Sequence[tuple[Entry, Path]], *, desc: str = "download", progress: bool = True
-    ) -> int:
-        """Download listed objects in parallel (``storage.workers`` threads); each checked against its listing."""
-        objs = [(ObjectInfo(self.bucket, self.prefix + e.name, e.size, e.etag), dest) for e, dest in items]
-        return self.storage.download_objects(objs, desc=desc, progress=progress)
-
-    def get_json(self, rel: str) -> Any | None:
-        """The parsed JSON object, or None when it does not exist."""
-        try:
-            return self.storage.get_json(self.bucket, self._key(rel))
-        except ObjectNotFoundError:
-            return None
-
-    def put_file(self, rel: str, path: Path) -> StoredFile:
-        """Upload and verify (size, MD5 of single-part ETags; sha256 recorded)."""
-        return self.storage.upload_file(path, self.bucket, self._key(rel))
-
-    def put_json(self, rel: str, obj: Any) -> StoredFile:
-        """Write a small JSON document."""
-        return self.storage.put_json(obj, self.bucket, self._key(rel))
-
-    def delete(self, rel: str) -> None:
-        """Remove one object (no error when it is already gone)."""
-        self.storage.remove_object(self.bucket, self._key(rel))
-
-    # ------------------------------------------------------------ conditional writes (S3 If-None-Match / If-Match)
-
-    def create_file(self, rel: str, path: Path) -> StoredFile:
-        """Upload ``path`` as ``rel`` only if no object has that name (``If-None-Match: *``), verified.
-
-        Raises:
-            ObjectExistsError: the object exists with other content (another writer won).
-        """
-        path = Path(path)
-        size, sha, md5 = file_digests(path)
-        etag = self._create(rel, path, size=size, md5=md5, content_type=_content_type(path.name))
-        return StoredFile(uri=self.uri_of(rel), size=size, sha256=sha, etag=etag)
-
-    def create_json(self, rel: str, obj: Any) -> StoredFile:
-        """Write a small JSON document only if ``rel`` does not exist (``If-None-Match: *``).
-
-        Raises:
-            ObjectExistsError: the object exists with other content (another writer won).
-        """
-        data = json_bytes(obj)
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        etag = self._create(rel, data, size=len(data), md5=md5, content_type="application/json")
-        return StoredFile(
-            uri=self.uri_of(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest(), etag=etag
-        )
-
-    def _create(self, rel: str, source: bytes | Path, *, size: int, md5: str, content_type: str) -> str:
-        key = self._key(rel)
-        try:
-            return _conditional_put(
-                self.storage, self.bucket, key, source, md5=md5, content_type=content_type, if_match=None
-            )
-        except PreconditionFailedError:
-            # The same bytes already there count as written: a retried PUT whose first try landed.
-            try:
-                existing = self.storage.stat_object(self.bucket, key)
-            except ObjectNotFoundError:
-                existing = None
-            if existing is not None and existing.size == size and existing.etag == md5:
-                return existing.etag
-            raise ObjectExistsError(
-                f"{self.endpoint}: {self.uri_of(rel)} exists already with other content "
-                "(another writer won): nothing was changed"
-            ) from None
-
     def get_json_etag(self, rel: str) -> tuple[Any, str] | None:
-        """The parsed JSON object and its ETag (what ``replace_json`` checks); None when it does not exist."""
         key = self._key(rel)
 
         def get() -> tuple[bytes, str]:
-            resp = self.storage._client.get_object(self.bucket, key)
+            resp = self._client.get_object(self.bucket, key)
             try:
                 return resp.read(), _clean_etag(resp.headers.get("ETag"))
             finally:
@@ -861,138 +476,93 @@ class S3Backend:
                 resp.release_conn()
 
         try:
-            data, etag = self.storage._call("read", self.bucket, key, get)
+            data, etag = self._call("read", key, get)
         except ObjectNotFoundError:
             return None
+        return parse_json(data, f"{self.endpoint}: {self.uri_of(rel)}"), etag
+
+    def put_file(self, rel: str, path: Path) -> StoredFile:
+        """Upload (multipart when large); verify the size and a single-part ETag's MD5; store the sha256 as ``x-amz-meta-sha256``."""
+        key, path = self._key(rel), Path(path)
+        size, sha, md5 = file_digests(path)
+
+        def put() -> str:
+            self._client.fput_object(
+                self.bucket, key, str(path), content_type=content_type(key), metadata={"sha256": sha}
+            )
+            st = self._client.stat_object(self.bucket, key)
+            etag = _clean_etag(st.etag)
+            if int(st.size or 0) != size or (_etag_is_md5(etag, st.metadata) and etag != md5):
+                raise StorageError(
+                    f"{self.endpoint}: upload of {path} to s3://{self.bucket}/{key} failed verification: "
+                    f"stored {st.size} bytes ETag {etag}, local {size} bytes md5 {md5}"
+                )
+            return etag
+
+        return StoredFile(uri=self.uri_of(rel), size=size, sha256=sha, etag=self._call("upload", key, put))
+
+    def _put_bytes(self, op: str, rel: str, data: bytes, condition: dict[str, str]) -> StoredFile:
+        """One verified PUT of ``data`` with the ``If-None-Match`` / ``If-Match`` headers in ``condition``.
+
+        ``Minio._put_object``: the public ``put_object`` renames unknown headers to ``x-amz-meta-*``
+        (``normalize_headers`` in ``minio/helpers.py``); a refused condition is ``S3Error`` PreconditionFailed.
+        """
+        key = self._key(rel)
+        md5 = hashlib.md5(data, usedforsecurity=False)
+        headers = {
+            "Content-Type": content_type(key),
+            "Content-MD5": base64.b64encode(md5.digest()).decode("ascii"),
+            "x-amz-meta-sha256": hashlib.sha256(data).hexdigest(),
+            **condition,
+        }
+
+        def put() -> str:
+            res = self._client._put_object(self.bucket, key, data, headers=dict(headers))
+            etag = _clean_etag(res.etag)
+            if _etag_is_md5(etag, res.http_headers) and etag != md5.hexdigest():
+                raise StorageError(
+                    f"{self.endpoint}: upload of {self.uri_of(rel)} failed verification (ETag {etag})"
+                )
+            return etag
+
+        return stored_bytes(self.uri_of(rel), data, self._call(op, key, put))
+
+    def put_json(self, rel: str, obj: Any) -> StoredFile:
+        return self._put_bytes("upload", rel, json_bytes(obj), {})
+
+    def delete(self, rel: str) -> None:
+        key = self._key(rel)
+        self._call("delete", key, lambda: self._client.remove_object(self.bucket, key))
+
+    def create_file(self, rel: str, path: Path) -> StoredFile:
+        """One ``If-None-Match: *`` PUT of the whole file, held in memory (``_put_bytes``)."""
+        return self._create(rel, Path(path).read_bytes())
+
+    def create_json(self, rel: str, obj: Any) -> StoredFile:
+        return self._create(rel, json_bytes(obj))
+
+    def _create(self, rel: str, data: bytes) -> StoredFile:
         try:
-            return json.loads(data.decode("utf-8")), etag
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise StorageError(f"{self.endpoint}: {self.uri_of(rel)} is not valid JSON ({err})") from err
+            return self._put_bytes("create-only upload", rel, data, {"If-None-Match": "*"})
+        except PreconditionFailedError:
+            # The same bytes already there count as written: a retried PUT whose first try landed.
+            try:
+                existing = self.stat(rel)
+            except ObjectNotFoundError:
+                existing = None
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            if existing is not None and (existing.size, existing.etag) == (len(data), md5):
+                return stored_bytes(existing.uri, data, existing.etag)
+            raise ObjectExistsError(
+                f"{self.endpoint}: {self.uri_of(rel)} exists already with other content "
+                "(another writer won): nothing was changed"
+            ) from None
 
     def replace_json(self, rel: str, obj: Any, *, etag: str | None) -> StoredFile:
-        """Compare-and-swap: write ``rel`` only if its ETag is still ``etag`` (``If-Match``; None: absent).
-
-        Raises:
-            PreconditionFailedError: another writer changed (or created) the object since it was read.
-        """
-        data = json_bytes(obj)
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        new = _conditional_put(
-            self.storage,
-            self.bucket,
-            self._key(rel),
-            data,
-            md5=md5,
-            content_type="application/json",
-            if_match=etag or None,
-        )
-        return StoredFile(
-            uri=self.uri_of(rel), size=len(data), sha256=hashlib.sha256(data).hexdigest(), etag=new
-        )
-
-
-# ---------------------------------------------------------------- conditional PUT (presigned URL + urllib3)
-
-_PRESIGN_TTL_S = 15 * 60
-_CONFLICT_ATTEMPTS = 4  # HTTP 409 ConditionalRequestConflict: another conditional write to the key in flight
-_HTTP_POOLS: Any = None
-_HTTP_LOCK = threading.Lock()
-
-
-class _ConditionalConflict(StorageError):
-    """HTTP 409 ConditionalRequestConflict: retried after a short pause, outside the transient retries."""
-
-
-def _conditional_http(storage: Storage) -> Any:
-    """The urllib3 pool for conditional PUTs of ``storage``: the client's limits, TLS settings, no hidden retries.
-
-    Built like the client's own pool (``bounded_pool_manager(storage.limits)``: connect and
-    first-byte timeouts, minimum progress), once per client.
-    """
-    import weakref
-
-    import certifi
-
-    global _HTTP_POOLS
-    with _HTTP_LOCK:
-        if _HTTP_POOLS is None:
-            _HTTP_POOLS = weakref.WeakKeyDictionary()
-        pool = _HTTP_POOLS.get(storage)
-        if pool is None:
-            pool = bounded_pool_manager(
-                storage.limits,
-                maxsize=max(10, storage.workers),
-                ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-            )
-            _HTTP_POOLS[storage] = pool
-    return pool
-
-
-def _conditional_put(
-    storage: Storage,
-    bucket: str,
-    key: str,
-    source: bytes | Path,
-    *,
-    md5: str,
-    content_type: str,
-    if_match: str | None,
-) -> str:
-    """One PUT with ``If-None-Match: *`` (``if_match`` None) or ``If-Match: "<etag>"``; returns the new ETag.
-
-    minio's ``put_object`` turns unknown headers into ``x-amz-meta-*``, so the request goes to a
-    presigned URL (it signs only the host header) and carries the condition and ``Content-MD5`` as
-    plain headers. Transient failures are retried within the client's budget (``Storage._call``).
-
-    Raises:
-        PreconditionFailedError: HTTP 412 (or 404 for ``If-Match``: the object is gone), or 409
-            conflicts that persisted.
-    """
-    import base64
-    from datetime import timedelta
-
-    from minio.error import S3Error, ServerError
-
-    what = f"s3://{bucket}/{key}"
-    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
-    headers = {
-        "Content-Length": str(size),
-        "Content-Type": content_type,
-        "Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode("ascii"),
-        **({"If-Match": f'"{if_match}"'} if if_match else {"If-None-Match": "*"}),
-    }
-
-    def put_once() -> str:
-        url = storage._client.get_presigned_url("PUT", bucket, key, expires=timedelta(seconds=_PRESIGN_TTL_S))
-        with contextlib.ExitStack() as stack:
-            body = source if isinstance(source, bytes) else stack.enter_context(open(source, "rb"))
-            resp = _conditional_http(storage).request("PUT", url, body=body, headers=headers, retries=False)
-        status = resp.status
-        if status in (200, 201, 204):
-            etag = _clean_etag(resp.headers.get("ETag"))
-            if _etag_is_md5(etag, resp.headers) and etag != md5:
-                raise StorageError(f"{storage.endpoint}: upload of {what} failed verification (ETag {etag})")
-            return etag
-        if status >= 500 or status == 429:
-            raise ServerError(f"HTTP {status} for conditional PUT of {what}", status)
+        condition = {"If-Match": f'"{etag}"'} if etag else {"If-None-Match": "*"}
         try:
-            err = S3Error.fromxml(resp)
-        except Exception:  # noqa: BLE001 - a body that is not S3 XML: report the status
-            raise StorageError(f"{storage.endpoint}: PUT {what} failed: HTTP {status}") from None
-        cond = f"If-Match {if_match}" if if_match else "If-None-Match *"
-        if status == 409 and err.code == "ConditionalRequestConflict":
-            raise _ConditionalConflict(f"{storage.endpoint}: {what}: concurrent conditional write ({cond})")
-        if status == 412 or (status == 404 and if_match and err.code in ("NoSuchKey", "NoSuchObject")):
+            return self._put_bytes("compare-and-swap", rel, json_bytes(obj), condition)
+        except ObjectNotFoundError:  # If-Match on an object that is gone
             raise PreconditionFailedError(
-                f"{storage.endpoint}: {what}: precondition {cond} failed (another writer changed it)"
-            )
-        raise err
-
-    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
-        try:
-            return storage._call("conditional upload", bucket, key, put_once)
-        except _ConditionalConflict as err:
-            if attempt == _CONFLICT_ATTEMPTS:
-                raise PreconditionFailedError(f"{err}: still conflicting after {attempt} attempts") from None
-            time.sleep(0.05 * attempt * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
-    raise AssertionError("unreachable")
+                f"{self.endpoint}: compare-and-swap {self.uri_of(rel)}: gone since it was read (another writer?)"
+            ) from None
