@@ -1,18 +1,13 @@
-"""Export benchmark: ONNX Runtime (onnxsim-simplified) versus PyTorch eager on the CPU, batch 1 and 8.
+"""Export benchmark: ONNX Runtime versus PyTorch eager (fused, ``inference_mode``) on the CPU, batch 1 and 8.
 
-The model is the committed task-A checkpoint (yolov5n) exported at 640 px with the export stage's own
-functions (``components._yolo.export.export_onnx``, then ``export.core``'s onnxsim step), run in the
-session every stage uses (``components._shared.onnx_runtime.make_session``). Both runtimes get the same
-thread count, the cores this pod may use (``onnx_runtime.cpu_cores``: the cgroup quota), and the same
-letterboxed task-A images; their detections after NMS are matched one to one with
-``export.core.compare_detections``. Batch 1 uses the static export the pipeline publishes; batch 8 a
-dynamic-batch export (the pipeline's ``--dynamic``), both simplified.
-
-Timing: rounds of ONNX Runtime, PyTorch, ONNX Runtime with the session options the export stage used
-before (``before``: only the thread count set) and PyTorch on one thread (recorded: when other work
-shares the cores, PyTorch's thread pool can stall, which flatters the ratio), each a block of
-``block`` calls (its median), a warm-up round, then ``--pairs`` rounds. ``ratio`` = the median over rounds of ONNX Runtime / PyTorch at batch 1
-(goal <= 0.7 with matching detections); ``before.ratio`` the same for the old session.
+The committed task-A checkpoint (yolov5n) is exported at 640 px by the export stage's own steps (Ultralytics'
+exporter, onnxsim, ``export.graph.decompose_inner_softmax``) and run in the one session every stage uses
+(``_shared.onnx_runtime.make_session``); both runtimes get the pod's cores and the same letterboxed images,
+and their detections after NMS must match. After a warm-up (``WARM_BLOCKS`` blocks of calls of each
+runtime, then one round), each round times a block of ``--block`` calls (its median) of: ONNX Runtime,
+PyTorch, ``before`` (the old session on the export before the softmax rewrite), ``softmax_kept`` (today's
+session on that export) and PyTorch on one thread. ``ratio`` = the median over rounds of ONNX Runtime /
+PyTorch at batch 1 (goal <= 0.7 with matching detections). More in docs/benchmarks.md.
 
     python -m benchmarks.bench_export [--imgsz 640] [--pairs 5] [--block 5]
 """
@@ -40,6 +35,7 @@ from benchmarks.common import (
 )
 
 GOAL = 0.7
+WARM_BLOCKS = 3  # calls of each runtime before the rounds, in blocks (a fresh session is not yet steady)
 
 
 def _exported(adapter: Any, weights: Path, work: Path, imgsz: int, dynamic: bool) -> dict[str, Any]:
@@ -97,6 +93,10 @@ def _rounds(torch_call: Callable[[], Any], sim: Any, old: Any, kept: Any, x: Any
         finally:
             torch.set_num_threads(threads)
 
+    if warmup:  # every runtime to its steady state first: arena, prepacked weights, thread pools, caches
+        for call in (lambda: sim.run(None, {name: x}), torch_call, lambda: old.run(None, {name: x}),
+                     lambda: kept.run(None, {name: x})):  # fmt: skip
+            _block_ms(call, WARM_BLOCKS * block)
     return interleaved(lambda: _block_ms(lambda: sim.run(None, {name: x}), block),
                        lambda: _block_ms(torch_call, block), pairs=pairs, warmup=warmup,
                        others={"before": lambda: _block_ms(lambda: old.run(None, {name: x}), block),

@@ -24,7 +24,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     # after data, which builds the 20 000-image tree it reuses
     "data_movement": ("benchmarks.bench_data_movement", [], []),
     "freeze": ("benchmarks.bench_freeze", ["--images", "80"], ["--images", "80", "--pairs", "3"]),
-    "export": ("benchmarks.bench_export", [], ["--pairs", "3"]),
+    "export": ("benchmarks.bench_export", ["--pairs", "7"], ["--pairs", "3"]),
     "pipeline": ("benchmarks.bench_pipeline", [], ["--pairs", "3"]),
     "transfer": ("benchmarks.transfer", ["--no-voc"], ["--quick", "--no-voc"]),
     "predict": ("benchmarks.bench_predict", [], ["--pairs", "3"]),
