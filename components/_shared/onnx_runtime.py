@@ -1,8 +1,8 @@
 """The one ONNX Runtime session setup that export, validate and predict share (imports onnxruntime lazily).
 
-Batch-1 latency is lost in the threads, not the graph (86 % is Conv, already NCHWc): intra-op threads
-are the pod's cgroup cores, and idle threads spin only where no CPU quota caps the pod (39.8 vs 46.7 ms
-on free cores; under a quota spinning burns it: 206 vs 153 ms). I/O binding gave no measurable gain.
+Intra-op threads are the pod's cgroup cores, and idle threads spin only where no CPU quota caps the pod
+(39.8 vs 46.7 ms on free cores; under a quota spinning burns it: 206 vs 153 ms). I/O binding gave no
+measurable gain; what the graph itself costs is in docs/benchmarks.md (`export`).
 """
 
 from __future__ import annotations
