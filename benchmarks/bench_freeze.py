@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import tempfile
@@ -20,6 +21,8 @@ from benchmarks.common import (
     CACHE,
     MIN_PAIRS,
     SAMPLE_WEIGHTS,
+    import_warmup,
+    in_forked_process,
     in_fresh_process,
     interleaved,
     log,
@@ -98,11 +101,18 @@ def _epoch_times(marks: list[tuple[str, float]]) -> tuple[float, float]:
     return statistics.median(train[skip:]), statistics.median(epoch[skip:])
 
 
+# What the CPU run imports once before forking its runs (torch._inductor: Ultralytics' init_seeds imports it,
+# ~2 s per process); each run is then a fork of the same state. On a GPU every run is a fresh interpreter.
+FORK_PRELOAD = ("torch", "torch._inductor", "ultralytics", "components.train.core", "components._yolo.freeze")
+
+
 def _process(
-    freeze: int, data_yaml: Path, tmp: Path, args: list[str], rows: list[dict[str, Any]]
+    freeze: int, data_yaml: Path, tmp: Path, args: list[str], rows: list[dict[str, Any]], fork: bool
 ) -> dict[str, Any]:
-    _, record = in_fresh_process("benchmarks.bench_freeze", tmp / f"freeze{freeze}-{len(rows)}",
-                                 ["--one", str(freeze), "--data", str(data_yaml), *args])  # fmt: skip
+    out, argv = tmp / f"freeze{freeze}-{len(rows)}", ["--one", str(freeze), "--data", str(data_yaml), *args]
+    _, record = (
+        in_forked_process(main, out, argv) if fork else in_fresh_process("benchmarks.bench_freeze", out, argv)
+    )
     rows.append(record)
     return record
 
@@ -115,14 +125,18 @@ def run(*, device: str = "cpu", images: int = 120, epochs: int = 2, imgsz: int =
     args = ["--device", device, "--epochs", str(epochs), "--imgsz", str(imgsz), "--batch", str(batch),
             "--workers", str(workers), *(["--cache"] if cache else [])]  # fmt: skip
     rows: list[dict[str, Any]] = []
+    fork = device == "cpu"
+    for module in FORK_PRELOAD if fork else ():  # the warm-up: each fork then starts from these imports
+        importlib.import_module(module)
+    warm = (lambda: None) if fork else import_warmup(*FORK_PRELOAD)
     with tempfile.TemporaryDirectory(prefix="bench-freeze-") as tmp_name:
         tmp = Path(tmp_name)
-        rep = interleaved(lambda: _process(10, data_yaml, tmp, args, rows)["train_s_per_epoch"],
-                          lambda: _process(0, data_yaml, tmp, args, rows)["train_s_per_epoch"],
-                          pairs=pairs, warmup=warmup)  # fmt: skip
+        rep = interleaved(lambda: _process(10, data_yaml, tmp, args, rows, fork)["train_s_per_epoch"],
+                          lambda: _process(0, data_yaml, tmp, args, rows, fork)["train_s_per_epoch"],
+                          pairs=pairs, warmup=warmup and warm)  # fmt: skip
         if with_24:
-            _process(24, data_yaml, tmp, args, rows)
-    counted = rows[2:] if warmup else rows  # the warm-up pair is left out of every median
+            _process(24, data_yaml, tmp, args, rows, fork)
+    counted = rows[len(rep.warmup) :]  # a warm-up pair is left out of every median
     gpu = rows[0]["peak_cuda_mib"] is not None
     mem_key = "peak_cuda_mib" if gpu else "peak_rss_mib"
     by = {

@@ -156,12 +156,19 @@ def interleaved(
     baseline: Callable[[], float],
     *,
     pairs: int = MIN_PAIRS,
-    warmup: bool = True,
+    warmup: bool | Callable[[], object] = True,
     others: dict[str, Callable[[], float]] | None = None,
 ) -> Repeats:
-    """Measure A, B, A, B ...: a warm-up pair (not counted), then ``pairs`` pairs; ``others`` after each pair."""
+    """Measure A, B, A, B ...: a warm-up (not counted), then ``pairs`` pairs; ``others`` after each pair.
+
+    ``warmup``: True is one pair of everything; a callable is a cheaper warm-up run instead (nothing recorded).
+    """
     before = loadavg()
-    first = [ours(), baseline(), *(f() for f in (others or {}).values())] if warmup else []
+    first: list[float] = []
+    if callable(warmup):
+        warmup()
+    elif warmup:
+        first = [ours(), baseline(), *(f() for f in (others or {}).values())]
     a, b = [], []
     extra: dict[str, list[float]] = {k: [] for k in others or {}}
     for _ in range(pairs):
@@ -170,6 +177,18 @@ def interleaved(
         for k, f in (others or {}).items():
             extra[k].append(f())
     return Repeats(a, b, load_before=before, load_after=loadavg(), warmup=first, others=extra)
+
+
+def import_warmup(*modules: str) -> Callable[[], None]:
+    """A warm-up for pairs of fresh processes: one interpreter importing ``modules`` (page cache, bytecode).
+
+    Nothing else of a warm-up pair carries over to the next fresh process, and the pair costs ~10x more.
+    """
+
+    def warm() -> None:
+        subprocess.run([sys.executable, "-c", f"import {', '.join(modules)}"], cwd=REPO, check=True)
+
+    return warm
 
 
 def single(ours: float, baseline: float) -> Repeats:
@@ -313,6 +332,37 @@ def in_fresh_process(module: str, out: Path, args: Sequence[str]) -> tuple[float
     subprocess.run([sys.executable, "-m", module, "--out", str(out), *args], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     seconds = time.perf_counter() - t0
+    record = json.loads((out / "bench.json").read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds, record
+
+
+def in_forked_process(
+    main: Callable[[list[str]], None], out: Path, args: Sequence[str]
+) -> tuple[float, dict[str, Any]]:
+    """``in_fresh_process`` by ``fork()`` from this process: ``main(["--out", out, *args])`` in the child.
+
+    Every measured side still starts from the same state (this process's imports), without paying them again
+    (~5 s of torch, Ultralytics and torch._inductor per process). CPU only: no CUDA may be initialised here.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child: like ``python -m <module> --out <out> <args>`` with stdout discarded
+        code = 1
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            main(["--out", str(out), *args])
+            code = 0
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    seconds = time.perf_counter() - t0
+    if (code := os.waitstatus_to_exitcode(status)) != 0:
+        raise RuntimeError(f"forked benchmark process {' '.join(args)} exited with {code}")
     record = json.loads((out / "bench.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
     return seconds, record
