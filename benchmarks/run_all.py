@@ -26,7 +26,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "freeze": ("benchmarks.bench_freeze", ["--images", "80"], ["--images", "80", "--pairs", "3"]),
     "export": ("benchmarks.bench_export", ["--pairs", "15"], ["--pairs", "5"]),
     "pipeline": ("benchmarks.bench_pipeline", [], ["--pairs", "3"]),
-    "transfer": ("benchmarks.transfer", ["--no-voc", "--epochs", "12"], ["--quick", "--no-voc", "--epochs", "12"]),
+    "transfer": (
+        "benchmarks.transfer",
+        ["--no-voc", "--epochs", "12"],
+        ["--quick", "--no-voc", "--epochs", "12"],
+    ),
     "predict": ("benchmarks.bench_predict", [], ["--pairs", "3"]),
 }
 # tiny sizes, seconds each (one pair where a pair is two fresh processes); nothing here is a measurement

@@ -107,18 +107,26 @@ def _run_local_locked(
     if params.weights == str(SAMPLE_WEIGHTS) and not SAMPLE_WEIGHTS.is_file():
         raise ConfigError(f"{SAMPLE_WEIGHTS} is missing: run 'make pretrained-sample' to recreate it")
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    from kfp import local
+
     from pipelines.warm_tasks import FAILURE_FILE_ENV, warm_tasks
+    from pipelines.yolo_transfer import yolo_transfer
 
     root = out_dir / "kfp"
     root.mkdir(exist_ok=True)
     before = {p.name for p in root.iterdir()}
+    warnings.filterwarnings(
+        "ignore", message=".*(have no effect in the current local runner|non-Python base image).*"
+    )
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
+               workspace_root=str(out_dir / WORKSPACE_DIR), raise_on_error=True)  # fmt: skip
     failure_file = out_dir / ".task-failure.txt"
     failure_file.unlink(missing_ok=True)
     os.environ[FAILURE_FILE_ENV] = str(failure_file)
     started = time.perf_counter()
     try:
-        with warm_tasks(enabled=warm_start):  # started first: the zygote imports while kfp sets up here
-            _run_dag(params, root, out_dir)
+        with warm_tasks(enabled=warm_start):
+            without_retries(yolo_transfer)(**params.to_dict())
     except RuntimeError as err:  # kfp.local raises RuntimeError naming the failed task
         raise ConfigError(_failure_message(err, failure_file)) from err
     finally:
@@ -128,20 +136,6 @@ def _run_local_locked(
     if not new:
         raise YoloKfpError(f"{root}: the local run left no outputs")
     return collect_results(new[-1], out_dir, params, seconds, started_at=time.time() - seconds)
-
-
-def _run_dag(params: PipelineParams, root: Path, out_dir: Path) -> None:
-    """The compiled DAG through ``kfp.local.SubprocessRunner``, artifacts under ``root``."""
-    from kfp import local
-
-    from pipelines.yolo_transfer import yolo_transfer
-
-    warnings.filterwarnings(
-        "ignore", message=".*(have no effect in the current local runner|non-Python base image).*"
-    )
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root),
-               workspace_root=str(out_dir / WORKSPACE_DIR), raise_on_error=True)  # fmt: skip
-    without_retries(yolo_transfer)(**params.to_dict())
 
 
 def without_retries(pipeline: Any) -> Any:

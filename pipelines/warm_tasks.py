@@ -9,8 +9,6 @@ import contextlib
 import json
 import logging
 import os
-import re
-import select
 import subprocess
 import sys
 import tempfile
@@ -20,15 +18,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# What the zygote imports (found by diffing sys.modules after a direct run); missing ones are skipped. Not
-# polars: it warns that fork() after importing it may deadlock. The zygote serves its first task once the
-# light ones are in and imports the rest while tasks that name none of it run; a task that names a module
-# still pending waits for all of it. The stage modules come last, so a stage that needs torch waits for it.
+# What the zygote imports before its first fork: what the tasks would otherwise each import again
+# (found by diffing sys.modules after a direct run). Missing ones are skipped. Not polars: it warns
+# that fork() after importing it may deadlock.
 PRELOAD = (
     "kfp.dsl.executor_main",
-    "components.plan.core",
-    "components.convert.core",
-    "components.publish.core",
     "torch",
     "torchvision",
     "ultralytics",
@@ -38,15 +32,17 @@ PRELOAD = (
     "onnx",
     "onnxruntime",
     "onnxsim",
-    "components.stats.report",
     "components._yolo.train",
     "components._yolo.validate",
     "components._yolo.export",
     "components.train.stage",
     "components.validate.stage",
     "components.export.core",
+    "components.stats.report",
+    "components.plan.core",
+    "components.convert.core",
+    "components.publish.core",
 )
-LIGHT = 4  # PRELOAD[:LIGHT] is imported before the first task
 _SCRIPT_MARKS = ("ephemeral_component.py", "kfp.dsl.executor_main", "_KFP_RUNTIME=true")
 
 
@@ -62,20 +58,12 @@ def parse_task_command(full_command: list[str]) -> tuple[str, list[str]] | None:
 class Zygote:
     """A ``python -m pipelines.warm_tasks`` process that forks one child per task request."""
 
-    def __init__(self, preload: tuple[str, ...] | None = None, light: int | None = None) -> None:
-        preload, light = PRELOAD if preload is None else preload, LIGHT if light is None else light
+    def __init__(self, preload: tuple[str, ...] | None = None) -> None:
+        preload = PRELOAD if preload is None else preload  # read when called: tests set their own
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         env = {**os.environ, "_KFP_RUNTIME": "true"}
-        cmd = [
-            sys.executable,
-            "-m",
-            "pipelines.warm_tasks",
-            str(req_r),
-            str(resp_w),
-            ",".join(preload),
-            str(light),
-        ]
+        cmd = [sys.executable, "-m", "pipelines.warm_tasks", str(req_r), str(resp_w), ",".join(preload)]
         self.proc = subprocess.Popen(cmd, pass_fds=(req_r, resp_w), env=env, stdin=subprocess.DEVNULL)
         os.close(req_r)
         os.close(resp_w)
@@ -111,10 +99,10 @@ def warm_tasks(enabled: bool = True) -> Iterator[Zygote | None]:
     if not enabled:
         yield None
         return
-    zygote = Zygote()  # first: its imports overlap the caller's
     from kfp.local import subprocess_task_handler as handler
 
     original = handler.run_local_subprocess
+    zygote = Zygote()
 
     def run_local_subprocess(full_command: list[str], env_vars: dict[str, str] | None = None) -> int:
         parsed = parse_task_command(full_command)
@@ -167,28 +155,14 @@ def _record_failure(exc: BaseException) -> None:
         fh.write(f"{exc.__class__.__name__}: {message}\n")
 
 
-def _serve(req_fd: int, resp_fd: int, preload: list[str], light: int) -> None:
-    """The zygote: import ``preload[:light]``, then fork one child per request line until the pipe closes,
-    importing the rest of ``preload`` while it waits (see ``PRELOAD``)."""
-    pending = list(preload)
-
-    def import_next() -> None:
+def _serve(req_fd: int, resp_fd: int, preload: list[str]) -> None:
+    """The zygote: import ``preload``, then fork one child per request line until the pipe closes."""
+    for name in preload:
         with contextlib.suppress(ImportError):
-            __import__(pending.pop(0))
-
-    for _ in preload[:light]:
-        import_next()
-    with os.fdopen(req_fd, "rb", buffering=0) as requests, os.fdopen(resp_fd, "w", buffering=1) as responses:
-        while True:
-            while pending and not select.select([requests], [], [], 0)[0]:
-                import_next()  # idle: nothing asked yet
-            line = requests.readline()  # unbuffered: select() above sees exactly what is left
-            if not line:
-                break
+            __import__(name)
+    with os.fdopen(req_fd, "r") as requests, os.fdopen(resp_fd, "w", buffering=1) as responses:
+        for line in requests:
             request = json.loads(line)
-            if any(re.search(rf"\b{re.escape(name)}\b", request["source"]) for name in pending):
-                while pending:
-                    import_next()
             sys.stdout.flush()
             sys.stderr.flush()
             pid = os.fork()
@@ -202,14 +176,9 @@ def _serve(req_fd: int, resp_fd: int, preload: list[str], light: int) -> None:
                     sys.stdout.flush()
                     sys.stderr.flush()
                     os._exit(code)
-            done, status = os.waitpid(pid, os.WNOHANG)
-            while not done and pending:  # the task names none of them: import on, beside it
-                import_next()
-                done, status = os.waitpid(pid, os.WNOHANG)
-            if not done:
-                _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
             responses.write(f"{os.waitstatus_to_exitcode(status)}\n")
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]), [m for m in sys.argv[3].split(",") if m], int(sys.argv[4]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), [m for m in sys.argv[3].split(",") if m])

@@ -20,6 +20,8 @@ from benchmarks.common import (
     Goal,
     Repeats,
     contract_errors,
+    import_warmup,
+    in_forked_process,
     interleaved,
     write_result,
 )
@@ -149,6 +151,41 @@ def test_interleaved_alternates_after_a_warm_up_pair() -> None:
     calls.clear()
     interleaved(measure("a", 1.0), measure("b", 1.0), pairs=2, warmup=False)
     assert calls == ["a", "b", "a", "b"]
+    calls.clear()  # a cheaper warm-up instead of the pair: run once, first, and nothing of it is counted
+    rep = interleaved(measure("a", 1.0), measure("b", 1.0), pairs=2, warmup=lambda: calls.append("warm"))
+    assert calls == ["warm", "a", "b", "a", "b"] and rep.warmup == []
+
+
+def test_import_warmup_imports_in_a_fresh_interpreter() -> None:
+    """The warm-up of the process benchmarks imports in a child (this process gains nothing), and a
+    module that cannot be imported fails the benchmark instead of warming nothing."""
+    import subprocess
+    import sys
+
+    assert "colorsys" not in sys.modules
+    import_warmup("colorsys", "json")()
+    assert "colorsys" not in sys.modules
+    with pytest.raises(subprocess.CalledProcessError):
+        import_warmup("benchmarks.no_such_module")()
+
+
+def _child_main(argv: list[str]) -> None:
+    out = Path(argv[argv.index("--out") + 1])
+    if "--fail" in argv:
+        raise ValueError("the run failed")
+    (out / "bench.json").write_text(json.dumps({"pid": __import__("os").getpid(), "argv": argv}))
+
+
+def test_a_forked_run_returns_its_record_and_a_failed_one_raises(tmp_path: Path) -> None:
+    """``in_forked_process`` runs ``main`` in a child of this process (freeze's CPU runs), returns its
+    ``bench.json`` and removes its folder; a child that fails is an error naming its arguments."""
+    import os
+
+    seconds, record = in_forked_process(_child_main, tmp_path / "one", ["--one", "10"])
+    assert record["argv"] == ["--out", str(tmp_path / "one"), "--one", "10"] and record["pid"] != os.getpid()
+    assert seconds > 0 and not (tmp_path / "one").exists()
+    with pytest.raises(RuntimeError, match="--fail exited with 1"):
+        in_forked_process(_child_main, tmp_path / "two", ["--fail"])
 
 
 def test_contract_errors_name_what_a_result_lacks() -> None:

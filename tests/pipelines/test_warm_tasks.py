@@ -121,32 +121,3 @@ def test_every_task_of_the_pipeline_gets_the_warm_launch():
     for name, spec in executors.items():
         container = spec["container"]
         assert parse_task_command([*container["command"], *container["args"]]) is not None, name
-
-
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
-def loaded(module: str) -> str:
-    """Whether the zygote had imported ``module`` when it forked this task."""
-    import sys
-
-    return str(module in sys.modules)
-
-
-@dsl.component(base_image="python:3.11", install_kfp_package=False)
-def names_slow_module() -> str:
-    """A stage that imports ``warm_slow_module`` (named in its source): it must be forked after that import."""
-    import sys
-
-    return str("warm_slow_module" in sys.modules)
-
-
-def test_a_task_naming_no_pending_module_starts_before_the_slow_imports_end(kfp_local, monkeypatch, tmp_path):
-    # the zygote serves a light task at once and imports the rest meanwhile; a task naming a pending module
-    # waits for all of them (before, every task waited for the whole PRELOAD: ~4 s of torch/Ultralytics)
-    (tmp_path / "warm_slow_module.py").write_text("import time\ntime.sleep(3)\n")
-    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    monkeypatch.setattr("pipelines.warm_tasks.PRELOAD", (*LIGHT, "warm_slow_module"))
-    monkeypatch.setattr("pipelines.warm_tasks.LIGHT", len(LIGHT))
-    with warm_tasks():
-        light = loaded(module="warm_slow_module").output
-        heavy = names_slow_module().output
-    assert (light, heavy) == ("False", "True")
