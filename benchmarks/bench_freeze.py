@@ -120,7 +120,7 @@ def _process(
 def run(*, device: str = "cpu", images: int = 120, epochs: int = 2, imgsz: int = 160, batch: int = 16,
         workers: int = 2, cache: bool = False, name: str | None = None, pairs: int = MIN_PAIRS,
         warmup: bool = True, with_24: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Freeze 10 and freeze 0 interleaved, each in a fresh process, then freeze 24 once; write the result."""
+    """Freeze 10 and freeze 0 interleaved, each in a process of its own (a fork on the CPU), then freeze 24 once."""
     data_yaml = synthetic_dataset(CACHE / f"freeze-data-{images}-{imgsz}", images=images, imgsz=imgsz)
     args = ["--device", device, "--epochs", str(epochs), "--imgsz", str(imgsz), "--batch", str(batch),
             "--workers", str(workers), *(["--cache"] if cache else [])]  # fmt: skip
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--images", type=int, default=120, help="synthetic task-B images (80%% train)")
     p.add_argument("--epochs", type=int, default=2, help="epochs per run; the first is not counted")
     p.add_argument("--pairs", type=int, default=MIN_PAIRS, help=f"pairs after the warm-up ({MIN_PAIRS})")
-    p.add_argument("--no-warmup", action="store_true", help="no warm-up pair (the smoke run)")
+    p.add_argument("--no-warmup", action="store_true", help="no warm-up (the smoke run)")
     p.add_argument("--only-pair", action="store_true", help="leave out the freeze 24 run (the smoke run)")
     p.add_argument("--imgsz", type=int, default=160)
     p.add_argument("--batch", type=int, default=16)

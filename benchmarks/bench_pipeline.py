@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--pairs", type=int, default=MIN_PAIRS, help=f"timed pairs after the warm-up ({MIN_PAIRS})"
     )
-    p.add_argument("--no-warmup", action="store_true", help="no warm-up pair (the smoke run)")
+    p.add_argument("--no-warmup", action="store_true", help="no warm-up (the smoke run)")
     p.add_argument("--images", type=int, help="sample images (default: the demo's)")
     p.add_argument("--imgsz", type=int, help="image size (default: the demo's)")
     p.add_argument(

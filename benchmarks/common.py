@@ -26,7 +26,7 @@ RESULTS = Path(os.environ.get("YOLO_KFP_BENCH_RESULTS") or BENCH_DIR / "results"
 # git-ignored: the scaled-up VOC tree, pre-trained checkpoints
 CACHE = Path(os.environ.get("YOLO_KFP_BENCH_CACHE") or BENCH_DIR / ".cache")
 WEIGHTS = BENCH_DIR / "weights"  # committed checkpoints (never moved with the results)
-MIN_PAIRS = 5  # interleaved pairs after the warm-up pair (issue 27)
+MIN_PAIRS = 5  # interleaved pairs after the warm-up (issue 27)
 SHARED_DATA = Path(os.environ.get("YOLO_KFP_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE_WEIGHTS = REPO / "pipelines" / "sample" / "pretrained_task_a.pt"
 

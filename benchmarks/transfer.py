@@ -384,6 +384,8 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
     before = json.loads(path.read_text()) if path.is_file() else {}
     # sections other runs wrote; without --voc, the real part of the last run that had one (with its date)
     kept = {k: before[k] for k in ("explore", "size_check") if before.get(k)}
+    if kept.get("explore"):
+        kept["explore"] = explore_with_base(kept["explore"], before.get("synthetic", {}))
     if real is None and before.get("voc"):
         real = {**before["voc"], "from_run": before.get("machine", {}).get("date")}
     frozen, lr = recipe_setting(epochs)
@@ -395,6 +397,14 @@ def run(*, seeds: int = 3, epochs: int = 16, voc: bool = True, voc_epochs: int =
         baseline_is=f"best other variant: {synth['best_other']}",
         recipe_wins=synth["recipe_wins"], ranking=synth["ranking"], synthetic=synth, voc=real, **kept,
     )  # fmt: skip
+
+
+def explore_with_base(explored: dict[str, Any], synthetic: dict[str, Any]) -> dict[str, Any]:
+    """``explored`` with ``base``: the four variants at its own epochs, which it is ranked against. Taken from
+    ``synthetic`` while that ran the same epochs and seeds (a shorter run, e.g. ``make bench``, keeps the old)."""
+    if (synthetic.get("epochs"), synthetic.get("seeds")) == (explored.get("epochs"), explored.get("seeds")):
+        return {**explored, "base": synthetic["summary"]}
+    return explored
 
 
 def explore(*, seeds: int = 3, epochs: int = 16, workers: int = 2) -> dict[str, Any]:
@@ -455,9 +465,10 @@ def markdown(record: dict[str, Any]) -> str:
                   "", *head, *rows(check["summary"], check["ranking"]), ""]  # fmt: skip
     explored = record.get("explore")
     if explored:
-        merged = {**record["synthetic"]["summary"], **explored["summary"]}
-        parts += [f"**Recipe settings explored** (synthetic, {explored['seeds']} seeds; `--explore`)", "", *head,
-                  *rows(merged, ranked(merged)), ""]  # fmt: skip
+        explored = explore_with_base(explored, record["synthetic"])
+        merged = {**explored.get("base", {}), **explored["summary"]}
+        parts += [f"**Recipe settings explored** (synthetic, {explored['seeds']} seeds, {explored['epochs']} epochs in "
+                  "total; `--explore`)", "", *head, *rows(merged, ranked(merged)), ""]  # fmt: skip
     return "\n".join(parts)
 
 

@@ -316,3 +316,20 @@ def test_transfer_tables_give_the_per_seed_ratio() -> None:
     assert f"seed by seed: median **{fields['ratio']:.3f}** ({fields['ratio_min']:.3f}.." in text
     assert fields["pairs"] == len(runs[transfer.RECIPE]) == 3
     assert "seed by seed" not in transfer.markdown({k: v for k, v in r.items() if k != "pairs"})
+
+
+def test_explored_settings_are_ranked_against_the_variants_at_their_own_epochs() -> None:
+    """``--explore`` ran 16 epochs; a shorter run of the four variants (``make bench``: 12) must not be ranked
+    beside it. The explore section keeps the four at its own epochs (``base``) from the run that had them."""
+    summary = {"frozen": {"map50_95_mean": 0.6, "map50_95_std": 0.0, "map50_mean": 0.7, "seconds_per_epoch": 1.0,
+                          "stages": [{"freeze": 10, "epochs": 16, "lr0": 0.01}]}}  # fmt: skip
+    explored = {"seeds": 3, "epochs": 16, "summary": {}}
+    long = {"seeds": 3, "epochs": 16, "summary": summary}
+    short = {"seeds": 3, "epochs": 12, "summary": {"frozen": {**summary["frozen"], "map50_95_mean": 0.1}}}
+    kept = transfer.explore_with_base(explored, long)
+    assert kept["base"] == summary and "base" not in explored
+    assert transfer.explore_with_base(kept, short) is kept  # the shorter run leaves the 16-epoch base alone
+    record = {"synthetic": {**short, "split": "test", "imgsz": 160}, "explore": kept}
+    text = transfer.markdown(record)
+    explored_table = text[text.index("**Recipe settings explored** (synthetic, 3 seeds, 16 epochs in total") :]
+    assert "| frozen | 0.600 ± 0.000 |" in explored_table and "0.100" not in explored_table
