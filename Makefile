@@ -117,7 +117,7 @@ pretrained-sample: $(STAMP)
 	$(BIN)/python -m pipelines.pretrain_sample
 
 # Every benchmark, every ratio the median of interleaved pairs (< 15 min on 2 CPUs; what was shortened
-# to fit: benchmarks/run_all.py). `python -m benchmarks.run_all --smoke` is the CI check (tests/bench).
+# to fit: docs/benchmarks.md). `python -m benchmarks.run_all --smoke` is the CI check (tests/bench).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 

@@ -281,7 +281,7 @@ def add_to_result(name: str, key: str, part: dict[str, Any], results_dir: Path |
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two runs at once: the last rename wins, whole
     tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
 

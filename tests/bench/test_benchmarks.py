@@ -331,5 +331,29 @@ def test_explored_settings_are_ranked_against_the_variants_at_their_own_epochs()
     assert transfer.explore_with_base(kept, short) is kept  # the shorter run leaves the 16-epoch base alone
     record = {"synthetic": {**short, "split": "test", "imgsz": 160}, "explore": kept}
     text = transfer.markdown(record)
-    explored_table = text[text.index("**Recipe settings explored** (synthetic, 3 seeds, 16 epochs in total") :]
+    explored_table = text[
+        text.index("**Recipe settings explored** (synthetic, 3 seeds, 16 epochs in total") :
+    ]
     assert "| frozen | 0.600 ± 0.000 |" in explored_table and "0.100" not in explored_table
+
+
+def test_two_writers_of_one_result_leave_one_whole_file(tmp_path: Path) -> None:
+    """Two benchmark runs at once (docs/benchmarks.md: run it alone) still never leave a torn result: each
+    writer has its own temp name, and the last rename wins."""
+    import multiprocessing
+
+    def write(value: float) -> None:
+        for _ in range(200):
+            write_result("x", repeats=Repeats([value] * 5, [1.0] * 5), unit="s", goal=Goal("<=", 5.0), results_dir=tmp_path,
+                         pad="p" * 20_000)  # fmt: skip
+
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=write, args=(v,)) for v in (2.0, 3.0)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    assert [w.exitcode for w in writers] == [0, 0]
+    record = json.loads((tmp_path / "x.json").read_text())
+    assert record["ratio"] in (2.0, 3.0) and contract_errors(record) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
