@@ -156,15 +156,22 @@ def test_interleaved_alternates_after_a_warm_up_pair() -> None:
     assert calls == ["warm", "a", "b", "a", "b"] and rep.warmup == []
 
 
-def test_import_warmup_imports_in_a_fresh_interpreter() -> None:
+def test_import_warmup_imports_in_a_fresh_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The warm-up of the process benchmarks imports in a child (this process gains nothing), and a
     module that cannot be imported fails the benchmark instead of warming nothing."""
+    import os
     import subprocess
     import sys
 
-    assert "colorsys" not in sys.modules
-    import_warmup("colorsys", "json")()
-    assert "colorsys" not in sys.modules
+    (tmp_path / "warm_probe.py").write_text(
+        "import os, pathlib\npathlib.Path(os.environ['PROBE']).write_text(str(os.getpid()))\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PROBE", str(tmp_path / "imported-by"))
+    import_warmup("warm_probe", "json")()
+    assert int((tmp_path / "imported-by").read_text()) != os.getpid() and "warm_probe" not in sys.modules
     with pytest.raises(subprocess.CalledProcessError):
         import_warmup("benchmarks.no_such_module")()
 
