@@ -251,3 +251,24 @@ def test_download_that_does_not_match_the_listing_is_refused(
             b.get_files([(stale, tmp_path / "out" / "a")], progress=False)
         assert [p.name for p in (tmp_path / "out").iterdir()] == ["a"]  # no temp file left
         assert (tmp_path / "out" / "a").read_bytes() == b"previous"  # and the old file untouched
+
+
+def test_a_local_file_removed_while_listing_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing leaves out a file another writer removed after the walk saw it (two promotions pruning one
+    Triton repository at once), instead of failing with 'file not found' (a promotion thread failed so in CI)."""
+    for name in ("a/1", "a/2"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    real = LocalBackend.stat
+
+    def racing(self: LocalBackend, rel: str):
+        if rel == "a/1":
+            (tmp_path / rel).unlink(missing_ok=True)  # the other promotion prunes it now
+        return real(self, rel)
+
+    monkeypatch.setattr(LocalBackend, "stat", racing)
+    assert [e.name for e in LocalBackend(tmp_path).list_entries("a/")] == ["a/2"]
+    with pytest.raises(ObjectNotFoundError, match="file not found"):
+        LocalBackend(tmp_path).stat("a/1")  # asking for it by name is still an error

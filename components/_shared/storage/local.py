@@ -93,9 +93,12 @@ class LocalBackend(Backend):
     def stat(self, rel: str) -> Entry:
         name = safe_relpath(rel, what=self.uri)
         path = self.root / name
-        if not path.is_file():
+        try:
+            st = path.stat() if path.is_file() else None
+        except FileNotFoundError:  # removed between the two calls
+            st = None
+        if st is None:
             raise ObjectNotFoundError(f"{path}: file not found: check the path")
-        st = path.stat()
         # mtime and size change with every rename over the file
         return Entry(name, st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}", str(path))
 
@@ -108,7 +111,12 @@ class LocalBackend(Backend):
             for p in self.root.rglob("*")
             if p.is_file() and not p.name.startswith(".")
         )
-        return [self.stat(n) for n in sorted(names) if n.startswith(rel_prefix)]
+        entries = []
+        for name in sorted(names):
+            if name.startswith(rel_prefix):
+                with contextlib.suppress(ObjectNotFoundError):  # removed since the walk (a racing prune)
+                    entries.append(self.stat(name))
+        return entries
 
     def get_files(
         self, items: Sequence[tuple[Entry, Path]], *, desc: str = "download", progress: bool = True
