@@ -331,10 +331,14 @@ def in_fresh_process(module: str, out: Path, args: Sequence[str]) -> tuple[float
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", module, "--out", str(out), *args], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
-    seconds = time.perf_counter() - t0
+    return time.perf_counter() - t0, _take_record(out)
+
+
+def _take_record(out: Path) -> dict[str, Any]:
+    """A measured process's ``out/bench.json``; ``out`` is removed."""
     record = json.loads((out / "bench.json").read_text())
     shutil.rmtree(out, ignore_errors=True)
-    return seconds, record
+    return record
 
 
 def in_forked_process(
@@ -363,9 +367,7 @@ def in_forked_process(
     seconds = time.perf_counter() - t0
     if (code := os.waitstatus_to_exitcode(status)) != 0:
         raise RuntimeError(f"forked benchmark process {' '.join(args)} exited with {code}")
-    record = json.loads((out / "bench.json").read_text())
-    shutil.rmtree(out, ignore_errors=True)
-    return seconds, record
+    return seconds, _take_record(out)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, ClassVar
 
 from components._shared.errors import StorageError
@@ -94,10 +95,10 @@ class LocalBackend(Backend):
         name = safe_relpath(rel, what=self.uri)
         path = self.root / name
         try:
-            st = path.stat() if path.is_file() else None
-        except FileNotFoundError:  # removed between the two calls
+            st = path.stat()  # one call: a file removed meanwhile (a racing prune) is simply not found
+        except (FileNotFoundError, NotADirectoryError):
             st = None
-        if st is None:
+        if st is None or not S_ISREG(st.st_mode):
             raise ObjectNotFoundError(f"{path}: file not found: check the path")
         # mtime and size change with every rename over the file
         return Entry(name, st.st_size, f"{st.st_mtime_ns:x}-{st.st_size:x}", str(path))
